@@ -1,0 +1,178 @@
+// The relay's store: the only code that touches SQLite. `Db` is one synchronous connection (used
+// by the admin CLI and by the writer thread); `Store` owns the writer thread and its queue, so
+// reactor threads never wait for the disk.
+#pragma once
+#include <sqlite3.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+namespace sb::store {
+
+struct DeviceRow {
+  std::string name;
+  std::string fingerprint;
+  std::string key;  // "ssh-ed25519 AAAA..."
+  std::string enrolled;
+  std::string status;  // "online" | "offline" | "revoked"
+  std::string last_seen;
+  nlohmann::json info;  // hostname, os, kernel, arch, agent_version, address
+};
+
+struct SessionRow {
+  std::string id;
+  std::string device;       // enrolled name, or "" for an ad-hoc device
+  std::string fingerprint;  // the tunnel key
+  std::string kind;         // "adhoc" | "enrolled"
+  std::string source_addr;
+  std::string started;
+  std::string ended;  // "" while live
+  std::string end_reason;
+  nlohmann::json info;
+};
+
+struct TunnelKeyRow {
+  std::string fingerprint;
+  std::string device;
+  std::string session_id;
+  std::string since;
+};
+
+struct SessionStart {
+  std::string id;
+  std::string device;  // "" for ad hoc
+  std::string fingerprint;
+  std::string key;  // openssh line of the tunnel key
+  std::string kind;
+  std::string source_addr;
+  std::string started;
+  nlohmann::json info;
+};
+
+struct EnrollmentRow {
+  std::string name;
+  std::string created;
+  std::string expires;
+  std::string used;  // "" while unused
+};
+
+enum class RedeemStatus { kOk, kUnknownToken, kExpired, kAlreadyUsed, kNameTaken };
+struct RedeemResult {
+  RedeemStatus status;
+  std::string device;  // the enrolled name on success
+};
+
+// Known keys, for the authentication callbacks (an in-memory snapshot, no disk on a reactor).
+struct KeySnapshot {
+  std::unordered_map<std::string, std::string> device_by_fingerprint;  // enrolled, not revoked
+  std::unordered_map<std::string, std::string> revoked_by_fingerprint;
+  std::int64_t version = 0;
+};
+
+class Db {
+ public:
+  // Opens (creating when create=true) the database file, sets WAL, busy_timeout and foreign
+  // keys, and applies pending migrations. Throws std::runtime_error with a clear message.
+  static std::unique_ptr<Db> open(const std::filesystem::path& file, bool create);
+  ~Db();
+  Db(const Db&) = delete;
+  Db& operator=(const Db&) = delete;
+
+  int schema_version();
+  static int latest_schema_version();
+
+  // Runs fn inside BEGIN IMMEDIATE ... COMMIT (ROLLBACK and rethrow on exception).
+  void transaction(const std::function<void()>& fn);
+
+  // --- writes (each is one transaction unless called inside transaction()) ---
+  void insert_session(const SessionStart& s);
+  // Ends a live session: sessions.ended/end_reason, its tunnel_keys deleted, its open
+  // attachments ended, devices.status offline (if enrolled), one "session.ended" event.
+  // No-op if already ended.
+  void end_session(const std::string& id, const std::string& reason, const std::string& when);
+  // At relay start: ends every session left open by a crash, deletes every tunnel key, marks
+  // devices offline, one "janitor.purge" event. Returns how many sessions it ended.
+  int purge_stale(const std::string& reason, const std::string& when);
+  // Deletes tunnel keys whose session has ended (the janitor's sweep). Returns rows removed.
+  int purge_orphan_tunnel_keys(const std::string& when);
+  void add_event(const std::string& kind, const std::string& actor, const nlohmann::json& detail,
+                 const std::string& when);
+  // Stores the token's hash; throws if the name is already enrolled (and not revoked).
+  void create_enrollment(const std::string& name, const std::string& token_hash,
+                         const std::string& created, const std::string& expires);
+  // Atomically checks and consumes the token, creating the device row with the key.
+  RedeemResult redeem_enrollment(const std::string& token_hash, const std::string& fingerprint,
+                                 const std::string& key_line, const std::string& when);
+  void device_seen(const std::string& name, const std::string& status,
+                   const nlohmann::json& info, const std::string& when);
+
+  // --- reads ---
+  std::vector<DeviceRow> list_devices();
+  std::optional<DeviceRow> find_device(const std::string& name);
+  std::vector<SessionRow> list_sessions(bool active_only);
+  std::optional<SessionRow> find_session(const std::string& id);
+  std::vector<TunnelKeyRow> list_tunnel_keys();
+  std::vector<EnrollmentRow> list_enrollments();
+  std::vector<nlohmann::json> list_events(const std::string& kind_prefix, int limit);
+  KeySnapshot load_key_snapshot();
+  // PRAGMA data_version: changes when another connection commits.
+  std::int64_t data_version();
+
+ private:
+  explicit Db(sqlite3* handle) : db_(handle) {}
+  void migrate();
+  sqlite3* db_;
+};
+
+// The writer thread. Jobs run in FIFO order; consecutive queued jobs share one transaction.
+class Store {
+ public:
+  using Job = std::function<void(Db&)>;
+  // max_queue bounds memory; a job posted to a full queue is refused, counted and logged.
+  explicit Store(const std::filesystem::path& file, std::size_t max_queue = 200000);
+  ~Store();  // drains the queue, then stops the thread
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  // Never blocks (beyond a mutex). False if the queue was full (the job is dropped and counted).
+  bool post(Job job);
+  // Blocks the caller until every job posted before it has run. Not for reactor threads.
+  void flush();
+  // Calls on_change (on the writer thread) with a fresh snapshot at start and whenever
+  // another connection (the admin CLI) or a job changed the keys; checked every poll period.
+  void watch_keys(std::function<void(std::shared_ptr<const KeySnapshot>)> on_change,
+                  std::chrono::milliseconds poll = std::chrono::milliseconds(500));
+  std::uint64_t dropped() const;
+  std::size_t queued() const;
+
+ private:
+  void run();
+  std::unique_ptr<Db> db_;
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::condition_variable drained_cv_;
+  std::deque<Job> queue_;
+  std::size_t max_queue_;
+  std::uint64_t dropped_ = 0;
+  std::uint64_t posted_ = 0;
+  std::uint64_t done_ = 0;
+  bool stop_ = false;
+  std::function<void(std::shared_ptr<const KeySnapshot>)> on_keys_;
+  std::chrono::milliseconds keys_poll_{500};
+  std::int64_t keys_version_seen_ = -1;
+  std::thread thread_;
+};
+
+}  // namespace sb::store
