@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages that switchboard needs to build, test and run its demo.
+# Idempotent: asks dpkg which packages are missing and installs only those (apt-get update runs
+# only when something is missing). As root it installs; as another user it prints the command to
+# run and exits 1 if anything is missing.
+#
+# openssh-server is needed by the tests (the OpenSSH baseline, and a device's own sshd): the tests
+# start their own sshd on free ports. This script never enables, starts or stops the system sshd
+# service; if the package's own scripts started it, it is left as it is.
+set -euo pipefail
+
+PACKAGES=(
+  build-essential cmake pkg-config git
+  libssh-dev libboost-dev libsqlite3-dev libcli11-dev libspdlog-dev libgtest-dev
+  nlohmann-json3-dev libsystemd-dev
+  openssh-client openssh-server sqlite3 procps iproute2 curl
+)
+
+is_installed() {
+  local status
+  status=$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null) || return 1
+  [[ "$status" == "install ok installed" ]]
+}
+
+missing=()
+for pkg in "${PACKAGES[@]}"; do
+  if ! is_installed "$pkg"; then
+    missing+=("$pkg")
+  fi
+done
+
+# sshd refuses to start as root without its privilege separation directory. The package creates
+# it at boot through tmpfiles.d, which containers and fresh CI machines may never run; the tests'
+# own sshd instances need it, so make sure it is there (harmless if it already is).
+ensure_sshd_privsep_dir() {
+  if [[ $EUID -eq 0 && ! -d /run/sshd ]]; then
+    install -d -m 0755 /run/sshd
+  fi
+}
+
+if [[ ${#missing[@]} -eq 0 ]]; then
+  ensure_sshd_privsep_dir
+  echo "install-deps: all ${#PACKAGES[@]} packages already installed, nothing to do"
+  exit 0
+fi
+
+if [[ $EUID -ne 0 ]]; then
+  echo "install-deps: missing ${#missing[@]} package(s): ${missing[*]}" >&2
+  echo "install-deps: run as root (or with sudo):" >&2
+  echo "  apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ${missing[*]}" >&2
+  exit 1
+fi
+
+export DEBIAN_FRONTEND=noninteractive
+echo "install-deps: installing ${#missing[@]} missing package(s): ${missing[*]}"
+apt-get update -q
+apt-get install -y -q --no-install-recommends "${missing[@]}"
+
+still_missing=()
+for pkg in "${missing[@]}"; do
+  if ! is_installed "$pkg"; then
+    still_missing+=("$pkg")
+  fi
+done
+if [[ ${#still_missing[@]} -ne 0 ]]; then
+  echo "install-deps: still missing after apt-get install: ${still_missing[*]}" >&2
+  exit 1
+fi
+
+ensure_sshd_privsep_dir
+echo "install-deps: installed ${#missing[@]} package(s) (${missing[*]}); all ${#PACKAGES[@]} present"
