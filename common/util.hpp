@@ -49,6 +49,7 @@ class LineBuffer {
   std::size_t max_line_;
   std::string buf_;
   std::size_t pos_ = 0;
+  std::size_t open_len_ = 0;  // bytes of the unterminated last line, already length-checked
   bool overflowed_ = false;
 };
 
