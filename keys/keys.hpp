@@ -28,6 +28,9 @@ ssh::Key load_or_create_private_key(const std::filesystem::path& file, bool* cre
 
 std::string fingerprint(const ssh::Key& key);  // "SHA256:..."
 PublicKey public_key_of(const ssh::Key& key);
+// Borrowed-handle forms, for keys that libssh owns (authentication callbacks).
+std::string fingerprint(ssh_key key);
+PublicKey public_key_of(ssh_key key);
 // Parses "ssh-ed25519 AAAA... comment" (options prefix not supported); nullopt + *error if bad.
 std::optional<PublicKey> parse_authorized_key(std::string_view line, std::string* error);
 // True for "SHA256:" followed by 43 base64 characters.

@@ -1,0 +1,10 @@
+#pragma once
+#include <string_view>
+
+namespace sb {
+// Device and operator names: 1-63 characters, lowercase letters, digits, '-', '_' and '.',
+// starting with a letter or digit. Never all digits (that would read as a session ID).
+bool valid_name(std::string_view name);
+// Free text from the network (hostnames, OS strings): bounded and printable ASCII/UTF-8 only.
+bool valid_label(std::string_view text, std::size_t max_len = 256);
+}  // namespace sb

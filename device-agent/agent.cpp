@@ -1,0 +1,260 @@
+#include "device-agent/agent.hpp"
+
+#include <signal.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <cstdlib>
+#include <iostream>
+
+#include "common/util.hpp"
+#include "device-agent/backoff.hpp"
+#include "device-agent/device_info.hpp"
+#include "device-agent/status_file.hpp"
+#include "device-agent/tunnel.hpp"
+#include "keys/keys.hpp"
+
+namespace sb::agent {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+
+std::filesystem::path default_agent_dir() {
+  if (const char* dir = std::getenv("SWITCHBOARD_AGENT_DIR"); dir && *dir) return dir;
+  if (const char* state = std::getenv("XDG_STATE_HOME"); state && *state)
+    return std::filesystem::path(state) / "switchboard-agent";
+  if (const char* home = std::getenv("HOME"); home && *home)
+    return std::filesystem::path(home) / ".local/state/switchboard-agent";
+  return "/var/lib/switchboard-agent";
+}
+
+namespace {
+
+void print_banner(const std::string& id) {
+  std::string spoken = format_session_id(id);
+  std::cout << "\n  +-------------------------------+\n"
+            << "  |   Session ID: " << spoken << "     |\n"
+            << "  +-------------------------------+\n\n"
+            << "Session ID: " << spoken << "\n"
+            << "Read this number to your support engineer. Keep this window open while they\n"
+            << "help you; press Ctrl-C to end the session.\n"
+            << std::endl;
+}
+
+class Agent {
+ public:
+  explicit Agent(const AgentOptions& options)
+      : options_(options),
+        backoff_(options.initial_backoff, options.max_backoff),
+        signals_(io_, SIGINT, SIGTERM),
+        retry_(io_),
+        keepalive_(io_),
+        connect_deadline_(io_),
+        socket_(io_),
+        resolver_(io_),
+        status_(options.data_dir / "status.json") {}
+
+  int run() {
+    ensure_private_dir(options_.data_dir);
+    load_key();
+    enrollment_ = read_enrollment(options_.data_dir);
+    status_.update({{"state", "connecting"}, {"relay", options_.relay.str()}});
+    signals_.async_wait([this](const boost::system::error_code& ec, int) {
+      if (!ec) stop();
+    });
+    connect();
+    schedule_keepalive();
+    io_.run();
+    status_.update({{"state", exit_code_ == 0 ? "stopped" : "refused"}, {"session_id", nullptr}});
+    return exit_code_;
+  }
+
+ private:
+  void load_key() {
+    if (options_.adhoc) {
+      key_ = keys::generate_ed25519();  // a tunnel key for this session only
+      return;
+    }
+    bool created = false;
+    key_ = keys::load_or_create_private_key(options_.data_dir / "device_ed25519_key", &created);
+    spdlog::info("{} device key {}", created ? "created" : "using", keys::fingerprint(key_));
+  }
+
+  std::string verify_host(const std::string& fingerprint) {
+    if (!options_.relay_key.empty()) {
+      if (fingerprint == options_.relay_key) return "";
+      return "relay " + options_.relay.str() + " presented host key " + fingerprint +
+             ", which does not match --relay-key " + options_.relay_key +
+             ": refusing to connect (the connection may be intercepted, or the relay's key "
+             "changed)";
+    }
+    auto pin_file = options_.data_dir / "known_relays";
+    auto check = keys::check_and_pin_host(pin_file, options_.relay.str(), fingerprint);
+    switch (check.result) {
+      case keys::PinResult::kMatch:
+        return "";
+      case keys::PinResult::kFirstUse:
+        spdlog::warn("trusting relay {} host key {} on first use (pinned in {})",
+                     options_.relay.str(), fingerprint, pin_file.string());
+        return "";
+      case keys::PinResult::kMismatch:
+        break;
+    }
+    return "relay " + options_.relay.str() + " now presents host key " + fingerprint + " but " +
+           pin_file.string() + " pins " + check.pinned +
+           ": refusing to connect. If the relay's key really changed, remove that line.";
+  }
+
+  nlohmann::json hello() const {
+    nlohmann::json h{{"type", "hello"},
+                     {"version", 1},
+                     {"kind", options_.adhoc ? "adhoc" : "enrolled"},
+                     {"info", collect_device_info()}};
+    if (!options_.name.empty()) h["name"] = options_.name;
+    if (!options_.enroll_token.empty() && enrollment_.empty())
+      h["enroll_token"] = options_.enroll_token;
+    return h;
+  }
+
+  void connect() {
+    if (stopping_) return;
+    status_.update({{"state", "connecting"}, {"session_id", nullptr}});
+    resolver_.async_resolve(
+        options_.relay.host, std::to_string(options_.relay.port),
+        [this](const boost::system::error_code& ec, const tcp::resolver::results_type& results) {
+          if (ec) return retry("cannot resolve " + options_.relay.host + ": " + ec.message());
+          connect_deadline_.expires_after(options_.connect_timeout);
+          connect_deadline_.async_wait([this](const boost::system::error_code& e) {
+            if (!e) socket_.close();
+          });
+          asio::async_connect(
+              socket_, results, [this](const boost::system::error_code& e, const tcp::endpoint&) {
+                connect_deadline_.cancel();
+                if (e)
+                  return retry("cannot reach relay " + options_.relay.str() + ": " + e.message());
+                start_tunnel();
+              });
+        });
+  }
+
+  void start_tunnel() {
+    net::tune_tcp_socket(socket_.native_handle());
+    int fd = socket_.release();
+    TunnelConfig config{options_.relay.str(),
+                        [this](const std::string& fp) { return verify_host(fp); }, &key_, hello()};
+    TunnelEvents events{
+        [this](const std::string& id, const std::string& device, std::chrono::milliseconds check) {
+          on_session(id, device, check);
+        },
+        [this](const std::string& reason, bool permanent) { on_closed(reason, permanent); }};
+    tunnel_ =
+        std::make_shared<Tunnel>(io_.get_executor(), Tunnel::make_session(fd, options_.relay.host),
+                                 std::move(config), std::move(events));
+    tunnel_->start(fd);
+  }
+
+  void on_session(const std::string& id, const std::string& device,
+                  std::chrono::milliseconds relay_check) {
+    backoff_.reset();
+    relay_check_ = relay_check;
+    if (!device.empty() && enrollment_ != device) {
+      write_enrollment(options_.data_dir, device, options_.relay.str());
+      enrollment_ = device;
+    }
+    status_.update({{"state", "connected"},
+                    {"session_id", id},
+                    {"device", device.empty() ? nlohmann::json() : nlohmann::json(device)},
+                    {"since", now_iso8601()}});
+    spdlog::info("connected to {}: session {}{}", options_.relay.str(), format_session_id(id),
+                 device.empty() ? "" : " as device " + device);
+    if (options_.adhoc) print_banner(id);
+  }
+
+  void on_closed(const std::string& reason, bool permanent) {
+    tunnel_.reset();
+    if (stopping_) {
+      io_.stop();
+      return;
+    }
+    if (permanent) {
+      spdlog::error("{}", reason);
+      std::cerr << "device-agent: " << reason << '\n';
+      exit_code_ = 2;
+      stopping_ = true;
+      status_.update({{"last_error", reason}});
+      io_.stop();
+      return;
+    }
+    retry(reason);
+  }
+
+  void retry(const std::string& reason) {
+    if (stopping_) return;
+    boost::system::error_code ignored;
+    socket_.close(ignored);
+    auto delay = backoff_.next();
+    spdlog::warn("tunnel down ({}); reconnecting in {}", reason, format_duration(delay));
+    status_.update({{"state", "reconnecting"}, {"session_id", nullptr}, {"last_error", reason}});
+    if (options_.adhoc) std::cout << "Connection to the relay lost; reconnecting..." << std::endl;
+    retry_.expires_after(delay);
+    retry_.async_wait([this](const boost::system::error_code& ec) {
+      if (!ec) connect();
+    });
+  }
+
+  void schedule_keepalive() {
+    keepalive_.expires_after(options_.keepalive);
+    keepalive_.async_wait([this](const boost::system::error_code& ec) {
+      if (ec || stopping_) return;
+      auto silence = std::max(options_.keepalive * 3, relay_check_ * 5 / 2);
+      if (tunnel_) tunnel_->keepalive(silence);
+      schedule_keepalive();
+    });
+  }
+
+  void stop() {
+    if (stopping_) return;
+    stopping_ = true;
+    spdlog::info("stopping");
+    retry_.cancel();
+    keepalive_.cancel();
+    connect_deadline_.cancel();
+    resolver_.cancel();
+    boost::system::error_code ignored;
+    socket_.close(ignored);
+    if (tunnel_)
+      tunnel_->close("agent stopping");
+    else
+      io_.stop();
+  }
+
+  AgentOptions options_;
+  asio::io_context io_{1};
+  Backoff backoff_;
+  asio::signal_set signals_;
+  asio::steady_timer retry_;
+  asio::steady_timer keepalive_;
+  asio::steady_timer connect_deadline_;
+  tcp::socket socket_;
+  tcp::resolver resolver_;
+  StatusFile status_;
+  ssh::Key key_;
+  std::string enrollment_;
+  std::shared_ptr<Tunnel> tunnel_;
+  std::chrono::milliseconds relay_check_{std::chrono::seconds(30)};
+  bool stopping_ = false;
+  int exit_code_ = 0;
+};
+
+}  // namespace
+
+int run_agent(const AgentOptions& options) {
+  return Agent(options).run();
+}
+
+}  // namespace sb::agent

@@ -1,0 +1,34 @@
+// The agent's supervisor: keeps one tunnel up (reconnecting with backoff), pins the relay's
+// host key, keeps the status file current and stops cleanly on SIGTERM/SIGINT.
+#pragma once
+#include <chrono>
+#include <filesystem>
+#include <string>
+
+#include "common/net.hpp"
+
+namespace sb::agent {
+
+struct AgentOptions {
+  net::HostPort relay;
+  std::string relay_key;  // "SHA256:..." to pin, or "" for trust on first use
+  std::filesystem::path data_dir;
+  bool adhoc = false;  // `help`: ephemeral key, friendly banner
+  std::string enroll_token;
+  std::string name;
+  std::chrono::milliseconds keepalive{std::chrono::seconds(15)};
+  std::chrono::milliseconds initial_backoff{std::chrono::seconds(1)};
+  std::chrono::milliseconds max_backoff{std::chrono::seconds(60)};
+  std::chrono::milliseconds connect_timeout{std::chrono::seconds(15)};
+};
+
+// Runs until stopped. Exit code: 0 after SIGTERM/SIGINT, 2 if the relay refused this device or
+// its host key did not match (retrying cannot help).
+int run_agent(const AgentOptions& options);
+
+// `device-agent status`: prints the state recorded by a running agent. Exit 0 if connected.
+int print_status(const std::filesystem::path& data_dir, bool json);
+
+std::filesystem::path default_agent_dir();
+
+}  // namespace sb::agent

@@ -1,0 +1,118 @@
+#include <spdlog/spdlog.h>
+
+#include <CLI/CLI.hpp>
+#include <iostream>
+
+#include "common/logging.hpp"
+#include "common/names.hpp"
+#include "common/util.hpp"
+#include "device-agent/agent.hpp"
+#include "keys/keys.hpp"
+
+namespace {
+
+struct Args {
+  std::string relay;
+  std::string relay_key;
+  std::string data_dir = sb::agent::default_agent_dir().string();
+  std::string enroll_token;
+  std::string name;
+  std::string keepalive = "15s";
+  std::string max_backoff = "60s";
+  std::string log_level = "info";
+  bool log_json = false;
+  bool json = false;
+};
+
+std::chrono::milliseconds duration_or_throw(const std::string& text, const char* option) {
+  auto d = sb::parse_duration(text);
+  if (!d) throw CLI::ValidationError(option, "expected a duration like 500ms, 15s, 2m");
+  return *d;
+}
+
+void add_connection_options(CLI::App& verb, Args& args) {
+  verb.add_option("--relay", args.relay, "The relay, HOST:PORT")->required();
+  verb.add_option("--relay-key", args.relay_key,
+                  "Pin the relay's host key (SHA256:..., from `relay init`); without it the "
+                  "first key seen is trusted and recorded in DATA_DIR/known_relays");
+  verb.add_option("--data-dir", args.data_dir, "Agent state: keys, pins, status")
+      ->capture_default_str();
+  verb.add_option("--keepalive", args.keepalive, "How often to ping the relay")
+      ->capture_default_str();
+  verb.add_option("--max-backoff", args.max_backoff, "Longest wait between reconnects")
+      ->capture_default_str();
+  verb.add_option("--log-level", args.log_level, "trace, debug, info, warn, error")
+      ->capture_default_str();
+  verb.add_flag("--log-json", args.log_json, "Log one JSON object per line");
+}
+
+sb::agent::AgentOptions to_options(const Args& args, bool adhoc) {
+  sb::agent::AgentOptions o;
+  std::string error;
+  auto relay = sb::net::parse_host_port(args.relay, 2222, &error);
+  if (!relay) throw CLI::ValidationError("--relay", error);
+  if (!args.relay_key.empty() && !sb::keys::looks_like_fingerprint(args.relay_key))
+    throw CLI::ValidationError("--relay-key", "expected SHA256:... as printed by `relay init`");
+  if (!args.name.empty() && !sb::valid_name(args.name))
+    throw CLI::ValidationError("--name", "1-63 characters: a-z 0-9 - _ . (not all digits)");
+  if (!args.enroll_token.empty() && !sb::keys::looks_like_enrollment_token(args.enroll_token))
+    throw CLI::ValidationError("--enroll-token", "not a token from `relay enroll create`");
+  o.relay = *relay;
+  o.relay_key = args.relay_key;
+  o.data_dir = args.data_dir;
+  o.adhoc = adhoc;
+  o.enroll_token = args.enroll_token;
+  o.name = args.name;
+  o.keepalive = duration_or_throw(args.keepalive, "--keepalive");
+  o.max_backoff = duration_or_throw(args.max_backoff, "--max-backoff");
+  o.initial_backoff = std::min(o.initial_backoff, o.max_backoff);
+  return o;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "switchboard device agent: keeps a reverse SSH tunnel to a relay so IT staff can help "
+      "this machine.\n  help  one-off: prints a session ID to read out to support\n  run   "
+      "unattended (systemd): long-term key, enrolled once with a token\n  status  is the agent "
+      "connected, and with which session ID",
+      "device-agent"};
+  app.set_version_flag("--version", SB_VERSION);
+  app.require_subcommand(1);
+  Args args;
+  int exit_code = 0;
+
+  auto* help = app.add_subcommand("help", "Ask for help now: connect and print a session ID");
+  add_connection_options(*help, args);
+  help->callback([&] {
+    sb::setup_logging("device-agent", args.log_level, args.log_json);
+    exit_code = sb::agent::run_agent(to_options(args, true));
+  });
+
+  auto* run = app.add_subcommand("run", "Run unattended as an enrolled device");
+  run->set_config("--config", "", "Read these flags from a TOML file");
+  add_connection_options(*run, args);
+  run->add_option("--enroll-token", args.enroll_token,
+                  "One-time token from `relay enroll create` (needed on the first run only)");
+  run->add_option("--name", args.name, "The name this device expects to be enrolled as");
+  run->callback([&] {
+    sb::setup_logging("device-agent", args.log_level, args.log_json);
+    exit_code = sb::agent::run_agent(to_options(args, false));
+  });
+
+  auto* status = app.add_subcommand("status", "Is the agent connected, and with which session ID");
+  status->add_option("--data-dir", args.data_dir, "The agent's data dir")->capture_default_str();
+  status->add_flag("--json", args.json, "JSON output");
+  status->callback([&] { exit_code = sb::agent::print_status(args.data_dir, args.json); });
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  } catch (const std::exception& e) {
+    std::cerr << "device-agent: " << e.what() << '\n';
+    return 1;
+  }
+  return exit_code;
+}

@@ -1,0 +1,66 @@
+// The agent's side of one tunnel connection: key exchange, relay host-key check,
+// authentication as user "device", the control channel and its hello, then liveness.
+// One object per connection; the supervisor (Agent) makes a new one to reconnect.
+#pragma once
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "common/line_channel.hpp"
+#include "common/ssh_conn.hpp"
+
+namespace sb::agent {
+
+struct TunnelConfig {
+  std::string relay_host_port;  // for messages and host pinning
+  // Decides whether the relay's host key is acceptable; returns "" or why it is not.
+  std::function<std::string(const std::string& fingerprint)> verify_host;
+  const ssh::Key* key = nullptr;  // the device key (ad hoc: ephemeral; enrolled: long-term)
+  nlohmann::json hello;           // sent once the control channel is up
+};
+
+struct TunnelEvents {
+  std::function<void(const std::string& id, const std::string& device,
+                     std::chrono::milliseconds relay_check)>
+      on_session;
+  // permanent: the relay or the host check refused us; retrying would not help.
+  std::function<void(const std::string& reason, bool permanent)> on_closed;
+};
+
+class Tunnel : public ssh::Conn {
+ public:
+  enum class State { kConnecting, kAuthenticating, kOpening, kSubsystem, kWaiting, kReady };
+
+  Tunnel(boost::asio::any_io_executor executor, ssh::Session session, TunnelConfig config,
+         TunnelEvents events);
+  // Builds a non-blocking libssh client session on an already connected TCP socket fd (the
+  // session owns the fd from then on).
+  static ssh::Session make_session(int fd, const std::string& host);
+
+  State state() const { return state_; }
+  // Sends a ping; closes the tunnel if the relay has been silent for longer than silence.
+  void keepalive(std::chrono::milliseconds silence);
+
+ protected:
+  void service() override;
+  void on_closed(const std::string& reason) override;
+
+ private:
+  void step_connect();
+  void step_auth();
+  void step_open();
+  void step_subsystem();
+  void step_messages();
+  void refuse(const std::string& reason);
+
+  TunnelConfig config_;
+  TunnelEvents events_;
+  State state_ = State::kConnecting;
+  ssh_channel channel_ = nullptr;
+  std::unique_ptr<ssh::LineChannel> control_;
+  bool permanent_failure_ = false;
+};
+
+}  // namespace sb::agent

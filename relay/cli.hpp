@@ -1,0 +1,23 @@
+// The `relay` command line: one function per verb group registers its subcommands.
+#pragma once
+#include <CLI/CLI.hpp>
+#include <functional>
+#include <string>
+
+namespace sb::relay::cli {
+
+struct Common {
+  std::string data_dir;
+  bool json = false;
+};
+
+// Each returns nothing; the chosen verb's callback sets *exit_code.
+void add_init(CLI::App& app, int* exit_code);
+void add_serve(CLI::App& app, int* exit_code);
+void add_lists(CLI::App& app, int* exit_code);
+void add_enroll(CLI::App& app, int* exit_code);
+
+// Adds --data-dir (default $SWITCHBOARD_DATA_DIR or /var/lib/switchboard) to a verb.
+void add_data_dir_option(CLI::App& verb, std::string& target);
+
+}  // namespace sb::relay::cli

@@ -1,0 +1,71 @@
+#include <spdlog/spdlog.h>
+
+#include <iostream>
+
+#include "common/logging.hpp"
+#include "common/net.hpp"
+#include "common/util.hpp"
+#include "relay/cli.hpp"
+#include "relay/server.hpp"
+
+namespace sb::relay::cli {
+
+namespace {
+struct ServeArgs {
+  std::string data_dir;
+  std::string listen = "0.0.0.0:2222";
+  std::string check_interval = "30s";
+  std::string handshake_timeout = "20s";
+  unsigned threads = 0;
+  std::string log_level = "info";
+  bool log_json = false;
+};
+
+std::chrono::milliseconds duration_or_throw(const std::string& text, const char* option) {
+  auto d = parse_duration(text);
+  if (!d) throw CLI::ValidationError(option, "expected a duration like 500ms, 30s, 2m, 1h");
+  return *d;
+}
+}  // namespace
+
+void add_serve(CLI::App& app, int* exit_code) {
+  auto args = std::make_shared<ServeArgs>();
+  auto* verb = app.add_subcommand("serve", "Run the relay (tells systemd when it is ready)");
+  verb->set_config("--config", "", "Read these flags from a TOML file (key = value)");
+  add_data_dir_option(*verb, args->data_dir);
+  verb->add_option("--listen", args->listen, "Address to accept SSH on, ADDR:PORT or [V6]:PORT")
+      ->capture_default_str();
+  verb->add_option("--check-interval", args->check_interval,
+                   "How often every tunnel is checked; a dead one is purged within 2x this")
+      ->capture_default_str();
+  verb->add_option("--handshake-timeout", args->handshake_timeout,
+                   "Drop connections not authenticated (and, for devices, given a session) "
+                   "by then")
+      ->capture_default_str();
+  verb->add_option("--threads", args->threads, "Reactor threads (0 = one per core)")
+      ->capture_default_str();
+  verb->add_option("--log-level", args->log_level, "trace, debug, info, warn, error")
+      ->capture_default_str();
+  verb->add_flag("--log-json", args->log_json, "Log one JSON object per line");
+  verb->callback([args, exit_code] {
+    setup_logging("relay", args->log_level, args->log_json);
+    ServeOptions options;
+    options.data_dir = args->data_dir;
+    std::string error;
+    auto listen = net::parse_host_port(args->listen, 0, &error);
+    if (!listen) throw CLI::ValidationError("--listen", error);
+    options.listen = *listen;
+    options.check_interval = duration_or_throw(args->check_interval, "--check-interval");
+    options.limits.handshake_timeout =
+        duration_or_throw(args->handshake_timeout, "--handshake-timeout");
+    options.threads = args->threads;
+    try {
+      *exit_code = serve(options);
+    } catch (const std::exception& e) {
+      spdlog::critical("relay cannot serve: {}", e.what());
+      *exit_code = 1;
+    }
+  });
+}
+
+}  // namespace sb::relay::cli

@@ -1,0 +1,34 @@
+// Where `relay` keeps its state, and how the admin verbs find it.
+#pragma once
+#include <filesystem>
+#include <string>
+
+namespace sb::relay {
+
+struct DataDir {
+  std::filesystem::path root;
+  std::filesystem::path database() const { return root / "relay.db"; }
+  std::filesystem::path host_key() const { return root / "ssh_host_ed25519_key"; }
+  std::filesystem::path lock_file() const { return root / "relay.lock"; }
+};
+
+// $SWITCHBOARD_DATA_DIR, else /var/lib/switchboard.
+std::string default_data_dir();
+
+// `relay init`: creates the directory (0700, owned by us), the host key (0600) and the
+// database; idempotent. Returns the host key's fingerprint.
+std::string init_data_dir(const DataDir& dir, bool* created_key);
+
+// Holds an exclusive lock on the data dir for the life of `relay serve`.
+class ServeLock {
+ public:
+  explicit ServeLock(const DataDir& dir);  // throws std::runtime_error if another relay runs
+  ~ServeLock();
+  ServeLock(const ServeLock&) = delete;
+  ServeLock& operator=(const ServeLock&) = delete;
+
+ private:
+  int fd_ = -1;
+};
+
+}  // namespace sb::relay

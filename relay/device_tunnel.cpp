@@ -1,0 +1,215 @@
+#include "relay/device_tunnel.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/post.hpp>
+
+#include "common/names.hpp"
+#include "common/util.hpp"
+#include "keys/keys.hpp"
+#include "relay/janitor_policy.hpp"
+#include "relay/server_conn.hpp"
+
+namespace sb::relay {
+
+namespace {
+constexpr const char* kSubsystem = "switchboard-agent";
+const char* const kInfoFields[] = {"hostname", "os", "kernel", "arch", "agent_version"};
+
+std::string string_field(const nlohmann::json& j, const char* key) {
+  auto it = j.find(key);
+  if (it == j.end() || !it->is_string()) return {};
+  return it->get<std::string>();
+}
+
+const char* redeem_error(store::RedeemStatus status) {
+  switch (status) {
+    case store::RedeemStatus::kUnknownToken:
+      return "enrollment token not recognised";
+    case store::RedeemStatus::kExpired:
+      return "enrollment token expired: ask the admin for a new one (relay enroll create)";
+    case store::RedeemStatus::kAlreadyUsed:
+      return "enrollment token already used: tokens are single use";
+    case store::RedeemStatus::kNameTaken:
+      return "a device with that name is already enrolled";
+    case store::RedeemStatus::kOk:
+      break;
+  }
+  return "";
+}
+}  // namespace
+
+DeviceTunnel::DeviceTunnel(ServerConn& conn) : conn_(conn) {}
+
+DeviceTunnel::~DeviceTunnel() {
+  if (control_raw_) ssh_remove_channel_callbacks(control_raw_, &channel_callbacks_);
+}
+
+ssh_channel DeviceTunnel::open_control() {
+  if (control_raw_) return nullptr;  // one control channel per tunnel
+  control_raw_ = ssh_channel_new(conn_.raw());
+  if (!control_raw_) return nullptr;
+  channel_callbacks_.userdata = this;
+  channel_callbacks_.channel_subsystem_request_function = &DeviceTunnel::on_subsystem;
+  ssh_callbacks_init(&channel_callbacks_);
+  ssh_set_channel_callbacks(control_raw_, &channel_callbacks_);
+  return control_raw_;
+}
+
+int DeviceTunnel::on_subsystem(ssh_session, ssh_channel channel, const char* subsystem,
+                               void* userdata) {
+  auto* self = static_cast<DeviceTunnel*>(userdata);
+  if (channel != self->control_raw_ || self->subsystem_ok_ || subsystem == nullptr ||
+      std::string_view(subsystem) != kSubsystem)
+    return SSH_ERROR;
+  self->subsystem_ok_ = true;
+  self->control_ =
+      std::make_unique<ssh::LineChannel>(channel, self->conn_.context().limits.max_control_line);
+  return SSH_OK;
+}
+
+void DeviceTunnel::service() {
+  if (!control_) return;
+  while (!conn_.closing()) {
+    auto message = control_->receive();
+    if (!message) break;
+    handle(*message);
+  }
+  if (conn_.closing()) return;
+  if (!control_->error().empty()) {
+    conn_.close("control channel: " + control_->error());
+    return;
+  }
+  control_->flush();
+  if (control_->peer_closed()) {
+    bool socket_gone = ssh_get_status(conn_.raw()) & (SSH_CLOSED | SSH_CLOSED_ERROR);
+    conn_.close(socket_gone ? "tunnel dropped" : "agent closed its control channel");
+  }
+}
+
+void DeviceTunnel::handle(const nlohmann::json& message) {
+  const std::string type = message["type"].get<std::string>();
+  if (type == "hello") {
+    if (hello_seen_) return fail("hello sent twice");
+    hello_seen_ = true;
+    handle_hello(message);
+  } else if (type == "ping") {
+    control_->send({{"type", "pong"}});
+  }
+  // "pong" and unknown types from newer agents need no answer: any packet proves liveness.
+}
+
+void DeviceTunnel::handle_hello(const nlohmann::json& hello) {
+  for (const char* field : kInfoFields) {
+    std::string value = string_field(hello.value("info", nlohmann::json::object()), field);
+    if (!valid_label(value)) return fail(std::string("invalid device info: ") + field);
+    info_[field] = value;
+  }
+  info_["address"] = conn_.source_addr();
+  const std::string kind = string_field(hello, "kind");
+  const std::string name = string_field(hello, "name");
+  const std::string token = string_field(hello, "enroll_token");
+  if (kind != "adhoc" && kind != "enrolled") return fail("hello: kind must be adhoc or enrolled");
+  if (!name.empty() && !valid_name(name)) return fail("invalid device name '" + name + "'");
+
+  auto keys = conn_.context().keys();
+  auto known = keys->device_by_fingerprint.find(conn_.fingerprint());
+  if (known != keys->device_by_fingerprint.end()) {
+    if (!name.empty() && name != known->second)
+      return fail("this key is enrolled as '" + known->second + "', not '" + name + "'");
+    return issue_session(known->second, "enrolled");
+  }
+  if (!token.empty()) {
+    if (!keys::looks_like_enrollment_token(token)) return fail("malformed enrollment token");
+    return redeem_token(token, name);
+  }
+  if (kind == "enrolled")
+    return fail(
+        "this device is not enrolled: create a token with `relay enroll create --name "
+        "NAME` and start the agent once with --enroll-token");
+  issue_session("", "adhoc");
+}
+
+void DeviceTunnel::redeem_token(const std::string& token, const std::string& wanted_name) {
+  waiting_for_store_ = true;
+  std::weak_ptr<ssh::Conn> weak = conn_.shared_from_this();
+  auto executor = conn_.executor();
+  auto job = [weak, executor, wanted_name, hash = keys::hash_token(token), fp = conn_.fingerprint(),
+              key = conn_.key_line()](store::Db& db) {
+    auto result = db.redeem_enrollment(hash, fp, key, now_iso8601());
+    boost::asio::post(executor, [weak, result, wanted_name] {
+      auto conn = std::static_pointer_cast<ServerConn>(weak.lock());
+      if (!conn || conn->closing() || !conn->device()) return;
+      DeviceTunnel& self = *conn->device();
+      self.waiting_for_store_ = false;
+      if (result.status != store::RedeemStatus::kOk) return self.fail(redeem_error(result.status));
+      if (!wanted_name.empty() && wanted_name != result.device)
+        spdlog::warn("device asked for name {} but its token enrolls {}", wanted_name,
+                     result.device);
+      spdlog::info("device enrolled name={} fp={} from={}", result.device, conn->fingerprint(),
+                   conn->source_addr());
+      self.issue_session(result.device, "enrolled");
+      conn->wake();
+    });
+  };
+  if (!conn_.context().store.post(std::move(job))) fail("relay is overloaded, try again later");
+}
+
+void DeviceTunnel::issue_session(const std::string& device_name, const std::string& kind) {
+  Context& ctx = conn_.context();
+  device_name_ = device_name;
+  kind_ = kind;
+  session_id_ = ctx.registry.issue(conn_.weak_from_this());
+  if (!device_name.empty()) {
+    if (auto previous = ctx.registry.bind_device(device_name, session_id_))
+      previous->close_async("replaced by a new connection from " + conn_.source_addr());
+  }
+  store::SessionStart start{session_id_, device_name,         conn_.fingerprint(), conn_.key_line(),
+                            kind,        conn_.source_addr(), now_iso8601(),       info_};
+  ctx.store.post([start](store::Db& db) { db.insert_session(start); });
+  nlohmann::json reply{
+      {"type", "session"},
+      {"id", session_id_},
+      {"device", device_name.empty() ? nlohmann::json() : nlohmann::json(device_name)},
+      {"check_interval_ms", ctx.check_interval.count()}};
+  control_->send(reply);
+  spdlog::info("session {} issued: {} device{} fp={} from={}", session_id_, kind,
+               device_name.empty() ? "" : " " + device_name, conn_.fingerprint(),
+               conn_.source_addr());
+}
+
+void DeviceTunnel::fail(const std::string& message) {
+  spdlog::warn("device refused fp={} from={}: {}", conn_.fingerprint(), conn_.source_addr(),
+               message);
+  if (control_) {
+    control_->send({{"type", "error"}, {"message", message}});
+    control_->flush();
+  }
+  conn_.close(message);
+}
+
+void DeviceTunnel::check(std::chrono::steady_clock::time_point now) {
+  JanitorPolicy policy{conn_.context().check_interval};
+  if (policy.check(conn_.last_inbound(), now) == Liveness::kDead) {
+    conn_.close("keepalive timeout");
+    return;
+  }
+  if (control_ && !control_->send({{"type", "ping"}})) conn_.close("control channel blocked");
+}
+
+void DeviceTunnel::on_closed(const std::string& reason) {
+  if (control_raw_) {
+    ssh_remove_channel_callbacks(control_raw_, &channel_callbacks_);
+    control_raw_ = nullptr;
+  }
+  if (session_id_.empty()) return;
+  Context& ctx = conn_.context();
+  ctx.registry.release(session_id_, device_name_);
+  ctx.store.post([id = session_id_, reason, when = now_iso8601()](store::Db& db) {
+    db.end_session(id, reason, when);
+  });
+  spdlog::info("session {} ended{}: {} fp={}", session_id_,
+               device_name_.empty() ? "" : " (" + device_name_ + ")", reason, conn_.fingerprint());
+}
+
+}  // namespace sb::relay

@@ -1,0 +1,59 @@
+// The device side of a connection: its control channel (JSON lines), the hello it sends, the
+// session it is given, liveness pings and the end of the session.
+//
+// Protocol (one JSON object per line on the "switchboard-agent" subsystem channel):
+//   agent -> relay  {"type":"hello","version":1,"kind":"adhoc"|"enrolled","name":N?,
+//                    "enroll_token":T?,"info":{hostname,os,kernel,arch,agent_version}}
+//   relay -> agent  {"type":"session","id":"482913075","device":N|null,"check_interval_ms":..}
+//                   {"type":"error","message":"..."}   (then the relay closes the connection)
+//   relay -> agent  {"type":"ping"}      agent -> relay {"type":"pong"}
+#pragma once
+#include <libssh/callbacks.h>
+
+#include <chrono>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "common/line_channel.hpp"
+
+namespace sb::relay {
+
+class ServerConn;
+
+class DeviceTunnel {
+ public:
+  explicit DeviceTunnel(ServerConn& conn);
+  ~DeviceTunnel();
+
+  // The channel-open callback: the first session channel becomes the control channel.
+  ssh_channel open_control();
+  void service();
+  void check(std::chrono::steady_clock::time_point now);
+  void on_closed(const std::string& reason);
+  bool has_session() const { return !session_id_.empty(); }
+  const std::string& session_id() const { return session_id_; }
+  const std::string& device_name() const { return device_name_; }
+
+ private:
+  static int on_subsystem(ssh_session, ssh_channel, const char* subsystem, void* userdata);
+  void handle(const nlohmann::json& message);
+  void handle_hello(const nlohmann::json& hello);
+  void redeem_token(const std::string& token, const std::string& wanted_name);
+  void issue_session(const std::string& device_name, const std::string& kind);
+  void fail(const std::string& message);
+
+  ServerConn& conn_;
+  ssh_channel control_raw_ = nullptr;
+  ssh_channel_callbacks_struct channel_callbacks_{};
+  bool subsystem_ok_ = false;
+  std::unique_ptr<ssh::LineChannel> control_;
+  bool hello_seen_ = false;
+  bool waiting_for_store_ = false;
+  nlohmann::json info_ = nlohmann::json::object();
+  std::string session_id_;
+  std::string device_name_;
+  std::string kind_;
+};
+
+}  // namespace sb::relay

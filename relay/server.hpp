@@ -1,0 +1,23 @@
+// `relay serve`: the listener, the reactors and their housekeeping, and a graceful stop.
+#pragma once
+#include <chrono>
+#include <filesystem>
+#include <string>
+
+#include "common/net.hpp"
+#include "relay/context.hpp"
+
+namespace sb::relay {
+
+struct ServeOptions {
+  std::filesystem::path data_dir;
+  net::HostPort listen;
+  std::chrono::milliseconds check_interval{std::chrono::seconds(30)};
+  unsigned threads = 0;  // 0 = one per core
+  Limits limits;
+};
+
+// Runs until SIGTERM or SIGINT. Returns the process exit code.
+int serve(const ServeOptions& options);
+
+}  // namespace sb::relay

@@ -1,0 +1,61 @@
+// One SSH connection accepted by the relay: key exchange, public-key authentication, then the
+// role its user name asks for. User "device" is a device tunnel (DeviceTunnel handles its
+// control channel); other user names are operators (not accepted yet).
+#pragma once
+#include <libssh/callbacks.h>
+
+#include <memory>
+#include <string>
+
+#include "common/ssh_conn.hpp"
+#include "relay/context.hpp"
+
+namespace sb::relay {
+
+class DeviceTunnel;
+
+class ServerConn : public ssh::Conn {
+ public:
+  enum class State { kKeyExchange, kAuthenticating, kDevice, kClosed };
+
+  ServerConn(boost::asio::any_io_executor executor, ssh::Session session, Context& ctx,
+             std::string source_addr);
+  ~ServerConn() override;
+
+  State state() const { return state_; }
+  const std::string& source_addr() const { return source_addr_; }
+  const std::string& fingerprint() const { return fingerprint_; }
+  const std::string& key_line() const { return key_line_; }
+  // Established: authenticated and (for devices) holding a session.
+  bool established() const;
+  DeviceTunnel* device() { return device_.get(); }
+  Context& context() { return ctx_; }
+  // The janitor's tick for this connection.
+  void check(std::chrono::steady_clock::time_point now);
+
+ protected:
+  void service() override;
+  void on_closed(const std::string& reason) override;
+
+ private:
+  static int on_auth_pubkey(ssh_session, const char* user, ssh_key_struct* key,
+                            char signature_state, void* userdata);
+  static int on_auth_none(ssh_session, const char* user, void* userdata);
+  static ssh_channel on_channel_open(ssh_session, void* userdata);
+  int auth_pubkey(const char* user, ssh_key key, char signature_state);
+  void refuse_auth(const std::string& user, const std::string& reason);
+  void step_key_exchange();
+  void leave_unauthenticated();
+
+  Context& ctx_;
+  std::string source_addr_;
+  State state_ = State::kKeyExchange;
+  bool counted_unauthenticated_ = false;
+  int auth_failures_ = 0;
+  std::string fingerprint_;
+  std::string key_line_;
+  ssh_server_callbacks_struct server_callbacks_{};
+  std::unique_ptr<DeviceTunnel> device_;
+};
+
+}  // namespace sb::relay

@@ -1,0 +1,44 @@
+#include "relay/table.hpp"
+
+#include <algorithm>
+
+namespace sb::relay {
+
+namespace {
+// Display width, counting UTF-8 continuation bytes as nothing; control characters from the
+// network are shown as '?', so a hostile hostname cannot drive the admin's terminal.
+std::size_t width(const std::string& cell) {
+  return static_cast<std::size_t>(
+      std::count_if(cell.begin(), cell.end(), [](char c) { return (c & 0xC0) != 0x80; }));
+}
+std::string printable(std::string cell) {
+  for (char& c : cell)
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
+  return cell;
+}
+}  // namespace
+
+void Table::add(std::vector<std::string> row) {
+  row.resize(header_.size());
+  for (auto& cell : row) cell = printable(std::move(cell));
+  rows_.push_back(std::move(row));
+}
+
+void Table::print(std::ostream& out) const {
+  std::vector<std::size_t> widths;
+  for (const auto& h : header_) widths.push_back(width(h));
+  for (const auto& row : rows_)
+    for (std::size_t i = 0; i < row.size(); ++i) widths[i] = std::max(widths[i], width(row[i]));
+  auto line = [&](const std::vector<std::string>& cells) {
+    std::string text;
+    for (std::size_t i = 0; i < cells.size(); ++i) {
+      text += cells[i];
+      if (i + 1 < cells.size()) text.append(widths[i] - width(cells[i]) + 2, ' ');
+    }
+    out << text << '\n';
+  };
+  line(header_);
+  for (const auto& row : rows_) line(row);
+}
+
+}  // namespace sb::relay

@@ -1,0 +1,21 @@
+// Plain-text tables for the admin verbs: a header row, columns padded to the widest cell.
+#pragma once
+#include <ostream>
+#include <string>
+#include <vector>
+
+namespace sb::relay {
+
+class Table {
+ public:
+  explicit Table(std::vector<std::string> header) : header_(std::move(header)) {}
+  void add(std::vector<std::string> row);
+  bool empty() const { return rows_.empty(); }
+  void print(std::ostream& out) const;
+
+ private:
+  std::vector<std::string> header_;
+  std::vector<std::vector<std::string>> rows_;
+};
+
+}  // namespace sb::relay
