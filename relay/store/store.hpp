@@ -14,6 +14,7 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -61,6 +62,19 @@ struct SessionStart {
   nlohmann::json info;
 };
 
+struct OperatorRow {
+  std::string name;
+  std::string key;  // "ssh-ed25519 AAAA... comment"
+  std::string fingerprint;
+  std::string added;
+};
+
+struct GrantRow {
+  std::string operator_name;
+  std::string device;
+  std::string added;
+};
+
 struct EnrollmentRow {
   std::string name;
   std::string created;
@@ -78,13 +92,22 @@ struct RedeemResult {
 struct KeySnapshot {
   std::unordered_map<std::string, std::string> device_by_fingerprint;  // enrolled, not revoked
   std::unordered_map<std::string, std::string> revoked_by_fingerprint;
+  std::unordered_map<std::string, std::string> operator_by_fingerprint;
+  std::set<std::pair<std::string, std::string>> grants;  // (operator, device)
+  // Db::load_key_snapshot: PRAGMA data_version. Snapshots published by Store::watch_keys are
+  // numbered 1, 2, 3, ... instead (one more for each change).
   std::int64_t version = 0;
 };
+
+namespace detail {
+class Statement;  // relay/store/sql.hpp
+}
 
 class Db {
  public:
   // Opens (creating when create=true) the database file, sets WAL, busy_timeout and foreign
   // keys, and applies pending migrations. Throws std::runtime_error with a clear message.
+  // A new file is created with mode 0600; its directory must already exist.
   static std::unique_ptr<Db> open(const std::filesystem::path& file, bool create);
   ~Db();
   Db(const Db&) = delete;
@@ -93,7 +116,8 @@ class Db {
   int schema_version();
   static int latest_schema_version();
 
-  // Runs fn inside BEGIN IMMEDIATE ... COMMIT (ROLLBACK and rethrow on exception).
+  // Runs fn inside BEGIN IMMEDIATE ... COMMIT (ROLLBACK and rethrow on exception). Nested calls
+  // use a SAVEPOINT, so an inner failure undoes only the inner work.
   void transaction(const std::function<void()>& fn);
 
   // --- writes (each is one transaction unless called inside transaction()) ---
@@ -112,11 +136,27 @@ class Db {
   // Stores the token's hash; throws if the name is already enrolled (and not revoked).
   void create_enrollment(const std::string& name, const std::string& token_hash,
                          const std::string& created, const std::string& expires);
-  // Atomically checks and consumes the token, creating the device row with the key.
+  // Atomically checks and consumes the token, creating the device row with the key. Refusals
+  // are returned (and recorded as an "enroll.refused" event); throws std::runtime_error only if
+  // the key is already registered to another device.
   RedeemResult redeem_enrollment(const std::string& token_hash, const std::string& fingerprint,
                                  const std::string& key_line, const std::string& when);
-  void device_seen(const std::string& name, const std::string& status,
-                   const nlohmann::json& info, const std::string& when);
+  void device_seen(const std::string& name, const std::string& status, const nlohmann::json& info,
+                   const std::string& when);
+
+  // Operators and grants (relay/store/operators.cpp). Throw std::runtime_error with a clear
+  // message on duplicates; the remove functions return false if there was nothing to remove.
+  void add_operator(const std::string& name, const std::string& key_line,
+                    const std::string& fingerprint, const std::string& when);
+  bool remove_operator(const std::string& name, const std::string& when);
+  std::vector<OperatorRow> list_operators();
+  void add_grant(const std::string& operator_name, const std::string& device,
+                 const std::string& when);
+  bool remove_grant(const std::string& operator_name, const std::string& device,
+                    const std::string& when);
+  std::vector<GrantRow> list_grants();
+  // Fills the operator and grant parts of a snapshot.
+  void load_operator_snapshot(KeySnapshot& snapshot);
 
   // --- reads ---
   std::vector<DeviceRow> list_devices();
@@ -131,9 +171,20 @@ class Db {
   std::int64_t data_version();
 
  private:
+  friend class detail::Statement;
+  friend class Store;
+  struct CachedStatement {
+    sqlite3_stmt* stmt = nullptr;
+    bool in_use = false;
+  };
   explicit Db(sqlite3* handle) : db_(handle) {}
   void migrate();
+  void exec(const char* sql);  // no parameters, no result rows
   sqlite3* db_;
+  std::filesystem::path file_;
+  std::unordered_map<std::string, CachedStatement> statements_;  // prepared once, reused
+  int tx_depth_ = 0;        // 0: autocommit; 1: BEGIN; >1: nested SAVEPOINTs
+  bool keys_dirty_ = true;  // set (update hook) on writes to devices, operators, grants
 };
 
 // The writer thread. Jobs run in FIFO order; consecutive queued jobs share one transaction.
@@ -141,6 +192,7 @@ class Store {
  public:
   using Job = std::function<void(Db&)>;
   // max_queue bounds memory; a job posted to a full queue is refused, counted and logged.
+  // Opens the database with create=false (it must have been initialised).
   explicit Store(const std::filesystem::path& file, std::size_t max_queue = 200000);
   ~Store();  // drains the queue, then stops the thread
   Store(const Store&) = delete;
@@ -159,6 +211,9 @@ class Store {
 
  private:
   void run();
+  void run_batch(std::deque<Job>& batch);
+  void check_keys(const std::function<void(std::shared_ptr<const KeySnapshot>)>& on_change,
+                  bool force);
   std::unique_ptr<Db> db_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
@@ -172,6 +227,10 @@ class Store {
   std::function<void(std::shared_ptr<const KeySnapshot>)> on_keys_;
   std::chrono::milliseconds keys_poll_{500};
   std::int64_t keys_version_seen_ = -1;
+  bool keys_force_ = false;  // watch_keys() was called: deliver a snapshot unconditionally
+  std::shared_ptr<const KeySnapshot> keys_last_;  // writer thread only
+  std::int64_t keys_generation_ = 0;              // writer thread only
+  std::chrono::steady_clock::time_point drop_warned_{};
   std::thread thread_;
 };
 

@@ -1,0 +1,153 @@
+// One-time enrollment tokens: creation, redemption (the device row is born here), listing.
+#include <spdlog/spdlog.h>
+
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "relay/store/sql.hpp"
+#include "relay/store/store.hpp"
+
+namespace sb::store {
+
+using detail::Statement;
+
+namespace {
+
+// "" if there is no device of that name, else its status.
+std::string device_status(Db& db, const std::string& name) {
+  Statement st(db, "SELECT status FROM devices WHERE name = ?1");
+  st.bind(1, name);
+  return st.step() ? st.text(0) : std::string();
+}
+
+const char* refusal_reason(RedeemStatus status) {
+  switch (status) {
+    case RedeemStatus::kUnknownToken:
+      return "unknown_token";
+    case RedeemStatus::kExpired:
+      return "expired";
+    case RedeemStatus::kAlreadyUsed:
+      return "already_used";
+    case RedeemStatus::kNameTaken:
+      return "name_taken";
+    case RedeemStatus::kOk:
+      break;
+  }
+  return "ok";
+}
+
+}  // namespace
+
+void Db::create_enrollment(const std::string& name, const std::string& token_hash,
+                           const std::string& created, const std::string& expires) {
+  if (name.empty()) throw std::invalid_argument("create_enrollment: empty device name");
+  if (token_hash.empty()) throw std::invalid_argument("create_enrollment: empty token hash");
+  transaction([&] {
+    const std::string status = device_status(*this, name);
+    if (!status.empty() && status != "revoked") {
+      throw std::runtime_error("device '" + name +
+                               "' is already enrolled; revoke it first to enroll it again");
+    }
+    Statement(*this,
+              "INSERT INTO enrollments (token_hash, name, created, expires) "
+              "VALUES (?1, ?2, ?3, ?4)")
+        .bind(1, token_hash)
+        .bind(2, name)
+        .bind(3, created)
+        .bind(4, expires)
+        .run();
+    add_event("enroll.created", "", {{"name", name}, {"expires", expires}}, created);
+  });
+}
+
+RedeemResult Db::redeem_enrollment(const std::string& token_hash, const std::string& fingerprint,
+                                   const std::string& key_line, const std::string& when) {
+  RedeemResult result{RedeemStatus::kUnknownToken, ""};
+  std::string key_owner;  // another device already registered with this key
+  transaction([&] {
+    std::string name, expires;
+    bool used = false;
+    {
+      Statement st(*this, "SELECT name, expires, used FROM enrollments WHERE token_hash = ?1");
+      st.bind(1, token_hash);
+      if (st.step()) {
+        name = st.text(0);
+        expires = st.text(1);
+        used = !st.is_null(2);
+        result.status = RedeemStatus::kOk;
+      }
+    }
+    // Refusals are committed as events; the token stays as it was.
+    auto refuse = [&](RedeemStatus status, const char* reason) {
+      result.status = status;
+      nlohmann::json detail = {{"reason", reason}, {"fingerprint", fingerprint}};
+      if (!name.empty()) detail["name"] = name;
+      add_event("enroll.refused", fingerprint, detail, when);
+      spdlog::info("store: enrollment refused ({}) for {}{}", reason, fingerprint,
+                   name.empty() ? "" : " as '" + name + "'");
+    };
+    if (result.status == RedeemStatus::kUnknownToken) {
+      return refuse(RedeemStatus::kUnknownToken, refusal_reason(RedeemStatus::kUnknownToken));
+    }
+    if (used) return refuse(RedeemStatus::kAlreadyUsed, refusal_reason(RedeemStatus::kAlreadyUsed));
+    if (expires < when)
+      return refuse(RedeemStatus::kExpired, refusal_reason(RedeemStatus::kExpired));
+    const std::string status = device_status(*this, name);
+    if (!status.empty() && status != "revoked") {
+      return refuse(RedeemStatus::kNameTaken, refusal_reason(RedeemStatus::kNameTaken));
+    }
+    {
+      Statement st(*this, "SELECT name FROM devices WHERE fingerprint = ?1 AND name != ?2");
+      st.bind(1, fingerprint).bind(2, name);
+      if (st.step()) key_owner = st.text(0);
+    }
+    if (!key_owner.empty()) {
+      result.status = RedeemStatus::kNameTaken;  // replaced by the exception below
+      add_event("enroll.refused", fingerprint,
+                {{"reason", "key_in_use"}, {"fingerprint", fingerprint}, {"name", name}}, when);
+      return;
+    }
+    if (status == "revoked") {
+      // Re-enrollment of a revoked name replaces the old row (and its old key).
+      Statement(*this, "DELETE FROM devices WHERE name = ?1").bind(1, name).run();
+    }
+    Statement(*this,
+              "INSERT INTO devices (name, key, fingerprint, enrolled, status, last_seen) "
+              "VALUES (?1, ?2, ?3, ?4, 'online', ?4)")
+        .bind(1, name)
+        .bind(2, key_line)
+        .bind(3, fingerprint)
+        .bind(4, when)
+        .run();
+    Statement(*this, "UPDATE enrollments SET used = ?1, used_by = ?2 WHERE token_hash = ?3")
+        .bind(1, when)
+        .bind(2, fingerprint)
+        .bind(3, token_hash)
+        .run();
+    add_event(
+        "device.enrolled", fingerprint,
+        {{"device", name}, {"fingerprint", fingerprint}, {"replaced_revoked", !status.empty()}},
+        when);
+    result.device = name;
+  });
+  if (!key_owner.empty()) {
+    throw std::runtime_error("key " + fingerprint + " is already registered to device '" +
+                             key_owner + "'");
+  }
+  if (result.status == RedeemStatus::kOk) {
+    spdlog::info("store: device '{}' enrolled with key {}", result.device, fingerprint);
+  }
+  return result;
+}
+
+std::vector<EnrollmentRow> Db::list_enrollments() {
+  Statement st(*this,
+               "SELECT name, created, expires, used FROM enrollments "
+               "ORDER BY created DESC, rowid DESC");
+  std::vector<EnrollmentRow> rows;
+  while (st.step()) rows.push_back({st.text(0), st.text(1), st.text(2), st.text(3)});
+  return rows;
+}
+
+}  // namespace sb::store

@@ -1,0 +1,233 @@
+// Sessions and their tunnel keys: issue, end, crash purge, orphan sweep, reads.
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "relay/store/sql.hpp"
+#include "relay/store/store.hpp"
+
+namespace sb::store {
+
+using detail::Statement;
+using nlohmann::json;
+
+namespace {
+
+constexpr const char* kSessionColumns =
+    "id, device, fingerprint, kind, source_addr, started, ended, end_reason, info_json";
+
+SessionRow read_session(const Statement& st) {
+  SessionRow row;
+  row.id = st.text(0);
+  row.device = st.text(1);
+  row.fingerprint = st.text(2);
+  row.kind = st.text(3);
+  row.source_addr = st.text(4);
+  row.started = st.text(5);
+  row.ended = st.text(6);
+  row.end_reason = st.text(7);
+  row.info = st.json(8);
+  return row;
+}
+
+void require(bool ok, const char* what) {
+  if (!ok) throw std::invalid_argument(what);
+}
+
+// Ends the open channels and attachments of one session (or of every session when
+// session_id is null).
+void end_attachments(Db& db, const std::string* session_id, const std::string& reason,
+                     const std::string& when) {
+  if (session_id != nullptr) {
+    Statement(db,
+              "UPDATE channels SET ended = ?1 WHERE ended IS NULL AND attachment IN "
+              "(SELECT id FROM attachments WHERE session_id = ?2 AND ended IS NULL)")
+        .bind(1, when)
+        .bind(2, *session_id)
+        .run();
+    Statement(db,
+              "UPDATE attachments SET ended = ?1, end_reason = ?2 "
+              "WHERE session_id = ?3 AND ended IS NULL")
+        .bind(1, when)
+        .bind(2, reason)
+        .bind(3, *session_id)
+        .run();
+  } else {
+    Statement(db,
+              "UPDATE channels SET ended = ?1 WHERE ended IS NULL AND attachment IN "
+              "(SELECT id FROM attachments WHERE ended IS NULL)")
+        .bind(1, when)
+        .run();
+    Statement(db, "UPDATE attachments SET ended = ?1, end_reason = ?2 WHERE ended IS NULL")
+        .bind(1, when)
+        .bind(2, reason)
+        .run();
+  }
+}
+
+}  // namespace
+
+void Db::insert_session(const SessionStart& s) {
+  require(!s.id.empty(), "insert_session: empty session id");
+  require(!s.fingerprint.empty(), "insert_session: empty fingerprint");
+  require(!s.kind.empty(), "insert_session: empty kind");
+  require(!s.started.empty(), "insert_session: empty start time");
+  transaction([&] {
+    Statement(*this,
+              "INSERT INTO sessions (id, device, fingerprint, kind, source_addr, started, "
+              "info_json) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")
+        .bind(1, s.id)
+        .bind_opt(2, s.device)
+        .bind(3, s.fingerprint)
+        .bind(4, s.kind)
+        .bind_opt(5, s.source_addr)
+        .bind(6, s.started)
+        .bind_json(7, s.info)
+        .run();
+    Statement(*this,
+              "INSERT INTO tunnel_keys (fingerprint, key, device, session_id, since) "
+              "VALUES (?1, ?2, ?3, ?4, ?5)")
+        .bind(1, s.fingerprint)
+        .bind_opt(2, s.key)
+        .bind_opt(3, s.device)
+        .bind(4, s.id)
+        .bind(5, s.started)
+        .run();
+    if (!s.device.empty()) {
+      Statement(*this,
+                "UPDATE devices SET status = 'online', last_seen = ?1 "
+                "WHERE name = ?2 AND status != 'revoked'")
+          .bind(1, s.started)
+          .bind(2, s.device)
+          .run();
+    }
+    add_event(
+        "session.issued", s.fingerprint,
+        {{"session", s.id}, {"device", s.device}, {"kind", s.kind}, {"source_addr", s.source_addr}},
+        s.started);
+  });
+}
+
+void Db::end_session(const std::string& id, const std::string& reason, const std::string& when) {
+  transaction([&] {
+    std::string started, device, fingerprint;
+    {
+      Statement st(*this,
+                   "SELECT started, device, fingerprint FROM sessions "
+                   "WHERE id = ?1 AND ended IS NULL");
+      st.bind(1, id);
+      if (!st.step()) return;  // unknown or already ended
+      started = st.text(0);
+      device = st.text(1);
+      fingerprint = st.text(2);
+    }
+    Statement(*this,
+              "UPDATE sessions SET ended = ?1, end_reason = ?2 WHERE id = ?3 AND started = ?4")
+        .bind(1, when)
+        .bind(2, reason)
+        .bind(3, id)
+        .bind(4, started)
+        .run();
+    json purged = json::array();
+    {
+      Statement st(*this, "DELETE FROM tunnel_keys WHERE session_id = ?1 RETURNING fingerprint");
+      st.bind(1, id);
+      while (st.step()) purged.push_back(st.text(0));
+    }
+    end_attachments(*this, &id, reason, when);
+    if (!device.empty()) {
+      // Offline only if no other live session holds the device (a reconnect may already have
+      // opened a new one before the janitor noticed the old tunnel gone).
+      Statement(*this,
+                "UPDATE devices SET status = 'offline', last_seen = ?1 "
+                "WHERE name = ?2 AND status != 'revoked' AND NOT EXISTS "
+                "(SELECT 1 FROM sessions WHERE device = ?2 AND ended IS NULL)")
+          .bind(1, when)
+          .bind(2, device)
+          .run();
+    }
+    add_event("session.ended", fingerprint,
+              {{"session", id}, {"device", device}, {"reason", reason}}, when);
+    if (!purged.empty()) {
+      add_event("keys.purged", fingerprint, {{"session", id}, {"fingerprints", purged}}, when);
+    }
+  });
+}
+
+int Db::purge_stale(const std::string& reason, const std::string& when) {
+  int sessions_ended = 0;
+  int keys_purged = 0;
+  transaction([&] {
+    end_attachments(*this, nullptr, reason, when);
+    sessions_ended = Statement(*this,
+                               "UPDATE sessions SET ended = ?1, end_reason = ?2 "
+                               "WHERE ended IS NULL")
+                         .bind(1, when)
+                         .bind(2, reason)
+                         .run();
+    keys_purged = Statement(*this, "DELETE FROM tunnel_keys WHERE 1").run();
+    // last_seen is left alone: the relay did not see these devices at `when`.
+    Statement(*this, "UPDATE devices SET status = 'offline' WHERE status = 'online'").run();
+    add_event(
+        "janitor.purge", "",
+        {{"sessions_ended", sessions_ended}, {"keys_purged", keys_purged}, {"reason", reason}},
+        when);
+  });
+  return sessions_ended;
+}
+
+int Db::purge_orphan_tunnel_keys(const std::string& when) {
+  int removed = 0;
+  transaction([&] {
+    json purged = json::array();
+    json sessions = json::array();
+    {
+      Statement st(
+          *this,
+          "DELETE FROM tunnel_keys WHERE session_id NOT IN "
+          "(SELECT id FROM sessions WHERE ended IS NULL) RETURNING fingerprint, session_id");
+      while (st.step()) {
+        purged.push_back(st.text(0));
+        sessions.push_back(st.text(1));
+      }
+    }
+    removed = static_cast<int>(purged.size());
+    if (removed > 0) {
+      add_event("keys.purged", "",
+                {{"reason", "orphan"}, {"sessions", sessions}, {"fingerprints", purged}}, when);
+    }
+  });
+  return removed;
+}
+
+std::vector<SessionRow> Db::list_sessions(bool active_only) {
+  const std::string sql = std::string("SELECT ") + kSessionColumns + " FROM sessions" +
+                          (active_only ? " WHERE ended IS NULL" : "") +
+                          " ORDER BY started DESC, rowid DESC";
+  Statement st(*this, sql);
+  std::vector<SessionRow> rows;
+  while (st.step()) rows.push_back(read_session(st));
+  return rows;
+}
+
+std::optional<SessionRow> Db::find_session(const std::string& id) {
+  Statement st(*this, std::string("SELECT ") + kSessionColumns +
+                          " FROM sessions WHERE id = ?1 "
+                          "ORDER BY (ended IS NULL) DESC, started DESC LIMIT 1");
+  st.bind(1, id);
+  if (!st.step()) return std::nullopt;
+  return read_session(st);
+}
+
+std::vector<TunnelKeyRow> Db::list_tunnel_keys() {
+  Statement st(*this,
+               "SELECT fingerprint, device, session_id, since FROM tunnel_keys "
+               "ORDER BY since, rowid");
+  std::vector<TunnelKeyRow> rows;
+  while (st.step()) {
+    rows.push_back({st.text(0), st.text(1), st.text(2), st.text(3)});
+  }
+  return rows;
+}
+
+}  // namespace sb::store

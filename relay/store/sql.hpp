@@ -1,0 +1,75 @@
+// Internal to the store: RAII prepared statements and small SQLite helpers. Nothing outside
+// relay/store/ includes this file.
+#pragma once
+#include <sqlite3.h>
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+#include "relay/store/store.hpp"
+
+namespace sb::store::detail {
+
+// A failed SQLite call; what() carries SQLite's message, code() the extended result code.
+class SqliteError : public std::runtime_error {
+ public:
+  SqliteError(int code, const std::string& what) : std::runtime_error(what), code_(code) {}
+  int code() const { return code_; }
+  int primary_code() const { return code_ & 0xff; }
+
+ private:
+  int code_;
+};
+
+// Throws SqliteError built from the connection's last error.
+[[noreturn]] void throw_sqlite(sqlite3* db, int rc, std::string_view context);
+
+// One prepared statement. Statements built with a Db are cached on that connection (prepared
+// once, reset and unbound when this object dies); if the cached one is already in use (a
+// nested call), a private statement is prepared and finalized instead.
+class Statement {
+ public:
+  Statement(Db& db, std::string_view sql);
+  Statement(sqlite3* db, std::string_view sql);  // never cached
+  ~Statement();
+  Statement(const Statement&) = delete;
+  Statement& operator=(const Statement&) = delete;
+
+  // Parameters are 1-based, as in SQLite.
+  Statement& bind(int index, std::string_view text);
+  Statement& bind(int index, const char* text) { return bind(index, std::string_view(text)); }
+  Statement& bind(int index, const std::string& text) {
+    return bind(index, std::string_view(text));
+  }
+  Statement& bind(int index, std::int64_t value);
+  Statement& bind(int index, int value) { return bind(index, static_cast<std::int64_t>(value)); }
+  Statement& bind_null(int index);
+  // Binds NULL for an empty string (optional TEXT columns).
+  Statement& bind_opt(int index, std::string_view text);
+  Statement& bind_json(int index, const nlohmann::json& value);
+
+  // True when a row is available, false when done; throws SqliteError otherwise.
+  bool step();
+  // Steps to completion; returns sqlite3_changes() of the statement.
+  int run();
+
+  // Columns are 0-based. NULL reads as "" / 0.
+  std::string text(int column) const;
+  std::int64_t int64(int column) const;
+  bool is_null(int column) const;
+  // Parses a JSON column; a NULL or unparsable value reads as an empty object.
+  nlohmann::json json(int column) const;
+
+ private:
+  sqlite3* db_;
+  sqlite3_stmt* stmt_ = nullptr;
+  Db::CachedStatement* cached_ = nullptr;  // null when this object owns stmt_
+};
+
+// JSON text for storage: invalid UTF-8 in strings is replaced, never thrown on.
+std::string dump_json(const nlohmann::json& value);
+
+}  // namespace sb::store::detail
