@@ -17,10 +17,16 @@ bool valid_name(std::string_view name) {
 
 bool valid_label(std::string_view text, std::size_t max_len) {
   if (text.size() > max_len) return false;
-  return std::none_of(text.begin(), text.end(), [](char c) {
-    auto u = static_cast<unsigned char>(c);
-    return u < 0x20 || u == 0x7f;
-  });
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    auto u = static_cast<unsigned char>(text[i]);
+    if (u < 0x20 || u == 0x7f) return false;
+    // C1 controls (U+0080-U+009F, UTF-8 C2 80-9F) drive terminals too: CSI is U+009B.
+    if (u == 0xC2 && i + 1 < text.size()) {
+      auto next = static_cast<unsigned char>(text[i + 1]);
+      if (next >= 0x80 && next <= 0x9F) return false;
+    }
+  }
+  return true;
 }
 
 }  // namespace sb

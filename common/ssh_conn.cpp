@@ -16,7 +16,7 @@ constexpr int kMaxPumpsPerStep = 64;
 Conn::Conn(boost::asio::any_io_executor executor, Session session)
     : executor_(std::move(executor)),
       session_(std::move(session)),
-      socket_(executor_),
+      socket_(std::make_unique<boost::asio::posix::stream_descriptor>(executor_)),
       created_(Clock::now()),
       last_inbound_(created_) {
   ssh_set_counters(session_.get(), nullptr, &counters_);
@@ -34,7 +34,7 @@ void Conn::start(int fd) {
     return;
   }
   boost::system::error_code ec;
-  socket_.assign(fd_, ec);
+  socket_->assign(fd_, ec);
   if (ec) {
     fd_ = -1;
     close("cannot watch socket: " + ec.message());
@@ -45,15 +45,30 @@ void Conn::start(int fd) {
 
 void Conn::wake() {
   if (wake_posted_.exchange(true)) return;
-  boost::asio::post(executor_, [self = shared_from_this()] {
-    self->wake_posted_ = false;
-    self->step();
-  });
+  post_step();
 }
 
 void Conn::close_async(std::string reason) {
-  boost::asio::post(executor_, [self = shared_from_this(), r = std::move(reason)]() mutable {
-    self->close(std::move(r));
+  {
+    std::lock_guard lock(close_request_mu_);
+    if (close_request_.empty()) close_request_ = std::move(reason);
+  }
+  close_requested_ = true;
+  post_step();
+}
+
+void Conn::post_step() {
+  unsigned generation = home_generation_.load(std::memory_order_acquire);
+  boost::asio::post(executor_, [self = shared_from_this(), generation] {
+    // Order matters: a finished move clears moving_ after bumping the generation.
+    if (self->moving_.load(std::memory_order_acquire)) {
+      self->wake_posted_ = false;  // the move ends with a step
+      return;
+    }
+    if (self->home_generation_.load(std::memory_order_acquire) != generation)
+      return self->post_step();
+    self->wake_posted_ = false;
+    self->step();
   });
 }
 
@@ -90,7 +105,12 @@ bool Conn::pump() {
 }
 
 void Conn::step() {
-  if (closed_) return;
+  if (closed_ || moving_) return;
+  if (close_requested_.exchange(false)) {
+    std::lock_guard lock(close_request_mu_);
+    close(std::exchange(close_request_, {}));
+    return;
+  }
   in_step_ = true;
   bool alive = closing_ || pump();
   note_inbound();
@@ -105,6 +125,7 @@ void Conn::step() {
     finish_close();
     return;
   }
+  if (moving_) return continue_move();
   if (counters_.in_packets != packets_seen_) {
     // Packets were consumed by libssh calls made inside service(): their effects (window
     // adjusts, data, close) need another look, and no readiness will announce them.
@@ -112,6 +133,36 @@ void Conn::step() {
     wake();
   }
   arm();
+}
+
+void Conn::move_to(boost::asio::any_io_executor target, std::function<void()> then) {
+  if (closed_ || moving_) return;
+  moving_ = true;
+  move_target_ = std::move(target);
+  after_move_ = std::move(then);
+  boost::system::error_code ec;
+  socket_->cancel(ec);
+  if (!in_step_) continue_move();  // otherwise when the step is over
+}
+
+void Conn::continue_move() {
+  // Aborted waits still run their handlers on this reactor; only when none is outstanding may
+  // the connection belong to another thread.
+  if (read_armed_ || write_armed_ || closed_) return;
+  if (socket_->is_open()) socket_->release();
+  boost::asio::post(move_target_, [self = shared_from_this()] {
+    self->executor_ = self->move_target_;
+    self->home_generation_.fetch_add(1, std::memory_order_release);
+    self->socket_ = std::make_unique<boost::asio::posix::stream_descriptor>(self->executor_);
+    boost::system::error_code ec;
+    if (!self->socket_closed_by_libssh()) self->socket_->assign(self->fd_, ec);
+    self->moving_.store(false, std::memory_order_release);
+    if (auto then = std::move(self->after_move_)) then();
+    if (ec)
+      self->close("cannot watch socket after moving: " + ec.message());
+    else
+      self->step();
+  });
 }
 
 void Conn::note_inbound() {
@@ -122,24 +173,26 @@ void Conn::note_inbound() {
 }
 
 void Conn::arm() {
-  if (!socket_.is_open()) return;
+  if (!socket_->is_open() || moving_) return;
   auto self = shared_from_this();
   if (!read_armed_) {
     read_armed_ = true;
-    socket_.async_wait(boost::asio::posix::descriptor_base::wait_read,
-                       [self](const boost::system::error_code& ec) {
-                         self->read_armed_ = false;
-                         if (!ec) self->step();
-                       });
+    socket_->async_wait(boost::asio::posix::descriptor_base::wait_read,
+                        [self](const boost::system::error_code& ec) {
+                          self->read_armed_ = false;
+                          if (self->moving_) return self->continue_move();
+                          if (!ec) self->step();
+                        });
   }
   bool write_pending = ssh_get_poll_flags(session_.get()) & SSH_WRITE_PENDING;
   if (write_pending && !write_armed_) {
     write_armed_ = true;
-    socket_.async_wait(boost::asio::posix::descriptor_base::wait_write,
-                       [self](const boost::system::error_code& ec) {
-                         self->write_armed_ = false;
-                         if (!ec) self->step();
-                       });
+    socket_->async_wait(boost::asio::posix::descriptor_base::wait_write,
+                        [self](const boost::system::error_code& ec) {
+                          self->write_armed_ = false;
+                          if (self->moving_) return self->continue_move();
+                          if (!ec) self->step();
+                        });
   }
 }
 
@@ -151,13 +204,13 @@ bool Conn::socket_closed_by_libssh() {
 }
 
 void Conn::release_descriptor() {
-  if (!socket_.is_open()) return;
+  if (!socket_->is_open()) return;
   boost::system::error_code ec;
-  socket_.cancel(ec);
+  socket_->cancel(ec);
   // release() deregisters the fd from epoll without closing it: libssh owns the fd. If libssh
   // already closed it, this runs before any other connection on this reactor could have been
   // given the same number.
-  socket_.release();
+  socket_->release();
 }
 
 void Conn::finish_close() {

@@ -14,9 +14,12 @@
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/ssh_handles.hpp"
 
@@ -47,6 +50,11 @@ class Conn : public std::enable_shared_from_this<Conn> {
   // After code outside this connection's own step called into its session (bridges): notices
   // a closed socket at once and re-runs the step if packets were consumed.
   void after_foreign_use();
+  // Moves this connection to another reactor (an operator joins its device's reactor, so a
+  // bridge never crosses threads). Waits for this reactor's pending socket waits to finish,
+  // then continues on the target, where `then` runs before the next step. Call on the
+  // current executor.
+  void move_to(boost::asio::any_io_executor target, std::function<void()> then);
 
   Clock::time_point last_inbound() const { return last_inbound_; }
   Clock::time_point created() const { return created_; }
@@ -76,7 +84,18 @@ class Conn : public std::enable_shared_from_this<Conn> {
   boost::asio::any_io_executor executor_;
   Session session_;
   Event event_;
-  boost::asio::posix::stream_descriptor socket_;
+  void continue_move();
+  std::unique_ptr<boost::asio::posix::stream_descriptor> socket_;
+  // Runs a step on whatever reactor owns us when it runs (dropped during a move, which ends
+  // with a step anyway).
+  void post_step();
+  std::atomic<bool> moving_{false};
+  std::atomic<unsigned> home_generation_{0};
+  std::mutex close_request_mu_;
+  std::string close_request_;  // set by close_async, taken by the next step
+  std::atomic<bool> close_requested_{false};
+  boost::asio::any_io_executor move_target_;
+  std::function<void()> after_move_;
   int fd_ = -1;
   bool libssh_adopted_fd_ = false;
   ssh_counter_struct counters_{};

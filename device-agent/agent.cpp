@@ -14,6 +14,7 @@
 
 #include "common/util.hpp"
 #include "device-agent/backoff.hpp"
+#include "device-agent/consent_prompt.hpp"
 #include "device-agent/device_info.hpp"
 #include "device-agent/status_file.hpp"
 #include "device-agent/tunnel.hpp"
@@ -57,7 +58,10 @@ class Agent {
         connect_deadline_(io_),
         socket_(io_),
         resolver_(io_),
-        status_(options.data_dir / "status.json") {}
+        status_(options.data_dir / "status.json"),
+        prompt_(io_.get_executor(), [this](std::uint64_t id, bool allow) {
+          if (tunnel_) tunnel_->answer_consent(id, allow);
+        }) {}
 
   int run() {
     ensure_private_dir(options_.data_dir);
@@ -116,6 +120,7 @@ class Agent {
                      {"kind", options_.adhoc ? "adhoc" : "enrolled"},
                      {"info", collect_device_info()}};
     if (!options_.name.empty()) h["name"] = options_.name;
+    if (options_.adhoc || options_.consent_prompt) h["consent"] = "prompt";
     if (!options_.enroll_token.empty() && enrollment_.empty())
       h["enroll_token"] = options_.enroll_token;
     return h;
@@ -146,12 +151,16 @@ class Agent {
     net::tune_tcp_socket(socket_.native_handle());
     int fd = socket_.release();
     TunnelConfig config{options_.relay.str(),
-                        [this](const std::string& fp) { return verify_host(fp); }, &key_, hello()};
+                        [this](const std::string& fp) { return verify_host(fp); }, &key_, hello(),
+                        options_.policy};
     TunnelEvents events{
         [this](const std::string& id, const std::string& device, std::chrono::milliseconds check) {
           on_session(id, device, check);
         },
-        [this](const std::string& reason, bool permanent) { on_closed(reason, permanent); }};
+        [this](const std::string& reason, bool permanent) { on_closed(reason, permanent); },
+        [this](const nlohmann::json& request) { prompt_.ask(request); },
+        [this](const nlohmann::json& message) { prompt_.expired(message); },
+        [this](const std::string& text) { on_notice(text); }};
     tunnel_ =
         std::make_shared<Tunnel>(io_.get_executor(), Tunnel::make_session(fd, options_.relay.host),
                                  std::move(config), std::move(events));
@@ -175,8 +184,14 @@ class Agent {
     if (options_.adhoc) print_banner(id);
   }
 
+  void on_notice(const std::string& text) {
+    spdlog::info("notice: {}", text);
+    if (options_.adhoc) std::cout << "[switchboard] " << text << std::endl;
+  }
+
   void on_closed(const std::string& reason, bool permanent) {
     tunnel_.reset();
+    prompt_.clear();
     if (stopping_) {
       io_.stop();
       return;
@@ -245,6 +260,7 @@ class Agent {
   StatusFile status_;
   ssh::Key key_;
   std::string enrollment_;
+  ConsentPrompt prompt_;
   std::shared_ptr<Tunnel> tunnel_;
   std::chrono::milliseconds relay_check_{std::chrono::seconds(30)};
   bool stopping_ = false;

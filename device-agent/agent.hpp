@@ -6,6 +6,7 @@
 #include <string>
 
 #include "common/net.hpp"
+#include "device-agent/channel_host.hpp"
 
 namespace sb::agent {
 
@@ -20,6 +21,9 @@ struct AgentOptions {
   std::chrono::milliseconds initial_backoff{std::chrono::seconds(1)};
   std::chrono::milliseconds max_backoff{std::chrono::seconds(60)};
   std::chrono::milliseconds connect_timeout{std::chrono::seconds(15)};
+  // Enrolled devices: ask the person at the device anyway (ad hoc devices always ask).
+  bool consent_prompt = false;
+  ChannelPolicy policy;
 };
 
 // Runs until stopped. Exit code: 0 after SIGTERM/SIGINT, 2 if the relay refused this device or

@@ -16,7 +16,13 @@ Backoff::Backoff(ms initial, ms max, std::function<double()> random01)
 
 Backoff::ms Backoff::next() {
   auto base = initial_;
-  for (int i = 0; i < failures_ && base < max_; ++i) base *= 2;
+  for (int i = 0; i < failures_ && base < max_; ++i) {
+    if (base > max_ / 2) {  // doubling would pass the cap (or overflow)
+      base = max_;
+      break;
+    }
+    base *= 2;
+  }
   base = std::min(base, max_);
   if (failures_ < 64) ++failures_;
   auto half = base / 2;

@@ -22,6 +22,11 @@ struct Args {
   std::string log_level = "info";
   bool log_json = false;
   bool json = false;
+  std::string screen;
+  std::string sshd = "127.0.0.1:22";
+  std::vector<std::string> allow_proxy;
+  std::string shell;
+  std::string consent = "grants";
 };
 
 std::chrono::milliseconds duration_or_throw(const std::string& text, const char* option) {
@@ -44,6 +49,17 @@ void add_connection_options(CLI::App& verb, Args& args) {
   verb.add_option("--log-level", args.log_level, "trace, debug, info, warn, error")
       ->capture_default_str();
   verb.add_flag("--log-json", args.log_json, "Log one JSON object per line");
+  verb.add_option("--screen", args.screen,
+                  "This device's screen service (e.g. a local VNC server), ADDR:PORT; operators "
+                  "reach it as host 'screen'");
+  verb.add_option("--sshd", args.sshd,
+                  "This device's own sshd, for end-to-end `ssh -J` (host 'sshd')")
+      ->capture_default_str();
+  verb.add_option("--allow-proxy", args.allow_proxy,
+                  "Networks operators may reach through this device (SOCKS / -L), CIDR,...; "
+                  "none by default")
+      ->delimiter(',');
+  verb.add_option("--shell", args.shell, "Shell for operators (default: $SHELL or /bin/sh)");
 }
 
 sb::agent::AgentOptions to_options(const Args& args, bool adhoc) {
@@ -66,6 +82,23 @@ sb::agent::AgentOptions to_options(const Args& args, bool adhoc) {
   o.keepalive = duration_or_throw(args.keepalive, "--keepalive");
   o.max_backoff = duration_or_throw(args.max_backoff, "--max-backoff");
   o.initial_backoff = std::min(o.initial_backoff, o.max_backoff);
+  if (!args.screen.empty()) {
+    auto screen = sb::net::parse_host_port(args.screen, 0, &error);
+    if (!screen) throw CLI::ValidationError("--screen", error);
+    o.policy.screen = *screen;
+  }
+  auto sshd = sb::net::parse_host_port(args.sshd, 22, &error);
+  if (!sshd) throw CLI::ValidationError("--sshd", error);
+  o.policy.sshd = *sshd;
+  for (const auto& text : args.allow_proxy) {
+    auto cidr = sb::agent::parse_cidr(text);
+    if (!cidr) throw CLI::ValidationError("--allow-proxy", "not a CIDR: '" + text + "'");
+    o.policy.allow_proxy.push_back(*cidr);
+  }
+  o.policy.shell = args.shell;
+  if (args.consent != "grants" && args.consent != "prompt")
+    throw CLI::ValidationError("--consent", "prompt or grants");
+  o.consent_prompt = args.consent == "prompt";
   return o;
 }
 
@@ -96,6 +129,10 @@ int main(int argc, char** argv) {
   run->add_option("--enroll-token", args.enroll_token,
                   "One-time token from `relay enroll create` (needed on the first run only)");
   run->add_option("--name", args.name, "The name this device expects to be enrolled as");
+  run->add_option("--consent", args.consent,
+                  "grants: operators with a grant attach without asking; prompt: ask the "
+                  "person at this device each time")
+      ->capture_default_str();
   run->callback([&] {
     sb::setup_logging("device-agent", args.log_level, args.log_json);
     exit_code = sb::agent::run_agent(to_options(args, false));

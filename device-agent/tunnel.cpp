@@ -35,6 +35,11 @@ Tunnel::Tunnel(boost::asio::any_io_executor executor, ssh::Session session, Tunn
       events_(std::move(events)) {}
 
 void Tunnel::service() {
+  step_state();
+  if (channels_ && !closing()) channels_->service();
+}
+
+void Tunnel::step_state() {
   switch (state_) {
     case State::kConnecting:
       return step_connect();
@@ -72,6 +77,11 @@ void Tunnel::step_auth() {
     return refuse("the relay refused this device's key");
   if (rc != SSH_AUTH_SUCCESS)
     return close(std::string("authentication failed: ") + ssh_get_error(raw()));
+  if (config_.policy) {
+    // Before the control channel: the relay may open operator channels as soon as it answers.
+    channels_ = std::make_unique<ChannelHost>(*this, executor(), *config_.policy);
+    channels_->install(raw());
+  }
   channel_ = ssh_channel_new(raw());
   if (!channel_) return close("cannot create the control channel");
   state_ = State::kOpening;
@@ -112,6 +122,15 @@ void Tunnel::step_messages() {
       return refuse("the relay says: " + message->value("message", "unknown error"));
     } else if (type == "ping") {
       control_->send({{"type", "pong"}});
+    } else if (type == "consent") {
+      if (events_.on_consent)
+        events_.on_consent(*message);
+      else
+        answer_consent(message->value("id", std::uint64_t{0}), false);
+    } else if (type == "consent-expired") {
+      if (events_.on_consent_expired) events_.on_consent_expired(*message);
+    } else if (type == "notice") {
+      if (events_.on_notice) events_.on_notice(message->value("text", ""));
     }
   }
   if (closing()) return;
@@ -127,12 +146,19 @@ void Tunnel::keepalive(std::chrono::milliseconds silence) {
   wake();
 }
 
+void Tunnel::answer_consent(std::uint64_t id, bool allow) {
+  if (closing() || !control_) return;
+  control_->send({{"type", "consent-answer"}, {"id", id}, {"allow", allow}});
+  wake();
+}
+
 void Tunnel::refuse(const std::string& reason) {
   permanent_failure_ = true;
   close(reason);
 }
 
 void Tunnel::on_closed(const std::string& reason) {
+  if (channels_) channels_->close_all();
   control_.reset();
   channel_ = nullptr;  // freed with the session
   if (events_.on_closed) events_.on_closed(reason, permanent_failure_);

@@ -6,10 +6,12 @@
 #include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 
 #include "common/line_channel.hpp"
 #include "common/ssh_conn.hpp"
+#include "device-agent/channel_host.hpp"
 
 namespace sb::agent {
 
@@ -19,6 +21,8 @@ struct TunnelConfig {
   std::function<std::string(const std::string& fingerprint)> verify_host;
   const ssh::Key* key = nullptr;  // the device key (ad hoc: ephemeral; enrolled: long-term)
   nlohmann::json hello;           // sent once the control channel is up
+  // What operators may reach on this device; nullopt: accept no operator channels (load tests).
+  std::optional<ChannelPolicy> policy;
 };
 
 struct TunnelEvents {
@@ -27,6 +31,11 @@ struct TunnelEvents {
       on_session;
   // permanent: the relay or the host check refused us; retrying would not help.
   std::function<void(const std::string& reason, bool permanent)> on_closed;
+  // The relay asks whether an operator may attach ({"type":"consent",...}); answer with
+  // Tunnel::answer_consent. Without a handler every request is refused.
+  std::function<void(const nlohmann::json& request)> on_consent;
+  std::function<void(const nlohmann::json& message)> on_consent_expired;
+  std::function<void(const std::string& text)> on_notice;
 };
 
 class Tunnel : public ssh::Conn {
@@ -42,12 +51,14 @@ class Tunnel : public ssh::Conn {
   State state() const { return state_; }
   // Sends a ping; closes the tunnel if the relay has been silent for longer than silence.
   void keepalive(std::chrono::milliseconds silence);
+  void answer_consent(std::uint64_t id, bool allow);
 
  protected:
   void service() override;
   void on_closed(const std::string& reason) override;
 
  private:
+  void step_state();
   void step_connect();
   void step_auth();
   void step_open();
@@ -60,6 +71,7 @@ class Tunnel : public ssh::Conn {
   State state_ = State::kConnecting;
   ssh_channel channel_ = nullptr;
   std::unique_ptr<ssh::LineChannel> control_;
+  std::unique_ptr<ChannelHost> channels_;
   bool permanent_failure_ = false;
 };
 

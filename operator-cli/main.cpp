@@ -1,13 +1,164 @@
+#include <unistd.h>
+
 #include <CLI/CLI.hpp>
+#include <cstdlib>
+#include <cstring>
 #include <iostream>
+
+#include "common/net.hpp"
+#include "operator-cli/ssh_command.hpp"
+
+namespace {
+
+struct Args {
+  std::string relay = std::getenv("SWITCHBOARD_RELAY") ? std::getenv("SWITCHBOARD_RELAY") : "";
+  std::string identity;
+  std::string known_hosts;
+  std::string host_key_checking;
+  std::vector<std::string> ssh_options;
+  std::string session;
+  bool read_only = false;
+  bool own = false;
+  std::vector<std::string> command;
+  std::string listen;
+  std::string socks = "127.0.0.1:1080";
+  std::string forward;
+  bool dry_run = false;
+};
+
+sb::op::Connection connection(const Args& args) {
+  if (args.relay.empty())
+    throw CLI::ValidationError("--relay",
+                               "which relay? give --relay HOST:PORT (or set "
+                               "SWITCHBOARD_RELAY, or relay = \"...\" in --config)");
+  std::string error;
+  auto relay = sb::net::parse_host_port(args.relay, 2222, &error);
+  if (!relay) throw CLI::ValidationError("--relay", error);
+  sb::op::Connection c;
+  c.relay_host = relay->host;
+  c.relay_port = relay->port;
+  c.identity = args.identity;
+  c.known_hosts = args.known_hosts;
+  c.host_key_checking = args.host_key_checking;
+  c.extra = args.ssh_options;
+  return c;
+}
+
+std::string user_for(const Args& args, sb::op::Mode mode) {
+  std::string error;
+  auto user = sb::op::ssh_user(args.session, mode, &error);
+  if (!user) throw CLI::ValidationError("SESSION", error);
+  return *user;
+}
+
+// Replaces this process with ssh, so signals, the terminal and the exit code are ssh's.
+[[noreturn]] void run_ssh(const std::vector<std::string>& argv, bool dry_run) {
+  if (dry_run) {
+    for (const auto& a : argv) std::cout << sb::op::shell_quote(a) << ' ';
+    std::cout << '\n';
+    std::exit(0);
+  }
+  std::vector<char*> raw;
+  for (const auto& a : argv) raw.push_back(const_cast<char*>(a.c_str()));
+  raw.push_back(nullptr);
+  execvp(raw[0], raw.data());
+  std::cerr << "operator-cli: cannot run " << argv[0] << ": " << std::strerror(errno)
+            << " (install openssh-client)\n";
+  std::exit(127);
+}
+
+void add_common(CLI::App& verb, Args& args, bool session = true) {
+  verb.add_option("--relay", args.relay, "The relay, HOST:PORT (default $SWITCHBOARD_RELAY)");
+  verb.add_option("-i,--identity", args.identity, "Your private key (default: ssh's own choice)");
+  verb.add_option("--known-hosts", args.known_hosts,
+                  "known_hosts file for the relay's host key (default: ssh's)");
+  verb.add_option("--host-key-checking", args.host_key_checking,
+                  "StrictHostKeyChecking for the relay: yes, accept-new or ask");
+  verb.add_option("-o", args.ssh_options, "An extra ssh -o option (repeatable)");
+  verb.add_flag("--dry-run", args.dry_run, "Print the ssh command instead of running it");
+  if (session)
+    verb.add_option("SESSION", args.session, "Session ID (482913075, 482 913 075) or device name")
+        ->required();
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{
-      "switchboard operator client: attach to a device by session ID (coming next; "
-      "meanwhile plain OpenSSH works once the relay accepts operators)",
+      "switchboard operator client: attach to a device by session ID or name.\n"
+      "Uses your OpenSSH client; the relay's host key is checked like any ssh host.",
       "operator-cli"};
   app.set_version_flag("--version", SB_VERSION);
-  CLI11_PARSE(app, argc, argv);
-  std::cerr << "operator-cli: no commands yet; see `operator-cli --help`\n";
-  return 1;
+  app.set_config("--config", "",
+                 "Defaults from a TOML file (relay = \"host:2222\", identity = ...)");
+  app.require_subcommand(1);
+  Args args;
+
+  auto* connect =
+      app.add_subcommand("connect", "Interactive terminal (shared by default; ~. leaves)");
+  add_common(*connect, args);
+  connect->add_flag("--read-only", args.read_only, "Watch the shared terminal without typing");
+  connect->add_flag("--own", args.own, "Your own private shell instead of the shared one");
+  connect->callback([&] {
+    if (args.read_only && args.own)
+      throw CLI::ValidationError("--read-only and --own exclude each other");
+    auto mode = args.read_only ? sb::op::Mode::kReadOnly
+                : args.own     ? sb::op::Mode::kOwn
+                               : sb::op::Mode::kShared;
+    run_ssh(sb::op::connect_args(connection(args), user_for(args, mode)), args.dry_run);
+  });
+
+  auto* exec = app.add_subcommand("exec", "Run one command on the device; exits with its code");
+  add_common(*exec, args);
+  exec->add_option("COMMAND", args.command, "The command and its arguments (after --)")->required();
+  exec->callback([&] {
+    run_ssh(
+        sb::op::exec_args(connection(args), user_for(args, sb::op::Mode::kShared), args.command),
+        args.dry_run);
+  });
+
+  auto* screen = app.add_subcommand("screen", "Forward the device's screen (VNC) to a local port");
+  add_common(*screen, args);
+  args.listen = "127.0.0.1:5901";
+  screen->add_option("--listen", args.listen, "Local address for your VNC viewer")
+      ->capture_default_str();
+  screen->callback([&] {
+    std::cerr << "Point your VNC viewer at " << args.listen << " (Ctrl-C to stop)\n";
+    run_ssh(sb::op::local_forward_args(connection(args), user_for(args, sb::op::Mode::kShared),
+                                       args.listen, "screen:0"),
+            args.dry_run);
+  });
+
+  auto* proxy = app.add_subcommand("proxy", "A local SOCKS5 proxy through the device's network");
+  add_common(*proxy, args);
+  proxy->add_option("--socks", args.socks, "Local SOCKS5 address")->capture_default_str();
+  proxy->callback([&] {
+    std::cerr << "SOCKS5 proxy on " << args.socks << " (Ctrl-C to stop)\n";
+    run_ssh(sb::op::socks_args(connection(args), user_for(args, sb::op::Mode::kShared), args.socks),
+            args.dry_run);
+  });
+
+  auto* forward =
+      app.add_subcommand("forward", "Forward a local port to HOST:PORT seen from the device");
+  add_common(*forward, args);
+  forward->add_option("-L", args.forward, "LOCAL_PORT:HOST:PORT")->required();
+  forward->callback([&] {
+    auto colon = args.forward.find(':');
+    if (colon == std::string::npos || args.forward.find(':', colon + 1) == std::string::npos)
+      throw CLI::ValidationError("-L", "expected LOCAL_PORT:HOST:PORT");
+    std::string local = "127.0.0.1:" + args.forward.substr(0, colon);
+    run_ssh(sb::op::local_forward_args(connection(args), user_for(args, sb::op::Mode::kShared),
+                                       local, args.forward.substr(colon + 1)),
+            args.dry_run);
+  });
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  } catch (const std::exception& e) {
+    std::cerr << "operator-cli: " << e.what() << '\n';
+    return 2;
+  }
+  return 0;
 }

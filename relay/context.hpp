@@ -9,6 +9,7 @@
 #include <string>
 #include <unordered_map>
 
+#include "relay/guess_guard.hpp"
 #include "relay/registry.hpp"
 #include "relay/store/store.hpp"
 
@@ -19,6 +20,7 @@ struct Limits {
   int max_auth_attempts = 6;
   int max_unauthenticated_per_source = 32;
   std::size_t max_control_line = 16 * 1024;
+  std::chrono::milliseconds consent_timeout{std::chrono::seconds(60)};
 };
 
 class Context {
@@ -32,6 +34,7 @@ class Context {
 
   store::Store& store;
   SessionRegistry registry;
+  GuessGuard guard;
   const std::chrono::milliseconds check_interval;
   const Limits limits;
   const std::string relay_fingerprint;

@@ -8,6 +8,8 @@
 #include "common/util.hpp"
 #include "keys/keys.hpp"
 #include "relay/janitor_policy.hpp"
+#include "relay/operator_link.hpp"
+#include "relay/operator_target.hpp"
 #include "relay/server_conn.hpp"
 
 namespace sb::relay {
@@ -69,6 +71,8 @@ int DeviceTunnel::on_subsystem(ssh_session, ssh_channel channel, const char* sub
 }
 
 void DeviceTunnel::service() {
+  // Data from the device for operators' channels arrived with this pump.
+  for (OperatorLink* link : std::vector<OperatorLink*>(operators_)) link->service();
   if (!control_) return;
   while (!conn_.closing()) {
     auto message = control_->receive();
@@ -95,6 +99,8 @@ void DeviceTunnel::handle(const nlohmann::json& message) {
     handle_hello(message);
   } else if (type == "ping") {
     control_->send({{"type", "pong"}});
+  } else if (type == "consent-answer") {
+    handle_consent_answer(message);
   }
   // "pong" and unknown types from newer agents need no answer: any packet proves liveness.
 }
@@ -110,6 +116,8 @@ void DeviceTunnel::handle_hello(const nlohmann::json& hello) {
   const std::string name = string_field(hello, "name");
   const std::string token = string_field(hello, "enroll_token");
   if (kind != "adhoc" && kind != "enrolled") return fail("hello: kind must be adhoc or enrolled");
+  // Ad-hoc devices always ask their user; enrolled ones follow grants unless told to ask.
+  consent_prompt_ = kind == "adhoc" || string_field(hello, "consent") == "prompt";
   if (!name.empty() && !valid_name(name)) return fail("invalid device name '" + name + "'");
 
   auto keys = conn_.context().keys();
@@ -159,7 +167,8 @@ void DeviceTunnel::issue_session(const std::string& device_name, const std::stri
   Context& ctx = conn_.context();
   device_name_ = device_name;
   kind_ = kind;
-  session_id_ = ctx.registry.issue(conn_.weak_from_this());
+  session_id_ = ctx.registry.issue(conn_.weak_from_this(), device_name, kind == "enrolled",
+                                   kind == "adhoc" || consent_prompt_);
   if (!device_name.empty()) {
     if (auto previous = ctx.registry.bind_device(device_name, session_id_))
       previous->close_async("replaced by a new connection from " + conn_.source_addr());
@@ -198,6 +207,8 @@ void DeviceTunnel::check(std::chrono::steady_clock::time_point now) {
 }
 
 void DeviceTunnel::on_closed(const std::string& reason) {
+  consents_.clear();
+  for (OperatorLink* link : std::exchange(operators_, {})) link->device_gone(reason);
   if (control_raw_) {
     ssh_remove_channel_callbacks(control_raw_, &channel_callbacks_);
     control_raw_ = nullptr;
@@ -210,6 +221,79 @@ void DeviceTunnel::on_closed(const std::string& reason) {
   });
   spdlog::info("session {} ended{}: {} fp={}", session_id_,
                device_name_.empty() ? "" : " (" + device_name_ + ")", reason, conn_.fingerprint());
+}
+
+void DeviceTunnel::attach(OperatorLink* link) {
+  operators_.push_back(link);
+  broadcast_notice(link->operator_name() + " (" + link->conn().fingerprint() + ") joined (" +
+                       mode_name(link->target().mode) + ")",
+                   link);
+}
+
+void DeviceTunnel::detach(OperatorLink* link) {
+  std::erase(operators_, link);
+  std::erase_if(consents_, [link](const auto& kv) { return kv.second.link == link; });
+  broadcast_notice(link->operator_name() + " left");
+}
+
+void DeviceTunnel::broadcast_notice(const std::string& text, OperatorLink* except) {
+  if (control_) control_->send({{"type", "notice"}, {"text", text}});
+  for (OperatorLink* link : operators_)
+    if (link != except) link->notice(text);
+  conn_.wake();
+}
+
+void DeviceTunnel::request_consent(OperatorLink* link, const std::string& capability,
+                                   const std::string& what) {
+  if (!control_) return link->consent_answer(capability, false, "the device cannot be asked");
+  std::uint64_t id = next_consent_id_++;
+  auto deadline = std::chrono::steady_clock::now() + conn_.context().limits.consent_timeout;
+  consents_[id] = PendingConsent{link, capability, deadline};
+  control_->send({{"type", "consent"},
+                  {"id", id},
+                  {"operator", link->operator_name()},
+                  {"fingerprint", link->conn().fingerprint()},
+                  {"source_addr", link->conn().source_addr()},
+                  {"capability", capability},
+                  {"what", what.substr(0, 200)}});
+  spdlog::info("session {}: asking the device's user to let {} ({}) use {}", session_id_,
+               link->operator_name(), link->conn().fingerprint(), capability);
+  conn_.wake();
+}
+
+void DeviceTunnel::handle_consent_answer(const nlohmann::json& answer) {
+  auto id_field = answer.find("id");
+  if (id_field == answer.end() || !id_field->is_number_unsigned()) return;
+  auto it = consents_.find(id_field->get<std::uint64_t>());
+  if (it == consents_.end()) return;  // answered too late, or the operator left
+  bool allow = answer.value("allow", false);
+  PendingConsent pending = it->second;
+  consents_.erase(it);
+  spdlog::info("session {}: the device's user {} {} for {}", session_id_,
+               allow ? "allowed" : "declined", pending.capability, pending.link->operator_name());
+  conn_.context().store.post([detail = nlohmann::json{{"session", session_id_},
+                                                      {"operator", pending.link->operator_name()},
+                                                      {"capability", pending.capability},
+                                                      {"allow", allow}},
+                              when = now_iso8601()](store::Db& db) {
+    db.add_event("consent.answered", detail["operator"], detail, when);
+  });
+  pending.link->consent_answer(pending.capability, allow, "the device's user declined");
+}
+
+void DeviceTunnel::expire_consents(std::chrono::steady_clock::time_point now) {
+  for (auto it = consents_.begin(); it != consents_.end();) {
+    if (now < it->second.deadline) {
+      ++it;
+      continue;
+    }
+    PendingConsent pending = it->second;
+    it = consents_.erase(it);
+    if (control_)
+      control_->send({{"type", "consent-expired"}, {"operator", pending.link->operator_name()}});
+    pending.link->consent_answer(pending.capability, false,
+                                 "the device's user did not answer in time");
+  }
 }
 
 }  // namespace sb::relay

@@ -11,15 +11,18 @@
 #include <libssh/callbacks.h>
 
 #include <chrono>
+#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 #include "common/line_channel.hpp"
 
 namespace sb::relay {
 
 class ServerConn;
+class OperatorLink;
 
 class DeviceTunnel {
  public:
@@ -35,6 +38,15 @@ class DeviceTunnel {
   const std::string& session_id() const { return session_id_; }
   const std::string& device_name() const { return device_name_; }
 
+  // Operators attached to this device (same reactor). Joins and leaves are announced.
+  void attach(OperatorLink* link);
+  void detach(OperatorLink* link);
+  // Asks the device's user; the answer (or a timeout: no) goes to link->consent_answer().
+  void request_consent(OperatorLink* link, const std::string& capability, const std::string& what);
+  void broadcast_notice(const std::string& text, OperatorLink* except = nullptr);
+  // Unanswered consent requests past their deadline count as "no" (called every second).
+  void expire_consents(std::chrono::steady_clock::time_point now);
+
  private:
   static int on_subsystem(ssh_session, ssh_channel, const char* subsystem, void* userdata);
   void handle(const nlohmann::json& message);
@@ -42,6 +54,17 @@ class DeviceTunnel {
   void redeem_token(const std::string& token, const std::string& wanted_name);
   void issue_session(const std::string& device_name, const std::string& kind);
   void fail(const std::string& message);
+  void handle_consent_answer(const nlohmann::json& answer);
+
+  struct PendingConsent {
+    OperatorLink* link;
+    std::string capability;
+    std::chrono::steady_clock::time_point deadline;
+  };
+  std::vector<OperatorLink*> operators_;
+  std::map<std::uint64_t, PendingConsent> consents_;
+  std::uint64_t next_consent_id_ = 1;
+  bool consent_prompt_ = true;
 
   ServerConn& conn_;
   ssh_channel control_raw_ = nullptr;

@@ -85,7 +85,9 @@ class Shard {
       auto now = Clock::now();
       std::erase_if(conns_, [](const std::weak_ptr<ServerConn>& w) { return w.expired(); });
       for (auto& weak : conns_)
-        if (auto conn = weak.lock(); conn && !conn->established()) conn->check(now);
+        if (auto conn = weak.lock(); conn && conn->state() != ServerConn::State::kOperator)
+          conn->sweep(now);
+      ctx_.guard.prune(now);
       schedule_sweep();
     });
   }
@@ -96,7 +98,8 @@ class Shard {
       if (ec || stopping_) return;
       auto now = Clock::now();
       for (auto& weak : conns_)
-        if (auto conn = weak.lock(); conn && conn->established()) {
+        if (auto conn = weak.lock();
+            conn && conn->established() && conn->state() == ServerConn::State::kDevice) {
           conn->check(now);
           if (!conn->closing()) conn->wake();  // flush the ping
         }
@@ -180,8 +183,9 @@ void purge_after_crash(store::Store& store) {
 
 void watch_keys(store::Store& store, Context& ctx) {
   store.watch_keys([&ctx](std::shared_ptr<const store::KeySnapshot> snapshot) {
-    spdlog::debug("key snapshot: {} enrolled, {} revoked", snapshot->device_by_fingerprint.size(),
-                  snapshot->revoked_by_fingerprint.size());
+    spdlog::debug("key snapshot: {} enrolled, {} revoked, {} operators, {} grants",
+                  snapshot->device_by_fingerprint.size(), snapshot->revoked_by_fingerprint.size(),
+                  snapshot->operator_by_fingerprint.size(), snapshot->grants.size());
     ctx.set_keys(std::move(snapshot));
   });
 }

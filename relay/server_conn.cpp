@@ -6,6 +6,7 @@
 #include "keys/keys.hpp"
 #include "relay/device_tunnel.hpp"
 #include "relay/janitor_policy.hpp"
+#include "relay/operator_link.hpp"
 
 namespace sb::relay {
 
@@ -25,6 +26,8 @@ ServerConn::ServerConn(boost::asio::any_io_executor executor, ssh::Session sessi
   server_callbacks_.channel_open_request_session_function = &ServerConn::on_channel_open;
   ssh_callbacks_init(&server_callbacks_);
   ssh_set_server_callbacks(raw(), &server_callbacks_);
+  // direct-tcpip has no typed callback in libssh 0.10: it arrives as a message.
+  ssh_set_message_callback(raw(), &ServerConn::on_message, this);
   ssh_set_auth_methods(raw(), SSH_AUTH_METHOD_PUBLICKEY);
 }
 
@@ -33,7 +36,8 @@ ServerConn::~ServerConn() {
 }
 
 bool ServerConn::established() const {
-  return state_ == State::kDevice && device_ && device_->has_session();
+  return (state_ == State::kDevice && device_ && device_->has_session()) ||
+         state_ == State::kOperator;
 }
 
 void ServerConn::leave_unauthenticated() {
@@ -51,6 +55,9 @@ void ServerConn::service() {
       break;  // authentication advances inside libssh's callbacks
     case State::kDevice:
       device_->service();
+      break;
+    case State::kOperator:
+      operator_->service();
       break;
     case State::kClosed:
       break;
@@ -102,12 +109,7 @@ int ServerConn::auth_pubkey(const char* user_c, ssh_key key, char signature_stat
   auto snapshot = ctx_.keys();
   bool revoked = snapshot->revoked_by_fingerprint.count(fp) > 0;
 
-  if (user != "device") {
-    fingerprint_ = fp;
-    if (signature_state == SSH_PUBLICKEY_STATE_VALID)
-      refuse_auth(user, "operators cannot connect to this relay yet");
-    return SSH_AUTH_DENIED;
-  }
+  if (user != "device") return auth_operator(user, fp, signature_state);
   if (revoked) {
     fingerprint_ = fp;
     if (signature_state == SSH_PUBLICKEY_STATE_VALID) refuse_auth(user, "device key revoked");
@@ -125,10 +127,44 @@ int ServerConn::auth_pubkey(const char* user_c, ssh_key key, char signature_stat
   return SSH_AUTH_SUCCESS;
 }
 
+int ServerConn::auth_operator(const std::string& user, const std::string& fp,
+                              char signature_state) {
+  fingerprint_ = fp;
+  auto snapshot = ctx_.keys();
+  auto op = snapshot->operator_by_fingerprint.find(fp);
+  auto target = parse_operator_user(user);
+  spdlog::debug("operator auth user={} fp={} state={} registered={} target={}", user, fp,
+                static_cast<int>(signature_state), op != snapshot->operator_by_fingerprint.end(),
+                target.has_value());
+  if (op == snapshot->operator_by_fingerprint.end() || !target) {
+    if (signature_state == SSH_PUBLICKEY_STATE_VALID)
+      refuse_auth(user, target ? "key is not a registered operator key"
+                               : "user name is not a session ID or device name");
+    return SSH_AUTH_DENIED;
+  }
+  if (signature_state == SSH_PUBLICKEY_STATE_NONE) return SSH_AUTH_SUCCESS;
+  if (signature_state != SSH_PUBLICKEY_STATE_VALID) return SSH_AUTH_DENIED;
+  state_ = State::kOperator;
+  leave_unauthenticated();
+  operator_ = std::make_unique<OperatorLink>(*this, *target, op->second);
+  operator_->begin();
+  return SSH_AUTH_SUCCESS;
+}
+
 ssh_channel ServerConn::on_channel_open(ssh_session, void* userdata) {
   auto* self = static_cast<ServerConn*>(userdata);
   if (self->state_ == State::kDevice && self->device_) return self->device_->open_control();
+  if (self->state_ == State::kOperator) return self->operator_->open_session_channel();
   return nullptr;
+}
+
+int ServerConn::on_message(ssh_session, ssh_message message, void* userdata) {
+  auto* self = static_cast<ServerConn*>(userdata);
+  bool direct_tcpip = ssh_message_type(message) == SSH_REQUEST_CHANNEL_OPEN &&
+                      ssh_message_subtype(message) == SSH_CHANNEL_DIRECT_TCPIP;
+  if (direct_tcpip && self->state_ == State::kOperator)
+    return self->operator_->open_forward(message) ? 0 : 1;
+  return 1;  // libssh sends the default refusal
 }
 
 void ServerConn::check(std::chrono::steady_clock::time_point now) {
@@ -138,12 +174,19 @@ void ServerConn::check(std::chrono::steady_clock::time_point now) {
       close("handshake timeout");
     return;
   }
-  device_->check(now);
+  if (state_ == State::kDevice) device_->check(now);
+}
+
+void ServerConn::sweep(std::chrono::steady_clock::time_point now) {
+  if (closing()) return;
+  if (!established()) return check(now);
+  if (state_ == State::kDevice) device_->expire_consents(now);
 }
 
 void ServerConn::on_closed(const std::string& reason) {
   state_ = State::kClosed;
   if (device_) device_->on_closed(reason);
+  if (operator_) operator_->on_closed(reason);
   leave_unauthenticated();
 }
 

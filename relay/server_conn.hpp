@@ -4,6 +4,7 @@
 #pragma once
 #include <libssh/callbacks.h>
 
+#include <atomic>
 #include <memory>
 #include <string>
 
@@ -13,10 +14,11 @@
 namespace sb::relay {
 
 class DeviceTunnel;
+class OperatorLink;
 
 class ServerConn : public ssh::Conn {
  public:
-  enum class State { kKeyExchange, kAuthenticating, kDevice, kClosed };
+  enum class State { kKeyExchange, kAuthenticating, kDevice, kOperator, kClosed };
 
   ServerConn(boost::asio::any_io_executor executor, ssh::Session session, Context& ctx,
              std::string source_addr);
@@ -29,9 +31,12 @@ class ServerConn : public ssh::Conn {
   // Established: authenticated and (for devices) holding a session.
   bool established() const;
   DeviceTunnel* device() { return device_.get(); }
+  OperatorLink* operator_link() { return operator_.get(); }
   Context& context() { return ctx_; }
   // The janitor's tick for this connection.
   void check(std::chrono::steady_clock::time_point now);
+  // The shard's one-second sweep: handshake deadlines, consent deadlines.
+  void sweep(std::chrono::steady_clock::time_point now);
 
  protected:
   void service() override;
@@ -42,6 +47,8 @@ class ServerConn : public ssh::Conn {
                             char signature_state, void* userdata);
   static int on_auth_none(ssh_session, const char* user, void* userdata);
   static ssh_channel on_channel_open(ssh_session, void* userdata);
+  static int on_message(ssh_session, ssh_message message, void* userdata);
+  int auth_operator(const std::string& user, const std::string& fp, char signature_state);
   int auth_pubkey(const char* user, ssh_key key, char signature_state);
   void refuse_auth(const std::string& user, const std::string& reason);
   void step_key_exchange();
@@ -49,13 +56,14 @@ class ServerConn : public ssh::Conn {
 
   Context& ctx_;
   std::string source_addr_;
-  State state_ = State::kKeyExchange;
+  std::atomic<State> state_{State::kKeyExchange};  // read by the accepting shard's timers
   bool counted_unauthenticated_ = false;
   int auth_failures_ = 0;
   std::string fingerprint_;
   std::string key_line_;
   ssh_server_callbacks_struct server_callbacks_{};
   std::unique_ptr<DeviceTunnel> device_;
+  std::unique_ptr<OperatorLink> operator_;
 };
 
 }  // namespace sb::relay

@@ -11,10 +11,20 @@ std::size_t width(const std::string& cell) {
   return static_cast<std::size_t>(
       std::count_if(cell.begin(), cell.end(), [](char c) { return (c & 0xC0) != 0x80; }));
 }
-std::string printable(std::string cell) {
-  for (char& c : cell)
-    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
-  return cell;
+std::string printable(const std::string& cell) {
+  std::string out;
+  out.reserve(cell.size());
+  for (std::size_t i = 0; i < cell.size(); ++i) {
+    auto u = static_cast<unsigned char>(cell[i]);
+    auto next = i + 1 < cell.size() ? static_cast<unsigned char>(cell[i + 1]) : 0;
+    if (u == 0xC2 && next >= 0x80 && next <= 0x9F) {  // C1 control, e.g. CSI (U+009B)
+      out += '?';
+      ++i;
+    } else {
+      out += (u < 0x20 || u == 0x7f) ? '?' : cell[i];
+    }
+  }
+  return out;
 }
 }  // namespace
 

@@ -1,0 +1,108 @@
+#include "device-agent/consent_prompt.hpp"
+
+#include <unistd.h>
+
+#include <boost/asio/read_until.hpp>
+#include <iostream>
+
+#include "common/names.hpp"
+
+namespace sb::agent {
+
+namespace {
+constexpr std::size_t kMaxAnswerLine = 256;
+
+std::string safe(const nlohmann::json& request, const char* field) {
+  auto it = request.find(field);
+  std::string value = it != request.end() && it->is_string() ? it->get<std::string>() : "?";
+  return valid_label(value) ? value : "?";
+}
+}  // namespace
+
+ConsentPrompt::ConsentPrompt(boost::asio::any_io_executor executor, Answer answer)
+    : answer_(std::move(answer)), buffer_(kMaxAnswerLine) {
+  int fd = dup(STDIN_FILENO);
+  if (fd < 0) {
+    input_closed_ = true;
+    return;
+  }
+  input_ = std::make_unique<boost::asio::posix::stream_descriptor>(executor, fd);
+}
+
+ConsentPrompt::~ConsentPrompt() = default;
+
+std::string ConsentPrompt::question(const nlohmann::json& request) {
+  std::string who = safe(request, "operator") + " (" + safe(request, "fingerprint") + ")";
+  std::string capability = safe(request, "capability");
+  std::string what = safe(request, "what");
+  std::string asks;
+  if (capability == "shell")
+    asks = "asks for a shell";
+  else if (capability == "exec")
+    asks = "asks to run a command: " + what;
+  else if (capability == "screen")
+    asks = "asks to see your screen";
+  else if (capability == "proxy")
+    asks = "asks to use your network (" + what + ")";
+  else
+    asks = "asks for " + capability;
+  return who + " " + asks + " - allow? [y/N] ";
+}
+
+void ConsentPrompt::ask(const nlohmann::json& request) {
+  queue_.push_back(request);
+  if (!asking_) next();
+}
+
+void ConsentPrompt::expired(const nlohmann::json&) {
+  if (!asking_) return;
+  std::cout << "\n(no answer in time: refused)" << std::endl;
+  if (!queue_.empty()) queue_.pop_front();
+  asking_ = false;
+  next();
+}
+
+void ConsentPrompt::clear() {
+  queue_.clear();
+  asking_ = false;
+}
+
+void ConsentPrompt::next() {
+  if (queue_.empty()) return;
+  auto id = queue_.front().value("id", std::uint64_t{0});
+  if (input_closed_) {
+    queue_.pop_front();
+    answer_(id, false);
+    return next();
+  }
+  asking_ = true;
+  std::cout << question(queue_.front()) << std::flush;
+  boost::asio::async_read_until(
+      *input_, buffer_, '\n',
+      [this](const boost::system::error_code& ec, std::size_t n) { on_line(ec, n); });
+}
+
+void ConsentPrompt::on_line(const boost::system::error_code& ec, std::size_t n) {
+  if (ec == boost::asio::error::operation_aborted) return;
+  std::string line;
+  if (!ec) {
+    line.assign(boost::asio::buffers_begin(buffer_.data()),
+                boost::asio::buffers_begin(buffer_.data()) + static_cast<std::ptrdiff_t>(n));
+    buffer_.consume(n);
+  } else {
+    input_closed_ = true;  // EOF, or a line longer than we accept
+    buffer_.consume(buffer_.size());
+  }
+  while (!line.empty() && (line.back() == '\n' || line.back() == '\r' || line.back() == ' '))
+    line.pop_back();
+  bool allow = line == "y" || line == "Y" || line == "yes" || line == "YES" || line == "Yes";
+  if (!asking_ || queue_.empty()) return;  // the question expired meanwhile
+  auto id = queue_.front().value("id", std::uint64_t{0});
+  queue_.pop_front();
+  asking_ = false;
+  std::cout << (allow ? "Allowed." : "Refused.") << std::endl;
+  answer_(id, allow);
+  next();
+}
+
+}  // namespace sb::agent

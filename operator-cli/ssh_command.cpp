@@ -1,0 +1,82 @@
+#include "operator-cli/ssh_command.hpp"
+
+#include "common/names.hpp"
+#include "common/util.hpp"
+
+namespace sb::op {
+
+std::optional<std::string> ssh_user(const std::string& session, Mode mode, std::string* error) {
+  std::string base;
+  if (auto id = parse_session_id(session))
+    base = *id;
+  else if (valid_name(session))
+    base = session;
+  else {
+    if (error)
+      *error =
+          "'" + session.substr(0, 80) + "' is neither a session ID (nine digits) nor a device name";
+    return std::nullopt;
+  }
+  if (mode == Mode::kReadOnly) return base + "+ro";
+  if (mode == Mode::kOwn) return base + "+own";
+  return base;
+}
+
+std::vector<std::string> base_args(const Connection& c) {
+  std::vector<std::string> args{c.ssh, "-p", std::to_string(c.relay_port)};
+  if (!c.identity.empty()) args.insert(args.end(), {"-i", c.identity, "-o", "IdentitiesOnly=yes"});
+  if (!c.known_hosts.empty())
+    args.insert(args.end(), {"-o", "UserKnownHostsFile=" + c.known_hosts});
+  if (!c.host_key_checking.empty())
+    args.insert(args.end(), {"-o", "StrictHostKeyChecking=" + c.host_key_checking});
+  for (const auto& option : c.extra) args.insert(args.end(), {"-o", option});
+  return args;
+}
+
+std::vector<std::string> connect_args(const Connection& c, const std::string& user) {
+  auto args = base_args(c);
+  args.insert(args.end(), {"-t", user + "@" + c.relay_host});
+  return args;
+}
+
+std::string shell_quote(const std::string& word) {
+  if (!word.empty() && word.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                              "0123456789-_./=:,+@%") == std::string::npos)
+    return word;
+  std::string out = "'";
+  for (char ch : word) {
+    if (ch == '\'')
+      out += "'\\''";
+    else
+      out += ch;
+  }
+  return out + "'";
+}
+
+std::vector<std::string> exec_args(const Connection& c, const std::string& user,
+                                   const std::vector<std::string>& command) {
+  auto args = base_args(c);
+  args.insert(args.end(), {"-T", user + "@" + c.relay_host, "--"});
+  std::string line;
+  for (const auto& word : command) line += (line.empty() ? "" : " ") + shell_quote(word);
+  args.push_back(line);
+  return args;
+}
+
+std::vector<std::string> local_forward_args(const Connection& c, const std::string& user,
+                                            const std::string& listen, const std::string& target) {
+  auto args = base_args(c);
+  args.insert(args.end(), {"-N", "-o", "ExitOnForwardFailure=yes", "-L", listen + ":" + target,
+                           user + "@" + c.relay_host});
+  return args;
+}
+
+std::vector<std::string> socks_args(const Connection& c, const std::string& user,
+                                    const std::string& listen) {
+  auto args = base_args(c);
+  args.insert(args.end(),
+              {"-N", "-o", "ExitOnForwardFailure=yes", "-D", listen, user + "@" + c.relay_host});
+  return args;
+}
+
+}  // namespace sb::op

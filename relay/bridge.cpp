@@ -1,0 +1,238 @@
+#include "relay/bridge.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include "relay/server_conn.hpp"
+
+namespace sb::relay {
+
+namespace {
+constexpr std::size_t kChunk = 32 * 1024;
+// Reads per direction per pump: bounds one bridge's share of a reactor turn.
+constexpr int kMovesPerPump = 16;
+}  // namespace
+
+Bridge::Bridge(ServerConn& op_conn, ssh_channel op, ServerConn& device_conn)
+    : op_conn_(op_conn), device_conn_(device_conn), op_(op) {}
+
+Bridge::~Bridge() {
+  release_device_channel();
+  release_operator_channel();
+}
+
+void Bridge::start_session(SessionRequest request) {
+  session_ = std::move(request);
+  dev_ = ssh_channel_new(device_conn_.raw());
+  if (!dev_) return fail("the relay could not open a channel to the device");
+  dev_callbacks_.userdata = this;
+  dev_callbacks_.channel_exit_status_function = &Bridge::on_exit_status;
+  dev_callbacks_.channel_exit_signal_function = &Bridge::on_exit_signal;
+  ssh_callbacks_init(&dev_callbacks_);
+  ssh_set_channel_callbacks(dev_, &dev_callbacks_);
+  step_setup();
+}
+
+void Bridge::start_forward(ForwardRequest request) {
+  is_forward_ = true;
+  forward_ = std::move(request);
+  dev_ = ssh_channel_new(device_conn_.raw());
+  if (!dev_) return fail("the relay could not open a channel to the device");
+  step_setup();
+}
+
+void Bridge::window_change(int cols, int rows) {
+  pending_resize_ = {cols, rows};
+  if (state_ == State::kRunning) pump();
+}
+
+void Bridge::on_exit_status(ssh_session, ssh_channel, int status, void* userdata) {
+  static_cast<Bridge*>(userdata)->exit_status_ = status;
+}
+
+void Bridge::on_exit_signal(ssh_session, ssh_channel, const char* signal, int, const char*,
+                            const char*, void* userdata) {
+  static_cast<Bridge*>(userdata)->exit_signal_ = signal ? std::string(signal).substr(0, 32) : "";
+}
+
+void Bridge::step_setup() {
+  spdlog::debug("bridge setup state={} fp={}", static_cast<int>(state_), op_conn_.fingerprint());
+  for (;;) {
+    int rc = SSH_OK;
+    switch (state_) {
+      case State::kOpening:
+        rc = is_forward_
+                 ? ssh_channel_open_forward(dev_, forward_.host.c_str(), forward_.port,
+                                            forward_.origin_host.c_str(), forward_.origin_port)
+                 : ssh_channel_open_session(dev_);
+        if (rc == SSH_AGAIN) return after_libssh_calls();
+        if (rc != SSH_OK)
+          return fail(is_forward_ ? "the device refused the connection to " + forward_.host
+                                  : "the device refused the session");
+        state_ = is_forward_ ? State::kRunning : (session_.pty ? State::kPty : State::kEnv);
+        break;
+      case State::kPty:
+        rc =
+            ssh_channel_request_pty_size(dev_, session_.term.c_str(), session_.cols, session_.rows);
+        if (rc == SSH_AGAIN) return after_libssh_calls();
+        if (rc != SSH_OK) return fail("the device could not allocate a terminal");
+        state_ = State::kEnv;
+        break;
+      case State::kEnv:
+        if (env_index_ < session_.env.size()) {
+          const auto& [name, value] = session_.env[env_index_];
+          rc = ssh_channel_request_env(dev_, name.c_str(), value.c_str());
+          if (rc == SSH_AGAIN) return after_libssh_calls();
+          ++env_index_;  // a refused variable is not worth failing the session for
+          break;
+        }
+        state_ = State::kStart;
+        break;
+      case State::kStart:
+        if (session_.kind == SessionRequest::Kind::kExec)
+          rc = ssh_channel_request_exec(dev_, session_.command.c_str());
+        else if (session_.kind == SessionRequest::Kind::kSubsystem)
+          rc = ssh_channel_request_subsystem(dev_, session_.command.c_str());
+        else
+          rc = ssh_channel_request_shell(dev_);
+        if (rc == SSH_AGAIN) return after_libssh_calls();
+        if (rc != SSH_OK) return fail("the device refused to start the command");
+        state_ = State::kRunning;
+        break;
+      default:
+        return after_libssh_calls();
+    }
+  }
+}
+
+bool Bridge::move(ssh_channel from, ssh_channel to, bool stderr_stream, std::string& pending,
+                  std::uint64_t& counter) {
+  auto write = [&](const char* data, std::size_t len) {
+    int n = stderr_stream ? ssh_channel_write_stderr(to, data, static_cast<uint32_t>(len))
+                          : ssh_channel_write(to, data, static_cast<uint32_t>(len));
+    return n < 0 ? 0 : static_cast<std::size_t>(n);  // 0 while re-keying: retried later
+  };
+  bool progress = false;
+  if (!pending.empty()) {
+    std::size_t n = write(pending.data(), pending.size());
+    pending.erase(0, n);
+    progress = n > 0;
+    if (!pending.empty()) return progress;
+  }
+  char buf[kChunk];
+  for (int i = 0; i < kMovesPerPump; ++i) {
+    std::size_t room = std::min<std::size_t>(ssh_channel_window_size(to), sizeof buf);
+    if (room == 0) break;
+    int got = ssh_channel_read_nonblocking(from, buf, static_cast<uint32_t>(room), stderr_stream);
+    if (got <= 0) break;
+    counter += static_cast<std::uint64_t>(got);
+    std::size_t n = write(buf, static_cast<std::size_t>(got));
+    progress = true;
+    if (n < static_cast<std::size_t>(got)) {
+      pending.assign(buf + n, static_cast<std::size_t>(got) - n);
+      break;
+    }
+  }
+  return progress;
+}
+
+void Bridge::pump() {
+  if (state_ == State::kDone) return;
+  if (state_ != State::kRunning && state_ != State::kClosing) return step_setup();
+  if (state_ == State::kRunning) {
+    if (pending_resize_ && !is_forward_) {
+      ssh_channel_change_pty_size(dev_, pending_resize_->first, pending_resize_->second);
+      pending_resize_.reset();
+    }
+    std::uint64_t ignored = 0;
+    move(op_, dev_, false, to_device_, bytes_to_device_);
+    move(dev_, op_, false, to_operator_, bytes_to_operator_);
+    move(dev_, op_, true, to_operator_err_, ignored);
+    bytes_to_operator_ += ignored;
+    propagate_end();
+  }
+  after_libssh_calls();
+}
+
+void Bridge::propagate_end() {
+  // Operator side finished sending: tell the device once everything before it is delivered.
+  if (!eof_to_device_ && to_device_.empty() && ssh_channel_is_eof(op_) &&
+      ssh_channel_poll(op_, 0) <= 0) {
+    ssh_channel_send_eof(dev_);
+    eof_to_device_ = true;
+  }
+  if (ssh_channel_is_closed(op_)) {
+    state_ = State::kClosing;
+    release_device_channel();
+    release_operator_channel();
+    state_ = State::kDone;
+    return;
+  }
+  bool device_drained = ssh_channel_poll(dev_, 0) <= 0 && ssh_channel_poll(dev_, 1) <= 0 &&
+                        to_operator_.empty() && to_operator_err_.empty();
+  if (!eof_to_operator_ && device_drained && ssh_channel_is_eof(dev_)) {
+    ssh_channel_send_eof(op_);
+    eof_to_operator_ = true;
+  }
+  if (device_drained && ssh_channel_is_closed(dev_)) finish_operator_side();
+}
+
+void Bridge::finish_operator_side() {
+  if (exit_status_)
+    ssh_channel_request_send_exit_status(op_, *exit_status_);
+  else if (!exit_signal_.empty())
+    ssh_channel_request_send_exit_signal(op_, exit_signal_.c_str(), 0, "", "");
+  if (!eof_to_operator_) ssh_channel_send_eof(op_);
+  eof_to_operator_ = true;
+  release_device_channel();
+  release_operator_channel();
+  state_ = State::kDone;
+}
+
+void Bridge::fail(const std::string& message) {
+  failure_ = message;
+  spdlog::info("channel ended for fp={}: {}", op_conn_.fingerprint(), message);
+  if (op_) {
+    std::string line = "switchboard: " + message + "\r\n";
+    ssh_channel_write_stderr(op_, line.data(), static_cast<uint32_t>(line.size()));
+    if (!is_forward_) ssh_channel_request_send_exit_status(op_, 1);
+    ssh_channel_send_eof(op_);
+  }
+  release_device_channel();
+  release_operator_channel();
+  state_ = State::kDone;
+  after_libssh_calls();
+}
+
+void Bridge::device_gone(const std::string& why) {
+  if (dev_) ssh_remove_channel_callbacks(dev_, &dev_callbacks_);
+  dev_ = nullptr;  // freed with the device's session
+  if (state_ != State::kDone) fail("the device disconnected (" + why + ")");
+}
+
+void Bridge::operator_gone() {
+  op_ = nullptr;  // freed with the operator's session
+  release_device_channel();
+  state_ = State::kDone;
+}
+
+void Bridge::release_device_channel() {
+  if (!dev_) return;
+  ssh_remove_channel_callbacks(dev_, &dev_callbacks_);
+  // Close then free: libssh keeps a locally freed channel until the peer's CLOSE arrives.
+  ssh_channel_close(dev_);
+  ssh_channel_free(dev_);
+  dev_ = nullptr;
+}
+
+void Bridge::release_operator_channel() {
+  // Only closed here: the operator channel's owner removes its callbacks, then frees it.
+  if (op_ && !op_closed_) ssh_channel_close(op_);
+  op_closed_ = true;
+}
+
+void Bridge::after_libssh_calls() {
+  op_conn_.after_foreign_use();
+  device_conn_.after_foreign_use();
+}
+
+}  // namespace sb::relay

@@ -1,0 +1,98 @@
+// One operator channel mirrored onto one channel the relay opens toward the device, both on one
+// reactor. The device side is set up without blocking (open, pty-req, env, shell/exec, one
+// request at a time because libssh 0.10 keeps one pending request per channel), then data moves
+// both ways only as fast as the receiving window allows: what is not read stays in libssh's
+// channel buffer, whose window then stops growing. EOF, close and the exit status propagate.
+#pragma once
+#include <libssh/callbacks.h>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace sb::relay {
+
+class ServerConn;
+
+struct SessionRequest {
+  bool pty = false;
+  std::string term = "xterm";
+  int cols = 80, rows = 24;
+  std::vector<std::pair<std::string, std::string>> env;
+  enum class Kind { kNone, kShell, kExec, kSubsystem } kind = Kind::kNone;
+  std::string command;  // exec command or subsystem name
+};
+
+struct ForwardRequest {
+  std::string host;
+  int port = 0;
+  std::string origin_host = "127.0.0.1";
+  int origin_port = 0;
+};
+
+class Bridge {
+ public:
+  enum class State { kOpening, kPty, kEnv, kStart, kRunning, kClosing, kDone };
+
+  // op: the operator's channel (its callbacks are the caller's); device_conn: the device.
+  Bridge(ServerConn& op_conn, ssh_channel op, ServerConn& device_conn);
+  ~Bridge();
+  Bridge(const Bridge&) = delete;
+  Bridge& operator=(const Bridge&) = delete;
+
+  void start_session(SessionRequest request);
+  void start_forward(ForwardRequest request);
+  void window_change(int cols, int rows);
+  // Moves data and advances the setup; called from both connections' service steps.
+  void pump();
+  // One side's connection is going away: its channel handle is about to be freed.
+  void device_gone(const std::string& why);
+  void operator_gone();
+  // Ends the bridge with a message to the operator (on stderr) and exit status 1.
+  void fail(const std::string& message);
+
+  State state() const { return state_; }
+  bool done() const { return state_ == State::kDone; }
+  std::uint64_t bytes_to_device() const { return bytes_to_device_; }
+  std::uint64_t bytes_to_operator() const { return bytes_to_operator_; }
+  std::optional<int> exit_status() const { return exit_status_; }
+  const std::string& exit_signal() const { return exit_signal_; }
+  ssh_channel operator_channel() const { return op_; }
+
+ private:
+  static void on_exit_status(ssh_session, ssh_channel, int status, void* userdata);
+  static void on_exit_signal(ssh_session, ssh_channel, const char* signal, int core,
+                             const char* errmsg, const char* lang, void* userdata);
+  void step_setup();
+  bool move(ssh_channel from, ssh_channel to, bool stderr_stream, std::string& pending,
+            std::uint64_t& counter);
+  void propagate_end();
+  void finish_operator_side();
+  void release_device_channel();
+  void release_operator_channel();
+  void after_libssh_calls();
+
+  ServerConn& op_conn_;
+  ServerConn& device_conn_;
+  ssh_channel op_;
+  ssh_channel dev_ = nullptr;
+  ssh_channel_callbacks_struct dev_callbacks_{};
+  State state_ = State::kOpening;
+  bool is_forward_ = false;
+  SessionRequest session_;
+  ForwardRequest forward_;
+  std::size_t env_index_ = 0;
+  std::optional<std::pair<int, int>> pending_resize_;
+  std::string to_device_, to_operator_, to_operator_err_;
+  bool eof_to_device_ = false, eof_to_operator_ = false;
+  bool op_closed_ = false;
+  std::uint64_t bytes_to_device_ = 0, bytes_to_operator_ = 0;
+  std::optional<int> exit_status_;
+  std::string exit_signal_;
+  std::string failure_;
+};
+
+}  // namespace sb::relay

@@ -1,0 +1,184 @@
+#include "relay/operator_channel.hpp"
+
+#include <algorithm>
+
+#include "common/names.hpp"
+#include "relay/operator_link.hpp"
+#include "relay/server_conn.hpp"
+
+namespace sb::relay {
+
+namespace {
+constexpr std::size_t kMaxCommand = 64 * 1024;
+constexpr std::size_t kMaxEnv = 32;
+
+bool env_allowed(std::string_view name) {
+  return name == "LANG" || name == "TERM" || name == "COLORTERM" || name == "TZ" ||
+         name.starts_with("LC_");
+}
+}  // namespace
+
+OperatorChannel::OperatorChannel(OperatorLink& link, ssh_channel channel)
+    : link_(link), channel_(channel) {
+  callbacks_.userdata = this;
+  callbacks_.channel_pty_request_function = &OperatorChannel::on_pty;
+  callbacks_.channel_shell_request_function = &OperatorChannel::on_shell;
+  callbacks_.channel_exec_request_function = &OperatorChannel::on_exec;
+  callbacks_.channel_env_request_function = &OperatorChannel::on_env;
+  callbacks_.channel_subsystem_request_function = &OperatorChannel::on_subsystem;
+  callbacks_.channel_pty_window_change_function = &OperatorChannel::on_window_change;
+  ssh_callbacks_init(&callbacks_);
+  ssh_set_channel_callbacks(channel_, &callbacks_);
+}
+
+OperatorChannel::OperatorChannel(OperatorLink& link, ssh_channel channel, ForwardRequest forward)
+    : link_(link), channel_(channel), forward_(std::move(forward)) {}
+
+OperatorChannel::~OperatorChannel() {
+  release();
+}
+
+void OperatorChannel::release() {
+  if (!channel_) return;
+  bridge_.reset();  // closes the device side
+  ssh_remove_channel_callbacks(channel_, &callbacks_);
+  ssh_channel_close(channel_);
+  ssh_channel_free(channel_);
+  channel_ = nullptr;
+}
+
+std::string OperatorChannel::capability() const {
+  if (forward_) return forward_->host == "screen" ? "screen" : "proxy";
+  switch (request_.kind) {
+    case SessionRequest::Kind::kExec:
+      return "exec";
+    case SessionRequest::Kind::kShell:
+    case SessionRequest::Kind::kSubsystem:
+      return "shell";
+    case SessionRequest::Kind::kNone:
+      break;
+  }
+  return "";
+}
+
+std::string OperatorChannel::target_description() const {
+  if (forward_) return forward_->host + ":" + std::to_string(forward_->port);
+  if (request_.kind == SessionRequest::Kind::kExec) return request_.command;
+  if (request_.kind == SessionRequest::Kind::kSubsystem) return "subsystem " + request_.command;
+  return request_.pty ? "shell (pty)" : "shell";
+}
+
+int OperatorChannel::on_pty(ssh_session, ssh_channel, const char* term, int cols, int rows, int,
+                            int, void* userdata) {
+  auto* self = static_cast<OperatorChannel*>(userdata);
+  std::string t = term ? term : "";
+  if (self->request_.kind != SessionRequest::Kind::kNone || t.size() > 64 || !valid_label(t))
+    return SSH_ERROR;
+  self->request_.pty = true;
+  self->request_.term = t.empty() ? "xterm" : t;
+  self->request_.cols = std::clamp(cols, 1, 1000);
+  self->request_.rows = std::clamp(rows, 1, 1000);
+  return SSH_OK;
+}
+
+int OperatorChannel::on_env(ssh_session, ssh_channel, const char* name, const char* value,
+                            void* userdata) {
+  auto* self = static_cast<OperatorChannel*>(userdata);
+  std::string n = name ? name : "", v = value ? value : "";
+  if (!env_allowed(n) || n.size() > 64 || v.size() > 1024 || !valid_label(v, 1024) ||
+      self->request_.env.size() >= kMaxEnv)
+    return SSH_ERROR;
+  self->request_.env.emplace_back(n, v);
+  return SSH_OK;
+}
+
+int OperatorChannel::accept_start(SessionRequest::Kind kind, const std::string& command) {
+  if (request_.kind != SessionRequest::Kind::kNone || finished_) return SSH_ERROR;
+  if (!link_.may_request(kind)) return SSH_ERROR;
+  request_.kind = kind;
+  request_.command = command;
+  link_.channel_ready();
+  return SSH_OK;
+}
+
+int OperatorChannel::on_shell(ssh_session, ssh_channel, void* userdata) {
+  return static_cast<OperatorChannel*>(userdata)->accept_start(SessionRequest::Kind::kShell, "");
+}
+
+int OperatorChannel::on_exec(ssh_session, ssh_channel, const char* command, void* userdata) {
+  std::string c = command ? command : "";
+  if (c.empty() || c.size() > kMaxCommand) return SSH_ERROR;
+  return static_cast<OperatorChannel*>(userdata)->accept_start(SessionRequest::Kind::kExec, c);
+}
+
+int OperatorChannel::on_subsystem(ssh_session, ssh_channel, const char* name, void* userdata) {
+  std::string n = name ? name : "";
+  if (n.empty() || n.size() > 64 || !valid_label(n)) return SSH_ERROR;
+  return static_cast<OperatorChannel*>(userdata)->accept_start(SessionRequest::Kind::kSubsystem, n);
+}
+
+int OperatorChannel::on_window_change(ssh_session, ssh_channel, int cols, int rows, int, int,
+                                      void* userdata) {
+  auto* self = static_cast<OperatorChannel*>(userdata);
+  cols = std::clamp(cols, 1, 1000);
+  rows = std::clamp(rows, 1, 1000);
+  self->request_.cols = cols;
+  self->request_.rows = rows;
+  if (self->bridge_) self->bridge_->window_change(cols, rows);
+  return SSH_OK;
+}
+
+void OperatorChannel::start(ServerConn& device) {
+  bridge_ = std::make_unique<Bridge>(link_.conn(), channel_, device);
+  if (forward_)
+    bridge_->start_forward(*forward_);
+  else
+    bridge_->start_session(request_);
+}
+
+void OperatorChannel::pump() {
+  if (bridge_) bridge_->pump();
+}
+
+void OperatorChannel::fail(const std::string& message) {
+  if (finished_) return;
+  finished_ = true;
+  if (bridge_) return bridge_->fail(message);
+  if (!channel_) return;
+  std::string line = "switchboard: " + message + "\r\n";
+  ssh_channel_write_stderr(channel_, line.data(), static_cast<uint32_t>(line.size()));
+  if (!forward_) ssh_channel_request_send_exit_status(channel_, 1);
+  ssh_channel_send_eof(channel_);
+  ssh_channel_close(channel_);
+}
+
+void OperatorChannel::notice(const std::string& text) {
+  if (!channel_ || finished_ || !request_.pty || !bridge_ ||
+      bridge_->state() != Bridge::State::kRunning)
+    return;
+  std::string line = "\r\n[switchboard] " + text + "\r\n";
+  ssh_channel_write(channel_, line.data(), static_cast<uint32_t>(line.size()));
+}
+
+void OperatorChannel::device_gone(const std::string& why) {
+  if (bridge_)
+    bridge_->device_gone(why);
+  else
+    fail("the device disconnected (" + why + ")");
+  finished_ = true;
+}
+
+void OperatorChannel::session_gone() {
+  if (bridge_) bridge_->operator_gone();
+  bridge_.reset();
+  if (channel_) ssh_remove_channel_callbacks(channel_, &callbacks_);
+  channel_ = nullptr;  // libssh frees it with the session
+  finished_ = true;
+}
+
+bool OperatorChannel::done() const {
+  if (bridge_) return bridge_->done();
+  return finished_ && (!channel_ || ssh_channel_is_closed(channel_));
+}
+
+}  // namespace sb::relay

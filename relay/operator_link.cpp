@@ -1,0 +1,210 @@
+#include "relay/operator_link.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include "common/util.hpp"
+#include "relay/device_tunnel.hpp"
+#include "relay/operator_channel.hpp"
+#include "relay/server_conn.hpp"
+
+namespace sb::relay {
+
+namespace {
+// Every "not available" answer waits this long (plus any guessing penalty), whether the ID never
+// existed, has ended, or belongs to a device this operator may not join.
+constexpr auto kUniformRefusalDelay = std::chrono::milliseconds(400);
+constexpr auto kMaxChannels = 32;
+}  // namespace
+
+OperatorLink::OperatorLink(ServerConn& conn, OperatorTarget target, std::string operator_name)
+    : conn_(conn), target_(std::move(target)), operator_name_(std::move(operator_name)) {}
+
+OperatorLink::~OperatorLink() = default;
+
+void OperatorLink::begin() {
+  Context& ctx = conn_.context();
+  auto now = std::chrono::steady_clock::now();
+  auto penalty = ctx.guard.delay_for(conn_.source_addr(), conn_.fingerprint(), now);
+  if (penalty.count() == 0) return resolve();
+  spdlog::warn("rate limit: operator {} fp={} from={} waits {} before its attempt on {}",
+               operator_name_, conn_.fingerprint(), conn_.source_addr(), format_duration(penalty),
+               target_.display());
+  ctx.store.post([detail = nlohmann::json{{"operator", operator_name_},
+                                          {"fingerprint", conn_.fingerprint()},
+                                          {"source_addr", conn_.source_addr()},
+                                          {"delay_ms", penalty.count()}},
+                  fp = conn_.fingerprint(), when = now_iso8601()](store::Db& db) {
+    db.add_event("ratelimit.hit", fp, detail, when);
+  });
+  delay_ = std::make_unique<boost::asio::steady_timer>(conn_.executor(), penalty);
+  std::weak_ptr<ssh::Conn> weak = conn_.shared_from_this();
+  delay_->async_wait([this, weak](const boost::system::error_code& ec) {
+    if (auto self = weak.lock(); self && !ec && !self->closing()) resolve();
+  });
+}
+
+void OperatorLink::resolve() {
+  Context& ctx = conn_.context();
+  auto live = target_.session_id.empty() ? ctx.registry.lookup_device(target_.device_name)
+                                         : ctx.registry.lookup_id(target_.session_id);
+  bool permitted = false;
+  if (live) {
+    auto keys = ctx.keys();
+    permitted = !live->enrolled || keys->grants.count({operator_name_, live->device}) > 0;
+  }
+  auto device =
+      live && permitted ? std::static_pointer_cast<ServerConn>(live->conn.lock()) : nullptr;
+  if (!device || device->closing()) return refuse_uniformly();
+  session_id_ = live->id;
+  needs_consent_ = !live->enrolled || live->consent_prompt;
+  move_to_device(std::move(device));
+}
+
+void OperatorLink::refuse_uniformly() {
+  Context& ctx = conn_.context();
+  ctx.guard.record_miss(conn_.source_addr(), conn_.fingerprint(), std::chrono::steady_clock::now());
+  spdlog::info("operator {} fp={} from={}: {} not available", operator_name_, conn_.fingerprint(),
+               conn_.source_addr(), target_.display());
+  ctx.store.post([detail = nlohmann::json{{"operator", operator_name_},
+                                          {"fingerprint", conn_.fingerprint()},
+                                          {"source_addr", conn_.source_addr()},
+                                          {"target", target_.display()}},
+                  fp = conn_.fingerprint(), when = now_iso8601()](store::Db& db) {
+    db.add_event("attach.refused", fp, detail, when);
+  });
+  delay_ = std::make_unique<boost::asio::steady_timer>(conn_.executor(), kUniformRefusalDelay);
+  std::weak_ptr<ssh::Conn> weak = conn_.shared_from_this();
+  delay_->async_wait([this, weak](const boost::system::error_code& ec) {
+    auto self = weak.lock();
+    if (!self || ec || self->closing()) return;
+    phase_ = Phase::kRefused;
+    refusal_ = "session " + target_.display() +
+               " is not available (it ended, never existed, or you may not join it)";
+    fail_all(refusal_);
+    self->wake();
+  });
+}
+
+void OperatorLink::move_to_device(std::shared_ptr<ServerConn> device) {
+  phase_ = Phase::kMoving;
+  device_ = device;
+  conn_.move_to(device->executor(), [this] { on_moved(); });
+}
+
+void OperatorLink::on_moved() {
+  auto device = device_.lock();
+  if (!device || device->closing() || !device->device()) {
+    phase_ = Phase::kRefused;
+    refusal_ = "the device disconnected";
+    return fail_all(refusal_);
+  }
+  phase_ = Phase::kAttached;
+  device->device()->attach(this);
+  spdlog::info("operator {} fp={} from={} attached to session {} ({})", operator_name_,
+               conn_.fingerprint(), conn_.source_addr(), session_id_, mode_name(target_.mode));
+  start_ready_channels();
+}
+
+ssh_channel OperatorLink::open_session_channel() {
+  if (phase_ == Phase::kRefused || channels_.size() >= kMaxChannels) return nullptr;
+  ssh_channel channel = ssh_channel_new(conn_.raw());
+  if (!channel) return nullptr;
+  channels_.push_back(std::make_unique<OperatorChannel>(*this, channel));
+  return channel;
+}
+
+ssh_channel OperatorLink::open_forward(ssh_message message) {
+  if (phase_ == Phase::kRefused || channels_.size() >= kMaxChannels ||
+      target_.mode == AttachMode::kObserver)
+    return nullptr;
+  const char* host = ssh_message_channel_request_open_destination(message);
+  int port = ssh_message_channel_request_open_destination_port(message);
+  const char* origin = ssh_message_channel_request_open_originator(message);
+  std::string h = host ? host : "";
+  if (h.empty() || h.size() > 255 || port < 0 || port > 65535) return nullptr;
+  ssh_channel channel = ssh_message_channel_request_open_reply_accept(message);
+  if (!channel) return nullptr;
+  ForwardRequest forward{h, port, origin ? origin : "127.0.0.1",
+                         ssh_message_channel_request_open_originator_port(message)};
+  channels_.push_back(std::make_unique<OperatorChannel>(*this, channel, std::move(forward)));
+  channel_ready();
+  return channel;
+}
+
+bool OperatorLink::may_request(SessionRequest::Kind kind) const {
+  if (target_.mode == AttachMode::kObserver) return kind == SessionRequest::Kind::kShell;
+  return true;
+}
+
+void OperatorLink::channel_ready() {
+  if (phase_ == Phase::kAttached) conn_.wake();
+  if (phase_ == Phase::kRefused) fail_all(refusal_);
+}
+
+void OperatorLink::start_ready_channels() {
+  auto device = device_.lock();
+  if (!device || !device->device()) return;
+  for (auto& channel : channels_) {
+    if (!channel->ready_to_start()) continue;
+    std::string capability = channel->capability();
+    if (denied_.count(capability)) {
+      channel->fail("the device's user declined (" + capability + ")");
+    } else if (!needs_consent_ || allowed_.count(capability)) {
+      channel->start(*device);
+    } else if (!asked_.count(capability)) {
+      asked_.insert(capability);
+      device->device()->request_consent(this, capability, channel->target_description());
+    }
+  }
+}
+
+void OperatorLink::consent_answer(const std::string& capability, bool allow,
+                                  const std::string& why) {
+  (allow ? allowed_ : denied_).insert(capability);
+  asked_.erase(capability);
+  if (!allow) {
+    for (auto& channel : channels_)
+      if (channel->ready_to_start() && channel->capability() == capability)
+        channel->fail("refused: " + why);
+  }
+  start_ready_channels();
+  conn_.wake();
+}
+
+void OperatorLink::service() {
+  if (phase_ == Phase::kAttached) {
+    start_ready_channels();
+    for (auto& channel : channels_) channel->pump();
+  }
+  std::erase_if(channels_, [](const auto& channel) { return channel->done(); });
+  if (phase_ == Phase::kRefused && channels_.empty()) conn_.close(refusal_);
+}
+
+void OperatorLink::fail_all(const std::string& message) {
+  for (auto& channel : channels_) channel->fail(message);
+  conn_.wake();
+}
+
+void OperatorLink::device_gone(const std::string& why) {
+  phase_ = Phase::kRefused;
+  refusal_ = "the device disconnected (" + why + ")";
+  for (auto& channel : channels_) channel->device_gone(why);
+  device_.reset();
+  conn_.wake();
+}
+
+void OperatorLink::notice(const std::string& text) {
+  for (auto& channel : channels_) channel->notice(text);
+}
+
+void OperatorLink::on_closed(const std::string& reason) {
+  if (delay_) delay_->cancel();
+  for (auto& channel : channels_) channel->session_gone();
+  channels_.clear();
+  if (phase_ == Phase::kAttached)
+    if (auto device = device_.lock(); device && device->device()) device->device()->detach(this);
+  spdlog::info("operator {} fp={} left {}: {}", operator_name_, conn_.fingerprint(),
+               target_.display(), reason);
+}
+
+}  // namespace sb::relay
