@@ -1,0 +1,219 @@
+// Internals of ChannelHost shared by the session (process) and direct-tcpip (forward) channels.
+//
+// Threading and lifetime: everything runs on the tunnel's reactor. Asio completion handlers hold
+// a shared_ptr to their channel, and the channel holds the HostState; once the host is detached
+// (tunnel closed, or ChannelHost destroyed) handlers return without touching libssh or Conn.
+//
+// libssh rules followed here (LIBSSH_NOTES.md): libssh callbacks only record state or answer
+// synchronously; channels are closed and freed only from the host's service step (never inside a
+// libssh callback), with their callbacks removed first; libssh used from a completion handler is
+// followed by Conn::after_foreign_use() so packets consumed by hidden pumping are noticed.
+#pragma once
+#include <libssh/callbacks.h>
+#include <libssh/libssh.h>
+#include <sys/types.h>
+
+#include <algorithm>
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/buffer.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/system/error_code.hpp>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/ssh_conn.hpp"
+#include "device-agent/channel_host.hpp"
+
+namespace sb::agent::detail {
+
+class HostedChannel;
+
+// State shared between the host and its channels; outlives both while handlers are pending.
+struct HostState : std::enable_shared_from_this<HostState> {
+  HostState(ssh::Conn& c, boost::asio::any_io_executor ex, ChannelPolicy p)
+      : conn(c), executor(std::move(ex)), policy(std::move(p)) {}
+
+  ssh::Conn& conn;  // only used while !detached
+  boost::asio::any_io_executor executor;
+  ChannelPolicy policy;
+  bool detached = false;
+  std::vector<std::shared_ptr<HostedChannel>> channels;
+  std::optional<boost::asio::signal_set> sigchld;
+
+  std::size_t live_channels() const;
+  // Starts watching SIGCHLD (first process only: most tunnels never run one).
+  void watch_children();
+  // After libssh was used outside the tunnel's own step (from a completion handler).
+  void after_foreign_use() {
+    if (!detached) conn.after_foreign_use();
+  }
+  void wake() {
+    if (!detached) conn.wake();
+  }
+
+ private:
+  void arm_sigchld();
+};
+
+// One channel the relay opened toward us.
+class HostedChannel : public std::enable_shared_from_this<HostedChannel> {
+ public:
+  HostedChannel(std::shared_ptr<HostState> host, ssh_channel channel);
+  virtual ~HostedChannel() = default;
+  HostedChannel(const HostedChannel&) = delete;
+  HostedChannel& operator=(const HostedChannel&) = delete;
+
+  // Moves data and advances the state machine; never frees the channel.
+  virtual void step() = 0;
+  // SIGCHLD arrived: collect our child's status if it ended.
+  virtual void check_child() {}
+  // Closes and frees the channel once it is finished or the relay closed it. Service step only.
+  void sweep();
+  // The tunnel is going away: drop everything local and forget the channel (libssh frees it
+  // with the session). session_alive: callbacks can still be removed.
+  void abandon(bool session_alive);
+  bool live() const { return channel_ != nullptr; }
+  bool done() const { return channel_ == nullptr; }
+
+ protected:
+  // Ends processes and sockets; called once, before the channel is closed.
+  virtual void stop_local() = 0;
+  // From completion handlers: run this channel's step, then let the tunnel notice what libssh
+  // consumed meanwhile; a channel that wants closing gets a service step for its sweep.
+  void kick();
+  void want_close() { close_wanted_ = true; }
+  bool closing() const { return close_wanted_ || remote_closed_; }
+  bool active() const { return !host_->detached && channel_ && !closing(); }
+  ssh_channel_callbacks_struct& callbacks() { return callbacks_; }
+  // Registers callbacks() (after the subclass filled in its own functions).
+  void install_callbacks();
+
+  std::shared_ptr<HostState> host_;
+  ssh_channel channel_;
+  bool remote_eof_ = false;      // EOF callback seen (data may still be buffered)
+  bool input_pending_ = true;    // data callback seen since the buffer was last found empty
+  bool stderr_pending_ = false;  // extended data arrived (nothing reads it: it is dropped)
+
+ private:
+  static int on_data(ssh_session, ssh_channel, void*, uint32_t, int, void* self);
+  static void on_eof(ssh_session, ssh_channel, void* self);
+  static void on_close(ssh_session, ssh_channel, void* self);
+  void stop_local_once();
+
+  ssh_channel_callbacks_struct callbacks_{};
+  bool callbacks_installed_ = false;
+  bool remote_closed_ = false;
+  bool close_wanted_ = false;
+  bool stopped_ = false;
+};
+
+// Source fd or socket -> channel, one chunk at a time: the next read starts only when the channel
+// took all of the previous chunk, so at most kChunk bytes wait here (backpressure).
+class OutPump {
+ public:
+  static constexpr std::size_t kChunk = 32 * 1024;
+  explicit OutPump(bool is_stderr = false) : is_stderr_(is_stderr) {}
+
+  // Writes what the peer's window allows; false on a channel error.
+  bool flush(ssh_channel channel);
+  bool wants_read() const { return !reading_ && !eof_ && drained(); }
+  boost::asio::mutable_buffer start_read();
+  // Completion of the read that start_read() began. EOF, EIO (pty closed) and errors all end
+  // the stream; operation_aborted does not.
+  void on_read(const boost::system::error_code& ec, std::size_t n);
+  // A synchronous read result (draining a pty after its process exited).
+  void set_data(std::size_t n) { begin_ = 0, end_ = n; }
+  void set_eof() { eof_ = true; }
+  bool reading() const { return reading_; }
+  bool drained() const { return begin_ == end_; }
+  bool eof() const { return eof_; }
+  bool finished() const { return eof_ && drained(); }
+  bool failed() const { return failed_; }
+
+ private:
+  std::vector<char> buf_;
+  std::size_t begin_ = 0, end_ = 0;
+  bool is_stderr_;
+  bool reading_ = false;
+  bool eof_ = false;
+  bool failed_ = false;
+};
+
+// Channel -> destination fd or socket: reads from libssh only what fits the bounded buffer and
+// only once the previous chunk was written, so libssh's window stops growing (backpressure).
+class InPump {
+ public:
+  static constexpr std::size_t kMax = 64 * 1024;
+  enum class Fill { kNothing, kData, kEof, kError };
+
+  bool wants_fill() const { return !writing_ && !eof_; }
+  // Takes buffered channel data; *pending is cleared once the channel's buffer is empty.
+  Fill fill(ssh_channel channel, bool* pending);
+  boost::asio::const_buffer data() const { return boost::asio::buffer(buf_.data(), len_); }
+  void start_write() { writing_ = true; }
+  void on_written() { writing_ = false, len_ = 0; }
+  bool writing() const { return writing_; }
+  bool eof() const { return eof_; }
+
+ private:
+  std::vector<char> buf_;
+  std::size_t len_ = 0;
+  bool writing_ = false;
+  bool eof_ = false;
+};
+
+// Reads and drops extended data the relay sends us (nothing consumes it; the window must move).
+void discard_stderr(ssh_channel channel, bool* pending);
+
+// --- processes (chan_process.cpp) ---
+
+struct PtySize {
+  int cols = 80, rows = 24, px = 0, py = 0;
+};
+
+struct SpawnSpec {
+  std::string path;               // executable
+  std::vector<std::string> argv;  // argv[0] included
+  std::vector<std::string> env;   // "NAME=value"
+  std::string home;               // working directory
+  std::optional<PtySize> pty;     // with a pty: forkpty, else three pipes
+};
+
+struct Spawned {
+  pid_t pid = -1;
+  int master = -1;                  // pty master (pty mode)
+  int in = -1, out = -1, err = -1;  // parent ends (pipe mode)
+  std::string error;                // why it failed (pid == -1)
+};
+
+Spawned spawn_process(const SpawnSpec& spec);
+void set_window_size(int master, const PtySize& size);
+// "TERM" -> SIGTERM; 0 if unknown.
+int signal_from_name(const std::string& name);
+// SIGTERM -> "TERM".
+std::string signal_name(int sig);
+// SIGHUP to the process group now, SIGKILL after 2 s if it is still there; reaps it.
+void terminate_in_background(const boost::asio::any_io_executor& executor, pid_t pid);
+
+// --- channel factories ---
+
+// A session channel just opened by the relay (callbacks installed).
+std::shared_ptr<HostedChannel> make_session_channel(std::shared_ptr<HostState> host,
+                                                    ssh_channel channel);
+
+struct ForwardTarget {
+  std::string host;
+  std::uint16_t port = 0;
+  bool check_policy = false;  // resolved addresses must be in allow_proxy
+};
+// Decides where a direct-tcpip request may go; nullopt (and *why) if it may not.
+std::optional<ForwardTarget> route_forward(const ChannelPolicy& policy, const std::string& host,
+                                           int port, std::string* why);
+// An accepted direct-tcpip channel; starts resolving and connecting.
+std::shared_ptr<HostedChannel> make_forward_channel(std::shared_ptr<HostState> host,
+                                                    ssh_channel channel, ForwardTarget target);
+
+}  // namespace sb::agent::detail

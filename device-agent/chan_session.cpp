@@ -1,0 +1,368 @@
+// "session" channels: pty-req, env, shell, exec, window-change and signal from the relay; the
+// process's output goes back with backpressure, then exit-status / exit-signal, EOF and close.
+#include <pwd.h>
+#include <signal.h>
+#include <spdlog/spdlog.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/write.hpp>
+#include <cctype>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+
+#include "device-agent/chan_internal.hpp"
+
+extern char** environ;
+
+namespace sb::agent::detail {
+
+namespace {
+
+namespace asio = boost::asio;
+using Descriptor = asio::posix::stream_descriptor;
+
+constexpr std::size_t kMaxTermLength = 64;
+constexpr std::size_t kMaxEnvName = 64;
+constexpr std::size_t kMaxEnvValue = 1024;
+constexpr std::size_t kMaxEnvVars = 32;
+constexpr std::size_t kMaxCommand = 64 * 1024;
+constexpr int kMaxPtyCells = 1000;
+constexpr const char* kDefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+bool env_name_allowed(const std::string& name) {
+  if (name.empty() || name.size() > kMaxEnvName) return false;
+  if (name == "LANG" || name == "TERM" || name == "COLORTERM" || name == "TZ") return true;
+  if (name.rfind("LC_", 0) != 0 || name.size() == 3) return false;
+  return std::all_of(name.begin() + 3, name.end(),
+                     [](char c) { return (c >= 'A' && c <= 'Z') || c == '_'; });
+}
+
+bool term_valid(const std::string& term) {
+  return term.size() <= kMaxTermLength && std::all_of(term.begin(), term.end(), [](char c) {
+           return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.' ||
+                  c == '+';
+         });
+}
+
+// 0 (unknown) becomes the classic default; anything else is bounded.
+int bound_cells(int value, int fallback) {
+  if (value <= 0) return fallback;
+  return std::min(value, kMaxPtyCells);
+}
+
+PtySize bounded_size(int cols, int rows, int px, int py) {
+  return {bound_cells(cols, 80), bound_cells(rows, 24), std::clamp(px, 0, 65535),
+          std::clamp(py, 0, 65535)};
+}
+
+struct UserInfo {
+  std::string name, home, shell;
+};
+
+UserInfo current_user() {
+  UserInfo u;
+  passwd pw{}, *found = nullptr;
+  std::vector<char> buf(16384);
+  if (::getpwuid_r(::getuid(), &pw, buf.data(), buf.size(), &found) == 0 && found) {
+    u.name = pw.pw_name ? pw.pw_name : "";
+    u.home = pw.pw_dir ? pw.pw_dir : "";
+    u.shell = pw.pw_shell ? pw.pw_shell : "";
+  }
+  if (u.home.empty()) u.home = std::getenv("HOME") ? std::getenv("HOME") : "/";
+  return u;
+}
+
+std::string base_name(const std::string& path) {
+  auto slash = path.rfind('/');
+  return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+// Locale and time zone of the agent pass through; nothing else of its environment does.
+void add_agent_locale(std::map<std::string, std::string>& env) {
+  for (char** e = environ; e && *e; ++e) {
+    std::string entry(*e);
+    auto eq = entry.find('=');
+    if (eq == std::string::npos) continue;
+    std::string name = entry.substr(0, eq);
+    if (name != "TERM" && name != "COLORTERM" && env_name_allowed(name))
+      env[name] = entry.substr(eq + 1);
+  }
+}
+
+class SessionChannel final : public HostedChannel {
+ public:
+  SessionChannel(std::shared_ptr<HostState> host, ssh_channel channel)
+      : HostedChannel(std::move(host), channel), err_(true) {
+    auto& cb = callbacks();
+    cb.channel_pty_request_function = &SessionChannel::on_pty;
+    cb.channel_shell_request_function = &SessionChannel::on_shell;
+    cb.channel_exec_request_function = &SessionChannel::on_exec;
+    cb.channel_env_request_function = &SessionChannel::on_env;
+    cb.channel_pty_window_change_function = &SessionChannel::on_window_change;
+    cb.channel_signal_function = &SessionChannel::on_signal;
+  }
+  using HostedChannel::install_callbacks;
+
+  void step() override {
+    if (!active() || !started_) return;  // before shell/exec, relay data waits in libssh
+    move_input();
+    move_output();
+    finish_if_done();
+  }
+
+  void check_child() override {
+    if (pid_ <= 0 || exited_) return;
+    int status = 0;
+    pid_t r = ::waitpid(pid_, &status, WNOHANG);
+    if (r == 0) return;
+    exited_ = true;
+    wait_status_ = r == pid_ ? status : 255 << 8;  // ECHILD: someone else reaped it
+    // A pty never reports EOF while a background job holds the slave: from now on read only
+    // what is already there (synchronously), so the exit status is not held back.
+    if (master_ && out_.reading()) master_->cancel();
+  }
+
+ protected:
+  void stop_local() override {
+    if (pid_ > 0 && !exited_) terminate_in_background(host_->executor, pid_);
+    pid_ = -1;
+    for (auto* d : {&master_, &stdin_, &stdout_, &stderr_}) close_descriptor(*d);
+  }
+
+ private:
+  std::shared_ptr<SessionChannel> self() {
+    return std::static_pointer_cast<SessionChannel>(shared_from_this());
+  }
+  static SessionChannel* of(void* p) { return static_cast<SessionChannel*>(p); }
+
+  static int on_pty(ssh_session, ssh_channel, const char* term, int cols, int rows, int px, int py,
+                    void* p) {
+    auto* c = of(p);
+    std::string t = term ? term : "";
+    if (c->started_ || c->pty_ || !term_valid(t)) return SSH_ERROR;
+    c->pty_ = bounded_size(cols, rows, px, py);
+    c->term_ = t;
+    return SSH_OK;
+  }
+
+  static int on_shell(ssh_session, ssh_channel, void* p) {
+    return of(p)->start(std::nullopt) ? SSH_OK : SSH_ERROR;
+  }
+
+  static int on_exec(ssh_session, ssh_channel, const char* command, void* p) {
+    if (!command || std::strlen(command) > kMaxCommand) return SSH_ERROR;
+    return of(p)->start(std::string(command)) ? SSH_OK : SSH_ERROR;
+  }
+
+  static int on_env(ssh_session, ssh_channel, const char* name, const char* value, void* p) {
+    auto* c = of(p);
+    if (c->started_ || !name || !value) return SSH_ERROR;
+    std::string n = name, v = value;
+    if (!env_name_allowed(n) || v.size() > kMaxEnvValue) return SSH_ERROR;
+    if (!c->env_.count(n) && c->env_.size() >= kMaxEnvVars) return SSH_ERROR;
+    c->env_[n] = v;
+    return SSH_OK;
+  }
+
+  static int on_window_change(ssh_session, ssh_channel, int cols, int rows, int px, int py,
+                              void* p) {
+    auto* c = of(p);
+    if (!c->pty_) return SSH_ERROR;
+    c->pty_ = bounded_size(cols, rows, px, py);
+    if (c->master_) set_window_size(c->master_->native_handle(), *c->pty_);
+    return SSH_OK;
+  }
+
+  // A "signal" request: to the terminal's foreground job (what ^C would reach), else the
+  // process group of the command.
+  static void on_signal(ssh_session, ssh_channel, const char* name, void* p) {
+    auto* c = of(p);
+    int sig = name ? signal_from_name(name) : 0;
+    if (!sig || c->pid_ <= 0 || c->exited_) return;
+    pid_t group = c->master_ ? ::tcgetpgrp(c->master_->native_handle()) : -1;
+    ::kill(group > 0 ? -group : -c->pid_, sig);
+  }
+
+  bool start(const std::optional<std::string>& command) {
+    if (started_) return false;  // one shell or exec per channel
+    host_->watch_children();     // before fork: an early SIGCHLD must not be lost
+    Spawned s = spawn_process(make_spec(command));
+    if (s.pid < 0) {
+      spdlog::warn("operator channel: {}", s.error);
+      return false;
+    }
+    started_ = true;
+    pid_ = s.pid;
+    if (s.master >= 0) master_ = open_descriptor(s.master);
+    if (s.in >= 0) stdin_ = open_descriptor(s.in);
+    if (s.out >= 0) stdout_ = open_descriptor(s.out);
+    if (s.err >= 0) stderr_ = open_descriptor(s.err);
+    spdlog::info("operator channel: started {} (pid {}{})", command ? "a command" : "a shell", pid_,
+                 pty_ ? ", pty" : "");
+    return true;
+  }
+
+  SpawnSpec make_spec(const std::optional<std::string>& command) const {
+    UserInfo user = current_user();
+    const std::string& shell = host_->policy.shell;
+    SpawnSpec spec;
+    if (command) {
+      spec.path = "/bin/sh";
+      spec.argv = {"sh", "-c", *command};
+    } else {
+      spec.path = shell;
+      spec.argv = {"-" + base_name(shell)};  // a leading dash makes it a login shell
+    }
+    spec.env = environment(user, shell);
+    spec.home = user.home;
+    spec.pty = pty_;
+    return spec;
+  }
+
+  std::vector<std::string> environment(const UserInfo& user, const std::string& shell) const {
+    std::map<std::string, std::string> env;
+    const char* path = std::getenv("PATH");
+    env["PATH"] = path && *path ? path : kDefaultPath;
+    env["HOME"] = user.home;
+    env["SHELL"] = shell;
+    if (!user.name.empty()) env["USER"] = env["LOGNAME"] = user.name;
+    add_agent_locale(env);
+    for (const auto& [name, value] : env_) env[name] = value;
+    if (pty_ && !term_.empty()) env["TERM"] = term_;
+    std::vector<std::string> out;
+    for (const auto& [name, value] : env) out.push_back(name + "=" + value);
+    return out;
+  }
+
+  std::optional<Descriptor> open_descriptor(int fd) {
+    std::optional<Descriptor> d;
+    d.emplace(host_->executor, fd);
+    boost::system::error_code ignored;
+    d->non_blocking(true, ignored);  // synchronous reads (draining) must never block
+    return d;
+  }
+
+  static void close_descriptor(std::optional<Descriptor>& d) {
+    if (!d) return;
+    boost::system::error_code ignored;
+    d->close(ignored);  // pending operations complete with operation_aborted
+    d.reset();
+  }
+
+  Descriptor* input_fd() { return master_ ? &*master_ : stdin_ ? &*stdin_ : nullptr; }
+  Descriptor* output_fd() { return master_ ? &*master_ : stdout_ ? &*stdout_ : nullptr; }
+
+  // --- channel -> process ---
+
+  void move_input() {
+    if (stderr_pending_) discard_stderr(channel_, &stderr_pending_);
+    for (int i = 0; i < 16 && in_.wants_fill(); ++i) {
+      auto r = in_.fill(channel_, &input_pending_);
+      if (r == InPump::Fill::kNothing) return;
+      if (r == InPump::Fill::kError) return want_close();
+      if (r == InPump::Fill::kEof) return on_input_eof();
+      Descriptor* fd = input_fd();
+      if (!fd || input_broken_ || (master_ && exited_)) {
+        in_.on_written();  // nobody reads it any more: drop it so the channel keeps moving
+        continue;
+      }
+      in_.start_write();
+      asio::async_write(*fd, in_.data(),
+                        [self = self()](const boost::system::error_code& ec, std::size_t) {
+                          self->in_.on_written();
+                          if (ec && ec != asio::error::operation_aborted)
+                            self->input_broken_ = true;  // EPIPE: it closed its stdin
+                          self->kick();
+                        });
+      return;
+    }
+  }
+
+  // Pipes: the process sees EOF on stdin. A pty has no EOF of its own (^D is the operator's
+  // business): we only stop reading.
+  void on_input_eof() { close_descriptor(stdin_); }
+
+  // --- process -> channel ---
+
+  void move_output() {
+    if (!out_.flush(channel_) || !err_.flush(channel_)) return want_close();
+    read_output(out_, output_fd());
+    if (stderr_) read_output(err_, &*stderr_);
+  }
+
+  void read_output(OutPump& pump, Descriptor* fd) {
+    if (!fd) return;
+    if (master_ && exited_) return drain_pty();
+    if (!pump.wants_read()) return;
+    fd->async_read_some(pump.start_read(),
+                        [self = self(), &pump](const boost::system::error_code& ec, std::size_t n) {
+                          pump.on_read(ec, n);
+                          if (pump.eof())
+                            self->check_child();  // pipes closed: it has probably exited
+                          self->kick();
+                        });
+  }
+
+  // After the process exited: what the pty holds now is its last output; EAGAIN or EIO ends it.
+  void drain_pty() {
+    while (out_.wants_read()) {
+      boost::system::error_code ec;
+      std::size_t n = master_->read_some(out_.start_read(), ec);
+      if (ec == asio::error::would_block || ec == asio::error::try_again) {
+        out_.on_read(asio::error::eof, 0);
+        return;
+      }
+      out_.on_read(ec, n);
+      if (!out_.flush(channel_)) return want_close();
+    }
+  }
+
+  void finish_if_done() {
+    if (!exited_ || reported_ || !out_.finished()) return;
+    if (stderr_ && !err_.finished()) return;
+    reported_ = true;
+    report_exit();
+    ssh_channel_send_eof(channel_);  // SSH_AGAIN only means not flushed yet
+    want_close();
+  }
+
+  void report_exit() {
+    if (WIFSIGNALED(wait_status_)) {
+      int sig = WTERMSIG(wait_status_);
+      ssh_channel_request_send_exit_signal(channel_, signal_name(sig).c_str(),
+                                           WCOREDUMP(wait_status_) ? 1 : 0, "", "");
+      spdlog::info("operator channel: pid {} killed by SIG{}", pid_, signal_name(sig));
+      return;
+    }
+    int code = WIFEXITED(wait_status_) ? WEXITSTATUS(wait_status_) : 255;
+    ssh_channel_request_send_exit_status(channel_, code);
+    spdlog::info("operator channel: pid {} exited with {}", pid_, code);
+  }
+
+  std::optional<PtySize> pty_;
+  std::string term_;
+  std::map<std::string, std::string> env_;
+  bool started_ = false;
+  pid_t pid_ = -1;
+  bool exited_ = false;
+  int wait_status_ = 0;
+  bool reported_ = false;
+  bool input_broken_ = false;
+  std::optional<Descriptor> master_, stdin_, stdout_, stderr_;
+  OutPump out_, err_;
+  InPump in_;
+};
+
+}  // namespace
+
+std::shared_ptr<HostedChannel> make_session_channel(std::shared_ptr<HostState> host,
+                                                    ssh_channel channel) {
+  auto c = std::make_shared<SessionChannel>(std::move(host), channel);
+  c->install_callbacks();
+  return c;
+}
+
+}  // namespace sb::agent::detail
