@@ -125,7 +125,7 @@ int main(int argc, char** argv) {
   screen->callback([&] {
     std::cerr << "Point your VNC viewer at " << args.listen << " (Ctrl-C to stop)\n";
     run_ssh(sb::op::local_forward_args(connection(args), user_for(args, sb::op::Mode::kShared),
-                                       args.listen, "screen:0"),
+                                       args.listen, "screen:5900"),
             args.dry_run);
   });
 

@@ -191,12 +191,12 @@ void Bridge::finish_operator_side() {
 void Bridge::fail(const std::string& message) {
   failure_ = message;
   spdlog::info("channel ended for fp={}: {}", op_conn_.fingerprint(), message);
-  if (op_) {
+  if (op_ && !is_forward_) {  // forwarded connections carry no stderr: they just close
     std::string line = "switchboard: " + message + "\r\n";
     ssh_channel_write_stderr(op_, line.data(), static_cast<uint32_t>(line.size()));
-    if (!is_forward_) ssh_channel_request_send_exit_status(op_, 1);
-    ssh_channel_send_eof(op_);
+    ssh_channel_request_send_exit_status(op_, 1);
   }
+  if (op_) ssh_channel_send_eof(op_);
   release_device_channel();
   release_operator_channel();
   state_ = State::kDone;

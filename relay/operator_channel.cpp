@@ -145,9 +145,11 @@ void OperatorChannel::fail(const std::string& message) {
   finished_ = true;
   if (bridge_) return bridge_->fail(message);
   if (!channel_) return;
-  std::string line = "switchboard: " + message + "\r\n";
-  ssh_channel_write_stderr(channel_, line.data(), static_cast<uint32_t>(line.size()));
-  if (!forward_) ssh_channel_request_send_exit_status(channel_, 1);
+  if (!forward_) {  // forwarded connections carry no stderr: they just close
+    std::string line = "switchboard: " + message + "\r\n";
+    ssh_channel_write_stderr(channel_, line.data(), static_cast<uint32_t>(line.size()));
+    ssh_channel_request_send_exit_status(channel_, 1);
+  }
   ssh_channel_send_eof(channel_);
   ssh_channel_close(channel_);
 }

@@ -121,6 +121,7 @@ ssh_channel OperatorLink::open_forward(ssh_message message) {
   int port = ssh_message_channel_request_open_destination_port(message);
   const char* origin = ssh_message_channel_request_open_originator(message);
   std::string h = host ? host : "";
+  spdlog::debug("operator {} asks for {}:{}", operator_name_, h, port);
   if (h.empty() || h.size() > 255 || port < 0 || port > 65535) return nullptr;
   ssh_channel channel = ssh_message_channel_request_open_reply_accept(message);
   if (!channel) return nullptr;
