@@ -16,6 +16,7 @@ struct ServeArgs {
   std::string listen = "0.0.0.0:2222";
   std::string check_interval = "30s";
   std::string handshake_timeout = "20s";
+  std::string consent_timeout = "60s";
   unsigned threads = 0;
   std::string log_level = "info";
   bool log_json = false;
@@ -42,6 +43,9 @@ void add_serve(CLI::App& app, int* exit_code) {
                    "Drop connections not authenticated (and, for devices, given a session) "
                    "by then")
       ->capture_default_str();
+  verb->add_option("--consent-timeout", args->consent_timeout,
+                   "How long the device's user has to answer; no answer means no")
+      ->capture_default_str();
   verb->add_option("--threads", args->threads, "Reactor threads (0 = one per core)")
       ->capture_default_str();
   verb->add_option("--log-level", args->log_level, "trace, debug, info, warn, error")
@@ -58,6 +62,7 @@ void add_serve(CLI::App& app, int* exit_code) {
     options.check_interval = duration_or_throw(args->check_interval, "--check-interval");
     options.limits.handshake_timeout =
         duration_or_throw(args->handshake_timeout, "--handshake-timeout");
+    options.limits.consent_timeout = duration_or_throw(args->consent_timeout, "--consent-timeout");
     options.threads = args->threads;
     try {
       *exit_code = serve(options);

@@ -73,6 +73,10 @@ int DeviceTunnel::on_subsystem(ssh_session, ssh_channel channel, const char* sub
 void DeviceTunnel::service() {
   // Data from the device for operators' channels arrived with this pump.
   for (OperatorLink* link : std::vector<OperatorLink*>(operators_)) link->service();
+  if (shared_) {
+    shared_->pump();
+    if (shared_->finished() && shared_->empty()) shared_.reset();
+  }
   if (!control_) return;
   while (!conn_.closing()) {
     auto message = control_->receive();
@@ -208,7 +212,9 @@ void DeviceTunnel::check(std::chrono::steady_clock::time_point now) {
 
 void DeviceTunnel::on_closed(const std::string& reason) {
   consents_.clear();
+  if (shared_) shared_->device_gone(reason);
   for (OperatorLink* link : std::exchange(operators_, {})) link->device_gone(reason);
+  shared_.reset();
   if (control_raw_) {
     ssh_remove_channel_callbacks(control_raw_, &channel_callbacks_);
     control_raw_ = nullptr;
@@ -221,6 +227,11 @@ void DeviceTunnel::on_closed(const std::string& reason) {
   });
   spdlog::info("session {} ended{}: {} fp={}", session_id_,
                device_name_.empty() ? "" : " (" + device_name_ + ")", reason, conn_.fingerprint());
+}
+
+SharedTerminal& DeviceTunnel::shared_terminal() {
+  if (!shared_ || shared_->finished()) shared_ = std::make_unique<SharedTerminal>(conn_);
+  return *shared_;
 }
 
 void DeviceTunnel::attach(OperatorLink* link) {

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "common/line_channel.hpp"
+#include "relay/shared_terminal.hpp"
 
 namespace sb::relay {
 
@@ -44,6 +45,9 @@ class DeviceTunnel {
   // Asks the device's user; the answer (or a timeout: no) goes to link->consent_answer().
   void request_consent(OperatorLink* link, const std::string& capability, const std::string& what);
   void broadcast_notice(const std::string& text, OperatorLink* except = nullptr);
+  // The device's shared terminal, started by its first member.
+  SharedTerminal& shared_terminal();
+  SharedTerminal* shared_terminal_if_any() { return shared_.get(); }
   // Unanswered consent requests past their deadline count as "no" (called every second).
   void expire_consents(std::chrono::steady_clock::time_point now);
 
@@ -62,6 +66,7 @@ class DeviceTunnel {
     std::chrono::steady_clock::time_point deadline;
   };
   std::vector<OperatorLink*> operators_;
+  std::unique_ptr<SharedTerminal> shared_;
   std::map<std::uint64_t, PendingConsent> consents_;
   std::uint64_t next_consent_id_ = 1;
   bool consent_prompt_ = true;

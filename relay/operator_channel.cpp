@@ -3,8 +3,10 @@
 #include <algorithm>
 
 #include "common/names.hpp"
+#include "relay/device_tunnel.hpp"
 #include "relay/operator_link.hpp"
 #include "relay/server_conn.hpp"
+#include "relay/shared_terminal.hpp"
 
 namespace sb::relay {
 
@@ -38,9 +40,17 @@ OperatorChannel::~OperatorChannel() {
   release();
 }
 
+SharedTerminal* OperatorChannel::shared() const {
+  if (!in_shared_) return nullptr;
+  auto device = link_.device();
+  if (!device || !device->device()) return nullptr;
+  return device->device()->shared_terminal_if_any();
+}
+
 void OperatorChannel::release() {
   if (!channel_) return;
   bridge_.reset();  // closes the device side
+  if (auto* terminal = shared(); terminal && terminal->has(channel_)) terminal->leave(channel_);
   ssh_remove_channel_callbacks(channel_, &callbacks_);
   ssh_channel_close(channel_);
   ssh_channel_free(channel_);
@@ -125,10 +135,18 @@ int OperatorChannel::on_window_change(ssh_session, ssh_channel, int cols, int ro
   self->request_.cols = cols;
   self->request_.rows = rows;
   if (self->bridge_) self->bridge_->window_change(cols, rows);
+  if (auto* terminal = self->shared()) terminal->resize(self->channel_, cols, rows);
   return SSH_OK;
 }
 
 void OperatorChannel::start(ServerConn& device) {
+  AttachMode mode = link_.target().mode;
+  if (request_.kind == SessionRequest::Kind::kShell && mode != AttachMode::kOwn) {
+    in_shared_ = true;
+    device.device()->shared_terminal().join(link_.conn(), channel_, mode == AttachMode::kShared,
+                                            request_.cols, request_.rows, request_.term);
+    return;
+  }
   bridge_ = std::make_unique<Bridge>(link_.conn(), channel_, device);
   if (forward_)
     bridge_->start_forward(*forward_);
@@ -138,6 +156,7 @@ void OperatorChannel::start(ServerConn& device) {
 
 void OperatorChannel::pump() {
   if (bridge_) bridge_->pump();
+  if (auto* terminal = shared()) terminal->pump();
 }
 
 void OperatorChannel::fail(const std::string& message) {
@@ -155,9 +174,8 @@ void OperatorChannel::fail(const std::string& message) {
 }
 
 void OperatorChannel::notice(const std::string& text) {
-  if (!channel_ || finished_ || !request_.pty || !bridge_ ||
-      bridge_->state() != Bridge::State::kRunning)
-    return;
+  bool running = in_shared_ || (bridge_ && bridge_->state() == Bridge::State::kRunning);
+  if (!channel_ || finished_ || !request_.pty || !running) return;
   std::string line = "\r\n[switchboard] " + text + "\r\n";
   ssh_channel_write(channel_, line.data(), static_cast<uint32_t>(line.size()));
 }
@@ -171,6 +189,8 @@ void OperatorChannel::device_gone(const std::string& why) {
 }
 
 void OperatorChannel::session_gone() {
+  if (auto* terminal = shared(); terminal && channel_ && terminal->has(channel_))
+    terminal->leave(channel_);
   if (bridge_) bridge_->operator_gone();
   bridge_.reset();
   if (channel_) ssh_remove_channel_callbacks(channel_, &callbacks_);
@@ -180,6 +200,10 @@ void OperatorChannel::session_gone() {
 
 bool OperatorChannel::done() const {
   if (bridge_) return bridge_->done();
+  if (in_shared_) {
+    auto* terminal = shared();
+    return !terminal || !terminal->has(channel_);
+  }
   return finished_ && (!channel_ || ssh_channel_is_closed(channel_));
 }
 

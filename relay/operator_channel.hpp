@@ -14,6 +14,7 @@ namespace sb::relay {
 
 class OperatorLink;
 class ServerConn;
+class SharedTerminal;
 
 class OperatorChannel {
  public:
@@ -28,7 +29,9 @@ class OperatorChannel {
   // "shell", "exec", "screen" or "proxy" once known; "" while the channel has not asked yet.
   std::string capability() const;
   std::string target_description() const;  // command, "screen", "host:port"
-  bool ready_to_start() const { return !bridge_ && !finished_ && !capability().empty(); }
+  bool ready_to_start() const {
+    return !bridge_ && !in_shared_ && !finished_ && !capability().empty();
+  }
   void start(ServerConn& device);
   void pump();
   void fail(const std::string& message);
@@ -51,6 +54,7 @@ class OperatorChannel {
                               void* userdata);
   int accept_start(SessionRequest::Kind kind, const std::string& command);
   void release();
+  SharedTerminal* shared() const;
 
   OperatorLink& link_;
   ssh_channel channel_;
@@ -58,6 +62,7 @@ class OperatorChannel {
   SessionRequest request_;
   std::optional<ForwardRequest> forward_;
   std::unique_ptr<Bridge> bridge_;
+  bool in_shared_ = false;  // a member of the device's shared terminal instead of a bridge
   bool finished_ = false;
 };
 
