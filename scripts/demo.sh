@@ -53,6 +53,15 @@ else
   "$relay_bin" init --data-dir "$relay_dir"
 fi
 
+# A demo operator: its own key, registered with the relay (idempotent).
+operator_key=$data/operator_key
+if [[ ! -f $operator_key ]]; then
+  ssh-keygen -q -t ed25519 -N '' -C demo-operator -f "$operator_key"
+fi
+if ! "$relay_bin" operator list --data-dir "$relay_dir" --json | grep -q '"name": "demo"'; then
+  "$relay_bin" operator add demo --key "$operator_key.pub" --data-dir "$relay_dir"
+fi
+
 relay_pid=
 # shellcheck disable=SC2317  # called from the traps below
 stop_relay() {
@@ -109,10 +118,28 @@ cat <<EOT
    $relay_bin session list --data-dir $relay_dir      # the live session
    $relay_bin device list --data-dir $relay_dir       # enrolled devices (none in this demo)
 EOT
-# TODO(operator demo): a later issue adds a demo operator key (./demo-data/operator_key, registered
-# with `relay operator add`) and prints the operator lines here:
-#   build/operator-cli/operator-cli connect ID --relay 127.0.0.1:$port -i ./demo-data/operator_key
-#   ssh -p $port -i ./demo-data/operator_key ID@127.0.0.1
+EOT
+# Once the agent has its session ID, print the operator lines with the real ID.
+print_operator_lines() {
+  local id="" i
+  for i in $(seq 1 150); do
+    id=$("$agent_bin" status --data-dir "$agent_dir" --json 2>/dev/null |
+      sed -n 's/.*"session_id": "\([0-9]*\)".*/\1/p') || true
+    [[ -n $id ]] && break
+    sleep 0.2
+  done
+  [[ -n $id ]] || return 0
+  cat <<EOT2
+
+ Operator, in another terminal (the device's user answers y at the prompt here):
+
+   $root/build/operator-cli/operator-cli connect $id --relay $listen -i $operator_key --known-hosts $data/known_hosts --host-key-checking accept-new
+   ssh -p $port -i $operator_key -o IdentitiesOnly=yes -o UserKnownHostsFile=$data/known_hosts -o StrictHostKeyChecking=accept-new $id@127.0.0.1
+
+EOT2
+}
+rm -f "$agent_dir/status.json"  # so only this run's session ID is printed
+print_operator_lines &
 cat <<EOT
 
  Ctrl-C here ends the agent; the relay is then stopped. Relay log: $relay_log
