@@ -77,7 +77,14 @@ void HostedChannel::kick() {
   auto keep = shared_from_this();
   if (channel_) step();
   host_->after_foreign_use();
-  if (channel_ && closing()) host_->wake();
+  if (channel_ && (closing() || output_pending())) host_->wake();
+}
+
+// libssh sends only after its own poll saw the socket writable: what we just wrote may wait in
+// its out-buffer, and only the tunnel's step arms the wait for writability.
+bool HostedChannel::output_pending() const {
+  ssh_session session = ssh_channel_get_session(channel_);
+  return session && (ssh_get_poll_flags(session) & SSH_WRITE_PENDING);
 }
 
 bool OutPump::flush(ssh_channel channel) {

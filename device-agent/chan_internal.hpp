@@ -102,6 +102,7 @@ class HostedChannel : public std::enable_shared_from_this<HostedChannel> {
   static void on_eof(ssh_session, ssh_channel, void* self);
   static void on_close(ssh_session, ssh_channel, void* self);
   void stop_local_once();
+  bool output_pending() const;
 
   ssh_channel_callbacks_struct callbacks_{};
   bool callbacks_installed_ = false;
@@ -114,7 +115,9 @@ class HostedChannel : public std::enable_shared_from_this<HostedChannel> {
 // took all of the previous chunk, so at most kChunk bytes wait here (backpressure).
 class OutPump {
  public:
-  static constexpr std::size_t kChunk = 32 * 1024;
+  // libssh 0.10.6 puts at most remote_maxpacket - 10 bytes in one packet, and the relay (like
+  // OpenSSH) announces 32768: a 32 KiB chunk would go out as a full packet plus a 10-byte one.
+  static constexpr std::size_t kChunk = 32768 - 10;
   explicit OutPump(bool is_stderr = false) : is_stderr_(is_stderr) {}
 
   // Writes what the peer's window allows; false on a channel error.

@@ -385,6 +385,31 @@ TEST(ChannelHost, LargeOutputSurvivesAStalledReader) {
   free_channel(ch);
 }
 
+// A measurement, not a check: run with --gtest_also_run_disabled_tests.
+TEST(ChannelHost, DISABLED_OutputThroughput) {
+  Pair pair(shell_policy());
+  ExitInfo exit;
+  ssh_channel ch = pair.open_session(&exit);
+  ASSERT_NE(ch, nullptr);
+  constexpr std::size_t kBytes = 1000000000;
+  ASSERT_EQ(ssh_channel_request_exec(ch, "dd if=/dev/zero bs=1000000 count=1000 status=none"),
+            SSH_OK);
+  std::vector<char> buf(1 << 20);
+  std::size_t total = 0;
+  auto start = Clock::now();
+  while (total < kBytes) {
+    // A blocking read waits until its whole count is buffered: take what is there instead.
+    if (ssh_channel_poll_timeout(ch, 5000, 0) <= 0) break;
+    int n = ssh_channel_read_nonblocking(ch, buf.data(), static_cast<uint32_t>(buf.size()), 0);
+    if (n < 0) break;
+    total += static_cast<std::size_t>(n);
+  }
+  double s = std::chrono::duration<double>(Clock::now() - start).count();
+  std::printf("%zu bytes in %.2f s: %.0f MB/s\n", total, s, total / s / 1e6);
+  EXPECT_EQ(total, kBytes);
+  free_channel(ch);
+}
+
 TEST(ChannelHost, ShellWithPtyTakesInput) {
   Pair pair(shell_policy());
   ExitInfo exit;
