@@ -20,6 +20,8 @@ namespace sb::agent::detail {
 
 namespace {
 
+constexpr int kPipeSize = 256 * 1024;
+
 struct CArgs {
   std::vector<char*> argv, envp;
 };
@@ -108,6 +110,10 @@ Spawned spawn_pipes(const SpawnSpec& spec, const CArgs& args) {
     close_pair(in), close_pair(out), close_pair(err);
     return s;
   }
+  // Bulk transfers ping-pong between the process and us once per pipe-full: a larger pipe means
+  // fewer wake-ups (best effort; the default 64 KiB still works).
+  ::fcntl(in[1], F_SETPIPE_SZ, kPipeSize);
+  ::fcntl(out[1], F_SETPIPE_SZ, kPipeSize);
   pid_t pid = ::fork();
   if (pid == 0) {
     ::setsid();  // its own process group, so signals reach everything it starts
