@@ -1,6 +1,7 @@
 #include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
+#include <csignal>
 #include <iostream>
 
 #include "common/logging.hpp"
@@ -105,6 +106,8 @@ sb::agent::AgentOptions to_options(const Args& args, bool adhoc) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Writes to peers that went away must fail with EPIPE, not kill the daemon.
+  std::signal(SIGPIPE, SIG_IGN);
   CLI::App app{
       "switchboard device agent: keeps a reverse SSH tunnel to a relay so IT staff can help "
       "this machine.\n  help  one-off: prints a session ID to read out to support\n  run   "

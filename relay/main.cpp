@@ -1,10 +1,13 @@
 #include <spdlog/spdlog.h>
 
+#include <csignal>
 #include <iostream>
 
 #include "relay/cli.hpp"
 
 int main(int argc, char** argv) {
+  // Writes to peers that went away must fail with EPIPE, not kill the daemon.
+  std::signal(SIGPIPE, SIG_IGN);
   CLI::App app{
       "switchboard relay: devices keep a reverse SSH tunnel here; operators reach them by "
       "session ID.\nRun `relay init` once, then `relay serve`. Every verb takes --data-dir "

@@ -86,8 +86,9 @@ int OperatorChannel::on_pty(ssh_session, ssh_channel, const char* term, int cols
     return SSH_ERROR;
   self->request_.pty = true;
   self->request_.term = t.empty() ? "xterm" : t;
-  self->request_.cols = std::clamp(cols, 1, 1000);
-  self->request_.rows = std::clamp(rows, 1, 1000);
+  // 0 means "unknown" (e.g. ssh -tt without a terminal): a conventional 80x24.
+  self->request_.cols = cols <= 0 ? 80 : std::min(cols, 1000);
+  self->request_.rows = rows <= 0 ? 24 : std::min(rows, 1000);
   return SSH_OK;
 }
 

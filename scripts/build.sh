@@ -2,18 +2,21 @@
 # Configures and builds switchboard.
 #   scripts/build.sh              -> build/       (RelWithDebInfo)
 #   scripts/build.sh --sanitize   -> build-asan/  (Debug, AddressSanitizer + UndefinedBehaviorSanitizer)
+#   scripts/build.sh --binaries   -> build/, only relay, device-agent and operator-cli (the demo)
 # Env: SB_BUILD_JOBS (default: nproc) parallel build jobs.
 set -euo pipefail
 
 usage() {
-  echo "usage: $0 [--sanitize]" >&2
+  echo "usage: $0 [--sanitize] [--binaries]" >&2
   echo "  builds into build/ (RelWithDebInfo), or build-asan/ (Debug, ASan+UBSan) with --sanitize" >&2
 }
 
 sanitize=0
+targets=()
 for arg in "$@"; do
   case "$arg" in
     --sanitize) sanitize=1 ;;
+    --binaries) targets=(--target relay device-agent operator-cli) ;;
     -h|--help) usage; exit 0 ;;
     *) echo "build: unknown argument: $arg" >&2; usage; exit 2 ;;
   esac
@@ -33,5 +36,5 @@ fi
 echo "build: configuring $dir/"
 cmake -S . -B "$dir" "${config[@]}"
 echo "build: building $dir/ with $jobs job(s)"
-cmake --build "$dir" -j"$jobs"
+cmake --build "$dir" -j"$jobs" "${targets[@]}"
 echo "build: $dir/ is up to date"

@@ -29,7 +29,7 @@ relay_log=$data/relay.log
 echo "== install-deps"
 bash scripts/install-deps.sh
 echo "== build"
-bash scripts/build.sh
+bash scripts/build.sh --binaries
 
 # True if something accepts TCP connections on 127.0.0.1:$port.
 port_open() {
@@ -117,7 +117,6 @@ cat <<EOT
    cd $root
    $relay_bin session list --data-dir $relay_dir      # the live session
    $relay_bin device list --data-dir $relay_dir       # enrolled devices (none in this demo)
-EOT
 EOT
 # Once the agent has its session ID, print the operator lines with the real ID.
 print_operator_lines() {
