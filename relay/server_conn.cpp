@@ -102,7 +102,10 @@ void ServerConn::refuse_auth(const std::string& user, const std::string& reason)
 }
 
 int ServerConn::auth_pubkey(const char* user_c, ssh_key key, char signature_state) {
-  if (state_ != State::kAuthenticating || user_c == nullptr) return SSH_AUTH_DENIED;
+  // libssh only asks once key exchange is complete; our state may not have caught up yet when
+  // the request came in the same pump that finished the exchange.
+  bool may_authenticate = state_ == State::kAuthenticating || state_ == State::kKeyExchange;
+  if (!may_authenticate || user_c == nullptr) return SSH_AUTH_DENIED;
   std::string user(user_c, strnlen(user_c, kMaxUserName + 1));
   if (user.size() > kMaxUserName) user.resize(kMaxUserName);
   std::string fp = keys::fingerprint(key);
