@@ -45,6 +45,11 @@ void Bridge::window_change(int cols, int rows) {
   if (state_ == State::kRunning) pump();
 }
 
+void Bridge::signal(const std::string& name) {
+  if (pending_signals_.size() < 16) pending_signals_.push_back(name);
+  if (state_ == State::kRunning) pump();
+}
+
 void Bridge::on_exit_status(ssh_session, ssh_channel, int status, void* userdata) {
   static_cast<Bridge*>(userdata)->exit_status_ = status;
 }
@@ -143,6 +148,9 @@ void Bridge::pump() {
       ssh_channel_change_pty_size(dev_, pending_resize_->first, pending_resize_->second);
       pending_resize_.reset();
     }
+    if (!is_forward_)
+      for (const auto& name : std::exchange(pending_signals_, {}))
+        ssh_channel_request_send_signal(dev_, name.c_str());
     std::uint64_t ignored = 0;
     move(op_, dev_, false, to_device_, bytes_to_device_);
     move(dev_, op_, false, to_operator_, bytes_to_operator_);

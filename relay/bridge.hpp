@@ -46,6 +46,8 @@ class Bridge {
   void start_session(SessionRequest request);
   void start_forward(ForwardRequest request);
   void window_change(int cols, int rows);
+  // Forwards a signal request ("INT", "TERM", ...) to the device's process.
+  void signal(const std::string& name);
   // Moves data and advances the setup; called from both connections' service steps.
   void pump();
   // One side's connection is going away: its channel handle is about to be freed.
@@ -86,6 +88,7 @@ class Bridge {
   ForwardRequest forward_;
   std::size_t env_index_ = 0;
   std::optional<std::pair<int, int>> pending_resize_;
+  std::vector<std::string> pending_signals_;
   std::string to_device_, to_operator_, to_operator_err_;
   bool eof_to_device_ = false, eof_to_operator_ = false;
   bool op_closed_ = false;

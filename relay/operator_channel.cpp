@@ -29,6 +29,7 @@ OperatorChannel::OperatorChannel(OperatorLink& link, ssh_channel channel)
   callbacks_.channel_env_request_function = &OperatorChannel::on_env;
   callbacks_.channel_subsystem_request_function = &OperatorChannel::on_subsystem;
   callbacks_.channel_pty_window_change_function = &OperatorChannel::on_window_change;
+  callbacks_.channel_signal_function = &OperatorChannel::on_signal;
   ssh_callbacks_init(&callbacks_);
   ssh_set_channel_callbacks(channel_, &callbacks_);
 }
@@ -138,6 +139,14 @@ int OperatorChannel::on_window_change(ssh_session, ssh_channel, int cols, int ro
   if (self->bridge_) self->bridge_->window_change(cols, rows);
   if (auto* terminal = self->shared()) terminal->resize(self->channel_, cols, rows);
   return SSH_OK;
+}
+
+void OperatorChannel::on_signal(ssh_session, ssh_channel, const char* signal, void* userdata) {
+  auto* self = static_cast<OperatorChannel*>(userdata);
+  std::string name = signal ? signal : "";
+  bool known = name.size() <= 8 && !name.empty() &&
+               std::all_of(name.begin(), name.end(), [](char c) { return c >= 'A' && c <= 'Z'; });
+  if (known && self->bridge_) self->bridge_->signal(name);
 }
 
 void OperatorChannel::start(ServerConn& device) {

@@ -50,6 +50,7 @@ class OperatorChannel {
   static int on_exec(ssh_session, ssh_channel, const char* command, void* userdata);
   static int on_env(ssh_session, ssh_channel, const char* name, const char* value, void* userdata);
   static int on_subsystem(ssh_session, ssh_channel, const char* name, void* userdata);
+  static void on_signal(ssh_session, ssh_channel, const char* signal, void* userdata);
   static int on_window_change(ssh_session, ssh_channel, int cols, int rows, int, int,
                               void* userdata);
   int accept_start(SessionRequest::Kind kind, const std::string& command);
