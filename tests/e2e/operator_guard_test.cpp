@@ -1,0 +1,122 @@
+// Guessing session IDs: misses are free up to an allowance, then every further attempt from the
+// same source address or with the same key waits, longer each time, while an operator with the
+// right ID from elsewhere gets in at once. All clients run on this machine: they bind to distinct
+// loopback addresses (ssh -b 127.0.0.N) to be distinct sources.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <thread>
+
+#include "harness.hpp"
+
+namespace sb::e2e {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+// One attempt from a source address, timed from its last try (a refusal at authentication,
+// while the relay loads a just-registered key, is retried and not counted as a miss).
+struct Timed {
+  RunResult result;
+  double seconds = 0;
+};
+Timed attempt(const Relay& relay, const OperatorKey& op, const std::filesystem::path& kh,
+              const std::string& source, const std::string& user, const std::string& command) {
+  Timed t;
+  wait_until(
+      [&] {
+        auto start = Clock::now();
+        t.result =
+            run_with_status(operator_ssh_argv(relay, op, kh, user, {"-b", source}, {command}));
+        t.seconds = seconds_since(start);
+        return !ssh_auth_refused(t.result);
+      },
+      20s);
+  return t;
+}
+
+std::string wrong_id(const std::string& live, int n) {
+  std::string id = std::to_string(100000000 + 7919 * (n + 1));
+  return id == live ? std::to_string(100000001 + 7919 * (n + 1)) : id;
+}
+
+TEST(OperatorGuard, GuessedIdsAreSlowedWhileTheRightOperatorGetsInAtOnce) {
+  TempDir tmp;
+  Relay relay(tmp / "relay");
+  auto bob = register_operator(relay, tmp.path(), "bob");          // the legitimate operator
+  auto mallory = register_operator(relay, tmp.path(), "mallory");  // guesses from 127.0.0.1
+  auto eve = register_operator(relay, tmp.path(), "eve");          // guesses from there too
+  Process agent(agent_help_argv(relay.address(), tmp / "agent", {"--shell", "/bin/sh"}));
+  auto id = banner_session_id(agent);
+  ASSERT_TRUE(id) << agent.err();
+  ConsentAnswerer consent(agent);
+  const auto kh = tmp / "known_hosts";
+
+  // Every key works before any guessing (these attempts hit the live ID: no misses).
+  for (const auto* op : {&bob, &mallory, &eve}) {
+    auto warm = attempt(relay, *op, kh, "127.0.0.4", *id, "echo warm");
+    ASSERT_EQ(warm.result.exit_code, 0) << op->name << ": " << warm.result.err;
+  }
+
+  // The allowance: five misses, answered without penalty (in parallel).
+  std::vector<Timed> free_misses(5);
+  {
+    std::vector<std::thread> threads;
+    for (int i = 0; i < 5; ++i)
+      threads.emplace_back([&, i] {
+        free_misses[i] = attempt(relay, mallory, kh, "127.0.0.1", wrong_id(*id, i), "true");
+      });
+    for (auto& t : threads) t.join();
+  }
+  for (const auto& miss : free_misses) {
+    EXPECT_NE(miss.result.exit_code, 0) << miss.result.out;
+    EXPECT_LT(miss.seconds, 1.0) << "within the allowance a miss is not delayed";
+  }
+
+  // The sixth miss waits (the uniform 0.4 s answer plus a penalty of about a second).
+  auto sixth = attempt(relay, mallory, kh, "127.0.0.1", wrong_id(*id, 5), "true");
+  EXPECT_NE(sixth.result.exit_code, 0);
+  EXPECT_GE(sixth.seconds, 1.3) << "the sixth miss in a minute was not slowed";
+
+  // Now, at the same time: mallory's key from a fresh source (per key), eve's fresh key from
+  // mallory's source (per source) -- both held, longer than before -- and bob with the right ID
+  // from another address, who gets in at once.
+  Timed by_key, by_source;
+  std::atomic<bool> by_key_done{false}, by_source_done{false};
+  std::thread key_thread([&] {
+    by_key = attempt(relay, mallory, kh, "127.0.0.3", wrong_id(*id, 6), "true");
+    by_key_done = true;
+  });
+  std::thread source_thread([&] {
+    by_source = attempt(relay, eve, kh, "127.0.0.1", wrong_id(*id, 7), "true");
+    by_source_done = true;
+  });
+  auto legit = attempt(relay, bob, kh, "127.0.0.2", *id, "echo bob-is-in");
+  bool guessers_still_held = !by_key_done && !by_source_done;
+  key_thread.join();
+  source_thread.join();
+
+  EXPECT_EQ(legit.result.exit_code, 0) << legit.result.err;
+  EXPECT_EQ(legit.result.out, "bob-is-in\n");
+  EXPECT_LT(legit.seconds, 1.0) << "the legitimate operator was slowed by someone else's guesses";
+  EXPECT_TRUE(guessers_still_held) << "bob got in only after the guessers' answers";
+
+  EXPECT_NE(by_key.result.exit_code, 0);
+  EXPECT_EQ(by_key.result.out, "");
+  EXPECT_GE(by_key.seconds, sixth.seconds + 0.5)
+      << "the guessing key from a new source address is not slowed (more)";
+  EXPECT_NE(by_source.result.exit_code, 0);
+  EXPECT_EQ(by_source.result.out, "");
+  EXPECT_GE(by_source.seconds, sixth.seconds + 0.5)
+      << "a new key from the guessing source address is not slowed (more)";
+
+  // The relay recorded the penalties.
+  EXPECT_NE(relay.process().err().find("rate limit"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace sb::e2e

@@ -1,0 +1,184 @@
+// Several operators on one device with OpenSSH `ssh -tt` (a forced PTY, typed input from a
+// pipe): one shared terminal that every read-write operator types into and everyone sees, an
+// observer whose keystrokes never arrive, a late joiner who first sees the recent screen, a
+// private shell nobody else sees, and join/leave notices.
+//
+// Typed lines are `echo NAME-$((6*7))-who`: the shell's output "NAME-42-who" never appears in
+// the typed text itself (which the terminal echoes), so seeing it means the shell ran the line.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include "harness.hpp"
+
+namespace sb::e2e {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr auto kSee = 8s;  // how long a typed line may take to show up everywhere
+
+class OperatorShared : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    relay_ = std::make_unique<Relay>(tmp_ / "relay");
+    for (const char* name : {"alice", "bob", "carol", "dave", "erin"})
+      ops_[name] = register_operator(*relay_, tmp_.path(), name);
+    agent_ = std::make_unique<Process>(
+        agent_help_argv(relay_->address(), tmp_ / "agent", {"--shell", "/bin/sh"}));
+    auto id = banner_session_id(*agent_);
+    ASSERT_TRUE(id) << agent_->err();
+    id_ = *id;
+    consent_ = std::make_unique<ConsentAnswerer>(*agent_);
+  }
+  void TearDown() override {
+    terminals_.clear();
+    consent_.reset();
+    agent_.reset();
+  }
+
+  // `ssh -tt ID[SUFFIX]@relay` as the operator, once the terminal shows something (a prompt
+  // or the replayed screen); restarted while the relay has not loaded the key yet.
+  Process& open_terminal(const std::string& name, const std::string& suffix = "") {
+    auto argv = operator_ssh_argv(*relay_, ops_[name], tmp_ / "known_hosts", id_ + suffix, {"-tt"});
+    std::unique_ptr<Process> p;
+    wait_until(
+        [&] {
+          p = std::make_unique<Process>(argv);
+          wait_until([&] { return !p->out().empty() || !p->running(); }, 10s);
+          if (!p->out().empty()) return true;
+          p->wait_for_output("\x01never\x02", 2s, true);
+          return p->err().find("Permission denied") == std::string::npos;
+        },
+        10s);
+    EXPECT_FALSE(p->out().empty()) << name << " got no terminal: " << p->err();
+    terminals_[name] = std::move(p);
+    return *terminals_[name];
+  }
+  Process& term(const std::string& name) { return *terminals_.at(name); }
+  void type(const std::string& name, const std::string& line) {
+    term(name).write_stdin(line + "\n");
+  }
+  // Waits until every named terminal shows text; returns the names that did not.
+  std::vector<std::string> not_seen_by(const std::vector<std::string>& names,
+                                       const std::string& text) {
+    std::vector<std::string> missing;
+    for (const auto& n : names)
+      if (!term(n).wait_for_output(text, kSee)) missing.push_back(n);
+    return missing;
+  }
+  static std::string join(const std::vector<std::string>& names) {
+    std::string s;
+    for (const auto& n : names) s += (s.empty() ? "" : ", ") + n;
+    return s;
+  }
+  std::string screens() {
+    std::string s;
+    for (const auto& [name, p] : terminals_)
+      s += "---- " + name + " ----\n" + p->out() + "\n(stderr) " + p->err() + "\n";
+    return s + "---- agent ----\n" + agent_->out();
+  }
+
+  TempDir tmp_;
+  std::unique_ptr<Relay> relay_;
+  std::map<std::string, OperatorKey> ops_;
+  std::unique_ptr<Process> agent_;
+  std::unique_ptr<ConsentAnswerer> consent_;
+  std::map<std::string, std::unique_ptr<Process>> terminals_;
+  std::string id_;
+};
+
+TEST_F(OperatorShared, WhatOneTypesAllSeeObserverCannotTypeLateJoinerSeesTheScreen) {
+  open_terminal("alice");
+  open_terminal("bob");
+  open_terminal("carol", "+ro");
+
+  // What one read-write operator types, all three see executed.
+  type("alice", "echo MARK-$((6*7))-alpha");
+  auto missing = not_seen_by({"alice", "bob", "carol"}, "MARK-42-alpha");
+  ASSERT_TRUE(missing.empty()) << "not seen by " << join(missing) << "\n" << screens();
+  type("bob", "echo MARK-$((6*7))-bravo");
+  missing = not_seen_by({"alice", "bob", "carol"}, "MARK-42-bravo");
+  EXPECT_TRUE(missing.empty()) << "not seen by " << join(missing) << "\n" << screens();
+
+  // The observer's keystrokes never arrive: after a later line from alice has been seen by
+  // everyone, nobody saw the observer's line, typed or executed.
+  type("carol", "echo OBS-$((6*7))-charlie");
+  type("alice", "echo SYNC-$((6*7))-one");
+  missing = not_seen_by({"alice", "bob", "carol"}, "SYNC-42-one");
+  EXPECT_TRUE(missing.empty()) << "not seen by " << join(missing) << "\n" << screens();
+  for (const char* n : {"alice", "bob", "carol"}) {
+    EXPECT_EQ(term(n).out().find("OBS-42-charlie"), std::string::npos)
+        << "the observer's command ran\n"
+        << screens();
+    EXPECT_EQ(term(n).out().find("OBS-$(("), std::string::npos)
+        << "the observer's keystrokes reached the terminal (" << n << ")\n"
+        << screens();
+  }
+
+  // The operators already there and the device's user saw who joined, and how.
+  EXPECT_TRUE(term("alice").wait_for_output(
+      "[switchboard] bob (" + ops_["bob"].fingerprint + ") joined (shared)", kSee))
+      << screens();
+  EXPECT_TRUE(term("alice").wait_for_output(
+      "[switchboard] carol (" + ops_["carol"].fingerprint + ") joined (observer)", kSee))
+      << screens();
+  EXPECT_TRUE(agent_->wait_for_output(
+      "[switchboard] carol (" + ops_["carol"].fingerprint + ") joined (observer)", kSee))
+      << agent_->out();
+
+  // A late joiner first sees the recent screen, before anyone types again.
+  open_terminal("dave");
+  EXPECT_TRUE(term("dave").wait_for_output("MARK-42-alpha", kSee))
+      << "the late joiner did not get the earlier output replayed\n"
+      << screens();
+  EXPECT_TRUE(term("dave").wait_for_output("SYNC-42-one", kSee)) << screens();
+  EXPECT_TRUE(term("alice").wait_for_output(
+      "[switchboard] dave (" + ops_["dave"].fingerprint + ") joined (shared)", kSee))
+      << screens();
+  // ...and then takes part like the others.
+  type("dave", "echo MARK-$((6*7))-delta");
+  missing = not_seen_by({"alice", "bob", "carol", "dave"}, "MARK-42-delta");
+  EXPECT_TRUE(missing.empty()) << "not seen by " << join(missing) << "\n" << screens();
+
+  // One operator leaving ends nothing for the others; they are told.
+  term("bob").signal(SIGTERM);
+  EXPECT_TRUE(term("bob").wait(10s));
+  EXPECT_TRUE(term("alice").wait_for_output("[switchboard] bob left", kSee)) << screens();
+  EXPECT_TRUE(agent_->wait_for_output("[switchboard] bob left", kSee)) << agent_->out();
+  type("alice", "echo AFTER-$((6*7))-leave");
+  missing = not_seen_by({"alice", "carol", "dave"}, "AFTER-42-leave");
+  EXPECT_TRUE(missing.empty()) << "not seen by " << join(missing) << "\n" << screens();
+}
+
+TEST_F(OperatorShared, PrivateShellIsNotSeenByOthers) {
+  open_terminal("alice");
+  open_terminal("bob");
+  type("alice", "echo MARK-$((6*7))-alpha");
+  auto missing = not_seen_by({"alice", "bob"}, "MARK-42-alpha");
+  ASSERT_TRUE(missing.empty()) << "not seen by " << join(missing) << "\n" << screens();
+
+  // erin's own shell: her output is hers alone, and the shared screen is not in it.
+  open_terminal("erin", "+own");
+  type("erin", "echo OWN-$((6*7))-erin");
+  ASSERT_TRUE(term("erin").wait_for_output("OWN-42-erin", kSee)) << screens();
+  type("alice", "echo SYNC-$((6*7))-two");
+  missing = not_seen_by({"alice", "bob"}, "SYNC-42-two");
+  EXPECT_TRUE(missing.empty()) << "not seen by " << join(missing) << "\n" << screens();
+  for (const char* n : {"alice", "bob"}) {
+    EXPECT_EQ(term(n).out().find("OWN-42-erin"), std::string::npos) << screens();
+    EXPECT_EQ(term(n).out().find("OWN-$(("), std::string::npos) << screens();
+  }
+  EXPECT_EQ(term("erin").out().find("MARK-42-alpha"), std::string::npos) << screens();
+  EXPECT_EQ(term("erin").out().find("SYNC-42-two"), std::string::npos) << screens();
+
+  // Her shell is a real one of her own: it ends with her exit code, the shared one goes on.
+  type("erin", "exit 9");
+  auto code = term("erin").wait(10s);
+  EXPECT_EQ(code, 9) << screens();
+  type("bob", "echo STILL-$((6*7))-here");
+  missing = not_seen_by({"alice", "bob"}, "STILL-42-here");
+  EXPECT_TRUE(missing.empty()) << "not seen by " << join(missing) << "\n" << screens();
+}
+
+}  // namespace
+}  // namespace sb::e2e

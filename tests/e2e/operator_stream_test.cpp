@@ -1,0 +1,234 @@
+// Bulk data through the relay: 100 MiB device -> operator and operator -> device arrive intact
+// (SHA-256) although the reader stalls midway, and the relay does not buffer what the stalled
+// reader does not take (its memory stays bounded: backpressure, not buffering).
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <fstream>
+#include <random>
+#include <thread>
+
+#include "harness.hpp"
+
+extern char** environ;
+
+namespace sb::e2e {
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+constexpr std::size_t kMiB = 1024 * 1024;
+constexpr std::size_t kStreamSize = 100 * kMiB;
+constexpr auto kStall = 3s;
+
+void write_random_file(const fs::path& path, std::size_t size) {
+  std::mt19937_64 rng(0x5eed5eedULL);
+  std::vector<std::uint64_t> block(kMiB / sizeof(std::uint64_t));
+  std::ofstream out(path, std::ios::binary);
+  for (std::size_t done = 0; done < size; done += kMiB) {
+    for (auto& word : block) word = rng();
+    out.write(reinterpret_cast<const char*>(block.data()), static_cast<std::streamsize>(kMiB));
+  }
+}
+
+std::string sha256_of(const fs::path& path) {
+  auto r = run({"/usr/bin/sha256sum", path.string()}, 60s);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  return r.out.substr(0, 64);
+}
+
+// Resident memory of a process, in bytes (0 if unknown).
+std::size_t rss_of(pid_t pid) {
+  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(status, line))
+    if (line.starts_with("VmRSS:")) return std::stoull(line.substr(6)) * 1024;
+  return 0;
+}
+
+// Samples a process's RSS every 20 ms and keeps the largest value.
+class PeakRss {
+ public:
+  explicit PeakRss(pid_t pid) : pid_(pid), thread_([this] { loop(); }) {}
+  ~PeakRss() {
+    stop_ = true;
+    thread_.join();
+  }
+  std::size_t peak() const { return peak_; }
+
+ private:
+  void loop() {
+    while (!stop_) {
+      peak_ = std::max<std::size_t>(peak_, rss_of(pid_));
+      std::this_thread::sleep_for(20ms);  // sampling period
+    }
+  }
+  pid_t pid_;
+  std::atomic<bool> stop_{false};
+  std::atomic<std::size_t> peak_{0};
+  std::thread thread_;
+};
+
+// A child whose stdout is a pipe this test reads itself, at its own pace (the harness's
+// Process reads everything as it comes, which cannot stall).
+struct PipedChild {
+  pid_t pid = -1;
+  int out = -1;
+  PipedChild() = default;
+  PipedChild(const PipedChild&) = delete;
+  PipedChild& operator=(const PipedChild&) = delete;
+  PipedChild(PipedChild&& o) noexcept : pid(o.pid), out(o.out) { o.pid = o.out = -1; }
+  // Reaps the child; its exit code, or 128+signal.
+  int wait() {
+    int status = 0;
+    if (pid > 0 && ::waitpid(pid, &status, 0) == pid) {
+      pid = -1;
+      return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    }
+    return -1;
+  }
+  ~PipedChild() {
+    if (out >= 0) ::close(out);
+    if (pid > 0) {
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, nullptr, 0);
+    }
+  }
+};
+
+std::string read_text(const fs::path& path) {
+  std::ifstream in(path);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+PipedChild spawn_piped(const std::vector<std::string>& argv, const fs::path& stderr_file) {
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) throw std::runtime_error("pipe2");
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_adddup2(&actions, fds[1], 1);
+  posix_spawn_file_actions_addopen(&actions, 2, stderr_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
+                                   0600);
+  std::vector<char*> cargv;
+  std::vector<std::string> copy = argv;
+  for (auto& a : copy) cargv.push_back(a.data());
+  cargv.push_back(nullptr);
+  PipedChild child;
+  int rc = ::posix_spawn(&child.pid, cargv[0], &actions, nullptr, cargv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  ::close(fds[1]);
+  if (rc != 0) {
+    ::close(fds[0]);
+    throw std::runtime_error("posix_spawn " + argv[0]);
+  }
+  child.out = fds[0];
+  return child;
+}
+
+// Reads up to limit bytes (or to EOF) from fd into the file.
+std::size_t copy_to(int fd, std::ofstream& sink, std::size_t limit) {
+  std::vector<char> buf(256 * 1024);
+  std::size_t done = 0;
+  while (done < limit) {
+    ssize_t n = ::read(fd, buf.data(), std::min(buf.size(), limit - done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    sink.write(buf.data(), n);
+    done += static_cast<std::size_t>(n);
+  }
+  return done;
+}
+
+class OperatorStream : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    data_ = tmp_ / "data.bin";
+    write_random_file(data_, kStreamSize);
+    expected_ = sha256_of(data_);
+    relay_ = std::make_unique<Relay>(tmp_ / "relay");
+    alice_ = register_operator(*relay_, tmp_.path(), "alice");
+    agent_ = std::make_unique<Process>(
+        agent_help_argv(relay_->address(), tmp_ / "agent", {"--shell", "/bin/sh"}));
+    auto id = banner_session_id(*agent_);
+    ASSERT_TRUE(id) << agent_->err();
+    id_ = *id;
+    consent_ = std::make_unique<ConsentAnswerer>(*agent_);
+    // The relay knows alice's key before the timed part starts.
+    auto ready = run_operator_ssh(ssh({"echo ready"}));
+    ASSERT_EQ(ready.exit_code, 0) << ready.err;
+  }
+  void TearDown() override {
+    consent_.reset();
+    agent_.reset();
+  }
+  std::vector<std::string> ssh(const std::vector<std::string>& command) {
+    return operator_ssh_argv(*relay_, alice_, tmp_ / "known_hosts", id_, {}, command);
+  }
+
+  TempDir tmp_;
+  fs::path data_;
+  std::string expected_;
+  std::unique_ptr<Relay> relay_;
+  OperatorKey alice_;
+  std::unique_ptr<Process> agent_;
+  std::unique_ptr<ConsentAnswerer> consent_;
+  std::string id_;
+};
+
+TEST_F(OperatorStream, HundredMiBToTheOperatorWithAStalledReader) {
+  std::size_t baseline = rss_of(relay_->process().pid());
+  PeakRss peak(relay_->process().pid());
+  auto child = spawn_piped(ssh({"cat " + data_.string()}), tmp_ / "ssh.err");
+  std::ofstream sink(tmp_ / "received.bin", std::ios::binary);
+
+  std::size_t got = copy_to(child.out, sink, 10 * kMiB);
+  ASSERT_EQ(got, 10 * kMiB) << "the stream stopped early";
+  std::this_thread::sleep_for(kStall);  // the deliberate stall of the reader
+  std::size_t during_stall = peak.peak();
+  got += copy_to(child.out, sink, kStreamSize);  // the rest, to EOF
+  sink.close();
+  EXPECT_EQ(child.wait(), 0) << read_text(tmp_ / "ssh.err");
+  EXPECT_EQ(got, kStreamSize);
+  EXPECT_EQ(sha256_of(tmp_ / "received.bin"), expected_) << "the stream arrived altered";
+  // With backpressure the relay holds at most a few windows' worth, not the 90 MiB the stalled
+  // reader had not taken yet.
+  EXPECT_LT(during_stall, baseline + 48 * kMiB)
+      << "relay RSS grew from " << baseline << " to " << during_stall << " during the stall";
+}
+
+TEST_F(OperatorStream, HundredMiBToTheDeviceWithAStalledReader) {
+  std::size_t baseline = rss_of(relay_->process().pid());
+  PeakRss peak(relay_->process().pid());
+  // On the device, the reader takes 10 MiB, stalls, then takes the rest (dd reads exactly).
+  Process upload(
+      ssh({"{ dd bs=1048576 count=10 iflag=fullblock status=none; sleep 3; cat; } | "
+           "sha256sum"}));
+  std::ifstream in(data_, std::ios::binary);
+  std::vector<char> buf(kMiB);
+  auto start = Clock::now();
+  for (std::size_t done = 0; done < kStreamSize; done += kMiB) {
+    in.read(buf.data(), static_cast<std::streamsize>(kMiB));
+    upload.write_stdin(std::string(buf.data(), kMiB));  // blocks while the device does not read
+  }
+  upload.close_stdin();
+  auto code = upload.wait(60s);
+  double took = std::chrono::duration<double>(Clock::now() - start).count();
+
+  ASSERT_TRUE(code) << "the upload did not finish";
+  EXPECT_EQ(*code, 0) << upload.err();
+  EXPECT_TRUE(upload.wait_for_output(expected_ + "  -", 5s))
+      << "the device received something else: " << upload.out() << upload.err();
+  EXPECT_GE(took, 2.5) << "the device's reader stalled for 3 s";
+  EXPECT_LT(peak.peak(), baseline + 48 * kMiB)
+      << "relay RSS grew from " << baseline << " to " << peak.peak() << " during the upload";
+}
+
+}  // namespace
+}  // namespace sb::e2e
