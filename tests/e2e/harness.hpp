@@ -73,6 +73,12 @@ class Process {
   // Waits until a line matching the ECMAScript regex appears; returns the first capture group.
   std::optional<std::string> wait_for_match(const std::string& regex, Millis timeout = 10s,
                                             bool from_err = false);
+  // Waits until at least n lines (1-based) match the regex; returns the nth line's first
+  // capture group (the whole match if the regex has no group).
+  std::optional<std::string> wait_for_nth_match(const std::string& regex, std::size_t n,
+                                                Millis timeout = 10s, bool from_err = false);
+  // The captures of every line matching the regex so far, oldest first.
+  std::vector<std::string> matches(const std::string& regex, bool from_err = false) const;
   // Writes to the process's stdin.
   void write_stdin(const std::string& data);
   void close_stdin();
@@ -95,7 +101,14 @@ class Relay {
     std::vector<std::string> extra_args;
   };
   explicit Relay(const std::filesystem::path& data_dir, Options options);
+  // On a given port (e.g. another relay taking over the address of a stopped one); 0 = a free
+  // port picked here.
+  Relay(const std::filesystem::path& data_dir, Options options, int port);
   explicit Relay(const std::filesystem::path& data_dir) : Relay(data_dir, Options{}) {}
+  // SIGTERM and wait (SIGKILL if it does not stop).
+  ~Relay();
+  Relay(const Relay&) = delete;
+  Relay& operator=(const Relay&) = delete;
 
   int port() const { return port_; }
   std::string address() const;  // "127.0.0.1:PORT"
@@ -111,6 +124,10 @@ class Relay {
   RunResult admin(std::vector<std::string> args);
   // admin(args + --json) parsed; fails the test (ADD_FAILURE) and returns null if not JSON.
   nlohmann::json admin_json(std::vector<std::string> args);
+  // Shorthands: `session list [--active] --json`, `keys list --json`, `device list --json`.
+  nlohmann::json sessions(bool active_only = false);
+  nlohmann::json tunnel_keys();
+  nlohmann::json devices();
 
  private:
   void start();
@@ -119,6 +136,109 @@ class Relay {
   int port_;
   std::string fingerprint_;
   std::unique_ptr<Process> process_;
+  std::string earlier_logs_;  // stderr of the relay processes before the last restart
+};
+
+// ---- Helpers shared by the tests ----------------------------------------------------------
+
+// "Session ID: 482 913 075" at the start of a line in the banner of `device-agent help`
+// (stdout; the boxed copy above it is not counted); group 1 = the ID.
+inline constexpr const char* kBannerRegex = R"(^Session ID: (\d{3} \d{3} \d{3}))";
+// "connected to HOST:PORT: session 482 913 075 ..." logged by both agent modes (stderr).
+inline constexpr const char* kConnectedRegex = R"(connected to \S+: session (\d{3} \d{3} \d{3}))";
+
+// "482 913 075" -> "482913075".
+std::string digits_only(const std::string& text);
+
+// argv for `device-agent help|run --relay ADDR --data-dir DIR --keepalive 1s --max-backoff 1s`
+// followed by extra.
+std::vector<std::string> agent_help_argv(const std::string& relay_address,
+                                         const std::filesystem::path& data_dir,
+                                         std::vector<std::string> extra = {});
+std::vector<std::string> agent_run_argv(const std::string& relay_address,
+                                        const std::filesystem::path& data_dir,
+                                        std::vector<std::string> extra = {});
+
+// The nth session ID (1-based, digits only) an agent announced: in its banner (help, stdout) or
+// in its "connected to" log line (help and run, stderr). nullopt on timeout or exit.
+std::optional<std::string> banner_session_id(Process& agent, std::size_t nth = 1,
+                                             Millis timeout = 15s);
+std::optional<std::string> logged_session_id(Process& agent, std::size_t nth = 1,
+                                             Millis timeout = 15s);
+
+// The first element of a JSON array whose string field equals value; null if none.
+nlohmann::json find_by(const nlohmann::json& rows, const std::string& field,
+                       const std::string& value);
+
+}  // namespace sb::e2e
+
+// ---- Operator helpers (appended for the operator_*_test.cpp files) -------------------------
+#include <atomic>
+#include <thread>
+
+namespace sb::e2e {
+
+// What every refused attach (unknown, ended or not permitted session) says on ssh's stderr.
+inline constexpr const char* kNotAvailableText =
+    "is not available (it ended, never existed, or you may not join it)";
+// A consent question on an ad-hoc agent's stdout:
+// "alice (SHA256:...) asks to run a command: ls - allow? [y/N] ";
+// groups: 1 operator, 2 fingerprint, 3 "asks ...".
+inline constexpr const char* kConsentPromptRegex =
+    R"((\S+) \((SHA256:[^)]*)\) (asks .*) - allow\? \[y/N\])";
+
+struct OperatorKey {
+  std::string name;
+  std::filesystem::path key;  // private key; the public key is key + ".pub"
+  std::string fingerprint;    // "SHA256:..."
+};
+
+// A fresh ed25519 key pair DIR/NAME.key(.pub) without passphrase (ssh-keygen).
+OperatorKey make_operator_key(const std::filesystem::path& dir, const std::string& name);
+// make_operator_key, then `relay operator add NAME --key DIR/NAME.key.pub`. The running relay
+// picks the key up within a moment: use run_operator_ssh for the first connection.
+OperatorKey register_operator(Relay& relay, const std::filesystem::path& dir,
+                              const std::string& name);
+
+// `/usr/bin/ssh -F /dev/null -p PORT -i KEY -o IdentitiesOnly=yes -o UserKnownHostsFile=KH
+//  -o StrictHostKeyChecking=accept-new -o BatchMode=yes -o LogLevel=ERROR OPTIONS...
+//  USER@127.0.0.1 COMMAND...`
+std::vector<std::string> operator_ssh_argv(const Relay& relay, const OperatorKey& op,
+                                           const std::filesystem::path& known_hosts,
+                                           const std::string& user,
+                                           const std::vector<std::string>& options = {},
+                                           const std::vector<std::string>& command = {});
+// Like run(), but exit_code is the real one even when it is 128 or more (ssh's 255), or
+// 128+signal if killed; -1 only on timeout.
+RunResult run_with_status(const std::vector<std::string>& argv, Millis timeout = 30s);
+// ssh exited 255 with "Permission denied (publickey)" (run() reports 255 as -1: both count).
+bool ssh_auth_refused(const RunResult& r);
+// run_with_status(argv), repeated (for up to 10 s) while the relay refuses the key at
+// authentication, i.e. until it has loaded an operator key registered a moment ago.
+RunResult run_operator_ssh(const std::vector<std::string>& argv, Millis timeout = 30s);
+
+// "482913075" -> "482 913 075".
+std::string spaced_session_id(const std::string& id);
+
+// Answers every consent question an agent prints (kConsentPromptRegex) by writing the answer
+// and a newline to its stdin, from a thread, until destroyed.
+class ConsentAnswerer {
+ public:
+  explicit ConsentAnswerer(Process& agent, std::string answer = "y");
+  ~ConsentAnswerer();
+  ConsentAnswerer(const ConsentAnswerer&) = delete;
+  ConsentAnswerer& operator=(const ConsentAnswerer&) = delete;
+  // The "asks ..." part of every question so far, oldest first.
+  std::vector<std::string> questions() const;
+  // The full "NAME (SHA256:...) asks ..." text of every question so far.
+  std::vector<std::string> full_questions() const;
+
+ private:
+  void loop();
+  Process& agent_;
+  std::string answer_;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
 };
 
 }  // namespace sb::e2e
