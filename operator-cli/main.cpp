@@ -1,6 +1,7 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <iostream>
@@ -67,6 +68,11 @@ std::string user_for(const Args& args, sb::op::Mode mode) {
   std::exit(127);
 }
 
+void refuse_command(const Args& args) {
+  if (!args.command.empty())
+    throw CLI::ValidationError("--", "only `exec` takes a command after --");
+}
+
 void add_common(CLI::App& verb, Args& args, bool session = true) {
   verb.add_option("--relay", args.relay, "The relay, HOST:PORT (default $SWITCHBOARD_RELAY)");
   verb.add_option("-i,--identity", args.identity, "Your private key (default: ssh's own choice)");
@@ -74,7 +80,8 @@ void add_common(CLI::App& verb, Args& args, bool session = true) {
                   "known_hosts file for the relay's host key (default: ssh's)");
   verb.add_option("--host-key-checking", args.host_key_checking,
                   "StrictHostKeyChecking for the relay: yes, accept-new or ask");
-  verb.add_option("-o", args.ssh_options, "An extra ssh -o option (repeatable)");
+  verb.add_option("-o", args.ssh_options, "An extra ssh -o option (repeatable)")
+      ->allow_extra_args(false);
   verb.add_flag("--dry-run", args.dry_run, "Print the ssh command instead of running it");
   if (session)
     verb.add_option("SESSION", args.session, "Session ID (482913075, 482 913 075) or device name")
@@ -100,6 +107,7 @@ int main(int argc, char** argv) {
   connect->add_flag("--read-only", args.read_only, "Watch the shared terminal without typing");
   connect->add_flag("--own", args.own, "Your own private shell instead of the shared one");
   connect->callback([&] {
+    refuse_command(args);
     if (args.read_only && args.own)
       throw CLI::ValidationError("--read-only and --own exclude each other");
     auto mode = args.read_only ? sb::op::Mode::kReadOnly
@@ -110,8 +118,9 @@ int main(int argc, char** argv) {
 
   auto* exec = app.add_subcommand("exec", "Run one command on the device; exits with its code");
   add_common(*exec, args);
-  exec->add_option("COMMAND", args.command, "The command and its arguments (after --)")->required();
+  exec->footer("COMMAND: the command and its arguments, after --");
   exec->callback([&] {
+    if (args.command.empty()) throw CLI::ValidationError("COMMAND", "give the command after --");
     run_ssh(
         sb::op::exec_args(connection(args), user_for(args, sb::op::Mode::kShared), args.command),
         args.dry_run);
@@ -123,6 +132,7 @@ int main(int argc, char** argv) {
   screen->add_option("--listen", args.listen, "Local address for your VNC viewer")
       ->capture_default_str();
   screen->callback([&] {
+    refuse_command(args);
     std::cerr << "Point your VNC viewer at " << args.listen << " (Ctrl-C to stop)\n";
     run_ssh(sb::op::local_forward_args(connection(args), user_for(args, sb::op::Mode::kShared),
                                        args.listen, "screen:5900"),
@@ -133,6 +143,7 @@ int main(int argc, char** argv) {
   add_common(*proxy, args);
   proxy->add_option("--socks", args.socks, "Local SOCKS5 address")->capture_default_str();
   proxy->callback([&] {
+    refuse_command(args);
     std::cerr << "SOCKS5 proxy on " << args.socks << " (Ctrl-C to stop)\n";
     run_ssh(sb::op::socks_args(connection(args), user_for(args, sb::op::Mode::kShared), args.socks),
             args.dry_run);
@@ -143,6 +154,7 @@ int main(int argc, char** argv) {
   add_common(*forward, args);
   forward->add_option("-L", args.forward, "LOCAL_PORT:HOST:PORT")->required();
   forward->callback([&] {
+    refuse_command(args);
     auto colon = args.forward.find(':');
     if (colon == std::string::npos || args.forward.find(':', colon + 1) == std::string::npos)
       throw CLI::ValidationError("-L", "expected LOCAL_PORT:HOST:PORT");
@@ -152,8 +164,17 @@ int main(int argc, char** argv) {
             args.dry_run);
   });
 
+  // Everything after the first "--" is the remote command, word for word: CLI11 would read
+  // "[a,b]" as a list and options inside the command as its own.
+  std::vector<std::string> words(argv + 1, argv + argc);
+  auto dashes = std::find(words.begin(), words.end(), "--");
+  if (dashes != words.end()) {
+    args.command.assign(dashes + 1, words.end());
+    words.erase(dashes, words.end());
+  }
+  std::reverse(words.begin(), words.end());  // CLI11 takes a reversed vector
   try {
-    app.parse(argc, argv);
+    app.parse(words);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   } catch (const std::exception& e) {

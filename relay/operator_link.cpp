@@ -14,6 +14,7 @@ namespace {
 // existed, has ended, or belongs to a device this operator may not join.
 constexpr auto kUniformRefusalDelay = std::chrono::milliseconds(400);
 constexpr auto kMaxChannels = 32;
+constexpr auto kRefusalGrace = std::chrono::seconds(2);
 }  // namespace
 
 OperatorLink::OperatorLink(ServerConn& conn, OperatorTarget target, std::string operator_name)
@@ -178,7 +179,19 @@ void OperatorLink::service() {
     for (auto& channel : channels_) channel->pump();
   }
   std::erase_if(channels_, [](const auto& channel) { return channel->done(); });
-  if (phase_ == Phase::kRefused && channels_.empty()) conn_.close(refusal_);
+  if (phase_ == Phase::kRefused && channels_.empty()) linger_then_close();
+}
+
+void OperatorLink::linger_then_close() {
+  // OpenSSH prints the refusal only once it has closed the channel itself; disconnecting at
+  // once would lose the message. Let the client leave, or close after a short grace.
+  if (lingering_) return;
+  lingering_ = true;
+  delay_ = std::make_unique<boost::asio::steady_timer>(conn_.executor(), kRefusalGrace);
+  std::weak_ptr<ssh::Conn> weak = conn_.shared_from_this();
+  delay_->async_wait([this, weak](const boost::system::error_code& ec) {
+    if (auto self = weak.lock(); self && !ec && !self->closing()) self->close(refusal_);
+  });
 }
 
 void OperatorLink::fail_all(const std::string& message) {

@@ -56,6 +56,7 @@ class OperatorLink {
   void on_moved();
   void start_ready_channels();
   void fail_all(const std::string& message);
+  void linger_then_close();
   std::string capability_state(const std::string& capability) const;
 
   ServerConn& conn_;
@@ -69,6 +70,7 @@ class OperatorLink {
   std::set<std::string> allowed_, denied_, asked_;
   std::unique_ptr<boost::asio::steady_timer> delay_;
   std::string refusal_;
+  bool lingering_ = false;
 };
 
 }  // namespace sb::relay
