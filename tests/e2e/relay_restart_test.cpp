@@ -139,7 +139,7 @@ TEST(RelayRestart, SigtermToAgentExitsZeroAndEndsItsSessionPromptly) {
       << row.dump(2);
   double elapsed = std::chrono::duration<double>(Clock::now() - t0).count();
   // Not left to the janitor: the relay sees the tunnel close at once.
-  EXPECT_LE(elapsed, 1.5) << "session ended " << elapsed << " s after SIGTERM";
+  EXPECT_LE(elapsed, 2.0) << "session ended " << elapsed << " s after SIGTERM";
   EXPECT_NE(row.value("end_reason", ""), "keepalive timeout");
   auto status = run({agent_bin(), "status", "--data-dir", (tmp / "agent").string()});
   EXPECT_EQ(status.exit_code, 3) << status.out;
