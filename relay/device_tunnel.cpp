@@ -77,8 +77,8 @@ void DeviceTunnel::service() {
     shared_->pump();
     if (shared_->finished() && shared_->empty()) shared_.reset();
   }
-  if (!control_) return;
-  while (!conn_.closing()) {
+  if (!control_ || finish_failure()) return;
+  while (!conn_.closing() && failure_.empty()) {
     auto message = control_->receive();
     if (!message) break;
     handle(*message);
@@ -179,7 +179,10 @@ void DeviceTunnel::issue_session(const std::string& device_name, const std::stri
   }
   store::SessionStart start{session_id_, device_name,         conn_.fingerprint(), conn_.key_line(),
                             kind,        conn_.source_addr(), now_iso8601(),       info_};
-  ctx.store.post([start](store::Db& db) { db.insert_session(start); });
+  ctx.store.post([start](store::Db& db) {
+    db.insert_session(start);
+    if (!start.device.empty()) db.device_seen(start.device, "online", start.info, start.started);
+  });
   nlohmann::json reply{
       {"type", "session"},
       {"id", session_id_},
@@ -194,11 +197,23 @@ void DeviceTunnel::issue_session(const std::string& device_name, const std::stri
 void DeviceTunnel::fail(const std::string& message) {
   spdlog::warn("device refused fp={} from={}: {}", conn_.fingerprint(), conn_.source_addr(),
                message);
-  if (control_) {
-    control_->send({{"type", "error"}, {"message", message}});
-    control_->flush();
+  if (!control_) return conn_.close(message);
+  control_->send({{"type", "error"}, {"message", message}});
+  // The agent hangs up once it has read this. Closing here instead could lose the message:
+  // libssh's non-blocking disconnect drops queued output, and a close with unread input resets
+  // the connection. An agent that never hangs up is cut off by the handshake timeout.
+  failure_ = message;
+  conn_.wake();
+}
+
+bool DeviceTunnel::finish_failure() {
+  if (failure_.empty()) return false;
+  control_->flush();
+  if (!eof_sent_ && control_->pending_out() == 0) {
+    ssh_channel_send_eof(control_->raw());
+    eof_sent_ = true;
   }
-  conn_.close(message);
+  return true;
 }
 
 void DeviceTunnel::check(std::chrono::steady_clock::time_point now) {

@@ -58,6 +58,8 @@ class DeviceTunnel {
   void redeem_token(const std::string& token, const std::string& wanted_name);
   void issue_session(const std::string& device_name, const std::string& kind);
   void fail(const std::string& message);
+  // While a refusal is on its way out: true (and closes once it has left).
+  bool finish_failure();
   void handle_consent_answer(const nlohmann::json& answer);
 
   struct PendingConsent {
@@ -77,6 +79,8 @@ class DeviceTunnel {
   bool subsystem_ok_ = false;
   std::unique_ptr<ssh::LineChannel> control_;
   bool hello_seen_ = false;
+  std::string failure_;  // set once the device was refused
+  bool eof_sent_ = false;
   bool waiting_for_store_ = false;
   nlohmann::json info_ = nlohmann::json::object();
   std::string session_id_;

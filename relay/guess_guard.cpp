@@ -27,11 +27,8 @@ std::chrono::milliseconds GuessGuard::delay_of(const Entry* entry, Clock::time_p
 std::chrono::milliseconds GuessGuard::delay_for(const std::string& source, const std::string& key,
                                                 Clock::time_point now) {
   std::lock_guard lock(mu_);
-  Entry* key_entry = find(by_key_, key, now);
-  // The source's penalty only holds keys that missed themselves: an honest operator behind the
-  // same NAT or jump host as a guesser gets in at once.
-  Entry* source_entry = key_entry ? find(by_source_, source, now) : nullptr;
-  return std::max(delay_of(source_entry, now), delay_of(key_entry, now));
+  return std::max(delay_of(find(by_source_, source, now), now),
+                  delay_of(find(by_key_, key, now), now));
 }
 
 void GuessGuard::record_miss(const std::string& source, const std::string& key,

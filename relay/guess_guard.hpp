@@ -1,7 +1,7 @@
 // Rate limit for session-ID guessing: misses are counted per source address and per operator
-// key; past the free allowance every further attempt waits, longer each time. A key with no
-// misses of its own is never held, whatever its source did. Pure logic with
-// an injected clock; the relay applies the delay with a timer, never by blocking.
+// key; past the free allowance every further attempt waits, longer each time. Operators sharing a
+// source address with a guesser (one NAT) are held too: that is the price of a per-source limit.
+// Pure logic with an injected clock; the relay applies the delay with a timer, never by blocking.
 #pragma once
 #include <chrono>
 #include <mutex>
