@@ -11,34 +11,15 @@
 #include <stdexcept>
 
 #include "common/util.hpp"
+#include "tests/unit/test_support.hpp"
 
 namespace sb::keys {
 namespace {
 
 namespace fs = std::filesystem;
 
-class TempDir {
- public:
-  TempDir() {
-    char tmpl[] = "/tmp/sb-keys-test-XXXXXX";
-    if (::mkdtemp(tmpl) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
-
-mode_t mode_of(const fs::path& p) {
-  struct stat st {};
-  EXPECT_EQ(::stat(p.c_str(), &st), 0);
-  return st.st_mode & 07777;
-}
+using test::mode_of;
+using test::TempDir;
 
 // Output of a shell command, or nullopt if it failed.
 std::optional<std::string> run(const std::string& cmd) {

@@ -12,6 +12,7 @@
 #include <stdexcept>
 
 #include "common/logging.hpp"
+#include "tests/unit/test_support.hpp"
 
 namespace sb {
 namespace {
@@ -20,28 +21,8 @@ namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
 // A fresh directory under /tmp, removed with everything in it.
-class TempDir {
- public:
-  TempDir() {
-    char tmpl[] = "/tmp/sb-util-test-XXXXXX";
-    if (::mkdtemp(tmpl) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
-
-mode_t mode_of(const fs::path& p) {
-  struct stat st {};
-  EXPECT_EQ(::stat(p.c_str(), &st), 0);
-  return st.st_mode & 07777;
-}
+using test::mode_of;
+using test::TempDir;
 
 TEST(Random, RandomBelowStaysInRange) {
   for (int i = 0; i < 1000; ++i) EXPECT_LT(random_below(7), 7u);
