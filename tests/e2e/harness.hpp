@@ -18,6 +18,20 @@ namespace sb::e2e {
 using namespace std::chrono_literals;
 using Millis = std::chrono::milliseconds;
 
+// Under AddressSanitizer a process's heap has redzones, a quarantine of freed blocks and shadow
+// memory: its RSS says nothing about the real build. Memory bounds are checked only without it.
+#if defined(__SANITIZE_ADDRESS__)
+inline constexpr bool kSanitizedBuild = true;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+inline constexpr bool kSanitizedBuild = true;
+#else
+inline constexpr bool kSanitizedBuild = false;
+#endif
+#else
+inline constexpr bool kSanitizedBuild = false;
+#endif
+
 // Binaries under test (absolute paths, from the build).
 std::string relay_bin();
 std::string agent_bin();

@@ -21,20 +21,9 @@ namespace {
 constexpr int kTunnels = 500;
 constexpr double kMaxKiBPerTunnel = 32.0;
 
-// Under AddressSanitizer the relay's heap has redzones, a quarantine of freed blocks and shadow
-// memory: its RSS says nothing about the real build, so there the figure is printed but not
-// held against the target (the tunnels must still come up and be ended).
-#if defined(__SANITIZE_ADDRESS__)
-constexpr bool kSanitized = true;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-constexpr bool kSanitized = true;
-#else
-constexpr bool kSanitized = false;
-#endif
-#else
-constexpr bool kSanitized = false;
-#endif
+// Under AddressSanitizer the figure is printed but not held against the target (the tunnels
+// must still come up and be ended): see kSanitizedBuild.
+constexpr bool kSanitized = kSanitizedBuild;
 
 // VmRSS of a process in KiB, from /proc/PID/status; nullopt if it is gone.
 std::optional<long> rss_kib(pid_t pid) {
