@@ -65,10 +65,7 @@ void Bridge::step_setup() {
     int rc = SSH_OK;
     switch (state_) {
       case State::kOpening:
-        rc = is_forward_
-                 ? ssh_channel_open_forward(dev_, forward_.host.c_str(), forward_.port,
-                                            forward_.origin_host.c_str(), forward_.origin_port)
-                 : ssh_channel_open_session(dev_);
+        rc = is_forward_ ? open_forward_channel() : ssh_channel_open_session(dev_);
         if (rc == SSH_AGAIN) return after_libssh_calls();
         if (rc != SSH_OK)
           return fail(is_forward_ ? "the device refused the connection to " + forward_.host
@@ -236,6 +233,15 @@ void Bridge::release_operator_channel() {
   // Only closed here: the operator channel's owner removes its callbacks, then frees it.
   if (op_ && !op_closed_) ssh_channel_close(op_);
   op_closed_ = true;
+}
+
+int Bridge::open_forward_channel() {
+  const char* host = forward_.host.c_str();
+  const char* origin = forward_.origin_host.c_str();
+  if (forward_.reverse)
+    return ssh_channel_open_reverse_forward(dev_, host, forward_.port, origin,
+                                            forward_.origin_port);
+  return ssh_channel_open_forward(dev_, host, forward_.port, origin, forward_.origin_port);
 }
 
 void Bridge::after_libssh_calls() {

@@ -31,6 +31,9 @@ struct ForwardRequest {
   int port = 0;
   std::string origin_host = "127.0.0.1";
   int origin_port = 0;
+  // An agentless device (`ssh -R`): open forwarded-tcpip for the host:port it registered,
+  // instead of direct-tcpip toward an agent.
+  bool reverse = false;
 };
 
 class Bridge {
@@ -69,6 +72,7 @@ class Bridge {
   static void on_exit_signal(ssh_session, ssh_channel, const char* signal, int core,
                              const char* errmsg, const char* lang, void* userdata);
   void step_setup();
+  int open_forward_channel();  // SSH_OK, SSH_AGAIN or SSH_ERROR, like ssh_channel_open_*
   bool move(ssh_channel from, ssh_channel to, bool stderr_stream, std::string& pending,
             std::uint64_t& counter);
   void propagate_end();

@@ -53,6 +53,8 @@ ssh_channel DeviceTunnel::open_control() {
   if (!control_raw_) return nullptr;
   channel_callbacks_.userdata = this;
   channel_callbacks_.channel_subsystem_request_function = &DeviceTunnel::on_subsystem;
+  channel_callbacks_.channel_pty_request_function = &DeviceTunnel::on_pty;
+  channel_callbacks_.channel_shell_request_function = &DeviceTunnel::on_shell;
   ssh_callbacks_init(&channel_callbacks_);
   ssh_set_channel_callbacks(control_raw_, &channel_callbacks_);
   return control_raw_;
@@ -61,8 +63,8 @@ ssh_channel DeviceTunnel::open_control() {
 int DeviceTunnel::on_subsystem(ssh_session, ssh_channel channel, const char* subsystem,
                                void* userdata) {
   auto* self = static_cast<DeviceTunnel*>(userdata);
-  if (channel != self->control_raw_ || self->subsystem_ok_ || subsystem == nullptr ||
-      std::string_view(subsystem) != kSubsystem)
+  if (channel != self->control_raw_ || self->subsystem_ok_ || self->agentless_ ||
+      subsystem == nullptr || std::string_view(subsystem) != kSubsystem)
     return SSH_ERROR;
   self->subsystem_ok_ = true;
   self->control_ =
@@ -77,6 +79,7 @@ void DeviceTunnel::service() {
     shared_->pump();
     if (shared_->finished() && shared_->empty()) shared_.reset();
   }
+  if (agentless_) return service_console();
   if (!control_ || finish_failure()) return;
   while (!conn_.closing() && failure_.empty()) {
     auto message = control_->receive();
@@ -171,8 +174,9 @@ void DeviceTunnel::issue_session(const std::string& device_name, const std::stri
   Context& ctx = conn_.context();
   device_name_ = device_name;
   kind_ = kind;
-  session_id_ = ctx.registry.issue(conn_.weak_from_this(), device_name, kind == "enrolled",
-                                   kind == "adhoc" || consent_prompt_);
+  // Agentless devices have nobody to ask: registering a service with -R is the consent.
+  bool prompt = !agentless_ && (kind == "adhoc" || consent_prompt_);
+  session_id_ = ctx.registry.issue(conn_.weak_from_this(), device_name, kind == "enrolled", prompt);
   if (!device_name.empty()) {
     if (auto previous = ctx.registry.bind_device(device_name, session_id_))
       previous->close_async("replaced by a new connection from " + conn_.source_addr());
@@ -188,10 +192,10 @@ void DeviceTunnel::issue_session(const std::string& device_name, const std::stri
       {"id", session_id_},
       {"device", device_name.empty() ? nlohmann::json() : nlohmann::json(device_name)},
       {"check_interval_ms", ctx.check_interval.count()}};
-  control_->send(reply);
-  spdlog::info("session {} issued: {} device{} fp={} from={}", session_id_, kind,
-               device_name.empty() ? "" : " " + device_name, conn_.fingerprint(),
-               conn_.source_addr());
+  if (control_) control_->send(reply);
+  spdlog::info("session {} issued: {}{} device{} fp={} from={}", session_id_,
+               agentless_ ? "agentless " : "", kind, device_name.empty() ? "" : " " + device_name,
+               conn_.fingerprint(), conn_.source_addr());
 }
 
 void DeviceTunnel::fail(const std::string& message) {
@@ -222,6 +226,7 @@ void DeviceTunnel::check(std::chrono::steady_clock::time_point now) {
     conn_.close("keepalive timeout");
     return;
   }
+  if (agentless_) return send_keepalive();
   if (control_ && !control_->send({{"type", "ping"}})) conn_.close("control channel blocked");
 }
 

@@ -7,6 +7,11 @@
 //   relay -> agent  {"type":"session","id":"482913075","device":N|null,"check_interval_ms":..}
 //                   {"type":"error","message":"..."}   (then the relay closes the connection)
 //   relay -> agent  {"type":"ping"}      agent -> relay {"type":"pong"}
+//
+// Agentless devices (plain OpenSSH: `ssh -N -R screen:5900:localhost:5900 device@relay`) have no
+// control channel: they get their session at authentication (announced in a userauth banner),
+// register named services with tcpip-forward, and are kept alive with keepalive@openssh.com
+// global requests. A shell request from them shows the session ID and the services.
 #pragma once
 #include <libssh/callbacks.h>
 
@@ -18,6 +23,7 @@
 #include <vector>
 
 #include "common/line_channel.hpp"
+#include "relay/device_services.hpp"
 #include "relay/shared_terminal.hpp"
 
 namespace sb::relay {
@@ -39,6 +45,14 @@ class DeviceTunnel {
   const std::string& session_id() const { return session_id_; }
   const std::string& device_name() const { return device_name_; }
 
+  // Agentless devices (device_tunnel_agentless.cpp). begin_agentless() runs inside
+  // authentication, before it succeeds: it issues the session and sends the banner with its ID.
+  void begin_agentless();
+  bool agentless() const { return agentless_; }
+  const DeviceServices& services() const { return services_; }
+  // tcpip-forward / cancel-tcpip-forward; false = libssh sends the default refusal.
+  bool on_global_request(ssh_message message);
+
   // Operators attached to this device (same reactor). Joins and leaves are announced.
   void attach(OperatorLink* link);
   void detach(OperatorLink* link);
@@ -53,6 +67,15 @@ class DeviceTunnel {
 
  private:
   static int on_subsystem(ssh_session, ssh_channel, const char* subsystem, void* userdata);
+  static int on_pty(ssh_session, ssh_channel, const char*, int, int, int, int, void* userdata);
+  static int on_shell(ssh_session, ssh_channel, void* userdata);
+  bool register_service(ssh_message message);
+  bool cancel_service(ssh_message message);
+  void record_service_event(const char* kind, const DeviceService& service);
+  // The agentless device's shell: shows the session ID and services until Ctrl-C / Ctrl-D.
+  void service_console();
+  std::string console_text() const;
+  void send_keepalive();
   void handle(const nlohmann::json& message);
   void handle_hello(const nlohmann::json& hello);
   void redeem_token(const std::string& token, const std::string& wanted_name);
@@ -86,6 +109,12 @@ class DeviceTunnel {
   std::string session_id_;
   std::string device_name_;
   std::string kind_;
+
+  bool agentless_ = false;
+  DeviceServices services_;
+  bool console_requested_ = false;
+  bool console_shown_ = false;
+  bool console_ended_ = false;
 };
 
 }  // namespace sb::relay

@@ -149,7 +149,24 @@ void OperatorChannel::on_signal(ssh_session, ssh_channel, const char* signal, vo
   if (known && self->bridge_) self->bridge_->signal(name);
 }
 
+void OperatorChannel::start_on_agentless(ServerConn& device) {
+  const DeviceServices& services = device.device()->services();
+  if (!forward_) {
+    std::string names;
+    for (const DeviceService& s : services.all()) names += (names.empty() ? "" : ", ") + s.name;
+    return fail("this device offers services only: " + (names.empty() ? "none yet" : names) +
+                " (reach one with ssh -L LOCAL_PORT:NAME:PORT or operator-cli forward)");
+  }
+  auto service = services.find(forward_->host, forward_->port);
+  if (!service) return fail("no service \"" + forward_->host + "\" on this device");
+  forward_->port = service->port;  // what the device's ssh matches the channel against
+  forward_->reverse = true;
+  bridge_ = std::make_unique<Bridge>(link_.conn(), channel_, device);
+  bridge_->start_forward(*forward_);
+}
+
 void OperatorChannel::start(ServerConn& device) {
+  if (device.device()->agentless()) return start_on_agentless(device);
   AttachMode mode = link_.target().mode;
   if (request_.kind == SessionRequest::Kind::kShell && mode != AttachMode::kOwn) {
     in_shared_ = true;

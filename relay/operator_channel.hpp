@@ -54,6 +54,8 @@ class OperatorChannel {
   static int on_window_change(ssh_session, ssh_channel, int cols, int rows, int, int,
                               void* userdata);
   int accept_start(SessionRequest::Kind kind, const std::string& command);
+  // A device without the agent: forwards go to its registered services, sessions are refused.
+  void start_on_agentless(ServerConn& device);
   void release();
   SharedTerminal* shared() const;
 

@@ -124,6 +124,7 @@ ssh_channel OperatorLink::open_forward(ssh_message message) {
   std::string h = host ? host : "";
   spdlog::debug("operator {} asks for {}:{}", operator_name_, h, port);
   if (h.empty() || h.size() > 255 || port < 0 || port > 65535) return nullptr;
+  if (!agentless_service_exists(h, port)) return nullptr;
   ssh_channel channel = ssh_message_channel_request_open_reply_accept(message);
   if (!channel) return nullptr;
   ForwardRequest forward{h, port, origin ? origin : "127.0.0.1",
@@ -131,6 +132,17 @@ ssh_channel OperatorLink::open_forward(ssh_message message) {
   channels_.push_back(std::make_unique<OperatorChannel>(*this, channel, std::move(forward)));
   channel_ready();
   return channel;
+}
+
+bool OperatorLink::agentless_service_exists(const std::string& host, int port) const {
+  // Known only once attached; earlier requests are checked when they start.
+  auto device = phase_ == Phase::kAttached ? device_.lock() : nullptr;
+  DeviceTunnel* tunnel = device ? device->device() : nullptr;
+  if (!tunnel || !tunnel->agentless() || tunnel->services().find(host, port)) return true;
+  spdlog::info("operator {} fp={}: no service \"{}\" (port {}) on session {}; it offers {}",
+               operator_name_, conn_.fingerprint(), host, port, session_id_,
+               tunnel->services().describe());
+  return false;
 }
 
 bool OperatorLink::may_request(SessionRequest::Kind kind) const {
@@ -151,7 +163,7 @@ void OperatorLink::start_ready_channels() {
     std::string capability = channel->capability();
     if (denied_.count(capability)) {
       channel->fail("the device's user declined (" + capability + ")");
-    } else if (!needs_consent_ || allowed_.count(capability)) {
+    } else if (!needs_consent_ || device->device()->agentless() || allowed_.count(capability)) {
       channel->start(*device);
     } else if (!asked_.count(capability)) {
       asked_.insert(capability);

@@ -58,6 +58,8 @@ class OperatorLink {
   void fail_all(const std::string& message);
   void linger_then_close();
   std::string capability_state(const std::string& capability) const;
+  // False (and logged) when an attached agentless device has no such service.
+  bool agentless_service_exists(const std::string& host, int port) const;
 
   ServerConn& conn_;
   OperatorTarget target_;

@@ -12,7 +12,13 @@ namespace sb::relay {
 
 namespace {
 constexpr std::size_t kMaxUserName = 128;
+
+// Our agent is libssh; any other client (OpenSSH `ssh -R`) is an agentless device.
+bool is_agent_client(ssh_session session) {
+  const char* banner = ssh_get_clientbanner(session);
+  return banner && std::string_view(banner).starts_with("SSH-2.0-libssh");
 }
+}  // namespace
 
 ServerConn::ServerConn(boost::asio::any_io_executor executor, ssh::Session session, Context& ctx,
                        std::string source_addr)
@@ -127,6 +133,8 @@ int ServerConn::auth_pubkey(const char* user_c, ssh_key key, char signature_stat
   state_ = State::kDevice;
   leave_unauthenticated();
   device_ = std::make_unique<DeviceTunnel>(*this);
+  // The banner with its session ID has to go out before authentication succeeds.
+  if (!is_agent_client(raw())) device_->begin_agentless();
   return SSH_AUTH_SUCCESS;
 }
 
@@ -167,6 +175,10 @@ int ServerConn::on_message(ssh_session, ssh_message message, void* userdata) {
                       ssh_message_subtype(message) == SSH_CHANNEL_DIRECT_TCPIP;
   if (direct_tcpip && self->state_ == State::kOperator)
     return self->operator_->open_forward(message) ? 0 : 1;
+  // tcpip-forward from `ssh -R NAME:PORT:...`: an agentless device's services.
+  if (ssh_message_type(message) == SSH_REQUEST_GLOBAL && self->state_ == State::kDevice &&
+      self->device_)
+    return self->device_->on_global_request(message) ? 0 : 1;
   return 1;  // libssh sends the default refusal
 }
 

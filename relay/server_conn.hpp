@@ -1,6 +1,7 @@
 // One SSH connection accepted by the relay: key exchange, public-key authentication, then the
 // role its user name asks for. User "device" is a device tunnel (DeviceTunnel handles its
-// control channel); other user names are operators (not accepted yet).
+// control channel, or the services of an agentless OpenSSH device); other user names are
+// operators.
 #pragma once
 #include <libssh/callbacks.h>
 
