@@ -204,5 +204,39 @@ TEST_F(Agentless, InvalidAndTooManyServicesAreRefused) {
   EXPECT_TRUE(relay_.process().wait_for_output("too many services (at most 16", 5s, true));
 }
 
+TEST_F(Agentless, EnrolledKeyIsReachedByNameWithAGrantOnly) {
+  // The agent enrolls once and keeps its long-term key (OpenSSH format) in its data dir; the
+  // same key then serves plain ssh -R.
+  auto token = relay_.admin({"enroll", "create", "--name", "web-01"});
+  ASSERT_EQ(token.exit_code, 0) << token.err;
+  token.out.erase(token.out.find_last_not_of("\r\n ") + 1);
+  {
+    Process agent(agent_run_argv(relay_.address(), tmp_ / "agent", {"--enroll-token", token.out}));
+    ASSERT_TRUE(logged_session_id(agent)) << agent.err();
+    agent.signal(SIGTERM);
+    ASSERT_TRUE(agent.wait(10s));
+  }
+  device_key_.key = tmp_ / "agent" / "device_ed25519_key";
+  device_ = std::make_unique<Process>(
+      device_ssh_argv({"-N", "-R", "screen:5900:127.0.0.1:" + std::to_string(service_.port())}));
+  ASSERT_TRUE(device_->wait_for_output("switchboard: device web-01, session ID", 10s, true))
+      << device_->err();
+  ASSERT_TRUE(relay_.process().wait_for_output("service screen:5900 registered", 10s, true));
+
+  auto alice = register_operator(relay_, tmp_.path(), "alice");
+  auto bob = register_operator(relay_, tmp_.path(), "bob");
+  ASSERT_EQ(relay_.admin({"grant", "add", "alice", "web-01"}).exit_code, 0);
+  auto refused = run_operator_ssh(
+      operator_ssh_argv(relay_, bob, tmp_ / "known_hosts", "web-01", {}, {"true"}));
+  EXPECT_NE(refused.err.find(kNotAvailableText), std::string::npos) << refused.err;
+
+  int local = free_port();
+  auto ssh = start_operator_forward(alice, "web-01",
+                                    {"-L", "127.0.0.1:" + std::to_string(local) + ":screen:22"});
+  ASSERT_TRUE(ssh->running()) << ssh->err();
+  EXPECT_EQ(talk_when_listening(local), "RFB 003.008\necho:ping\n");
+  EXPECT_EQ(service_.connections(), 1);
+}
+
 }  // namespace
 }  // namespace sb::e2e
