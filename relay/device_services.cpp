@@ -60,6 +60,13 @@ std::string DeviceServices::describe() const {
   return text;
 }
 
+std::string DeviceServices::names() const {
+  if (services_.empty()) return "none yet";
+  std::string text;
+  for (const DeviceService& s : services_) text += (text.empty() ? "" : ", ") + s.name;
+  return text;
+}
+
 int DeviceServices::allocate_port() const {
   int port = kFirstAllocatedPort;
   while (std::any_of(services_.begin(), services_.end(),

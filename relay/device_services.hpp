@@ -37,6 +37,8 @@ class DeviceServices {
   bool empty() const { return services_.empty(); }
   // "screen (5900), sshd (22)", or "none yet".
   std::string describe() const;
+  // "screen, sshd", or "none yet".
+  std::string names() const;
 
  private:
   const DeviceService* find_exact(const std::string& name, int port) const;

@@ -113,8 +113,6 @@ int DeviceTunnel::on_shell(ssh_session, ssh_channel channel, void* userdata) {
 }
 
 std::string DeviceTunnel::console_text() const {
-  std::string names;
-  for (const DeviceService& s : services_.all()) names += (names.empty() ? "" : ", ") + s.name;
   return "switchboard: session ID " + format_session_id(session_id_) +
          (device_name_.empty() ? "" : " (device " + device_name_ + ")") +
          " - tell your helper this ID.\r\n" +

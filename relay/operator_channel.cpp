@@ -151,12 +151,9 @@ void OperatorChannel::on_signal(ssh_session, ssh_channel, const char* signal, vo
 
 void OperatorChannel::start_on_agentless(ServerConn& device) {
   const DeviceServices& services = device.device()->services();
-  if (!forward_) {
-    std::string names;
-    for (const DeviceService& s : services.all()) names += (names.empty() ? "" : ", ") + s.name;
-    return fail("this device offers services only: " + (names.empty() ? "none yet" : names) +
+  if (!forward_)
+    return fail("this device offers services only: " + services.names() +
                 " (reach one with ssh -L LOCAL_PORT:NAME:PORT or operator-cli forward)");
-  }
   auto service = services.find(forward_->host, forward_->port);
   if (!service) return fail("no service \"" + forward_->host + "\" on this device");
   forward_->port = service->port;  // what the device's ssh matches the channel against

@@ -17,6 +17,7 @@ TEST(DeviceServicesTest, RegistersNamedServicesWithTheirPorts) {
   ASSERT_TRUE(services.add("sshd", 22).service);
   EXPECT_EQ(services.all().size(), 2u);
   EXPECT_EQ(services.describe(), "screen (5900), sshd (22)");
+  EXPECT_EQ(services.names(), "screen, sshd");
 }
 
 TEST(DeviceServicesTest, PortZeroAllocatesDistinctPorts) {
@@ -79,6 +80,7 @@ TEST(DeviceServicesTest, CancelRemovesOnlyThatRegistration) {
   EXPECT_TRUE(services.remove("web", 443));
   EXPECT_TRUE(services.empty());
   EXPECT_EQ(services.describe(), "none yet");
+  EXPECT_EQ(services.names(), "none yet");
 }
 
 }  // namespace
