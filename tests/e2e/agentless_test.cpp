@@ -204,6 +204,27 @@ TEST_F(Agentless, InvalidAndTooManyServicesAreRefused) {
   EXPECT_TRUE(relay_.process().wait_for_output("too many services (at most 16", 5s, true));
 }
 
+TEST_F(Agentless, CancelledForwardWithdrawsTheService) {
+  // OpenSSH cancels a remote forward through its control master: `ssh -O cancel -R ...`.
+  const std::string socket = (tmp_ / "master.sock").string();
+  const std::string spec = "screen:5900:127.0.0.1:" + std::to_string(service_.port());
+  device_ = std::make_unique<Process>(
+      device_ssh_argv({"-M", "-S", socket, "-N", "-R", spec, "-R", "web:80:127.0.0.1:1"}));
+  auto id = device_->wait_for_match(kAgentlessBannerRegex, 10s, true);
+  ASSERT_TRUE(id) << device_->err();
+  ASSERT_TRUE(relay_.process().wait_for_output("service web:80 registered", 10s, true));
+  auto cancel = run_with_status(device_ssh_argv({"-S", socket, "-O", "cancel", "-R", spec}), 10s);
+  EXPECT_EQ(cancel.exit_code, 0) << cancel.err;
+  EXPECT_TRUE(relay_.process().wait_for_output("service screen:5900 withdrawn", 5s, true));
+
+  auto alice = register_operator(relay_, tmp_.path(), "alice");
+  auto exec = run_operator_ssh(
+      operator_ssh_argv(relay_, alice, tmp_ / "known_hosts", digits_only(*id), {}, {"true"}));
+  EXPECT_NE(exec.err.find("this device offers services only: web ("), std::string::npos)
+      << exec.err;
+  EXPECT_TRUE(device_->running());
+}
+
 TEST_F(Agentless, EnrolledKeyIsReachedByNameWithAGrantOnly) {
   // The agent enrolls once and keeps its long-term key (OpenSSH format) in its data dir; the
   // same key then serves plain ssh -R.
