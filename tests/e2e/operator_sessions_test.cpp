@@ -152,6 +152,15 @@ TEST(OperatorSessions, RefusesUnregisteredKeysOtherCommandsShellsAndForwards) {
   EXPECT_NE(forward.exit_code, 0);
   EXPECT_TRUE(contains(forward.err, "forwarding failed")) << forward.err;
 
+  // --help teaches the verb; --dry-run shows the ssh command it runs.
+  auto help = run({operator_bin(), "sessions", "--help"});
+  EXPECT_EQ(help.exit_code, 0);
+  for (const char* part : {"--json", "--relay", "relay@HOST sessions", "grant"})
+    EXPECT_TRUE(contains(help.out, part)) << part << " missing from:\n" << help.out;
+  auto dry = run({operator_bin(), "sessions", "--relay", relay.address(), "--json", "--dry-run"});
+  EXPECT_EQ(dry.exit_code, 0) << dry.err;
+  EXPECT_TRUE(contains(dry.out, "-T relay@127.0.0.1 -- 'sessions --json'")) << dry.out;
+
   // "relay" (and "device") can never be enrolled as device names.
   for (const char* name : {"relay", "device"}) {
     auto enroll = relay.admin({"enroll", "create", "--name", name});
