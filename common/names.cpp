@@ -15,6 +15,10 @@ bool valid_name(std::string_view name) {
                      [&](char c) { return lower_or_digit(c) || c == '-' || c == '_' || c == '.'; });
 }
 
+bool reserved_device_name(std::string_view name) {
+  return name == kDeviceUser || name == kRelayQueryUser;
+}
+
 bool valid_label(std::string_view text, std::size_t max_len) {
   if (text.size() > max_len) return false;
   for (std::size_t i = 0; i < text.size(); ++i) {

@@ -5,6 +5,11 @@ namespace sb {
 // Device and operator names: 1-63 characters, lowercase letters, digits, '-', '_' and '.',
 // starting with a letter or digit. Never all digits (that would read as a session ID).
 bool valid_name(std::string_view name);
+// SSH user names the relay keeps for itself: "device" (tunnels) and "relay" (an operator's
+// queries, e.g. `sessions`). They can never be enrolled device names, so they never clash.
+inline constexpr std::string_view kDeviceUser = "device";
+inline constexpr std::string_view kRelayQueryUser = "relay";
+bool reserved_device_name(std::string_view name);
 // Free text from the network (hostnames, OS strings): bounded and printable ASCII/UTF-8 only.
 bool valid_label(std::string_view text, std::size_t max_len = 256);
 }  // namespace sb

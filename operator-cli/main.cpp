@@ -7,6 +7,7 @@
 #include <iostream>
 
 #include "common/net.hpp"
+#include "operator-cli/ssh_child.hpp"
 #include "operator-cli/ssh_command.hpp"
 
 namespace {
@@ -25,6 +26,7 @@ struct Args {
   std::string socks = "127.0.0.1:1080";
   std::string forward;
   bool dry_run = false;
+  bool json = false;
 };
 
 sb::op::Connection connection(const Args& args) {
@@ -162,6 +164,35 @@ int main(int argc, char** argv) {
     run_ssh(sb::op::local_forward_args(connection(args), user_for(args, sb::op::Mode::kShared),
                                        local, args.forward.substr(colon + 1)),
             args.dry_run);
+  });
+
+  auto* sessions = app.add_subcommand(
+      "sessions", "List the devices you may join: online (with the session ID) or offline");
+  add_common(*sessions, args, false);
+  sessions->add_flag("--json", args.json,
+                     "JSON: [{\"device\", \"status\", \"session_id\" (null if offline)}]");
+  sessions->footer(
+      "The relay answers from what it knows: the enrolled devices your key holds a grant for\n"
+      "(`relay grant add YOU DEVICE`), each online with its current session ID, or offline.\n"
+      "Ad-hoc sessions are not listed: their user reads the ID out to you.\n"
+      "Join one with `operator-cli connect DEVICE` (or the session ID).\n"
+      "Plain OpenSSH does the same: ssh -p PORT relay@HOST sessions [--json]\n"
+      "Exit status: 0 listed (even if empty), 255 not reached or key refused.");
+  sessions->callback([&] {
+    refuse_command(args);
+    auto argv = sb::op::sessions_args(connection(args), args.json);
+    if (args.dry_run) run_ssh(argv, true);
+    auto result = sb::op::run_capturing_stderr(argv);
+    if (!result.start_error.empty()) {
+      std::cerr << "operator-cli: cannot run " << argv[0] << ": " << result.start_error
+                << " (install openssh-client)\n";
+      std::exit(127);
+    }
+    std::cerr << result.err;
+    if (auto hint = sb::op::explain_ssh_failure(result.exit_status, result.err); !hint.empty())
+      std::cerr << "operator-cli: " << hint << '\n';
+    std::cout.flush();
+    std::exit(result.exit_status);
   });
 
   // Everything after the first "--" is the remote command, word for word: CLI11 would read

@@ -1,5 +1,7 @@
 #include "operator-cli/ssh_command.hpp"
 
+#include <string_view>
+
 #include "common/names.hpp"
 #include "common/util.hpp"
 
@@ -77,6 +79,25 @@ std::vector<std::string> socks_args(const Connection& c, const std::string& user
   args.insert(args.end(),
               {"-N", "-o", "ExitOnForwardFailure=yes", "-D", listen, user + "@" + c.relay_host});
   return args;
+}
+
+std::vector<std::string> sessions_args(const Connection& c, bool json) {
+  auto args = base_args(c);
+  args.insert(args.end(), {"-T", std::string(kRelayQueryUser) + "@" + c.relay_host, "--",
+                           json ? "sessions --json" : "sessions"});
+  return args;
+}
+
+std::string explain_ssh_failure(int exit_status, const std::string& ssh_stderr) {
+  if (exit_status != 255) return "";
+  if (ssh_stderr.find("Permission denied (publickey") != std::string::npos)
+    return "the relay did not accept your key. Is it registered? An admin registers it with:\n"
+           "  relay operator add YOUR_NAME --key YOUR_KEY.pub\n"
+           "(choose the key with -i KEY; `ssh-keygen -lf KEY.pub` shows its fingerprint)";
+  if (ssh_stderr.find("Connection refused") != std::string::npos ||
+      ssh_stderr.find("Could not resolve") != std::string::npos)
+    return "cannot reach the relay: check --relay HOST:PORT";
+  return "";
 }
 
 }  // namespace sb::op

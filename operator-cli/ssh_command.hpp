@@ -33,6 +33,11 @@ std::vector<std::string> local_forward_args(const Connection& c, const std::stri
                                             const std::string& listen, const std::string& target);
 std::vector<std::string> socks_args(const Connection& c, const std::string& user,
                                     const std::string& listen);
+// `sessions`: the relay itself answers as SSH user "relay" (no device involved).
+std::vector<std::string> sessions_args(const Connection& c, bool json);
+// A hint for a failed ssh run (its exit status and stderr), or "" when ssh's own words suffice:
+// a refused key is most often one the relay's admin has not registered yet.
+std::string explain_ssh_failure(int exit_status, const std::string& ssh_stderr);
 // Quotes one word for the remote shell (POSIX sh single quotes).
 std::string shell_quote(const std::string& word);
 

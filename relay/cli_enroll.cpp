@@ -26,6 +26,10 @@ void add_enroll(CLI::App& app, int* exit_code) {
   create->callback([common, name, ttl, exit_code] {
     if (!valid_name(*name))
       throw CLI::ValidationError("--name", "1-63 characters: a-z 0-9 - _ . (not all digits)");
+    if (reserved_device_name(*name))
+      throw CLI::ValidationError("--name", "'" + *name +
+                                               "' is reserved by the relay (SSH user names "
+                                               "'device' and 'relay'); choose another name");
     auto lifetime = parse_duration(*ttl);
     if (!lifetime) throw CLI::ValidationError("--ttl", "expected a duration like 30m, 1h, 7d");
     auto db = store::Db::open(DataDir{common->data_dir}.database(), false);

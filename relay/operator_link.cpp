@@ -11,7 +11,9 @@ namespace sb::relay {
 
 namespace {
 // Every "not available" answer waits this long (plus any guessing penalty), whether the ID never
-// existed, has ended, or belongs to a device this operator may not join.
+// existed, has ended, or belongs to a device this operator may not join. A granted attach never
+// waits, and neither does a consent refusal: the device's user answered, so the session exists
+// and this operator may ask (the answer is visible to the user anyway).
 constexpr auto kUniformRefusalDelay = std::chrono::milliseconds(400);
 constexpr auto kMaxChannels = 32;
 constexpr auto kRefusalGrace = std::chrono::seconds(2);
@@ -24,23 +26,31 @@ OperatorLink::~OperatorLink() = default;
 
 void OperatorLink::begin() {
   Context& ctx = conn_.context();
-  auto now = std::chrono::steady_clock::now();
-  auto penalty = ctx.guard.delay_for(conn_.source_addr(), conn_.fingerprint(), now);
-  if (penalty.count() == 0) return resolve();
-  spdlog::warn("rate limit: operator {} fp={} from={} waits {} before its attempt on {}",
-               operator_name_, conn_.fingerprint(), conn_.source_addr(), format_duration(penalty),
+  started_ = std::chrono::steady_clock::now();
+  // Only a key that itself guessed too often waits before the lookup; nobody else does.
+  auto hold = ctx.guard.hold_key(conn_.fingerprint(), started_);
+  if (hold.count() == 0) return resolve();
+  record_rate_limit(hold, "key");
+  delay_ = std::make_unique<boost::asio::steady_timer>(conn_.executor(), hold);
+  std::weak_ptr<ssh::Conn> weak = conn_.shared_from_this();
+  delay_->async_wait([this, weak](const boost::system::error_code& ec) {
+    if (auto self = weak.lock(); self && !ec && !self->closing()) resolve();
+  });
+}
+
+void OperatorLink::record_rate_limit(std::chrono::milliseconds delay, const char* by) {
+  Context& ctx = conn_.context();
+  spdlog::warn("rate limit ({}): operator {} fp={} from={} waits {} for its attempt on {}", by,
+               operator_name_, conn_.fingerprint(), conn_.source_addr(), format_duration(delay),
                target_.display());
   ctx.store.post([detail = nlohmann::json{{"operator", operator_name_},
                                           {"fingerprint", conn_.fingerprint()},
                                           {"source_addr", conn_.source_addr()},
-                                          {"delay_ms", penalty.count()}},
+                                          {"target", target_.display()},
+                                          {"by", by},
+                                          {"delay_ms", delay.count()}},
                   fp = conn_.fingerprint(), when = now_iso8601()](store::Db& db) {
     db.add_event("ratelimit.hit", fp, detail, when);
-  });
-  delay_ = std::make_unique<boost::asio::steady_timer>(conn_.executor(), penalty);
-  std::weak_ptr<ssh::Conn> weak = conn_.shared_from_this();
-  delay_->async_wait([this, weak](const boost::system::error_code& ec) {
-    if (auto self = weak.lock(); self && !ec && !self->closing()) resolve();
   });
 }
 
@@ -63,7 +73,13 @@ void OperatorLink::resolve() {
 
 void OperatorLink::refuse_uniformly() {
   Context& ctx = conn_.context();
-  ctx.guard.record_miss(conn_.source_addr(), conn_.fingerprint(), std::chrono::steady_clock::now());
+  auto now = std::chrono::steady_clock::now();
+  auto penalty = ctx.guard.refusal_penalty(conn_.source_addr(), conn_.fingerprint(), now);
+  ctx.guard.record_miss(conn_.source_addr(), conn_.fingerprint(), now);
+  // Counted from the attempt's start: a hold already served (begin) is part of the penalty.
+  auto answer_at = started_ + kUniformRefusalDelay + penalty;
+  if (answer_at - now > kUniformRefusalDelay + std::chrono::milliseconds(1))
+    record_rate_limit(std::chrono::duration_cast<std::chrono::milliseconds>(penalty), "refusal");
   spdlog::info("operator {} fp={} from={}: {} not available", operator_name_, conn_.fingerprint(),
                conn_.source_addr(), target_.display());
   ctx.store.post([detail = nlohmann::json{{"operator", operator_name_},
@@ -73,7 +89,7 @@ void OperatorLink::refuse_uniformly() {
                   fp = conn_.fingerprint(), when = now_iso8601()](store::Db& db) {
     db.add_event("attach.refused", fp, detail, when);
   });
-  delay_ = std::make_unique<boost::asio::steady_timer>(conn_.executor(), kUniformRefusalDelay);
+  delay_ = std::make_unique<boost::asio::steady_timer>(conn_.executor(), answer_at);
   std::weak_ptr<ssh::Conn> weak = conn_.shared_from_this();
   delay_->async_wait([this, weak](const boost::system::error_code& ec) {
     auto self = weak.lock();

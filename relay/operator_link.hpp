@@ -52,6 +52,7 @@ class OperatorLink {
   enum class Phase { kResolving, kMoving, kAttached, kRefused };
   void resolve();
   void refuse_uniformly();
+  void record_rate_limit(std::chrono::milliseconds delay, const char* by);
   void move_to_device(std::shared_ptr<ServerConn> device);
   void on_moved();
   void start_ready_channels();
@@ -71,6 +72,7 @@ class OperatorLink {
   std::vector<std::unique_ptr<OperatorChannel>> channels_;
   std::set<std::string> allowed_, denied_, asked_;
   std::unique_ptr<boost::asio::steady_timer> delay_;
+  std::chrono::steady_clock::time_point started_;  // authenticated: the attempt's start
   std::string refusal_;
   bool lingering_ = false;
 };

@@ -2,11 +2,13 @@
 
 #include <spdlog/spdlog.h>
 
+#include "common/names.hpp"
 #include "common/util.hpp"
 #include "keys/keys.hpp"
 #include "relay/device_tunnel.hpp"
 #include "relay/janitor_policy.hpp"
 #include "relay/operator_link.hpp"
+#include "relay/operator_query.hpp"
 
 namespace sb::relay {
 
@@ -43,7 +45,7 @@ ServerConn::~ServerConn() {
 
 bool ServerConn::established() const {
   return (state_ == State::kDevice && device_ && device_->has_session()) ||
-         state_ == State::kOperator;
+         state_ == State::kOperator || state_ == State::kQuery;
 }
 
 void ServerConn::leave_unauthenticated() {
@@ -64,6 +66,9 @@ void ServerConn::service() {
       break;
     case State::kOperator:
       operator_->service();
+      break;
+    case State::kQuery:
+      query_->service();
       break;
     case State::kClosed:
       break;
@@ -143,20 +148,26 @@ int ServerConn::auth_operator(const std::string& user, const std::string& fp,
   fingerprint_ = fp;
   auto snapshot = ctx_.keys();
   auto op = snapshot->operator_by_fingerprint.find(fp);
-  auto target = parse_operator_user(user);
+  bool query = user == kRelayQueryUser;
+  auto target = query ? std::nullopt : parse_operator_user(user);
   spdlog::debug("operator auth user={} fp={} state={} registered={} target={}", user, fp,
                 static_cast<int>(signature_state), op != snapshot->operator_by_fingerprint.end(),
                 target.has_value());
-  if (op == snapshot->operator_by_fingerprint.end() || !target) {
+  if (op == snapshot->operator_by_fingerprint.end() || (!target && !query)) {
     if (signature_state == SSH_PUBLICKEY_STATE_VALID)
-      refuse_auth(user, target ? "key is not a registered operator key"
-                               : "user name is not a session ID or device name");
+      refuse_auth(user, target || query ? "key is not a registered operator key"
+                                        : "user name is not a session ID or device name");
     return SSH_AUTH_DENIED;
   }
   if (signature_state == SSH_PUBLICKEY_STATE_NONE) return SSH_AUTH_SUCCESS;
   if (signature_state != SSH_PUBLICKEY_STATE_VALID) return SSH_AUTH_DENIED;
-  state_ = State::kOperator;
   leave_unauthenticated();
+  if (query) {
+    state_ = State::kQuery;
+    query_ = std::make_unique<OperatorQuery>(*this, op->second);
+    return SSH_AUTH_SUCCESS;
+  }
+  state_ = State::kOperator;
   operator_ = std::make_unique<OperatorLink>(*this, *target, op->second);
   operator_->begin();
   return SSH_AUTH_SUCCESS;
@@ -166,6 +177,7 @@ ssh_channel ServerConn::on_channel_open(ssh_session, void* userdata) {
   auto* self = static_cast<ServerConn*>(userdata);
   if (self->state_ == State::kDevice && self->device_) return self->device_->open_control();
   if (self->state_ == State::kOperator) return self->operator_->open_session_channel();
+  if (self->state_ == State::kQuery) return self->query_->open_channel();
   return nullptr;
 }
 
@@ -196,12 +208,14 @@ void ServerConn::sweep(std::chrono::steady_clock::time_point now) {
   if (closing()) return;
   if (!established()) return check(now);
   if (state_ == State::kDevice) device_->expire_consents(now);
+  if (state_ == State::kQuery) query_->sweep(now);
 }
 
 void ServerConn::on_closed(const std::string& reason) {
   state_ = State::kClosed;
   if (device_) device_->on_closed(reason);
   if (operator_) operator_->on_closed(reason);
+  if (query_) query_->on_closed();
   leave_unauthenticated();
 }
 

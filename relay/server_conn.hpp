@@ -1,7 +1,8 @@
 // One SSH connection accepted by the relay: key exchange, public-key authentication, then the
 // role its user name asks for. User "device" is a device tunnel (DeviceTunnel handles its
-// control channel, or the services of an agentless OpenSSH device); other user names are
-// operators.
+// control channel, or the services of an agentless OpenSSH device); user "relay" is an
+// operator's query the relay answers itself (OperatorQuery); other user names are operators
+// joining a device (OperatorLink).
 #pragma once
 #include <libssh/callbacks.h>
 
@@ -16,10 +17,11 @@ namespace sb::relay {
 
 class DeviceTunnel;
 class OperatorLink;
+class OperatorQuery;
 
 class ServerConn : public ssh::Conn {
  public:
-  enum class State { kKeyExchange, kAuthenticating, kDevice, kOperator, kClosed };
+  enum class State { kKeyExchange, kAuthenticating, kDevice, kOperator, kQuery, kClosed };
 
   ServerConn(boost::asio::any_io_executor executor, ssh::Session session, Context& ctx,
              std::string source_addr);
@@ -65,6 +67,7 @@ class ServerConn : public ssh::Conn {
   ssh_server_callbacks_struct server_callbacks_{};
   std::unique_ptr<DeviceTunnel> device_;
   std::unique_ptr<OperatorLink> operator_;
+  std::unique_ptr<OperatorQuery> query_;  // user "relay": the relay answers itself
 };
 
 }  // namespace sb::relay

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "common/names.hpp"
 #include "relay/store/sql.hpp"
 #include "relay/store/store.hpp"
 
@@ -42,6 +43,8 @@ const char* refusal_reason(RedeemStatus status) {
 void Db::create_enrollment(const std::string& name, const std::string& token_hash,
                            const std::string& created, const std::string& expires) {
   if (name.empty()) throw std::invalid_argument("create_enrollment: empty device name");
+  if (reserved_device_name(name))
+    throw std::runtime_error("'" + name + "' is reserved by the relay; choose another device name");
   if (token_hash.empty()) throw std::invalid_argument("create_enrollment: empty token hash");
   transaction([&] {
     const std::string status = device_status(*this, name);

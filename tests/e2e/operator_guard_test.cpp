@@ -1,13 +1,15 @@
-// Guessing session IDs: misses are free up to an allowance, then every further attempt from the
-// same source address or with the same key waits, longer each time, while an operator with the
-// right ID from elsewhere gets in at once. All clients run on this machine: they bind to distinct
-// loopback addresses (ssh -b 127.0.0.N) to be distinct sources.
+// Guessing session IDs: misses are free up to an allowance, then every further refusal for the
+// same source address or key waits, longer each time, and the guessing key is held even before
+// its lookups; an operator who may attach gets in at once, even from the guesser's own address.
+// All clients run on this machine: they bind to distinct loopback addresses (ssh -b 127.0.0.N)
+// to be distinct sources.
 #include <gtest/gtest.h>
 
 #include <atomic>
 #include <thread>
 
 #include "harness.hpp"
+#include "relay/store/store.hpp"
 
 namespace sb::e2e {
 namespace {
@@ -116,6 +118,84 @@ TEST(OperatorGuard, GuessedIdsAreSlowedWhileTheRightOperatorGetsInAtOnce) {
 
   // The relay recorded the penalties.
   EXPECT_NE(relay.process().err().find("rate limit"), std::string::npos);
+}
+
+std::string create_token(Relay& relay, const std::string& name) {
+  auto r = relay.admin({"enroll", "create", "--name", name});
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  std::string token = r.out;
+  while (!token.empty() && (token.back() == '\n' || token.back() == ' ')) token.pop_back();
+  return token;
+}
+
+TEST(OperatorGuard, AGuesserBehindTheSameAddressNeverSlowsAnHonestOperator) {
+  TempDir tmp;
+  Relay relay(tmp / "relay");
+  auto bob = register_operator(relay, tmp.path(), "bob");          // honest, granted web-01
+  auto mallory = register_operator(relay, tmp.path(), "mallory");  // guesses
+  Process agent(
+      agent_run_argv(relay.address(), tmp / "agent",
+                     {"--enroll-token", create_token(relay, "web-01"), "--shell", "/bin/sh"}));
+  auto id = logged_session_id(agent);
+  ASSERT_TRUE(id) << agent.err();
+  ASSERT_EQ(relay.admin({"grant", "add", "bob", "web-01"}).exit_code, 0);
+  const auto kh = tmp / "known_hosts";
+  const std::string nat = "127.0.0.1";  // everyone's address
+
+  // Once the relay has loaded bob's key and grant (asked without an attach, so no miss is
+  // counted against the shared address), bob gets in.
+  ASSERT_TRUE(wait_until(
+      [&] {
+        auto r = run_with_status(
+            operator_ssh_argv(relay, bob, kh, "relay", {"-b", nat}, {"sessions", "--json"}));
+        return r.exit_code == 0 && r.out.find(*id) != std::string::npos;
+      },
+      10s));
+  auto warm = attempt(relay, bob, kh, nat, *id, "echo warm");
+  ASSERT_EQ(warm.result.exit_code, 0) << warm.result.err;
+
+  // mallory, from the same address: the allowance (in parallel, answered at the uniform
+  // delay), then a paid miss.
+  std::vector<Timed> free_misses(5);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 5; ++i)
+    threads.emplace_back(
+        [&, i] { free_misses[i] = attempt(relay, mallory, kh, nat, wrong_id(*id, i), "true"); });
+  for (auto& t : threads) t.join();
+  auto sixth = attempt(relay, mallory, kh, nat, wrong_id(*id, 5), "true");
+  for (const auto& miss : free_misses) {
+    EXPECT_NE(miss.result.exit_code, 0);
+    EXPECT_LT(miss.seconds, 1.0) << "within the allowance a miss is not delayed";
+  }
+  EXPECT_NE(sixth.result.exit_code, 0);
+  EXPECT_NE(sixth.result.err.find(kNotAvailableText), std::string::npos) << sixth.result.err;
+  EXPECT_GE(sixth.seconds, 1.3) << "the sixth miss in a minute was not slowed";
+
+  // bob, from the very same address, right after: at once (no refusal delay, no penalty).
+  auto legit = attempt(relay, bob, kh, nat, *id, "echo bob-is-in");
+  EXPECT_EQ(legit.result.exit_code, 0) << legit.result.err;
+  EXPECT_EQ(legit.result.out, "bob-is-in\n");
+  EXPECT_LT(legit.seconds, 0.4) << "bob was slowed by mallory's guesses (warm-up took "
+                                << warm.seconds << " s)";
+  std::cout << "[ measured ] honest attach from the guessing address: " << legit.seconds
+            << " s (before any guessing: " << warm.seconds << " s); mallory's 6th miss "
+            << sixth.seconds << " s\n";
+
+  // The penalties are recorded as events, against mallory's key only.
+  std::vector<nlohmann::json> hits;
+  ASSERT_TRUE(wait_until(
+      [&] {
+        auto db = store::Db::open(relay.data_dir() / "relay.db", false);
+        hits = db->list_events("ratelimit.hit", 100);
+        return !hits.empty();
+      },
+      5s))
+      << hits.size();
+  for (const auto& hit : hits) {
+    EXPECT_EQ(hit["actor"], mallory.fingerprint) << hit.dump();
+    EXPECT_EQ(hit["detail"]["source_addr"], nat) << hit.dump();
+    EXPECT_GE(hit["detail"]["delay_ms"].get<int>(), 900) << hit.dump();
+  }
 }
 
 }  // namespace
