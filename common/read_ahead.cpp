@@ -85,16 +85,17 @@ bool ReadAhead::attach(int fd) {
 }
 
 void ReadAhead::detach() {
-  if (fd_ < 0) return;
-  ReadAhead* self = this;
-  // Only our own entry: after close() the number may already be someone else's.
-  g_table[fd_].compare_exchange_strong(self, nullptr, std::memory_order_acq_rel);
-  drop();
+  if (fd_ >= 0) {
+    ReadAhead* self = this;
+    // Only our own entry: after close() the number may already be someone else's.
+    g_table[fd_].compare_exchange_strong(self, nullptr, std::memory_order_acq_rel);
+  }
+  forget();
+  buf_.reset();
 }
 
-void ReadAhead::drop() {
+void ReadAhead::forget() {
   fd_ = -1;
-  buf_.reset();
   begin_ = end_ = 0;
 }
 
@@ -147,7 +148,7 @@ int close(int fd) {
   if (sb::io::ReadAhead* ra = sb::io::attached_read_ahead(fd)) {
     // libssh closes sockets itself: forget this one before its number can be reused.
     if (sb::io::g_table[fd].compare_exchange_strong(ra, nullptr, std::memory_order_acq_rel))
-      ra->drop();
+      ra->forget();
   }
   return static_cast<int>(::syscall(SYS_close, fd));
 }

@@ -47,7 +47,10 @@ class ReadAhead {
 
   // The shim's side (read_ahead.cpp); public so the free functions can reach them.
   long recv(int fd, void* dst, std::size_t len, int flags);
-  void drop();
+  // close() of the socket: unread bytes are gone. Frees nothing (close() also runs in forked
+  // children before exec, where only async-signal-safe calls belong): the memory goes with
+  // detach() or the destructor.
+  void forget();
 
  private:
   long take(void* dst, std::size_t len, bool peek);

@@ -151,13 +151,14 @@ TEST(ReadAhead, CloseForgetsTheDescriptorBeforeItsNumberIsReused) {
   first->reader = -1;
   EXPECT_EQ(attached_read_ahead(number), nullptr);
   EXPECT_FALSE(ra.attached());
-  EXPECT_FALSE(ra.holds_memory());
+  EXPECT_EQ(ra.buffered(), 0u) << "the closed socket's bytes are gone";
   SocketPair second;  // gets the lowest free number: the one just closed
   ASSERT_EQ(second.reader, number);
   second.send_all("new");
   EXPECT_EQ(read_like_libssh(second.reader, 3), "new") << "no bytes of the old connection";
   ra.detach();  // the old owner's late detach must not touch the new socket's entry
   EXPECT_EQ(attached_read_ahead(number), nullptr);
+  EXPECT_FALSE(ra.holds_memory()) << "detach frees what close() left";
   ReadAhead next;
   ASSERT_TRUE(next.attach(second.reader));
   ra.detach();
