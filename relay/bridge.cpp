@@ -122,8 +122,8 @@ void Bridge::step_setup() {
   }
 }
 
-bool Bridge::move(ssh_channel from, ssh_channel to, bool stderr_stream, std::string& pending,
-                  std::uint64_t& counter) {
+bool Bridge::move(ssh_channel from, const ServerConn& from_conn, ssh_channel to, bool stderr_stream,
+                  std::string& pending, std::uint64_t& drained_at, std::uint64_t& counter) {
   auto write = [&](const char* data, std::size_t len) {
     int n = stderr_stream ? ssh_channel_write_stderr(to, data, static_cast<uint32_t>(len))
                           : ssh_channel_write(to, data, static_cast<uint32_t>(len));
@@ -136,11 +136,15 @@ bool Bridge::move(ssh_channel from, ssh_channel to, bool stderr_stream, std::str
     progress = n > 0;
     if (!pending.empty()) return progress;
   }
+  // Reading an empty channel makes libssh poll the socket (a syscall per look): skip it while
+  // no packet arrived since the buffer was last seen empty.
+  if (from_conn.packets_in() == drained_at) return progress;
   char* buf = move_buffer();
   for (int i = 0; i < kMovesPerPump; ++i) {
     std::size_t room = std::min<std::size_t>(ssh_channel_window_size(to), kChunk);
     if (room == 0) break;
     int got = ssh_channel_read_nonblocking(from, buf, static_cast<uint32_t>(room), stderr_stream);
+    if (got <= 0 || static_cast<std::size_t>(got) < room) drained_at = from_conn.packets_in();
     if (got <= 0) break;
     counter += static_cast<std::uint64_t>(got);
     std::size_t n = write(buf, static_cast<std::size_t>(got));
@@ -168,9 +172,10 @@ void Bridge::pump() {
       for (const auto& name : std::exchange(pending_signals_, {}))
         ssh_channel_request_send_signal(dev_, name.c_str());
     std::uint64_t ignored = 0;
-    move(op_, dev_, false, to_device_, bytes_to_device_);
-    move(dev_, op_, false, to_operator_, bytes_to_operator_);
-    if (!is_forward_) move(dev_, op_, true, to_operator_err_, ignored);  // forwards: no stderr
+    move(op_, op_conn_, dev_, false, to_device_, drained_to_device_, bytes_to_device_);
+    move(dev_, device_conn_, op_, false, to_operator_, drained_to_operator_, bytes_to_operator_);
+    if (!is_forward_)  // forwards carry no stderr
+      move(dev_, device_conn_, op_, true, to_operator_err_, drained_to_operator_err_, ignored);
     bytes_to_operator_ += ignored;
     propagate_end();
   }
