@@ -8,8 +8,9 @@
 namespace sb::ssh {
 
 namespace {
-// Bounds one step's reading (each pump reads at most 4 KiB) so one busy connection cannot
-// starve the others on its reactor; the rest is read in a posted step.
+// Bounds one step's reading (each pump hands libssh at most 4 KiB; the read-ahead makes that
+// one recv() per 64 KiB) so one busy connection cannot starve the others on its reactor: at
+// most 256 KiB per step, the rest is read in a posted step.
 constexpr int kMaxPumpsPerStep = 64;
 }  // namespace
 
@@ -40,6 +41,7 @@ void Conn::start(int fd) {
     close("cannot watch socket: " + ec.message());
     return;
   }
+  read_ahead_.attach(fd_);
   step();
 }
 
@@ -82,7 +84,9 @@ void Conn::close(std::string reason) {
 void Conn::after_foreign_use() {
   if (closed_) return;
   if (socket_closed_by_libssh()) release_descriptor();
-  if (counters_.in_packets != packets_seen_ || socket_closed_by_libssh()) wake();
+  if (counters_.in_packets != packets_seen_ || socket_closed_by_libssh() ||
+      read_ahead_.buffered() > 0)
+    wake();
 }
 
 bool Conn::attach_event() {
@@ -126,9 +130,10 @@ void Conn::step() {
     return;
   }
   if (moving_) return continue_move();
-  if (counters_.in_packets != packets_seen_) {
+  if (counters_.in_packets != packets_seen_ || read_ahead_.buffered() > 0) {
     // Packets were consumed by libssh calls made inside service(): their effects (window
-    // adjusts, data, close) need another look, and no readiness will announce them.
+    // adjusts, data, close) need another look, and no readiness will announce them; nor will
+    // any announce bytes those calls left in the read-ahead.
     note_inbound();
     wake();
   }
@@ -228,6 +233,7 @@ void Conn::finish_close() {
     ssh_event_remove_session(event_.get(), session_.get());
     event_.reset();
   }
+  read_ahead_.detach();
   bool fd_still_ours = fd_ >= 0 && !socket_closed_by_libssh() && !libssh_adopted_fd_;
   session_.reset();  // ssh_disconnect + ssh_free; libssh closes the fd it adopted
   if (fd_still_ours) ::close(fd_);

@@ -21,6 +21,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/read_ahead.hpp"
 #include "common/ssh_handles.hpp"
 
 namespace sb::ssh {
@@ -97,6 +98,9 @@ class Conn : public std::enable_shared_from_this<Conn> {
   boost::asio::any_io_executor move_target_;
   std::function<void()> after_move_;
   int fd_ = -1;
+  // libssh's reads of fd_ come from here in 64 KiB batches (read_ahead.hpp); bytes held here
+  // raise no socket readiness, so a step that leaves some behind pumps again.
+  io::ReadAhead read_ahead_;
   bool libssh_adopted_fd_ = false;
   ssh_counter_struct counters_{};
   std::uint64_t packets_seen_ = 0;

@@ -73,8 +73,10 @@ class Bridge {
                              const char* errmsg, const char* lang, void* userdata);
   void step_setup();
   int open_forward_channel();  // SSH_OK, SSH_AGAIN or SSH_ERROR, like ssh_channel_open_*
-  bool move(ssh_channel from, ssh_channel to, bool stderr_stream, std::string& pending,
-            std::uint64_t& counter);
+  // drained_at: the source session's packet count when this stream's channel buffer was last
+  // seen empty (data only arrives in packets, so an unchanged count means nothing to read).
+  bool move(ssh_channel from, const ServerConn& from_conn, ssh_channel to, bool stderr_stream,
+            std::string& pending, std::uint64_t& drained_at, std::uint64_t& counter);
   void propagate_end();
   void finish_operator_side();
   void release_device_channel();
@@ -94,6 +96,9 @@ class Bridge {
   std::optional<std::pair<int, int>> pending_resize_;
   std::vector<std::string> pending_signals_;
   std::string to_device_, to_operator_, to_operator_err_;
+  static constexpr std::uint64_t kNotDrained = ~std::uint64_t{0};
+  std::uint64_t drained_to_device_ = kNotDrained, drained_to_operator_ = kNotDrained,
+                drained_to_operator_err_ = kNotDrained;
   bool eof_to_device_ = false, eof_to_operator_ = false;
   bool op_closed_ = false;
   std::uint64_t bytes_to_device_ = 0, bytes_to_operator_ = 0;
