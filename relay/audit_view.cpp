@@ -265,10 +265,12 @@ void print_session_story(const store::SessionStory& story, std::ostream& out) {
   }
   if (story.recordings.empty()) return;
   out << "\nRecordings (" << story.recordings.size() << "):\n";
-  for (const auto& r : story.recordings)
-    out << "  " << printable(r.path) << "  " << or_dash(r.kind) << " " << printable(r.operator_name)
-        << "  started " << local_time(r.started) << "\n    replay: relay replay "
+  for (const auto& r : story.recordings) {
+    out << "  " << printable(r.path) << "  " << or_dash(r.kind);
+    if (!r.operator_name.empty()) out << " " << printable(r.operator_name);
+    out << "  started " << local_time(r.started) << "\n    replay: relay replay "
         << printable(r.path) << '\n';
+  }
 }
 
 json session_story_json(const store::SessionStory& story) {
