@@ -254,7 +254,11 @@ void print_session_story(const store::SessionStory& story, std::ostream& out) {
   for (const auto& a : story.attachments) print_attachment(a, out);
   if (story.attachments.empty()) out << "  none\n";
 
-  out << "\nEvents (" << story.events.size() << "):\n";
+  out << "\nEvents (" << story.events.size();
+  if (story.events_total > static_cast<std::int64_t>(story.events.size()))
+    out << " of " << story.events_total << "; the rest: relay audit --session " << s.id
+        << " --reverse";
+  out << "):\n";
   Table events({"  TIME", "KIND", "OPERATOR", "DETAIL"});
   for (const AuditRow& e : story.events)
     events.add({"  " + local_time(e.time), e.kind, or_dash(e.operator_name), describe_event(e)});
@@ -319,6 +323,7 @@ json session_story_json(const store::SessionStory& story) {
           {"info", s.info},
           {"attachments", std::move(attachments)},
           {"events", std::move(events)},
+          {"events_total", story.events_total},
           {"recordings", std::move(recordings)}};
 }
 

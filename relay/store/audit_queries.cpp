@@ -17,9 +17,6 @@ using detail::Statement;
 namespace {
 
 constexpr std::size_t kMaxFilterText = 256;
-// A session's story lists at most this many events (its attachments and channels are complete);
-// `relay audit --session ID` pages through the rest.
-constexpr int kMaxStoryEvents = 5000;
 
 constexpr const char* kEventColumns =
     "e.id, e.time, e.kind, e.actor, e.session_id, e.device, e.operator, e.detail_json, "
@@ -166,6 +163,15 @@ std::string text_of(const nlohmann::json& detail, const char* key) {
   return it != detail.end() && it->is_string() ? it->get<std::string>() : "";
 }
 
+std::int64_t count_events_of(Db& db, const std::string& id, const std::string& from,
+                             const std::string& to) {
+  Statement st(db,
+               "SELECT count(*) FROM events WHERE session_id = ?1 AND time >= ?2 "
+               "AND (?3 = '' OR time < ?3)");
+  st.bind(1, id).bind(2, from).bind(3, to);
+  return st.step() ? st.int64(0) : 0;
+}
+
 std::vector<RecordingRef> recordings_in(const std::vector<AuditRow>& events) {
   std::vector<RecordingRef> out;
   for (const AuditRow& e : events) {
@@ -226,6 +232,7 @@ std::vector<SessionStory> Db::session_stories(const std::string& id, bool all) {
     SessionStory story;
     story.attachments = attachments_of(*this, id, s.started, next_started);
     story.events = events_of(*this, id, s.started, next_started);
+    story.events_total = count_events_of(*this, id, s.started, next_started);
     story.recordings = recordings_in(story.events);
     next_started = s.started;
     story.session = std::move(s);
@@ -289,6 +296,7 @@ PruneResult Db::prune_audit(const std::string& cutoff, const std::string& when) 
                               "AND events.time >= s.started)")
                         .bind(1, cutoff)
                         .run();
+    if (result.events + result.sessions + result.attachments + result.channels == 0) return;
     add_event("audit.pruned", "relay",
               {{"before", cutoff},
                {"events", result.events},

@@ -117,6 +117,7 @@ struct AuditFilter {
 };
 inline constexpr int kMaxAuditLimit = 10000;
 inline constexpr std::size_t kMaxAuditKinds = 32;
+inline constexpr int kMaxStoryEvents = 5000;
 
 struct AuditRow {
   std::int64_t id = 0;
@@ -177,7 +178,8 @@ struct RecordingRef {
 struct SessionStory {
   SessionRow session;
   std::vector<AttachmentRow> attachments;  // oldest first, channels nested
-  std::vector<AuditRow> events;            // oldest first
+  std::vector<AuditRow> events;            // oldest first, at most kMaxStoryEvents
+  std::int64_t events_total = 0;           // all of them (`relay audit --session` pages)
   std::vector<RecordingRef> recordings;
 };
 
@@ -278,7 +280,8 @@ class Db {
   // nullopt for a device never enrolled.
   std::optional<DeviceStory> device_story(const std::string& name, int recent_sessions);
   // Deletes events older than cutoff and sessions that ended before it, with their attachments
-  // and channels; never a row of a live session. Records one "audit.pruned" event (at when).
+  // and channels; never a row of a live session. Records one "audit.pruned" event (at when) if
+  // it deleted anything.
   PruneResult prune_audit(const std::string& cutoff, const std::string& when);
 
   // PRAGMA data_version: changes when another connection commits.

@@ -333,11 +333,25 @@ TEST_F(AuditQueries, SessionStoryNestsChannelsAndSeparatesAReusedId) {
   for (const auto& e : old.events) kinds.push_back(e.kind);
   EXPECT_EQ(kinds, (std::vector<std::string>{"session.issued", "recording.started", "session.ended",
                                              "keys.purged"}));
+  EXPECT_EQ(old.events_total, 4);
   ASSERT_EQ(old.recordings.size(), 1u);
   EXPECT_EQ(old.recordings[0].path, "recordings/111111111/x_shared.cast");
   EXPECT_TRUE(old.events[0].recorded);
 
   EXPECT_TRUE(db_->session_stories("999999999", true).empty());
+}
+
+TEST_F(AuditQueries, SessionStoryBoundsItsEventsAndCountsThemAll) {
+  session("444444444", "", 0);
+  db_->transaction([&] {
+    for (int i = 1; i <= kMaxStoryEvents + 10; ++i)
+      db_->add_event("channel.closed", "alice", {{"session", "444444444"}}, at(i));
+  });
+  auto stories = db_->session_stories("444444444", false);
+  ASSERT_EQ(stories.size(), 1u);
+  EXPECT_EQ(stories[0].events.size(), static_cast<std::size_t>(kMaxStoryEvents));
+  EXPECT_EQ(stories[0].events_total, kMaxStoryEvents + 11);     // with session.issued
+  EXPECT_EQ(stories[0].events.front().kind, "session.issued");  // the oldest are kept
 }
 
 TEST_F(AuditQueries, DeviceStoryHasStatusGrantsAndRecentSessions) {
@@ -427,9 +441,10 @@ TEST_F(AuditQueries, PruneDeletesExactlyTheOldRowsAndNeverALiveSessions) {
   EXPECT_EQ(page.rows[0].detail["events"], pruned.events);
   EXPECT_EQ(page.rows[0].detail["sessions"], 2);
 
-  // Pruning again with the same cutoff finds nothing more.
+  // Pruning again with the same cutoff finds nothing more, and says nothing.
   auto again = db_->prune_audit(cutoff, at(40 * day + 1));
   EXPECT_EQ(again.events + again.sessions + again.attachments + again.channels, 0);
+  EXPECT_EQ(db_->query_audit(f).total, 1);
 }
 
 }  // namespace
