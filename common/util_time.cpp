@@ -26,7 +26,8 @@ struct Unit {
   int rank;  // a combined duration must list units by strictly decreasing rank: "1h30m"
 };
 // "ms" is tried before "m" so that "5ms" is not read as "5m" followed by a stray "s".
-constexpr std::array<Unit, 5> kUnits{{{"d", kMsPerDay, 4},
+constexpr std::array<Unit, 6> kUnits{{{"w", 7 * kMsPerDay, 5},
+                                      {"d", kMsPerDay, 4},
                                       {"h", kMsPerHour, 3},
                                       {"ms", 1, 0},
                                       {"m", kMsPerMinute, 2},
@@ -61,7 +62,7 @@ std::optional<milliseconds> parse_duration(std::string_view text) {
   constexpr std::size_t kMaxInput = 64;
   if (text.empty() || text.size() > kMaxInput) return std::nullopt;
   std::uint64_t total = 0;
-  int prev_rank = 5;
+  int prev_rank = 6;
   std::size_t i = 0;
   while (i < text.size()) {
     auto value = read_number(text, i);

@@ -17,6 +17,7 @@ struct ServeArgs {
   std::string check_interval = "30s";
   std::string handshake_timeout = "20s";
   std::string consent_timeout = "60s";
+  std::string audit_retention = "0";
   unsigned threads = 0;
   std::string log_level = "info";
   bool log_json = false;
@@ -46,6 +47,11 @@ void add_serve(CLI::App& app, int* exit_code) {
   verb->add_option("--consent-timeout", args->consent_timeout,
                    "How long the device's user has to answer; no answer means no")
       ->capture_default_str();
+  verb->add_option("--audit-retention", args->audit_retention,
+                   "Prune audit rows (events, ended sessions, attachments, channels) older than "
+                   "this, at start and hourly, e.g. 90d or 12w; 0 keeps them forever. A live "
+                   "session's rows are always kept")
+      ->capture_default_str();
   verb->add_option("--threads", args->threads, "Reactor threads (0 = one per core)")
       ->capture_default_str();
   verb->add_option("--log-level", args->log_level, "trace, debug, info, warn, error")
@@ -63,6 +69,14 @@ void add_serve(CLI::App& app, int* exit_code) {
     options.limits.handshake_timeout =
         duration_or_throw(args->handshake_timeout, "--handshake-timeout");
     options.limits.consent_timeout = duration_or_throw(args->consent_timeout, "--consent-timeout");
+    if (args->audit_retention != "0") {
+      auto keep = parse_duration(args->audit_retention);
+      if (!keep) {
+        throw CLI::ValidationError("--audit-retention",
+                                   "expected 0 (keep forever) or a duration like 90d, 12w, 36h");
+      }
+      options.audit_retention = *keep;
+    }
     options.threads = args->threads;
     try {
       *exit_code = serve(options);

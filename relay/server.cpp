@@ -200,6 +200,25 @@ void schedule_orphan_sweep(asio::steady_timer& timer, store::Store& store,
   });
 }
 
+// Posts a prune of the audit rows older than `keep` now and then every `every`: the deletes run
+// on the store's writer thread, never here on a reactor.
+void schedule_audit_prune(asio::steady_timer& timer, store::Store& store,
+                          std::chrono::milliseconds keep, std::chrono::milliseconds every) {
+  store.post([keep](store::Db& db) {
+    const auto now = std::chrono::system_clock::now();
+    const auto pruned = db.prune_audit(iso8601_utc(now - keep), iso8601_utc(now));
+    if (pruned.events + pruned.sessions > 0) {
+      spdlog::info("audit retention {}: pruned {} events, {} sessions, {} attachments, {} channels",
+                   format_duration(keep), pruned.events, pruned.sessions, pruned.attachments,
+                   pruned.channels);
+    }
+  });
+  timer.expires_after(every);
+  timer.async_wait([&timer, &store, keep, every](const boost::system::error_code& ec) {
+    if (!ec) schedule_audit_prune(timer, store, keep, every);
+  });
+}
+
 }  // namespace
 
 int serve(const ServeOptions& options) {
@@ -224,11 +243,14 @@ int serve(const ServeOptions& options) {
   Listener listener(main_io, options.listen, ctx, shards, pool);
   asio::signal_set signals(main_io, SIGINT, SIGTERM);
   asio::steady_timer orphan_sweep(main_io);
+  asio::steady_timer audit_prune(main_io);
 
   for (std::size_t i = 0; i < shards.size(); ++i)
     asio::post(pool.at(i), [shard = shards[i].get()] { shard->start_timers(); });
   listener.start();
   schedule_orphan_sweep(orphan_sweep, store, options.check_interval);
+  if (options.audit_retention.count() > 0)
+    schedule_audit_prune(audit_prune, store, options.audit_retention, std::chrono::hours(1));
   signals.async_wait([&](const boost::system::error_code& ec, int signo) {
     if (ec) return;
     spdlog::info("received {}, stopping: closing tunnels and ending sessions",
@@ -236,6 +258,7 @@ int serve(const ServeOptions& options) {
     sd_notify(0, "STOPPING=1");
     listener.stop();
     orphan_sweep.cancel();
+    audit_prune.cancel();
     for (std::size_t i = 0; i < shards.size(); ++i)
       asio::post(pool.at(i),
                  [shard = shards[i].get()] { shard->close_all("relay shutting down"); });

@@ -14,6 +14,9 @@ struct ServeOptions {
   net::HostPort listen;
   std::chrono::milliseconds check_interval{std::chrono::seconds(30)};
   unsigned threads = 0;  // 0 = one per core
+  // Audit rows older than this are pruned at start and hourly (on the store's writer thread);
+  // zero keeps them forever. A live session's rows are always kept.
+  std::chrono::milliseconds audit_retention{0};
   Limits limits;
 };
 

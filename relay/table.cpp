@@ -5,12 +5,13 @@
 namespace sb::relay {
 
 namespace {
-// Display width, counting UTF-8 continuation bytes as nothing; control characters from the
-// network are shown as '?', so a hostile hostname cannot drive the admin's terminal.
+// Display width, counting UTF-8 continuation bytes as nothing.
 std::size_t width(const std::string& cell) {
   return static_cast<std::size_t>(
       std::count_if(cell.begin(), cell.end(), [](char c) { return (c & 0xC0) != 0x80; }));
 }
+}  // namespace
+
 std::string printable(const std::string& cell) {
   std::string out;
   out.reserve(cell.size());
@@ -26,7 +27,6 @@ std::string printable(const std::string& cell) {
   }
   return out;
 }
-}  // namespace
 
 void Table::add(std::vector<std::string> row) {
   row.resize(header_.size());

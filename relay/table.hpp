@@ -6,6 +6,10 @@
 
 namespace sb::relay {
 
+// The cell as it is safe to print: control characters (C0, DEL, C1) from the network become '?',
+// so a hostile hostname or command cannot drive the admin's terminal.
+std::string printable(const std::string& cell);
+
 class Table {
  public:
   explicit Table(std::vector<std::string> header) : header_(std::move(header)) {}

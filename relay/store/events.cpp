@@ -9,14 +9,34 @@ namespace sb::store {
 
 using detail::Statement;
 
+namespace {
+
+// detail[key] as text for an indexed column: strings as they are, numbers in decimal (a session
+// ID may arrive as a number), "" (stored as NULL) for anything else.
+std::string column_value(const nlohmann::json& detail, const char* key) {
+  if (!detail.is_object()) return {};
+  auto it = detail.find(key);
+  if (it == detail.end()) return {};
+  if (it->is_string()) return it->get<std::string>();
+  if (it->is_number_integer()) return it->dump();
+  return {};
+}
+
+}  // namespace
+
 void Db::add_event(const std::string& kind, const std::string& actor, const nlohmann::json& detail,
                    const std::string& when) {
   // One statement: atomic on its own, so no transaction of its own (cheap inside a batch).
-  Statement(*this, "INSERT INTO events (time, kind, actor, detail_json) VALUES (?1, ?2, ?3, ?4)")
+  Statement(*this,
+            "INSERT INTO events (time, kind, actor, detail_json, session_id, device, operator) "
+            "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")
       .bind(1, when)
       .bind(2, kind)
       .bind_opt(3, actor)
       .bind_json(4, detail)
+      .bind_opt(5, column_value(detail, "session"))
+      .bind_opt(6, column_value(detail, "device"))
+      .bind_opt(7, column_value(detail, "operator"))
       .run();
 }
 

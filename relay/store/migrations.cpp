@@ -105,8 +105,28 @@ CREATE INDEX events_time ON events(time);
 CREATE INDEX events_kind ON events(kind);
 )sql";
 
+// Version 2: the audit. Events carry the session, device and operator they concern in indexed
+// columns (copied from detail_json by Db::add_event, backfilled here), so `relay audit` filters
+// without parsing JSON; attachments are found by operator; recordings by session.
+constexpr const char* kSchemaV2 = R"sql(
+ALTER TABLE events ADD COLUMN session_id TEXT;
+ALTER TABLE events ADD COLUMN device TEXT;
+ALTER TABLE events ADD COLUMN operator TEXT;
+UPDATE events SET
+  session_id = NULLIF(CAST(json_extract(detail_json, '$.session') AS TEXT), ''),
+  device     = NULLIF(CAST(json_extract(detail_json, '$.device') AS TEXT), ''),
+  operator   = NULLIF(CAST(json_extract(detail_json, '$.operator') AS TEXT), '')
+WHERE json_valid(detail_json);
+CREATE INDEX events_session_time ON events(session_id, time);
+CREATE INDEX events_device_time ON events(device, time);
+CREATE INDEX events_operator_time ON events(operator, time);
+CREATE INDEX attachments_operator ON attachments(operator, started);
+CREATE INDEX attachments_ended ON attachments(ended);
+)sql";
+
 constexpr Migration kMigrations[] = {
     {1, kSchemaV1},
+    {2, kSchemaV2},
 };
 
 void exec(sqlite3* db, const std::string& sql, std::string_view context) {

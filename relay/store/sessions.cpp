@@ -8,27 +8,12 @@
 
 namespace sb::store {
 
+using detail::kSessionColumns;
+using detail::read_session;
 using detail::Statement;
 using nlohmann::json;
 
 namespace {
-
-constexpr const char* kSessionColumns =
-    "id, device, fingerprint, kind, source_addr, started, ended, end_reason, info_json";
-
-SessionRow read_session(const Statement& st) {
-  SessionRow row;
-  row.id = st.text(0);
-  row.device = st.text(1);
-  row.fingerprint = st.text(2);
-  row.kind = st.text(3);
-  row.source_addr = st.text(4);
-  row.started = st.text(5);
-  row.ended = st.text(6);
-  row.end_reason = st.text(7);
-  row.info = st.json(8);
-  return row;
-}
 
 void require(bool ok, const char* what) {
   if (!ok) throw std::invalid_argument(what);
@@ -229,5 +214,23 @@ std::vector<TunnelKeyRow> Db::list_tunnel_keys() {
   }
   return rows;
 }
+
+namespace detail {
+
+SessionRow read_session(const Statement& st) {
+  SessionRow row;
+  row.id = st.text(0);
+  row.device = st.text(1);
+  row.fingerprint = st.text(2);
+  row.kind = st.text(3);
+  row.source_addr = st.text(4);
+  row.started = st.text(5);
+  row.ended = st.text(6);
+  row.end_reason = st.text(7);
+  row.info = st.json(8);
+  return row;
+}
+
+}  // namespace detail
 
 }  // namespace sb::store

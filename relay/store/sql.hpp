@@ -69,6 +69,11 @@ class Statement {
   Db::CachedStatement* cached_ = nullptr;  // null when this object owns stmt_
 };
 
+// The columns of a SessionRow, in the order read_session() reads them.
+inline constexpr const char* kSessionColumns =
+    "id, device, fingerprint, kind, source_addr, started, ended, end_reason, info_json";
+SessionRow read_session(const Statement& st);
+
 // JSON text for storage: invalid UTF-8 in strings is replaced, never thrown on.
 std::string dump_json(const nlohmann::json& value);
 

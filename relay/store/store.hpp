@@ -99,6 +99,110 @@ struct KeySnapshot {
   std::int64_t version = 0;
 };
 
+// --- Audit reads and retention (relay/store/audit_queries.cpp) ---
+
+// What `relay audit` asks for. Empty strings and an empty kinds list mean "any". Times are the
+// store's ISO-8601 UTC strings: since is inclusive (time >= since), until exclusive
+// (time < until). Each kind is a prefix: "consent" matches consent.asked and consent.answered.
+struct AuditFilter {
+  std::string device;
+  std::string operator_name;
+  std::string session;
+  std::string since;
+  std::string until;
+  std::vector<std::string> kinds;
+  int limit = 50;             // rows per page, 1..kMaxAuditLimit
+  int page = 1;               // 1-based
+  bool oldest_first = false;  // default: newest first, so page 1 is the latest activity
+};
+inline constexpr int kMaxAuditLimit = 10000;
+inline constexpr std::size_t kMaxAuditKinds = 32;
+inline constexpr int kMaxStoryEvents = 5000;
+
+struct AuditRow {
+  std::int64_t id = 0;
+  std::string time;
+  std::string kind;
+  std::string actor;
+  std::string session;  // "" when the event concerns no session
+  std::string device;
+  std::string operator_name;
+  nlohmann::json detail;
+  bool recorded = false;  // the session has a recording (a recording.started event)
+};
+
+struct AuditPage {
+  std::vector<AuditRow> rows;
+  std::int64_t total = 0;  // rows matching the filter, over every page
+  int page = 1;
+  int pages = 0;  // ceil(total / limit)
+};
+
+struct ChannelRow {
+  std::int64_t id = 0;
+  std::int64_t attachment = 0;
+  std::string kind;  // shell, exec, subsystem, screen, sshd, proxy, service
+  std::string target;
+  std::string command;
+  std::optional<std::int64_t> exit_status;
+  std::string exit_signal;
+  std::int64_t bytes_in = 0;   // operator -> device
+  std::int64_t bytes_out = 0;  // device -> operator
+  std::string started;
+  std::string ended;
+};
+
+struct AttachmentRow {
+  std::int64_t id = 0;
+  std::string session_id;
+  std::string operator_name;
+  std::string fingerprint;
+  std::string mode;
+  std::string source_addr;
+  std::string started;
+  std::string ended;
+  std::string end_reason;
+  std::vector<ChannelRow> channels;
+};
+
+struct RecordingRef {
+  std::string path;  // relative to the data dir
+  std::string kind;  // shared | own
+  std::string operator_name;
+  std::string started;
+};
+
+// One session from issue to end. A session ID may be issued again after its session ended:
+// the story holds what happened from this session's start until the next session with the same
+// ID started.
+struct SessionStory {
+  SessionRow session;
+  std::vector<AttachmentRow> attachments;  // oldest first, channels nested
+  std::vector<AuditRow> events;            // oldest first, at most kMaxStoryEvents
+  std::int64_t events_total = 0;           // all of them (`relay audit --session` pages)
+  std::vector<RecordingRef> recordings;
+};
+
+struct SessionSummary {
+  SessionRow session;
+  std::vector<std::string> operators;  // who attached, in order of first attach
+};
+
+struct DeviceStory {
+  DeviceRow device;
+  std::string status;   // online (a live session) | offline | revoked
+  std::string address;  // source address of its latest session
+  std::vector<GrantRow> grants;
+  std::vector<SessionSummary> recent_sessions;  // newest first
+};
+
+struct PruneResult {
+  std::int64_t events = 0;
+  std::int64_t sessions = 0;
+  std::int64_t attachments = 0;
+  std::int64_t channels = 0;
+};
+
 namespace detail {
 class Statement;  // relay/store/sql.hpp
 }
@@ -167,6 +271,19 @@ class Db {
   std::vector<EnrollmentRow> list_enrollments();
   std::vector<nlohmann::json> list_events(const std::string& kind_prefix, int limit);
   KeySnapshot load_key_snapshot();
+
+  // --- audit reads and retention (relay/store/audit_queries.cpp) ---
+  // Throws std::invalid_argument for a limit or page out of range or too many kinds.
+  AuditPage query_audit(const AuditFilter& filter);
+  // Every session with this ID, newest first (only the newest unless all), with its story.
+  std::vector<SessionStory> session_stories(const std::string& id, bool all);
+  // nullopt for a device never enrolled.
+  std::optional<DeviceStory> device_story(const std::string& name, int recent_sessions);
+  // Deletes events older than cutoff and sessions that ended before it, with their attachments
+  // and channels; never a row of a live session. Records one "audit.pruned" event (at when) if
+  // it deleted anything.
+  PruneResult prune_audit(const std::string& cutoff, const std::string& when);
+
   // PRAGMA data_version: changes when another connection commits.
   std::int64_t data_version();
 

@@ -1,0 +1,33 @@
+// How the admin CLI shows the audit: the `relay audit` table and JSON, the story of a session
+// (`relay session show`) and of a device (`relay device show`). Times are shown in local time,
+// durations and sizes in human units; --json keeps the stored UTC times and raw numbers.
+#pragma once
+#include <nlohmann/json.hpp>
+#include <ostream>
+#include <string>
+
+#include "relay/store/store.hpp"
+
+namespace sb::relay {
+
+// "2026-11-22 14:30:05" (local) for a stored UTC time; the text itself if it does not parse.
+std::string local_time(const std::string& iso_utc);
+// Human duration between two stored times ("" if either is missing or unparsable).
+std::string elapsed_between(const std::string& from, const std::string& to);
+
+// The DETAIL column: what happened in a few words, e.g.
+// `exec "uname -a" → exit 0 · 1.2 KiB in / 3.4 KiB out · 0.4 s`.
+std::string describe_event(const store::AuditRow& row);
+
+// TIME, KIND, SESSION, DEVICE, OPERATOR, DETAIL (REC after a session that has a recording),
+// then a footer "page 2 of 7 (312 rows); next: --page 3".
+void print_audit_table(const store::AuditPage& page, std::ostream& out);
+nlohmann::json audit_row_json(const store::AuditRow& row);
+
+void print_session_story(const store::SessionStory& story, std::ostream& out);
+nlohmann::json session_story_json(const store::SessionStory& story);
+
+void print_device_story(const store::DeviceStory& story, std::ostream& out);
+nlohmann::json device_story_json(const store::DeviceStory& story);
+
+}  // namespace sb::relay

@@ -1,0 +1,311 @@
+// The audit's read side and its retention: filtered, paged events; the story of one session
+// (attachments, channels, events, recordings); the story of one device; pruning old rows.
+#include <algorithm>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "relay/store/sql.hpp"
+#include "relay/store/store.hpp"
+
+namespace sb::store {
+
+using detail::kSessionColumns;
+using detail::read_session;
+using detail::Statement;
+
+namespace {
+
+constexpr std::size_t kMaxFilterText = 256;
+
+constexpr const char* kEventColumns =
+    "e.id, e.time, e.kind, e.actor, e.session_id, e.device, e.operator, e.detail_json, "
+    "EXISTS (SELECT 1 FROM events r WHERE r.session_id = e.session_id "
+    "AND r.kind = 'recording.started')";
+
+AuditRow read_event(const Statement& st) {
+  AuditRow row;
+  row.id = st.int64(0);
+  row.time = st.text(1);
+  row.kind = st.text(2);
+  row.actor = st.text(3);
+  row.session = st.text(4);
+  row.device = st.text(5);
+  row.operator_name = st.text(6);
+  row.detail = st.json(7);
+  row.recorded = st.int64(8) != 0;
+  return row;
+}
+
+// The smallest string greater than every string starting with prefix ("" if there is none):
+// a prefix match as a range the index on kind can serve, with no LIKE escaping.
+std::string prefix_upper_bound(std::string prefix) {
+  while (!prefix.empty() && static_cast<unsigned char>(prefix.back()) == 0xff) prefix.pop_back();
+  if (!prefix.empty())
+    prefix.back() = static_cast<char>(static_cast<unsigned char>(prefix.back()) + 1);
+  return prefix;
+}
+
+// A WHERE clause with its parameters, numbered ?1, ?2, ... in order.
+struct Where {
+  std::string sql;
+  std::vector<std::string> params;
+
+  std::string param(std::string value) {
+    params.push_back(std::move(value));
+    return "?" + std::to_string(params.size());
+  }
+  void add(const std::string& clause) { sql += (sql.empty() ? " WHERE " : " AND ") + clause; }
+  void bind(Statement& st) const {
+    for (std::size_t i = 0; i < params.size(); ++i) st.bind(static_cast<int>(i) + 1, params[i]);
+  }
+};
+
+void check_text(const std::string& value, const char* what) {
+  if (value.size() > kMaxFilterText) {
+    throw std::invalid_argument(std::string(what) + " is longer than " +
+                                std::to_string(kMaxFilterText) + " characters");
+  }
+}
+
+Where audit_where(const AuditFilter& f) {
+  check_text(f.device, "device");
+  check_text(f.operator_name, "operator");
+  check_text(f.session, "session");
+  if (f.kinds.size() > kMaxAuditKinds) {
+    throw std::invalid_argument("at most " + std::to_string(kMaxAuditKinds) + " kinds");
+  }
+  Where w;
+  if (!f.device.empty()) w.add("e.device = " + w.param(f.device));
+  if (!f.operator_name.empty()) w.add("e.operator = " + w.param(f.operator_name));
+  if (!f.session.empty()) w.add("e.session_id = " + w.param(f.session));
+  if (!f.since.empty()) w.add("e.time >= " + w.param(f.since));
+  if (!f.until.empty()) w.add("e.time < " + w.param(f.until));
+  std::string any_kind;
+  for (const std::string& kind : f.kinds) {
+    check_text(kind, "kind");
+    if (kind.empty()) continue;
+    const std::string upper = prefix_upper_bound(kind);
+    std::string range = "e.kind >= " + w.param(kind);
+    if (!upper.empty()) range += " AND e.kind < " + w.param(upper);
+    any_kind += (any_kind.empty() ? "(" : " OR (") + range + ")";
+  }
+  if (!any_kind.empty()) w.add("(" + any_kind + ")");
+  return w;
+}
+
+std::vector<ChannelRow> channels_of(Db& db, std::int64_t attachment) {
+  Statement st(db,
+               "SELECT id, attachment, kind, target, command, exit_status, exit_signal, "
+               "bytes_in, bytes_out, started, ended FROM channels "
+               "WHERE attachment = ?1 ORDER BY started, id");
+  st.bind(1, attachment);
+  std::vector<ChannelRow> rows;
+  while (st.step()) {
+    ChannelRow c;
+    c.id = st.int64(0);
+    c.attachment = st.int64(1);
+    c.kind = st.text(2);
+    c.target = st.text(3);
+    c.command = st.text(4);
+    if (!st.is_null(5)) c.exit_status = st.int64(5);
+    c.exit_signal = st.text(6);
+    c.bytes_in = st.int64(7);
+    c.bytes_out = st.int64(8);
+    c.started = st.text(9);
+    c.ended = st.text(10);
+    rows.push_back(std::move(c));
+  }
+  return rows;
+}
+
+// Attachments of the session with this ID that started in [from, to) (to = "": no end).
+std::vector<AttachmentRow> attachments_of(Db& db, const std::string& id, const std::string& from,
+                                          const std::string& to) {
+  Statement st(db,
+               "SELECT id, session_id, operator, fingerprint, mode, source_addr, started, ended, "
+               "end_reason FROM attachments WHERE session_id = ?1 AND started >= ?2 "
+               "AND (?3 = '' OR started < ?3) ORDER BY started, id");
+  st.bind(1, id).bind(2, from).bind(3, to);
+  std::vector<AttachmentRow> rows;
+  while (st.step()) {
+    AttachmentRow a;
+    a.id = st.int64(0);
+    a.session_id = st.text(1);
+    a.operator_name = st.text(2);
+    a.fingerprint = st.text(3);
+    a.mode = st.text(4);
+    a.source_addr = st.text(5);
+    a.started = st.text(6);
+    a.ended = st.text(7);
+    a.end_reason = st.text(8);
+    rows.push_back(std::move(a));
+  }
+  for (AttachmentRow& a : rows) a.channels = channels_of(db, a.id);
+  return rows;
+}
+
+std::vector<AuditRow> events_of(Db& db, const std::string& id, const std::string& from,
+                                const std::string& to) {
+  Statement st(db, std::string("SELECT ") + kEventColumns +
+                       " FROM events e WHERE e.session_id = ?1 AND e.time >= ?2 "
+                       "AND (?3 = '' OR e.time < ?3) ORDER BY e.time, e.id LIMIT ?4");
+  st.bind(1, id).bind(2, from).bind(3, to).bind(4, kMaxStoryEvents);
+  std::vector<AuditRow> rows;
+  while (st.step()) rows.push_back(read_event(st));
+  return rows;
+}
+
+// detail[key] if it is a string, else "" (details come from several writers).
+std::string text_of(const nlohmann::json& detail, const char* key) {
+  if (!detail.is_object()) return {};
+  auto it = detail.find(key);
+  return it != detail.end() && it->is_string() ? it->get<std::string>() : "";
+}
+
+std::int64_t count_events_of(Db& db, const std::string& id, const std::string& from,
+                             const std::string& to) {
+  Statement st(db,
+               "SELECT count(*) FROM events WHERE session_id = ?1 AND time >= ?2 "
+               "AND (?3 = '' OR time < ?3)");
+  st.bind(1, id).bind(2, from).bind(3, to);
+  return st.step() ? st.int64(0) : 0;
+}
+
+std::vector<RecordingRef> recordings_in(const std::vector<AuditRow>& events) {
+  std::vector<RecordingRef> out;
+  for (const AuditRow& e : events) {
+    if (e.kind != "recording.started") continue;
+    out.push_back({text_of(e.detail, "path"), text_of(e.detail, "kind"), e.operator_name, e.time});
+  }
+  return out;
+}
+
+std::vector<std::string> operators_of(Db& db, const SessionRow& s) {
+  Statement st(db,
+               "SELECT operator FROM attachments WHERE session_id = ?1 AND started >= ?2 "
+               "AND (?3 = '' OR started <= ?3) GROUP BY operator ORDER BY min(started)");
+  st.bind(1, s.id).bind(2, s.started).bind(3, s.ended);
+  std::vector<std::string> names;
+  while (st.step()) names.push_back(st.text(0));
+  return names;
+}
+
+}  // namespace
+
+AuditPage Db::query_audit(const AuditFilter& filter) {
+  if (filter.limit < 1 || filter.limit > kMaxAuditLimit) {
+    throw std::invalid_argument("limit must be between 1 and " + std::to_string(kMaxAuditLimit));
+  }
+  if (filter.page < 1) throw std::invalid_argument("page must be 1 or more");
+  const Where where = audit_where(filter);
+  AuditPage page;
+  page.page = filter.page;
+  {
+    Statement st(*this, "SELECT count(*) FROM events e" + where.sql);
+    where.bind(st);
+    page.total = st.step() ? st.int64(0) : 0;
+  }
+  page.pages = static_cast<int>((page.total + filter.limit - 1) / filter.limit);
+  const std::string order = filter.oldest_first ? "ASC" : "DESC";
+  const std::string limits =
+      " LIMIT " + std::to_string(filter.limit) + " OFFSET " +
+      std::to_string(static_cast<std::int64_t>(filter.page - 1) * filter.limit);
+  Statement st(*this, std::string("SELECT ") + kEventColumns + " FROM events e" + where.sql +
+                          " ORDER BY e.time " + order + ", e.id " + order + limits);
+  where.bind(st);
+  while (st.step()) page.rows.push_back(read_event(st));
+  return page;
+}
+
+std::vector<SessionStory> Db::session_stories(const std::string& id, bool all) {
+  std::vector<SessionRow> sessions;
+  {
+    Statement st(*this, std::string("SELECT ") + kSessionColumns +
+                            " FROM sessions WHERE id = ?1 ORDER BY started DESC");
+    st.bind(1, id);
+    while (st.step()) sessions.push_back(read_session(st));
+  }
+  std::vector<SessionStory> stories;
+  std::string next_started;  // the story of a reused ID ends where the next session began
+  for (SessionRow& s : sessions) {
+    SessionStory story;
+    story.attachments = attachments_of(*this, id, s.started, next_started);
+    story.events = events_of(*this, id, s.started, next_started);
+    story.events_total = count_events_of(*this, id, s.started, next_started);
+    story.recordings = recordings_in(story.events);
+    next_started = s.started;
+    story.session = std::move(s);
+    stories.push_back(std::move(story));
+    if (!all) break;
+  }
+  return stories;
+}
+
+std::optional<DeviceStory> Db::device_story(const std::string& name, int recent_sessions) {
+  auto device = find_device(name);
+  if (!device) return std::nullopt;
+  DeviceStory story;
+  story.device = std::move(*device);
+  {
+    Statement st(*this, std::string("SELECT ") + kSessionColumns +
+                            " FROM sessions WHERE device = ?1 ORDER BY started DESC LIMIT ?2");
+    st.bind(1, name).bind(2, std::max(recent_sessions, 1));
+    while (st.step()) story.recent_sessions.push_back({read_session(st), {}});
+  }
+  for (SessionSummary& s : story.recent_sessions) s.operators = operators_of(*this, s.session);
+  const bool live = std::any_of(story.recent_sessions.begin(), story.recent_sessions.end(),
+                                [](const SessionSummary& s) { return s.session.ended.empty(); });
+  story.status = story.device.status == "revoked" ? "revoked" : live ? "online" : "offline";
+  story.address = story.recent_sessions.empty() ? text_of(story.device.info, "address")
+                                                : story.recent_sessions.front().session.source_addr;
+  for (GrantRow& g : list_grants())
+    if (g.device == name) story.grants.push_back(std::move(g));
+  if (recent_sessions < 1) story.recent_sessions.clear();
+  return story;
+}
+
+PruneResult Db::prune_audit(const std::string& cutoff, const std::string& when) {
+  if (cutoff.empty()) throw std::invalid_argument("prune_audit: empty cutoff");
+  PruneResult result;
+  // An attachment (and an event) belongs to a live session if it carries that session's ID and
+  // is not older than the session: an ended session with the same ID came before it.
+  static constexpr const char* kPrunableAttachment =
+      "ended IS NOT NULL AND ended < ?1 AND NOT EXISTS (SELECT 1 FROM sessions s "
+      "WHERE s.ended IS NULL AND s.id = attachments.session_id "
+      "AND attachments.started >= s.started)";
+  transaction([&] {
+    result.channels =
+        Statement(*this, std::string("DELETE FROM channels WHERE attachment IN (SELECT id FROM "
+                                     "attachments WHERE ") +
+                             kPrunableAttachment +
+                             ") OR (attachment IS NULL AND ended IS NOT NULL AND ended < ?1)")
+            .bind(1, cutoff)
+            .run();
+    result.attachments =
+        Statement(*this, std::string("DELETE FROM attachments WHERE ") + kPrunableAttachment)
+            .bind(1, cutoff)
+            .run();
+    result.sessions =
+        Statement(*this, "DELETE FROM sessions WHERE ended IS NOT NULL AND ended < ?1")
+            .bind(1, cutoff)
+            .run();
+    result.events = Statement(*this,
+                              "DELETE FROM events WHERE time < ?1 AND NOT EXISTS (SELECT 1 FROM "
+                              "sessions s WHERE s.ended IS NULL AND s.id = events.session_id "
+                              "AND events.time >= s.started)")
+                        .bind(1, cutoff)
+                        .run();
+    if (result.events + result.sessions + result.attachments + result.channels == 0) return;
+    add_event("audit.pruned", "relay",
+              {{"before", cutoff},
+               {"events", result.events},
+               {"sessions", result.sessions},
+               {"attachments", result.attachments},
+               {"channels", result.channels}},
+              when);
+  });
+  return result;
+}
+
+}  // namespace sb::store
