@@ -42,6 +42,7 @@ void Bridge::start_forward(ForwardRequest request) {
 
 void Bridge::window_change(int cols, int rows) {
   pending_resize_ = {cols, rows};
+  if (observer_) observer_->resized(cols, rows);
   if (state_ == State::kRunning) pump();
 }
 
@@ -130,6 +131,9 @@ bool Bridge::move(ssh_channel from, ssh_channel to, bool stderr_stream, std::str
     int got = ssh_channel_read_nonblocking(from, buf, static_cast<uint32_t>(room), stderr_stream);
     if (got <= 0) break;
     counter += static_cast<std::uint64_t>(got);
+    if (observer_)
+      to == op_ ? observer_->to_operator({buf, static_cast<std::size_t>(got)})
+                : observer_->to_device({buf, static_cast<std::size_t>(got)});
     std::size_t n = write(buf, static_cast<std::size_t>(got));
     progress = true;
     if (n < static_cast<std::size_t>(got)) {

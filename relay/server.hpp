@@ -6,6 +6,7 @@
 
 #include "common/net.hpp"
 #include "relay/context.hpp"
+#include "relay/recorder.hpp"
 
 namespace sb::relay {
 
@@ -15,6 +16,8 @@ struct ServeOptions {
   std::chrono::milliseconds check_interval{std::chrono::seconds(30)};
   unsigned threads = 0;  // 0 = one per core
   Limits limits;
+  bool record = true;  // shell recordings (serve --no-record turns them off)
+  RecorderOptions recording;
 };
 
 // Runs until SIGTERM or SIGINT. Returns the process exit code.
