@@ -290,6 +290,9 @@ struct Recorder::Writer {
     if (!active.file) return;  // closed early, recording.stopped already posted
     double t = std::max(0.0, std::chrono::duration<double>(at - active.start).count());
     close_file(active, t);
+    spdlog::info("session {} fp={}: recording {} ended ({} bytes{})", active.info->session,
+                 active.info->fingerprint, active.path, active.bytes,
+                 active.truncated ? ", truncated" : "");
     post_stopped(active, at, reason);
   }
 
