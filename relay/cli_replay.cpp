@@ -68,6 +68,7 @@ std::vector<fs::path> resolve(const std::string& target, const fs::path& data_di
 }
 
 std::string local_time(std::int64_t unix_seconds) {
+  if (unix_seconds <= 0) return "-";  // a recording without a timestamp
   std::time_t t = static_cast<std::time_t>(unix_seconds);
   std::tm tm{};
   localtime_r(&t, &tm);
