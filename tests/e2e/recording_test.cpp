@@ -204,5 +204,62 @@ TEST_F(Recording, NoRecordWritesNothing) {
   EXPECT_NE(replay.err.find("no recordings of session"), std::string::npos) << replay.err;
 }
 
+TEST_F(Recording, SizeCapEndsTheRecordingWithAMarker) {
+  start({"--record-max-size", "8K"});
+  open_terminal("alice");
+  type("alice",
+       "i=0; while [ $i -lt 400 ]; do echo line-$i-xxxxxxxxxxxxxxxx; i=$((i+1)); done; "
+       "echo END-$((6*7))");
+  ASSERT_TRUE(term("alice").wait_for_output("END-42", kSee)) << term("alice").err();
+  end_shell("alice");
+  ASSERT_EQ(relay_->stop(), 0);
+  auto file = recording_ending("_shared.cast");
+  ASSERT_FALSE(file.empty());
+  EXPECT_LE(fs::file_size(file), 8u * 1024);
+  auto events = events_of(file);
+  ASSERT_FALSE(events.empty());
+  EXPECT_EQ(events.back()[1], "m") << events.back();
+  EXPECT_EQ(stream_of(file, "o").find("END-42"), std::string::npos);
+  auto list = relay_->admin_json({"replay", id_, "--list"});
+  ASSERT_EQ(list.size(), 1u) << list;
+  EXPECT_EQ(list[0]["truncated"], true);
+  EXPECT_NE(relay_->process().err().find("reached its size limit"), std::string::npos);
+}
+
+// `relay replay` on a hand-made file: the pace is the recording's, divided by --speed, with idle
+// stretches cut to --max-idle; it needs no relay and no database.
+TEST(Replay, HonoursTimingSpeedAndMaxIdle) {
+  TempDir tmp;
+  auto file = tmp / "paced.cast";
+  std::ofstream(file) << R"({"version": 2, "width": 80, "height": 24, "timestamp": 1795000000})"
+                      << "\n"
+                      << R"([0.0, "o", "one\r\n"])"
+                      << "\n"
+                      << R"([0.4, "r", "100x30"])"
+                      << "\n"
+                      << R"([0.4, "o", "two\r\n"])"
+                      << "\n"
+                      << R"([6.4, "o", "three\r\n"])"
+                      << "\n";
+  auto timed = [&](std::vector<std::string> extra) {
+    std::vector<std::string> argv{relay_bin(), "replay", file.string(), "--data-dir",
+                                  (tmp / "data").string()};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    auto begin = std::chrono::steady_clock::now();
+    auto r = run(argv);
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(r.out, "one\r\ntwo\r\nthree\r\n");
+    return std::chrono::steady_clock::now() - begin;
+  };
+  // 0.4 s, then a 6 s gap cut to 0.5 s: about 0.9 s.
+  auto paced = timed({"--max-idle", "500ms"});
+  EXPECT_GE(paced, 850ms);
+  EXPECT_LT(paced, 4s);
+  // Twice as fast: about 0.45 s.
+  auto fast = timed({"--max-idle", "500ms", "--speed", "2"});
+  EXPECT_GE(fast, 400ms);
+  EXPECT_LT(fast, paced);
+}
+
 }  // namespace
 }  // namespace sb::e2e
