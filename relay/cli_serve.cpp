@@ -64,7 +64,7 @@ void add_serve(CLI::App& app, int* exit_code) {
                    "Size cap of one recording (e.g. 64M, 1G); past it the recording ends with "
                    "a marker and is noted as truncated")
       ->transform(CLI::AsSizeValue(false))
-      ->capture_default_str();
+      ->default_str("64M");
   verb->callback([args, exit_code] {
     setup_logging("relay", args->log_level, args->log_json);
     ServeOptions options;

@@ -86,7 +86,12 @@ CastFile::CastFile(const std::filesystem::path& path, std::uint64_t max_bytes, c
   ::fchmod(fd_, 0600);  // whatever the umask
   buffer_ = header_line(header);
   bytes_ = buffer_.size();
-  flush();
+  try {
+    flush();
+  } catch (...) {
+    ::close(std::exchange(fd_, -1));  // no destructor runs for a constructor that throws
+    throw;
+  }
 }
 
 CastFile::~CastFile() {
