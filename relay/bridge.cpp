@@ -55,6 +55,7 @@ void Bridge::start_forward(ForwardRequest request) {
 
 void Bridge::window_change(int cols, int rows) {
   pending_resize_ = {cols, rows};
+  if (observer_) observer_->resized(cols, rows);
   if (state_ == State::kRunning) pump();
 }
 
@@ -144,6 +145,9 @@ bool Bridge::move(ssh_channel from, const ServerConn& from_conn, ssh_channel to,
     if (got <= 0 || static_cast<std::size_t>(got) < room) drained_at = from_conn.packets_in();
     if (got <= 0) break;
     counter += static_cast<std::uint64_t>(got);
+    if (observer_)
+      to == op_ ? observer_->to_operator({buf, static_cast<std::size_t>(got)})
+                : observer_->to_device({buf, static_cast<std::size_t>(got)});
     std::size_t n = write(buf, static_cast<std::size_t>(got));
     progress = true;
     if (n < static_cast<std::size_t>(got)) {

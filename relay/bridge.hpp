@@ -10,6 +10,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -36,6 +37,15 @@ struct ForwardRequest {
   bool reverse = false;
 };
 
+// Sees what a bridge moves and the window changes it forwards (shell recordings).
+class BridgeObserver {
+ public:
+  virtual ~BridgeObserver() = default;
+  virtual void to_operator(std::string_view data) = 0;
+  virtual void to_device(std::string_view data) = 0;
+  virtual void resized(int cols, int rows) = 0;
+};
+
 class Bridge {
  public:
   enum class State { kOpening, kPty, kEnv, kStart, kRunning, kClosing, kDone };
@@ -48,6 +58,7 @@ class Bridge {
 
   void start_session(SessionRequest request);
   void start_forward(ForwardRequest request);
+  void observe(std::unique_ptr<BridgeObserver> observer) { observer_ = std::move(observer); }
   void window_change(int cols, int rows);
   // Forwards a signal request ("INT", "TERM", ...) to the device's process.
   void signal(const std::string& name);
@@ -105,6 +116,7 @@ class Bridge {
   std::optional<int> exit_status_;
   std::string exit_signal_;
   std::string failure_;
+  std::unique_ptr<BridgeObserver> observer_;
 };
 
 }  // namespace sb::relay

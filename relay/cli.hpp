@@ -19,6 +19,7 @@ void add_enroll(CLI::App& app, int* exit_code);
 void add_access(CLI::App& app, int* exit_code);
 // `relay audit`, and `show` in the `session` and `device` groups (call after add_lists).
 void add_audit(CLI::App& app, int* exit_code);
+void add_replay(CLI::App& app, int* exit_code);
 
 // Adds --data-dir (default $SWITCHBOARD_DATA_DIR or /var/lib/switchboard) to a verb.
 void add_data_dir_option(CLI::App& verb, std::string& target);

@@ -21,6 +21,9 @@ struct ServeArgs {
   unsigned threads = 0;
   std::string log_level = "info";
   bool log_json = false;
+  bool no_record = false;
+  bool record_input = false;
+  std::uint64_t record_max_size = 64ull << 20;
 };
 
 std::chrono::milliseconds duration_or_throw(const std::string& text, const char* option) {
@@ -57,6 +60,17 @@ void add_serve(CLI::App& app, int* exit_code) {
   verb->add_option("--log-level", args->log_level, "trace, debug, info, warn, error")
       ->capture_default_str();
   verb->add_flag("--log-json", args->log_json, "Log one JSON object per line");
+  verb->add_flag("--no-record", args->no_record,
+                 "Do not record shells (by default every shared terminal and private shell is "
+                 "recorded under DATA_DIR/recordings; play them with `relay replay`)");
+  verb->add_flag("--record-input", args->record_input,
+                 "Also record what operators type (passwords typed at a prompt end up in the "
+                 "recording too)");
+  verb->add_option("--record-max-size", args->record_max_size,
+                   "Size cap of one recording (e.g. 64M, 1G); past it the recording ends with "
+                   "a marker and is noted as truncated")
+      ->transform(CLI::AsSizeValue(false))
+      ->default_str("64M");
   verb->callback([args, exit_code] {
     setup_logging("relay", args->log_level, args->log_json);
     ServeOptions options;
@@ -78,6 +92,11 @@ void add_serve(CLI::App& app, int* exit_code) {
       options.audit_retention = *keep;
     }
     options.threads = args->threads;
+    if (args->record_max_size < 4096)
+      throw CLI::ValidationError("--record-max-size", "must be at least 4K");
+    options.record = !args->no_record;
+    options.recording.record_input = args->record_input;
+    options.recording.max_file_bytes = args->record_max_size;
     try {
       *exit_code = serve(options);
     } catch (const std::exception& e) {

@@ -15,6 +15,8 @@
 
 namespace sb::relay {
 
+class Recorder;
+
 struct Limits {
   std::chrono::milliseconds handshake_timeout{std::chrono::seconds(20)};
   int max_auth_attempts = 6;
@@ -38,6 +40,8 @@ class Context {
   const std::chrono::milliseconds check_interval;
   const Limits limits;
   const std::string relay_fingerprint;
+  // Shell recordings; null with `serve --no-record`. Set before the reactors start.
+  Recorder* recorder = nullptr;
 
   std::shared_ptr<const store::KeySnapshot> keys() const { return std::atomic_load(&keys_); }
   void set_keys(std::shared_ptr<const store::KeySnapshot> keys) {

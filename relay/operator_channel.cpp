@@ -5,6 +5,7 @@
 #include "common/names.hpp"
 #include "relay/device_tunnel.hpp"
 #include "relay/operator_link.hpp"
+#include "relay/recorder.hpp"
 #include "relay/server_conn.hpp"
 #include "relay/shared_terminal.hpp"
 
@@ -18,6 +19,19 @@ bool env_allowed(std::string_view name) {
   return name == "LANG" || name == "TERM" || name == "COLORTERM" || name == "TZ" ||
          name.starts_with("LC_");
 }
+
+// A private shell's recording, fed by its bridge.
+class RecordingObserver : public BridgeObserver {
+ public:
+  explicit RecordingObserver(std::unique_ptr<Recording> recording)
+      : recording_(std::move(recording)) {}
+  void to_operator(std::string_view data) override { recording_->output(data); }
+  void to_device(std::string_view data) override { recording_->input(data); }
+  void resized(int cols, int rows) override { recording_->resize(cols, rows); }
+
+ private:
+  std::unique_ptr<Recording> recording_;
+};
 }  // namespace
 
 OperatorChannel::OperatorChannel(OperatorLink& link, ssh_channel channel)
@@ -172,6 +186,10 @@ void OperatorChannel::start(ServerConn& device) {
     return;
   }
   bridge_ = std::make_unique<Bridge>(link_.conn(), channel_, device);
+  if (request_.kind == SessionRequest::Kind::kShell && request_.pty)
+    if (auto recording =
+            record_shell(device, link_.conn(), false, request_.cols, request_.rows, request_.term))
+      bridge_->observe(std::make_unique<RecordingObserver>(std::move(recording)));
   if (forward_)
     bridge_->start_forward(*forward_);
   else

@@ -231,6 +231,9 @@ int serve(const ServeOptions& options) {
 
   Context ctx(store, options.check_interval, options.limits, fingerprint);
   watch_keys(store, ctx);
+  std::unique_ptr<Recorder> recorder;
+  if (options.record) recorder = std::make_unique<Recorder>(dir.root, options.recording, store);
+  ctx.recorder = recorder.get();
 
   unsigned threads =
       options.threads ? options.threads : std::max(1u, std::thread::hardware_concurrency());
@@ -273,6 +276,7 @@ int serve(const ServeOptions& options) {
   sd_notifyf(0, "READY=1\nSTATUS=listening on %s:%u", local.address().to_string().c_str(),
              static_cast<unsigned>(local.port()));
   pool.join();
+  recorder.reset();  // closes the recordings, then their recording.stopped events are stored
   store.flush();
   spdlog::info("relay stopped");
   return 0;

@@ -6,6 +6,7 @@
 
 #include "common/net.hpp"
 #include "relay/context.hpp"
+#include "relay/recorder.hpp"
 
 namespace sb::relay {
 
@@ -18,6 +19,8 @@ struct ServeOptions {
   // zero keeps them forever. A live session's rows are always kept.
   std::chrono::milliseconds audit_retention{0};
   Limits limits;
+  bool record = true;  // shell recordings (serve --no-record turns them off)
+  RecorderOptions recording;
 };
 
 // Runs until SIGTERM or SIGINT. Returns the process exit code.

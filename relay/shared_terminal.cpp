@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "relay/recorder.hpp"
 #include "relay/server_conn.hpp"
 
 namespace sb::relay {
@@ -52,6 +53,7 @@ void SharedTerminal::leave(ssh_channel op) {
     ssh_channel_close(dev_);
     state_ = State::kEnded;
     finished_ = true;
+    recording_.reset();
   } else {
     apply_size();
   }
@@ -81,6 +83,7 @@ void SharedTerminal::apply_size() {
   if (!size || size == size_sent_) return;
   ssh_channel_change_pty_size(dev_, size->first, size->second);
   size_sent_ = size;
+  if (recording_) recording_->resize(size->first, size->second);
 }
 
 void SharedTerminal::step_setup() {
@@ -106,6 +109,9 @@ void SharedTerminal::step_setup() {
       if (rc == SSH_AGAIN) return;
       if (rc != SSH_OK) return end_all("the device refused to start a shell");
       state_ = State::kRunning;
+      if (!members_.empty())
+        recording_ = record_shell(device_conn_, *members_.front().conn, true, size_sent_->first,
+                                  size_sent_->second, term_);
       apply_size();
       break;
     default:
@@ -138,6 +144,7 @@ void SharedTerminal::read_device_output() {
     int got = ssh_channel_read_nonblocking(dev_, buf, sizeof buf, 0);
     if (got <= 0) return;
     remember(buf, static_cast<std::size_t>(got));
+    if (recording_) recording_->output({buf, static_cast<std::size_t>(got)});
     for (auto& m : members_) {
       m.pending.append(buf, static_cast<std::size_t>(got));
       flush_member(m);
@@ -161,6 +168,7 @@ void SharedTerminal::forward_input(Member& m) {
     int got = ssh_channel_read_nonblocking(m.channel, buf, static_cast<uint32_t>(room), 0);
     if (got <= 0) return;
     if (!m.read_write) continue;  // observers watch; their keystrokes go nowhere
+    if (recording_) recording_->input({buf, static_cast<std::size_t>(got)});
     int n = ssh_channel_write(dev_, buf, static_cast<uint32_t>(got));
     if (n < got)
       input_pending_.append(buf + std::max(n, 0), static_cast<std::size_t>(got - std::max(n, 0)));
@@ -202,6 +210,7 @@ void SharedTerminal::end_all(const std::string& why) {
   members_.clear();
   state_ = State::kEnded;
   finished_ = true;
+  recording_.reset();
 }
 
 void SharedTerminal::device_gone(const std::string& why) {

@@ -9,6 +9,7 @@
 #include <libssh/callbacks.h>
 
 #include <deque>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -16,6 +17,7 @@
 namespace sb::relay {
 
 class ServerConn;
+class Recording;
 
 class SharedTerminal {
  public:
@@ -70,6 +72,7 @@ class SharedTerminal {
   std::optional<std::pair<int, int>> size_sent_;
   std::optional<int> exit_status_;
   bool finished_ = false;
+  std::unique_ptr<Recording> recording_;  // null when the relay does not record
 };
 
 }  // namespace sb::relay

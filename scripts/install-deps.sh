@@ -7,6 +7,9 @@
 # openssh-server is needed by the tests (the OpenSSH baseline, and a device's own sshd): the tests
 # start their own sshd on free ports. This script never enables, starts or stops the system sshd
 # service; if the package's own scripts started it, it is left as it is.
+#
+# asciinema is needed by the tests only: they check that `asciinema cat` accepts the relay's
+# shell recordings (it runs under `script`, from bsdutils, which every Debian system has).
 set -euo pipefail
 
 PACKAGES=(
@@ -14,6 +17,7 @@ PACKAGES=(
   libssh-dev libboost-dev libsqlite3-dev libcli11-dev libspdlog-dev libgtest-dev
   nlohmann-json3-dev libsystemd-dev
   openssh-client openssh-server sqlite3 procps iproute2 curl
+  asciinema
 )
 
 is_installed() {
