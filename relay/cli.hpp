@@ -17,6 +17,8 @@ void add_serve(CLI::App& app, int* exit_code);
 void add_lists(CLI::App& app, int* exit_code);
 void add_enroll(CLI::App& app, int* exit_code);
 void add_access(CLI::App& app, int* exit_code);
+// `session kill`, `device revoke`, `keys purge` (through the control socket); after add_lists.
+void add_control(CLI::App& app, int* exit_code);
 
 // Adds --data-dir (default $SWITCHBOARD_DATA_DIR or /var/lib/switchboard) to a verb.
 void add_data_dir_option(CLI::App& verb, std::string& target);

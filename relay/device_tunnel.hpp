@@ -7,8 +7,12 @@
 //   relay -> agent  {"type":"session","id":"482913075","device":N|null,"check_interval_ms":..}
 //                   {"type":"error","message":"..."}   (then the relay closes the connection)
 //   relay -> agent  {"type":"ping"}      agent -> relay {"type":"pong"}
+//   relay -> agent  {"type":"ended","reason":"..."}   (the administrator ended the session;
+//                   the relay closes the tunnel shortly after)
 #pragma once
 #include <libssh/callbacks.h>
+
+#include <boost/asio/steady_timer.hpp>
 
 #include <chrono>
 #include <map>
@@ -48,6 +52,12 @@ class DeviceTunnel {
   // The device's shared terminal, started by its first member.
   SharedTerminal& shared_terminal();
   SharedTerminal* shared_terminal_if_any() { return shared_.get(); }
+  // The administrator ends the whole session: every operator is told and let go, the agent is
+  // told ({"type":"ended"}), and the tunnel closes with `reason` ("killed by admin:USER").
+  // Returns the operators that were attached.
+  std::vector<std::string> end_by_admin(const std::string& reason, const std::string& told);
+  // Ends one operator's attachments only; returns how many.
+  int end_operator_by_admin(const std::string& operator_name, const std::string& reason);
   // Unanswered consent requests past their deadline count as "no" (called every second).
   void expire_consents(std::chrono::steady_clock::time_point now);
 
@@ -86,6 +96,8 @@ class DeviceTunnel {
   std::string session_id_;
   std::string device_name_;
   std::string kind_;
+  std::string kill_reason_;  // set when the administrator ended the session
+  std::unique_ptr<boost::asio::steady_timer> kill_timer_;
 };
 
 }  // namespace sb::relay
