@@ -252,6 +252,72 @@ TEST(AuditControl, SessionKillOperatorEndsOnlyThatAttachment) {
   }
 }
 
+// `ssh -tt` into the shared terminal, once it shows something (restarted while the relay has
+// not loaded a key registered a moment ago).
+std::unique_ptr<Process> open_terminal(Relay& relay, const OperatorKey& op, const fs::path& kh,
+                                       const std::string& user) {
+  std::unique_ptr<Process> p;
+  wait_until(
+      [&] {
+        p = std::make_unique<Process>(operator_ssh_argv(relay, op, kh, user, {"-tt"}));
+        wait_until([&] { return !p->out().empty() || !p->running(); }, 10s);
+        if (!p->out().empty()) return true;
+        p->wait(5s);
+        return false;
+      },
+      15s);
+  return p;
+}
+
+TEST(AuditControl, SessionKillReachesSharedTerminalsAndMembersBytesAreCounted) {
+  TempDir tmp;
+  Relay relay(tmp / "relay");
+  auto alice = register_operator(relay, tmp.path(), "alice");
+  auto carol = register_operator(relay, tmp.path(), "carol");
+  Process agent(agent_help_argv(relay.address(), tmp / "agent", {"--shell", "/bin/sh"}));
+  auto id = banner_session_id(agent);
+  ASSERT_TRUE(id) << agent.err();
+  ConsentAnswerer consent(agent);
+  auto a = open_terminal(relay, alice, tmp / "kh", *id);
+  auto c = open_terminal(relay, carol, tmp / "kh", *id + "+ro");
+  ASSERT_TRUE(a->running() && c->running());
+  const std::string typed = "echo SHARED-$((6*7))\n";
+  a->write_stdin(typed);
+  ASSERT_TRUE(a->wait_for_output("SHARED-42", 8s)) << a->out();
+  ASSERT_TRUE(c->wait_for_output("SHARED-42", 8s)) << c->out();
+
+  auto r = relay.admin({"session", "kill", *id});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  for (Process* p : {a.get(), c.get()}) {
+    EXPECT_TRUE(p->wait(2s)) << p->err();
+    EXPECT_NE(p->err().find("switchboard: session ended by the administrator"), std::string::npos)
+        << p->err();
+  }
+
+  std::vector<store::AttachmentRow> attachments;
+  ASSERT_TRUE(wait_until([&] {
+    attachments = open_store(relay)->attachment_rows(*id);
+    if (attachments.size() != 2) return false;
+    for (const auto& at : attachments)
+      for (const auto& ch : open_store(relay)->channel_rows(at.id))
+        if (ch.ended.empty()) return false;
+    return true;
+  }));
+  EXPECT_EQ(attachments[0].mode, "shared");
+  EXPECT_EQ(attachments[1].mode, "observer");
+  auto alices = open_store(relay)->channel_rows(attachments[0].id);
+  auto carols = open_store(relay)->channel_rows(attachments[1].id);
+  ASSERT_EQ(alices.size(), 1u);
+  ASSERT_EQ(carols.size(), 1u);
+  EXPECT_EQ(alices[0].kind, "shell");
+  EXPECT_EQ(alices[0].target, "shared");
+  EXPECT_EQ(alices[0].bytes_in, typed.size());  // what alice typed, forwarded to the device
+  EXPECT_EQ(carols[0].bytes_in, 0u);            // an observer's keystrokes go nowhere
+  // Both saw the screen: at least the command's output, delivered to each of them.
+  EXPECT_GT(alices[0].bytes_out, 9u);
+  EXPECT_GT(carols[0].bytes_out, 9u);
+}
+
 // ---- device revoke ----------------------------------------------------------------------------
 
 TEST(AuditControl, RevokeClosesTheLiveTunnelAndRefusesTheKeyFromThenOn) {
