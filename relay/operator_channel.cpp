@@ -247,17 +247,16 @@ void OperatorChannel::record_start() {
   audit_id_ = ctx.ids.channels.next();
   started_ = now_iso8601();
   started_at_ = std::chrono::steady_clock::now();
-  std::string target;
   if (forward_)
-    target = forward_->host + ":" + std::to_string(forward_->port);
+    audit_target_ = forward_->host + ":" + std::to_string(forward_->port);
   else if (request_.kind == SessionRequest::Kind::kShell)
-    target = in_shared_ ? "shared" : "own";
+    audit_target_ = in_shared_ ? "shared" : "own";
   const bool has_command = request_.kind == SessionRequest::Kind::kExec ||
                            request_.kind == SessionRequest::Kind::kSubsystem;
   store::ChannelStart row{audit_id_,
                           link_.attachment_id(),
                           audit_kind(),
-                          target,
+                          audit_target_,
                           has_command && !forward_ ? request_.command : std::string(),
                           started_};
   ctx.store.post([row](store::Db& db) { db.insert_channel(row); });
@@ -282,7 +281,7 @@ void OperatorChannel::record_end() {
                         {"attachment", link_.attachment_id()},
                         {"channel", audit_id_},
                         {"kind", audit_kind()},
-                        {"target", target_description()},
+                        {"target", audit_target_},
                         {"bytes_in", end.bytes_in},
                         {"bytes_out", end.bytes_out},
                         {"started", started_},
