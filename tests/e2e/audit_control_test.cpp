@@ -26,6 +26,9 @@ namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 using nlohmann::json;
 
+// What every operator of a killed session or attachment sees on stderr.
+constexpr const char* kEndedLine = "switchboard: session ended by the administrator";
+
 std::string me() {
   if (const char* sudo = std::getenv("SUDO_USER"); sudo && *sudo) return sudo;
   const passwd* pw = ::getpwuid(::getuid());
@@ -183,8 +186,7 @@ TEST(AuditControl, SessionKillEndsEveryAttachmentWithinASecond) {
   EXPECT_NE(*exited, 0);
   EXPECT_LT(seconds, 1.0) << "kill to operator gone took " << seconds << " s";
   RecordProperty("kill_to_operator_gone_ms", static_cast<int>(seconds * 1000));
-  EXPECT_NE(exec->err().find("switchboard: session ended by the administrator"), std::string::npos)
-      << exec->err();
+  EXPECT_TRUE(exec->wait_for_output(kEndedLine, 2s, true)) << exec->err();
   EXPECT_TRUE(agent.wait_for_output("the relay ended this session", 5s, true)) << agent.err();
 
   // The audit shows who ended it.
@@ -226,8 +228,7 @@ TEST(AuditControl, SessionKillOperatorEndsOnlyThatAttachment) {
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
   EXPECT_NE(r.out.find("Ended alice's attachment"), std::string::npos) << r.out;
   ASSERT_TRUE(a->wait(2s)) << a->err();
-  EXPECT_NE(a->err().find("switchboard: session ended by the administrator"), std::string::npos)
-      << a->err();
+  EXPECT_TRUE(a->wait_for_output(kEndedLine, 2s, true)) << a->err();
   // bob and the session go on.
   EXPECT_FALSE(b->wait(500ms));
   auto still = run_operator_ssh(operator_ssh_argv(relay, bob, tmp / "kh", *id, {}, {"echo alive"}));
@@ -290,8 +291,7 @@ TEST(AuditControl, SessionKillReachesSharedTerminalsAndMembersBytesAreCounted) {
   EXPECT_EQ(r.exit_code, 0) << r.err;
   for (Process* p : {a.get(), c.get()}) {
     EXPECT_TRUE(p->wait(2s)) << p->err();
-    EXPECT_NE(p->err().find("switchboard: session ended by the administrator"), std::string::npos)
-        << p->err();
+    EXPECT_TRUE(p->wait_for_output(kEndedLine, 2s, true)) << p->err();
   }
 
   std::vector<store::AttachmentRow> attachments;
@@ -486,16 +486,26 @@ TEST(AuditControl, AttachmentsChannelsAndEventsRecordWhatMoved) {
       },
       15s))
       << exec->err();
-  EXPECT_EQ(exec->out().size(), 5000u);
+  // Its output is read by a thread of the harness: wait for all of it.
+  EXPECT_TRUE(wait_until([&] { return exec->out().size() == 5000u; }, 5s)) << exec->out().size();
 
   // An ssh -L forward to the device's screen: 100 bytes each way plus the 12-byte banner.
-  int local = free_port();
-  Process forward(operator_ssh_argv(relay, alice, kh, *id,
-                                    {"-v", "-N", "-o", "ExitOnForwardFailure=yes", "-L",
-                                     "127.0.0.1:" + std::to_string(local) + ":screen:5900"}));
-  ASSERT_TRUE(forward.wait_for_output("Local forwarding listening on", 15s, true)) << forward.err();
-  int fd = connect_tcp(local);
-  ASSERT_GE(fd, 0);
+  // A free port may be taken by another test before ssh binds it: then ssh gives up, after it
+  // attached (an extra, short attachment), and the test tries another port.
+  std::unique_ptr<Process> forwarder;
+  int fd = -1;
+  for (int attempt = 0; attempt < 3 && fd < 0; ++attempt) {
+    int local = free_port();
+    forwarder = std::make_unique<Process>(
+        operator_ssh_argv(relay, alice, kh, *id,
+                          {"-v", "-N", "-o", "ExitOnForwardFailure=yes", "-L",
+                           "127.0.0.1:" + std::to_string(local) + ":screen:5900"}));
+    if (!forwarder->wait_for_output("Local forwarding listening on", 15s, true)) continue;
+    fd = connect_tcp(local);
+    if (fd < 0) forwarder->wait(5s);
+  }
+  Process& forward = *forwarder;
+  ASSERT_GE(fd, 0) << forward.err();
   EXPECT_EQ(read_exactly(fd, 12), "RFB 003.008\n");
   std::string payload(100, 'p');
   ASSERT_EQ(::send(fd, payload.data(), payload.size(), MSG_NOSIGNAL), 100);
@@ -510,8 +520,10 @@ TEST(AuditControl, AttachmentsChannelsAndEventsRecordWhatMoved) {
   ASSERT_TRUE(wait_until(
       [&] {
         attachments = open_store(relay)->attachment_rows(*id);
-        return attachments.size() == 2 && !attachments[0].ended.empty() &&
-               !attachments[1].ended.empty();
+        if (attachments.size() < 2) return false;
+        for (const auto& a : attachments)
+          if (a.ended.empty()) return false;
+        return true;
       },
       10s));
   for (const auto& a : attachments) {
@@ -530,7 +542,7 @@ TEST(AuditControl, AttachmentsChannelsAndEventsRecordWhatMoved) {
   EXPECT_EQ(exec_channels[0].bytes_out, 5000u);
   EXPECT_FALSE(exec_channels[0].ended.empty());
 
-  auto forward_channels = open_store(relay)->channel_rows(attachments[1].id);
+  auto forward_channels = open_store(relay)->channel_rows(attachments.back().id);
   ASSERT_EQ(forward_channels.size(), 1u);
   EXPECT_EQ(forward_channels[0].kind, "screen");
   EXPECT_EQ(forward_channels[0].target, "screen:5900");
@@ -541,8 +553,8 @@ TEST(AuditControl, AttachmentsChannelsAndEventsRecordWhatMoved) {
   // The events, in order, with the shared keys.
   auto attached = events_of(relay, "operator.attached");
   auto detached = events_of(relay, "operator.detached");
-  ASSERT_EQ(attached.size(), 2u);
-  ASSERT_EQ(detached.size(), 2u);
+  ASSERT_EQ(attached.size(), attachments.size());
+  ASSERT_EQ(detached.size(), attachments.size());
   EXPECT_EQ(attached[0]["detail"]["session"], *id);
   EXPECT_EQ(attached[0]["detail"]["operator"], "alice");
   EXPECT_EQ(attached[0]["detail"]["fingerprint"], alice.fingerprint);
@@ -552,7 +564,7 @@ TEST(AuditControl, AttachmentsChannelsAndEventsRecordWhatMoved) {
   EXPECT_TRUE(detached[0]["detail"].contains("duration_ms"));
   EXPECT_TRUE(detached[0]["detail"].contains("reason"));
   auto closed = events_of(relay, "channel.closed");
-  ASSERT_EQ(closed.size(), 2u);
+  ASSERT_EQ(closed.size(), 2u);  // a forwarder that gave up opened no channel
   EXPECT_EQ(closed[0]["detail"]["kind"], "exec");
   EXPECT_EQ(closed[0]["detail"]["command"], command);
   EXPECT_EQ(closed[0]["detail"]["exit_status"], 7);
@@ -560,6 +572,7 @@ TEST(AuditControl, AttachmentsChannelsAndEventsRecordWhatMoved) {
   EXPECT_EQ(closed[0]["detail"]["bytes_out"], 5000);
   EXPECT_EQ(closed[0]["detail"]["channel"], exec_channels[0].id);
   EXPECT_EQ(closed[1]["detail"]["kind"], "screen");
+  EXPECT_EQ(closed[1]["detail"]["target"], "screen:5900");
   EXPECT_EQ(events_of(relay, "consent.asked").size(), 2u);
   auto connected = events_of(relay, "device.connected");
   ASSERT_EQ(connected.size(), 1u);
