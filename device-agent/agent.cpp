@@ -205,6 +205,8 @@ class Agent {
       io_.stop();
       return;
     }
+    if (reason.starts_with("the relay ended this session"))
+      std::cerr << "device-agent: " << reason << std::endl;
     retry(reason);
   }
 

@@ -120,6 +120,9 @@ void Tunnel::step_messages() {
       if (events_.on_session) events_.on_session(id, device, check);
     } else if (type == "error") {
       return refuse("the relay says: " + message->value("message", "unknown error"));
+    } else if (type == "ended") {
+      // The relay's administrator ended this session (session kill, device revoke).
+      return close("the relay ended this session: " + message->value("reason", "no reason given"));
     } else if (type == "ping") {
       control_->send({{"type", "pong"}});
     } else if (type == "consent") {

@@ -20,6 +20,8 @@ void add_access(CLI::App& app, int* exit_code);
 // `relay audit`, and `show` in the `session` and `device` groups (call after add_lists).
 void add_audit(CLI::App& app, int* exit_code);
 void add_replay(CLI::App& app, int* exit_code);
+// `session kill`, `device revoke`, `keys purge` (through the control socket); after add_lists.
+void add_control(CLI::App& app, int* exit_code);
 
 // Adds --data-dir (default $SWITCHBOARD_DATA_DIR or /var/lib/switchboard) to a verb.
 void add_data_dir_option(CLI::App& verb, std::string& target);

@@ -37,6 +37,7 @@ class Context {
   store::Store& store;
   SessionRegistry registry;
   GuessGuard guard;
+  store::AuditIds ids;  // attachment and channel IDs, set from the store at start
   const std::chrono::milliseconds check_interval;
   const Limits limits;
   const std::string relay_fingerprint;

@@ -10,6 +10,8 @@ struct DataDir {
   std::filesystem::path database() const { return root / "relay.db"; }
   std::filesystem::path host_key() const { return root / "ssh_host_ed25519_key"; }
   std::filesystem::path lock_file() const { return root / "relay.lock"; }
+  // The admin CLI's way into a running relay (relay/control_server.hpp).
+  std::filesystem::path control_socket() const { return root / "control.sock"; }
 };
 
 // $SWITCHBOARD_DATA_DIR, else /var/lib/switchboard.

@@ -184,6 +184,13 @@ void DeviceTunnel::issue_session(const std::string& device_name, const std::stri
   store::SessionStart start{session_id_, device_name,         conn_.fingerprint(), conn_.key_line(),
                             kind,        conn_.source_addr(), now_iso8601(),       info_};
   ctx.store.post([start](store::Db& db) {
+    db.add_event("device.connected", start.fingerprint,
+                 {{"session", start.id},
+                  {"device", start.device},
+                  {"fingerprint", start.fingerprint},
+                  {"source_addr", start.source_addr},
+                  {"kind", start.kind}},
+                 start.started);
     db.insert_session(start);
     if (!start.device.empty()) db.device_seen(start.device, "online", start.info, start.started);
   });
@@ -230,7 +237,10 @@ void DeviceTunnel::check(std::chrono::steady_clock::time_point now) {
   if (control_ && !control_->send({{"type", "ping"}})) conn_.close("control channel blocked");
 }
 
-void DeviceTunnel::on_closed(const std::string& reason) {
+void DeviceTunnel::on_closed(const std::string& closed_because) {
+  // After the administrator's kill the agent usually hangs up first; the kill is the reason.
+  const std::string reason = kill_reason_.empty() ? closed_because : kill_reason_;
+  if (kill_timer_) kill_timer_->cancel();
   consents_.clear();
   if (shared_) shared_->device_gone(reason);
   for (OperatorLink* link : std::exchange(operators_, {})) link->device_gone(reason);
@@ -242,7 +252,11 @@ void DeviceTunnel::on_closed(const std::string& reason) {
   if (session_id_.empty()) return;
   Context& ctx = conn_.context();
   ctx.registry.release(session_id_, device_name_);
-  ctx.store.post([id = session_id_, reason, when = now_iso8601()](store::Db& db) {
+  ctx.store.post([id = session_id_, device = device_name_, fp = conn_.fingerprint(), reason,
+                  when = now_iso8601()](store::Db& db) {
+    db.add_event("device.disconnected", fp,
+                 {{"session", id}, {"device", device}, {"fingerprint", fp}, {"reason", reason}},
+                 when);
     db.end_session(id, reason, when);
   });
   spdlog::info("session {} ended{}: {} fp={}", session_id_,
@@ -289,6 +303,16 @@ void DeviceTunnel::request_consent(OperatorLink* link, const std::string& capabi
                   {"what", what.substr(0, 200)}});
   spdlog::info("session {}: asking the device's user to let {} ({}) use {}", session_id_,
                link->operator_name(), link->conn().fingerprint(), capability);
+  conn_.context().store.post([detail = nlohmann::json{{"session", session_id_},
+                                                      {"device", device_name_},
+                                                      {"operator", link->operator_name()},
+                                                      {"fingerprint", link->conn().fingerprint()},
+                                                      {"attachment", link->attachment_id()},
+                                                      {"capability", capability},
+                                                      {"what", what.substr(0, 200)}},
+                              when = now_iso8601()](store::Db& db) {
+    db.add_event("consent.asked", detail["operator"], detail, when);
+  });
   conn_.wake();
 }
 
@@ -302,13 +326,16 @@ void DeviceTunnel::handle_consent_answer(const nlohmann::json& answer) {
   consents_.erase(it);
   spdlog::info("session {}: the device's user {} {} for {}", session_id_,
                allow ? "allowed" : "declined", pending.capability, pending.link->operator_name());
-  conn_.context().store.post([detail = nlohmann::json{{"session", session_id_},
-                                                      {"operator", pending.link->operator_name()},
-                                                      {"capability", pending.capability},
-                                                      {"allow", allow}},
-                              when = now_iso8601()](store::Db& db) {
-    db.add_event("consent.answered", detail["operator"], detail, when);
-  });
+  conn_.context().store.post(
+      [detail = nlohmann::json{{"session", session_id_},
+                               {"device", device_name_},
+                               {"operator", pending.link->operator_name()},
+                               {"fingerprint", pending.link->conn().fingerprint()},
+                               {"capability", pending.capability},
+                               {"allow", allow}},
+       when = now_iso8601()](store::Db& db) {
+        db.add_event("consent.answered", detail["operator"], detail, when);
+      });
   pending.link->consent_answer(pending.capability, allow, "the device's user declined");
 }
 
@@ -325,6 +352,51 @@ void DeviceTunnel::expire_consents(std::chrono::steady_clock::time_point now) {
     pending.link->consent_answer(pending.capability, false,
                                  "the device's user did not answer in time");
   }
+}
+
+std::vector<std::string> DeviceTunnel::end_by_admin(const std::string& reason,
+                                                    const std::string& told) {
+  std::vector<std::string> ended;
+  if (!kill_reason_.empty() || conn_.closing()) return ended;
+  kill_reason_ = reason;
+  Context& ctx = conn_.context();
+  // No operator may join from now on, even before the tunnel is gone.
+  ctx.registry.release(session_id_, device_name_);
+  consents_.clear();
+  for (OperatorLink* link : std::exchange(operators_, {})) {
+    ended.push_back(link->operator_name());
+    link->end_by_admin(reason);
+  }
+  spdlog::warn("session {}{} ended by the administrator: {} fp={}", session_id_,
+               device_name_.empty() ? "" : " (" + device_name_ + ")", reason, conn_.fingerprint());
+  if (!control_) {
+    conn_.close(reason);
+    return ended;
+  }
+  control_->send({{"type", "ended"}, {"reason", told}});
+  control_->flush();
+  // The agent hangs up once it has read this (closing at once could drop the message, see
+  // fail()); one that does not is cut off shortly.
+  kill_timer_ =
+      std::make_unique<boost::asio::steady_timer>(conn_.executor(), std::chrono::milliseconds(500));
+  std::weak_ptr<ssh::Conn> weak = conn_.shared_from_this();
+  kill_timer_->async_wait([weak, reason](const boost::system::error_code& ec) {
+    if (auto self = weak.lock(); self && !ec && !self->closing()) self->close(reason);
+  });
+  conn_.wake();
+  return ended;
+}
+
+int DeviceTunnel::end_operator_by_admin(const std::string& operator_name,
+                                        const std::string& reason) {
+  int ended = 0;
+  for (OperatorLink* link : std::vector<OperatorLink*>(operators_)) {
+    if (link->operator_name() != operator_name) continue;
+    link->end_by_admin(reason);
+    detach(link);
+    ++ended;
+  }
+  return ended;
 }
 
 }  // namespace sb::relay

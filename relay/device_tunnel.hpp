@@ -7,6 +7,8 @@
 //   relay -> agent  {"type":"session","id":"482913075","device":N|null,"check_interval_ms":..}
 //                   {"type":"error","message":"..."}   (then the relay closes the connection)
 //   relay -> agent  {"type":"ping"}      agent -> relay {"type":"pong"}
+//   relay -> agent  {"type":"ended","reason":"..."}   (the administrator ended the session;
+//                   the relay closes the tunnel shortly after)
 //
 // Agentless devices (plain OpenSSH: `ssh -N -R screen:5900:localhost:5900 device@relay`) have no
 // control channel: they get their session at authentication (announced in a userauth banner),
@@ -14,6 +16,8 @@
 // global requests. A shell request from them shows the session ID and the services.
 #pragma once
 #include <libssh/callbacks.h>
+
+#include <boost/asio/steady_timer.hpp>
 
 #include <chrono>
 #include <map>
@@ -62,6 +66,12 @@ class DeviceTunnel {
   // The device's shared terminal, started by its first member.
   SharedTerminal& shared_terminal();
   SharedTerminal* shared_terminal_if_any() { return shared_.get(); }
+  // The administrator ends the whole session: every operator is told and let go, the agent is
+  // told ({"type":"ended"}), and the tunnel closes with `reason` ("killed by admin:USER").
+  // Returns the operators that were attached.
+  std::vector<std::string> end_by_admin(const std::string& reason, const std::string& told);
+  // Ends one operator's attachments only; returns how many.
+  int end_operator_by_admin(const std::string& operator_name, const std::string& reason);
   // Unanswered consent requests past their deadline count as "no" (called every second).
   void expire_consents(std::chrono::steady_clock::time_point now);
 
@@ -115,6 +125,8 @@ class DeviceTunnel {
   bool console_requested_ = false;
   bool console_shown_ = false;
   bool console_ended_ = false;
+  std::string kill_reason_;  // set when the administrator ended the session
+  std::unique_ptr<boost::asio::steady_timer> kill_timer_;
 };
 
 }  // namespace sb::relay

@@ -23,6 +23,7 @@ int main(int argc, char** argv) {
   sb::relay::cli::add_access(app, &exit_code);
   sb::relay::cli::add_audit(app, &exit_code);
   sb::relay::cli::add_replay(app, &exit_code);
+  sb::relay::cli::add_control(app, &exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

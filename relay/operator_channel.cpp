@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "common/util.hpp"
+
 #include "common/names.hpp"
 #include "relay/device_tunnel.hpp"
 #include "relay/operator_link.hpp"
@@ -52,6 +54,7 @@ OperatorChannel::OperatorChannel(OperatorLink& link, ssh_channel channel, Forwar
     : link_(link), channel_(channel), forward_(std::move(forward)) {}
 
 OperatorChannel::~OperatorChannel() {
+  record_end();
   release();
 }
 
@@ -181,10 +184,14 @@ void OperatorChannel::start(ServerConn& device) {
   AttachMode mode = link_.target().mode;
   if (request_.kind == SessionRequest::Kind::kShell && mode != AttachMode::kOwn) {
     in_shared_ = true;
+    shared_bytes_ = std::make_shared<MemberBytes>();
+    record_start();
     device.device()->shared_terminal().join(link_.conn(), channel_, mode == AttachMode::kShared,
-                                            request_.cols, request_.rows, request_.term);
+                                            request_.cols, request_.rows, request_.term,
+                                            shared_bytes_);
     return;
   }
+  record_start();
   bridge_ = std::make_unique<Bridge>(link_.conn(), channel_, device);
   if (request_.kind == SessionRequest::Kind::kShell && request_.pty)
     if (auto recording =
@@ -231,6 +238,7 @@ void OperatorChannel::device_gone(const std::string& why) {
 }
 
 void OperatorChannel::session_gone() {
+  record_end();
   if (auto* terminal = shared(); terminal && channel_ && terminal->has(channel_))
     terminal->leave(channel_);
   if (bridge_) bridge_->operator_gone();
@@ -247,6 +255,79 @@ bool OperatorChannel::done() const {
     return !terminal || !terminal->has(channel_);
   }
   return finished_ && (!channel_ || ssh_channel_is_closed(channel_));
+}
+
+std::string OperatorChannel::audit_kind() const {
+  if (forward_) {
+    if (forward_->host == "screen") return "screen";
+    if (forward_->host == "sshd") return "sshd";
+    return "proxy";
+  }
+  switch (request_.kind) {
+    case SessionRequest::Kind::kExec:
+      return "exec";
+    case SessionRequest::Kind::kSubsystem:
+      return "subsystem";
+    default:
+      return "shell";
+  }
+}
+
+void OperatorChannel::record_start() {
+  if (audit_id_ != 0 || link_.attachment_id() == 0) return;
+  Context& ctx = link_.conn().context();
+  audit_id_ = ctx.ids.channels.next();
+  started_ = now_iso8601();
+  started_at_ = std::chrono::steady_clock::now();
+  if (forward_)
+    audit_target_ = forward_->host + ":" + std::to_string(forward_->port);
+  else if (request_.kind == SessionRequest::Kind::kShell)
+    audit_target_ = in_shared_ ? "shared" : "own";
+  const bool has_command = request_.kind == SessionRequest::Kind::kExec ||
+                           request_.kind == SessionRequest::Kind::kSubsystem;
+  store::ChannelStart row{audit_id_,
+                          link_.attachment_id(),
+                          audit_kind(),
+                          audit_target_,
+                          has_command && !forward_ ? request_.command : std::string(),
+                          started_};
+  ctx.store.post([row](store::Db& db) { db.insert_channel(row); });
+}
+
+void OperatorChannel::record_end() {
+  if (audit_id_ == 0 || end_recorded_) return;
+  end_recorded_ = true;
+  store::ChannelEnd end{audit_id_, std::nullopt, "", 0, 0, now_iso8601()};
+  if (bridge_) {
+    end.exit_status = bridge_->exit_status();
+    end.exit_signal = bridge_->exit_signal();
+    end.bytes_in = bridge_->bytes_to_device();
+    end.bytes_out = bridge_->bytes_to_operator();
+  } else if (shared_bytes_) {
+    end.bytes_in = shared_bytes_->in;
+    end.bytes_out = shared_bytes_->out;
+  }
+  nlohmann::json detail{{"session", link_.session_id()},
+                        {"device", link_.device_name()},
+                        {"operator", link_.operator_name()},
+                        {"attachment", link_.attachment_id()},
+                        {"channel", audit_id_},
+                        {"kind", audit_kind()},
+                        {"target", audit_target_},
+                        {"bytes_in", end.bytes_in},
+                        {"bytes_out", end.bytes_out},
+                        {"started", started_},
+                        {"duration_ms", std::chrono::duration_cast<std::chrono::milliseconds>(
+                                            std::chrono::steady_clock::now() - started_at_)
+                                            .count()}};
+  if (request_.kind == SessionRequest::Kind::kExec && !forward_)
+    detail["command"] = request_.command;
+  if (end.exit_status) detail["exit_status"] = *end.exit_status;
+  if (!end.exit_signal.empty()) detail["exit_signal"] = end.exit_signal;
+  link_.conn().context().store.post([end, detail, actor = link_.operator_name()](store::Db& db) {
+    db.end_channel(end);
+    db.add_event("channel.closed", actor, detail, end.ended);
+  });
 }
 
 }  // namespace sb::relay

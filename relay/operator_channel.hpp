@@ -4,11 +4,14 @@
 #pragma once
 #include <libssh/callbacks.h>
 
+#include <chrono>
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
 
 #include "relay/bridge.hpp"
+#include "relay/shared_terminal.hpp"
 
 namespace sb::relay {
 
@@ -42,6 +45,9 @@ class OperatorChannel {
   void session_gone();
   bool done() const;
   const Bridge* bridge() const { return bridge_.get(); }
+  // Posts the channels row's end (outcome, bytes each way) and a "channel.closed" event, once;
+  // nothing if the channel never started toward the device.
+  void record_end();
 
  private:
   static int on_pty(ssh_session, ssh_channel, const char* term, int cols, int rows, int, int,
@@ -58,6 +64,8 @@ class OperatorChannel {
   void start_on_agentless(ServerConn& device);
   void release();
   SharedTerminal* shared() const;
+  void record_start();
+  std::string audit_kind() const;
 
   OperatorLink& link_;
   ssh_channel channel_;
@@ -67,6 +75,13 @@ class OperatorChannel {
   std::unique_ptr<Bridge> bridge_;
   bool in_shared_ = false;  // a member of the device's shared terminal instead of a bridge
   bool finished_ = false;
+  // The audit row: assigned when the channel starts toward the device.
+  std::int64_t audit_id_ = 0;
+  bool end_recorded_ = false;
+  std::string started_;
+  std::string audit_target_;  // host:port of a forward, "shared" / "own" for a shell
+  std::chrono::steady_clock::time_point started_at_;
+  std::shared_ptr<MemberBytes> shared_bytes_;  // counted by the shared terminal
 };
 
 }  // namespace sb::relay

@@ -67,6 +67,7 @@ void OperatorLink::resolve() {
       live && permitted ? std::static_pointer_cast<ServerConn>(live->conn.lock()) : nullptr;
   if (!device || device->closing()) return refuse_uniformly();
   session_id_ = live->id;
+  device_name_ = live->device;
   needs_consent_ = !live->enrolled || live->consent_prompt;
   move_to_device(std::move(device));
 }
@@ -116,6 +117,7 @@ void OperatorLink::on_moved() {
     return fail_all(refusal_);
   }
   phase_ = Phase::kAttached;
+  record_attach();
   device->device()->attach(this);
   spdlog::info("operator {} fp={} from={} attached to session {} ({})", operator_name_,
                conn_.fingerprint(), conn_.source_addr(), session_id_, mode_name(target_.mode));
@@ -231,6 +233,7 @@ void OperatorLink::device_gone(const std::string& why) {
   phase_ = Phase::kRefused;
   refusal_ = "the device disconnected (" + why + ")";
   for (auto& channel : channels_) channel->device_gone(why);
+  record_detach("device disconnected: " + why);
   device_.reset();
   conn_.wake();
 }
@@ -239,14 +242,62 @@ void OperatorLink::notice(const std::string& text) {
   for (auto& channel : channels_) channel->notice(text);
 }
 
+void OperatorLink::end_by_admin(const std::string& reason) {
+  if (phase_ != Phase::kAttached) return;
+  phase_ = Phase::kRefused;
+  refusal_ = "session ended by the administrator";
+  fail_all(refusal_);
+  record_detach(reason);
+  spdlog::info("operator {} fp={} removed from session {}: {}", operator_name_, conn_.fingerprint(),
+               session_id_, reason);
+}
+
 void OperatorLink::on_closed(const std::string& reason) {
   if (delay_) delay_->cancel();
   for (auto& channel : channels_) channel->session_gone();
-  channels_.clear();
-  if (phase_ == Phase::kAttached)
+  if (phase_ == Phase::kAttached) {
+    record_detach(reason);
     if (auto device = device_.lock(); device && device->device()) device->device()->detach(this);
+  }
+  channels_.clear();
   spdlog::info("operator {} fp={} left {}: {}", operator_name_, conn_.fingerprint(),
                target_.display(), reason);
+}
+
+nlohmann::json OperatorLink::audit_detail() const {
+  return {{"session", session_id_},          {"device", device_name_},
+          {"operator", operator_name_},      {"fingerprint", conn_.fingerprint()},
+          {"mode", mode_name(target_.mode)}, {"source_addr", conn_.source_addr()},
+          {"attachment", attachment_id_}};
+}
+
+void OperatorLink::record_attach() {
+  Context& ctx = conn_.context();
+  attachment_id_ = ctx.ids.attachments.next();
+  attached_at_ = std::chrono::steady_clock::now();
+  store::AttachmentStart row{
+      attachment_id_,          session_id_,         operator_name_, conn_.fingerprint(),
+      mode_name(target_.mode), conn_.source_addr(), now_iso8601()};
+  ctx.store.post([row, detail = audit_detail()](store::Db& db) {
+    db.insert_attachment(row);
+    db.add_event("operator.attached", row.operator_name, detail, row.started);
+  });
+}
+
+void OperatorLink::record_detach(const std::string& reason) {
+  if (attachment_id_ == 0 || detach_recorded_) return;
+  detach_recorded_ = true;
+  for (auto& channel : channels_) channel->record_end();
+  auto detail = audit_detail();
+  detail["reason"] = reason;
+  detail["duration_ms"] = std::chrono::duration_cast<std::chrono::milliseconds>(
+                              std::chrono::steady_clock::now() - attached_at_)
+                              .count();
+  conn_.context().store.post([id = attachment_id_, reason, detail, actor = operator_name_,
+                              when = now_iso8601()](store::Db& db) {
+    db.end_attachment(id, reason, when);
+    db.add_event("operator.detached", actor, detail, when);
+  });
 }
 
 }  // namespace sb::relay

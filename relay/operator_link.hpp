@@ -9,6 +9,7 @@
 #include <chrono>
 #include <map>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <string>
 #include <vector>
@@ -31,6 +32,10 @@ class OperatorLink {
   const OperatorTarget& target() const { return target_; }
   bool attached() const { return phase_ == Phase::kAttached; }
   std::shared_ptr<ServerConn> device() const { return device_.lock(); }
+  const std::string& session_id() const { return session_id_; }
+  const std::string& device_name() const { return device_name_; }
+  // The attachments row of this operator (0 until attached).
+  std::int64_t attachment_id() const { return attachment_id_; }
 
   // Right after authentication.
   void begin();
@@ -47,6 +52,9 @@ class OperatorLink {
   void device_gone(const std::string& why);
   void consent_answer(const std::string& capability, bool allow, const std::string& why);
   void notice(const std::string& text);
+  // The administrator ended this attachment (or the whole session): every channel gets
+  // "switchboard: session ended by the administrator", then the connection closes.
+  void end_by_admin(const std::string& reason);
 
  private:
   enum class Phase { kResolving, kMoving, kAttached, kRefused };
@@ -61,6 +69,10 @@ class OperatorLink {
   std::string capability_state(const std::string& capability) const;
   // False (and logged) when an attached agentless device has no such service.
   bool agentless_service_exists(const std::string& host, int port) const;
+  nlohmann::json audit_detail() const;
+  void record_attach();
+  // Records every channel's end, then the attachment's (once).
+  void record_detach(const std::string& reason);
 
   ServerConn& conn_;
   OperatorTarget target_;
@@ -68,6 +80,10 @@ class OperatorLink {
   Phase phase_ = Phase::kResolving;
   std::weak_ptr<ServerConn> device_;
   std::string session_id_;
+  std::string device_name_;  // enrolled name, "" for ad hoc
+  std::int64_t attachment_id_ = 0;
+  std::chrono::steady_clock::time_point attached_at_;
+  bool detach_recorded_ = false;
   bool needs_consent_ = true;
   std::vector<std::unique_ptr<OperatorChannel>> channels_;
   std::set<std::string> allowed_, denied_, asked_;

@@ -13,6 +13,8 @@
 #include "common/reactor_pool.hpp"
 #include "common/util.hpp"
 #include "keys/keys.hpp"
+#include "relay/control_commands.hpp"
+#include "relay/control_server.hpp"
 #include "relay/data_dir.hpp"
 #include "relay/server_conn.hpp"
 
@@ -66,6 +68,24 @@ class Shard {
                                              std::move(source_addr));
     conns_.push_back(conn);
     conn->start();
+  }
+
+  // The janitor's check of every tunnel on this shard, now (`relay keys purge`). Returns how
+  // many tunnels it closed.
+  int check_now() {
+    if (stopping_) return 0;
+    int closed = 0;
+    auto now = Clock::now();
+    for (auto& weak : conns_)
+      if (auto conn = weak.lock(); conn && !conn->closing() && conn->established() &&
+                                   conn->state() == ServerConn::State::kDevice) {
+        conn->check(now);
+        if (conn->closing())
+          ++closed;
+        else
+          conn->wake();
+      }
+    return closed;
   }
 
   void close_all(const std::string& reason) {
@@ -181,6 +201,54 @@ void purge_after_crash(store::Store& store) {
   store.flush();
 }
 
+// Attachment and channel IDs continue after the largest ones stored.
+void start_audit_ids(store::Store& store, Context& ctx) {
+  store.post([&ctx](store::Db& db) {
+    auto [attachments, channels] = db.max_audit_ids();
+    ctx.ids.attachments.reset(attachments);
+    ctx.ids.channels.reset(channels);
+  });
+  store.flush();
+}
+
+// Jobs refused by a full store queue are lost audit rows: Store::post warns while it happens;
+// once the queue has room again, the loss itself goes into the audit trail.
+void schedule_drop_check(asio::steady_timer& timer, store::Store& store, std::uint64_t reported) {
+  timer.expires_after(std::chrono::seconds(1));
+  timer.async_wait([&timer, &store, reported](const boost::system::error_code& ec) mutable {
+    if (ec) return;
+    std::uint64_t dropped = store.dropped();
+    if (dropped > reported && store.queued() == 0) {
+      spdlog::warn("store: {} jobs (audit rows) were dropped while its queue was full",
+                   dropped - reported);
+      bool posted = store.post([lost = dropped - reported, dropped](store::Db& db) {
+        db.add_event("store.dropped", "", {{"dropped", lost}, {"dropped_total", dropped}},
+                     now_iso8601());
+      });
+      if (posted) reported = dropped;
+    }
+    schedule_drop_check(timer, store, reported);
+  });
+}
+
+// Runs every shard's liveness check on its own reactor; done(total) after the last one.
+void check_all_tunnels(ReactorPool& pool, std::vector<std::unique_ptr<Shard>>& shards,
+                       std::function<void(int)> done) {
+  struct Tally {
+    std::atomic<int> closed{0};
+    std::atomic<std::size_t> left;
+    std::function<void(int)> done;
+  };
+  auto tally = std::make_shared<Tally>();
+  tally->left = shards.size();
+  tally->done = std::move(done);
+  for (std::size_t i = 0; i < shards.size(); ++i)
+    asio::post(pool.at(i), [shard = shards[i].get(), tally] {
+      tally->closed += shard->check_now();
+      if (--tally->left == 0) tally->done(tally->closed.load());
+    });
+}
+
 void watch_keys(store::Store& store, Context& ctx) {
   store.watch_keys([&ctx](std::shared_ptr<const store::KeySnapshot> snapshot) {
     spdlog::debug("key snapshot: {} enrolled, {} revoked, {} operators, {} grants",
@@ -230,6 +298,7 @@ int serve(const ServeOptions& options) {
   purge_after_crash(store);
 
   Context ctx(store, options.check_interval, options.limits, fingerprint);
+  start_audit_ids(store, ctx);
   watch_keys(store, ctx);
   std::unique_ptr<Recorder> recorder;
   if (options.record) recorder = std::make_unique<Recorder>(dir.root, options.recording, store);
@@ -247,6 +316,12 @@ int serve(const ServeOptions& options) {
   asio::signal_set signals(main_io, SIGINT, SIGTERM);
   asio::steady_timer orphan_sweep(main_io);
   asio::steady_timer audit_prune(main_io);
+  asio::steady_timer drop_check(main_io);
+  ControlServer control(main_io, dir.control_socket(),
+                        make_control_handler({ctx, main_io.get_executor(),
+                                              [&pool, &shards](std::function<void(int)> done) {
+                                                check_all_tunnels(pool, shards, std::move(done));
+                                              }}));
 
   for (std::size_t i = 0; i < shards.size(); ++i)
     asio::post(pool.at(i), [shard = shards[i].get()] { shard->start_timers(); });
@@ -254,6 +329,8 @@ int serve(const ServeOptions& options) {
   schedule_orphan_sweep(orphan_sweep, store, options.check_interval);
   if (options.audit_retention.count() > 0)
     schedule_audit_prune(audit_prune, store, options.audit_retention, std::chrono::hours(1));
+  schedule_drop_check(drop_check, store, 0);
+  control.start();
   signals.async_wait([&](const boost::system::error_code& ec, int signo) {
     if (ec) return;
     spdlog::info("received {}, stopping: closing tunnels and ending sessions",
@@ -262,6 +339,8 @@ int serve(const ServeOptions& options) {
     listener.stop();
     orphan_sweep.cancel();
     audit_prune.cancel();
+    drop_check.cancel();
+    control.stop();
     for (std::size_t i = 0; i < shards.size(); ++i)
       asio::post(pool.at(i),
                  [shard = shards[i].get()] { shard->close_all("relay shutting down"); });

@@ -23,9 +23,10 @@ SharedTerminal::~SharedTerminal() {
 }
 
 void SharedTerminal::join(ServerConn& op_conn, ssh_channel op, bool read_write, int cols, int rows,
-                          const std::string& term) {
+                          const std::string& term, std::shared_ptr<MemberBytes> bytes) {
   if (members_.empty() && !dev_) term_ = term.empty() ? "xterm" : term;
-  members_.push_back(Member{&op_conn, op, read_write, cols, rows, replay_});
+  if (!bytes) bytes = std::make_shared<MemberBytes>();
+  members_.push_back(Member{&op_conn, op, read_write, cols, rows, replay_, std::move(bytes)});
   if (!dev_) {
     dev_ = ssh_channel_new(device_conn_.raw());
     if (!dev_) return end_all("the relay could not open a channel to the device");
@@ -130,6 +131,7 @@ void SharedTerminal::flush_member(Member& m) {
     if (room == 0) return;
     int n = ssh_channel_write(m.channel, m.pending.data(), static_cast<uint32_t>(room));
     if (n <= 0) return;
+    m.bytes->out += static_cast<std::uint64_t>(n);
     m.pending.erase(0, static_cast<std::size_t>(n));
   }
 }
@@ -169,6 +171,7 @@ void SharedTerminal::forward_input(Member& m) {
     if (got <= 0) return;
     if (!m.read_write) continue;  // observers watch; their keystrokes go nowhere
     if (recording_) recording_->input({buf, static_cast<std::size_t>(got)});
+    m.bytes->in += static_cast<std::uint64_t>(got);  // sent now or from input_pending_
     int n = ssh_channel_write(dev_, buf, static_cast<uint32_t>(got));
     if (n < got)
       input_pending_.append(buf + std::max(n, 0), static_cast<std::size_t>(got - std::max(n, 0)));

@@ -8,6 +8,7 @@
 #pragma once
 #include <libssh/callbacks.h>
 
+#include <cstdint>
 #include <deque>
 #include <memory>
 #include <optional>
@@ -18,6 +19,13 @@ namespace sb::relay {
 
 class ServerConn;
 class Recording;
+
+// What one member moved, counted at the relay: keystrokes forwarded to the device (in) and
+// output delivered to the member (out).
+struct MemberBytes {
+  std::uint64_t in = 0;
+  std::uint64_t out = 0;
+};
 
 class SharedTerminal {
  public:
@@ -30,7 +38,7 @@ class SharedTerminal {
   SharedTerminal& operator=(const SharedTerminal&) = delete;
 
   void join(ServerConn& op_conn, ssh_channel op, bool read_write, int cols, int rows,
-            const std::string& term);
+            const std::string& term, std::shared_ptr<MemberBytes> bytes = nullptr);
   // The member's channel is going away (its owner frees it after this).
   void leave(ssh_channel op);
   bool has(ssh_channel op) const;
@@ -48,6 +56,7 @@ class SharedTerminal {
     bool read_write;
     int cols, rows;
     std::string pending;  // output not yet accepted by this member's window
+    std::shared_ptr<MemberBytes> bytes;
   };
   static void on_exit_status(ssh_session, ssh_channel, int status, void* userdata);
   void step_setup();

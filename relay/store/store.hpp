@@ -4,6 +4,7 @@
 #pragma once
 #include <sqlite3.h>
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -97,6 +98,54 @@ struct KeySnapshot {
   // Db::load_key_snapshot: PRAGMA data_version. Snapshots published by Store::watch_keys are
   // numbered 1, 2, 3, ... instead (one more for each change).
   std::int64_t version = 0;
+};
+
+// ---- Audit rows written from the live path (relay/store/audit_writes.cpp) -----------------
+// Attachment and channel IDs are handed out by the relay (IdAllocator), not by SQLite, so a
+// reactor can name a row at once and post its end later without waiting for the writer.
+
+// Hands out increasing IDs from any thread, starting after the largest one already stored.
+class IdAllocator {
+ public:
+  explicit IdAllocator(std::int64_t last = 0) : last_(last) {}
+  void reset(std::int64_t last) { last_.store(last); }
+  std::int64_t next() { return last_.fetch_add(1) + 1; }
+
+ private:
+  std::atomic<std::int64_t> last_;
+};
+
+struct AuditIds {
+  IdAllocator attachments;
+  IdAllocator channels;
+};
+
+struct AttachmentStart {
+  std::int64_t id = 0;
+  std::string session_id;
+  std::string operator_name;
+  std::string fingerprint;
+  std::string mode;  // "shared" | "observer" | "own" | "query"
+  std::string source_addr;
+  std::string started;
+};
+
+struct ChannelStart {
+  std::int64_t id = 0;
+  std::int64_t attachment = 0;
+  std::string kind;     // shell | exec | subsystem | screen | sshd | proxy | service
+  std::string target;   // host:port of forwards, "shared" / "own" for shells
+  std::string command;  // exec command text or subsystem name
+  std::string started;
+};
+
+struct ChannelEnd {
+  std::int64_t id = 0;
+  std::optional<int> exit_status;
+  std::string exit_signal;      // "" if none
+  std::uint64_t bytes_in = 0;   // operator -> device
+  std::uint64_t bytes_out = 0;  // device -> operator
+  std::string ended;
 };
 
 // --- Audit reads and retention (relay/store/audit_queries.cpp) ---
@@ -261,6 +310,23 @@ class Db {
   std::vector<GrantRow> list_grants();
   // Fills the operator and grant parts of a snapshot.
   void load_operator_snapshot(KeySnapshot& snapshot);
+
+  // --- audit rows from the live path (relay/store/audit_writes.cpp) ---
+  void insert_attachment(const AttachmentStart& a);
+  // Ends an open attachment and its open channels; no-op if already ended.
+  void end_attachment(std::int64_t id, const std::string& reason, const std::string& when);
+  void insert_channel(const ChannelStart& c);
+  // Sets the channel's outcome and byte counts (also after end_session already closed it).
+  void end_channel(const ChannelEnd& c);
+  // The largest attachment and channel IDs stored (0 when none): where the allocators start.
+  std::pair<std::int64_t, std::int64_t> max_audit_ids();
+  // Marks an enrolled device revoked (its key refused from then on) with a "device.revoked"
+  // event; false if no such device. Revoking twice is not an error.
+  bool revoke_device(const std::string& name, const std::string& by, const std::string& when);
+  // Every attachment of a session and every channel of an attachment, oldest first (tests).
+  std::vector<AttachmentRow> attachment_rows(const std::string& session_id);
+  std::vector<ChannelRow> channel_rows(std::int64_t attachment);
+  // --- end of the audit-live block ---
 
   // --- reads ---
   std::vector<DeviceRow> list_devices();
