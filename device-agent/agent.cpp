@@ -205,9 +205,21 @@ class Agent {
       io_.stop();
       return;
     }
-    if (reason.starts_with("the relay ended this session"))
+    if (reason.starts_with("the relay ended this session")) {
       std::cerr << "device-agent: " << reason << std::endl;
+      // Attended help ends with its session: a fresh ID nobody asked for would only confuse
+      // the user. A fleet agent (run) reconnects and gets a new session, as after any drop.
+      if (options_.adhoc) return finish_after_admin_end();
+    }
     retry(reason);
+  }
+
+  void finish_after_admin_end() {
+    std::cout << "The session was ended by the relay's administrator. Run `device-agent help` "
+                 "again if you still need help."
+              << std::endl;
+    stopping_ = true;
+    io_.stop();
   }
 
   void retry(const std::string& reason) {

@@ -121,8 +121,16 @@ std::vector<AttachmentRow> Db::attachment_rows(const std::string& session_id) {
   st.bind(1, session_id);
   std::vector<AttachmentRow> rows;
   while (st.step()) {
-    rows.push_back({st.int64(0), st.text(1), st.text(2), st.text(3), st.text(4), st.text(5),
-                    st.text(6), st.text(7), st.text(8)});
+    rows.push_back({st.int64(0),
+                    st.text(1),
+                    st.text(2),
+                    st.text(3),
+                    st.text(4),
+                    st.text(5),
+                    st.text(6),
+                    st.text(7),
+                    st.text(8),
+                    {}});
   }
   return rows;
 }

@@ -188,6 +188,12 @@ TEST(AuditControl, SessionKillEndsEveryAttachmentWithinASecond) {
   RecordProperty("kill_to_operator_gone_ms", static_cast<int>(seconds * 1000));
   EXPECT_TRUE(exec->wait_for_output(kEndedLine, 2s, true)) << exec->err();
   EXPECT_TRUE(agent.wait_for_output("the relay ended this session", 5s, true)) << agent.err();
+  // Attended help ends with its session instead of asking for a new ID.
+  auto agent_exit = agent.wait(5s);
+  ASSERT_TRUE(agent_exit) << "device-agent help kept running after the kill: " << agent.err();
+  EXPECT_EQ(*agent_exit, 0) << agent.err();
+  EXPECT_NE(agent.out().find("ended by the relay's administrator"), std::string::npos)
+      << agent.out();
 
   // The audit shows who ended it.
   const std::string by = "killed by admin:" + me();
