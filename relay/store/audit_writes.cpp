@@ -121,16 +121,17 @@ std::vector<AttachmentRow> Db::attachment_rows(const std::string& session_id) {
   st.bind(1, session_id);
   std::vector<AttachmentRow> rows;
   while (st.step()) {
-    rows.push_back({st.int64(0),
-                    st.text(1),
-                    st.text(2),
-                    st.text(3),
-                    st.text(4),
-                    st.text(5),
-                    st.text(6),
-                    st.text(7),
-                    st.text(8),
-                    {}});
+    AttachmentRow row;
+    row.id = st.int64(0);
+    row.session_id = st.text(1);
+    row.operator_name = st.text(2);
+    row.fingerprint = st.text(3);
+    row.mode = st.text(4);
+    row.source_addr = st.text(5);
+    row.started = st.text(6);
+    row.ended = st.text(7);
+    row.end_reason = st.text(8);
+    rows.push_back(std::move(row));
   }
   return rows;
 }
