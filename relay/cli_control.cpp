@@ -142,8 +142,9 @@ void add_device_revoke(CLI::App& device, int* exit_code) {
   auto* revoke = device.add_subcommand(
       "revoke",
       "Revoke an enrolled device: its key is refused from now on and, if the relay is running, "
-      "its live tunnel is closed at once. To enroll it again, create a new token with another "
-      "name.");
+      "its live tunnel is closed at once. To let it back in, create a new enrollment token "
+      "(`relay enroll create --name NAME`): the new key replaces the revoked one and the name "
+      "keeps its grants.");
   add_data_dir_option(*revoke, common->data_dir);
   revoke->add_option("NAME", *name, "Enrolled device name")->required();
   revoke->callback([common, name, exit_code] {
