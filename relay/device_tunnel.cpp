@@ -331,6 +331,7 @@ void DeviceTunnel::handle_consent_answer(const nlohmann::json& answer) {
                                {"device", device_name_},
                                {"operator", pending.link->operator_name()},
                                {"fingerprint", pending.link->conn().fingerprint()},
+                               {"attachment", pending.link->attachment_id()},
                                {"capability", pending.capability},
                                {"allow", allow}},
        when = now_iso8601()](store::Db& db) {

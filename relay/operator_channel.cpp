@@ -175,6 +175,7 @@ void OperatorChannel::start_on_agentless(ServerConn& device) {
   if (!service) return fail("no service \"" + forward_->host + "\" on this device");
   forward_->port = service->port;  // what the device's ssh matches the channel against
   forward_->reverse = true;
+  record_start();
   bridge_ = std::make_unique<Bridge>(link_.conn(), channel_, device);
   bridge_->start_forward(*forward_);
 }
@@ -259,6 +260,7 @@ bool OperatorChannel::done() const {
 
 std::string OperatorChannel::audit_kind() const {
   if (forward_) {
+    if (forward_->reverse) return "service";  // a port an agentless device offers
     if (forward_->host == "screen") return "screen";
     if (forward_->host == "sshd") return "sshd";
     return "proxy";

@@ -386,7 +386,11 @@ std::unique_ptr<Recording> record_shell(ServerConn& device_conn, ServerConn& op_
   RecordingInfo info;
   info.session = device->session_id();
   info.device = device->device_name();
-  if (op_conn.operator_link()) info.operator_name = op_conn.operator_link()->operator_name();
+  if (const OperatorLink* link = op_conn.operator_link()) {
+    info.operator_name = link->operator_name();
+    // An own shell belongs to one attachment; a shared terminal outlives its members'.
+    if (!shared && link->attachment_id() != 0) info.attachment = link->attachment_id();
+  }
   info.fingerprint = op_conn.fingerprint();
   info.shared = shared;
   info.cols = cols;
