@@ -19,6 +19,11 @@
 
 namespace sb::store {
 namespace {
+#if defined(__SANITIZE_ADDRESS__)
+constexpr bool kSanitized = true;
+#else
+constexpr bool kSanitized = false;
+#endif
 
 using Clock = std::chrono::steady_clock;
 using std::chrono::duration_cast;
@@ -119,7 +124,9 @@ TEST(StoreBurst, HundredThousandEventsFromFourThreadsAreAllStoredWithoutBlocking
                                   [](nanoseconds d) { return d > std::chrono::milliseconds(50); });
   std::printf("[ info     ] posts over 50 ms: %lld\n", static_cast<long long>(slow));
   EXPECT_LE(slow, 3);
-  EXPECT_LT(all[all.size() * 999 / 1000], std::chrono::milliseconds(5));
+  // ASan makes every allocation and lock slower and the tests run two at a time beside it.
+  const auto p999_bound = kSanitized ? std::chrono::milliseconds(50) : std::chrono::milliseconds(5);
+  EXPECT_LT(all[all.size() * 999 / 1000], p999_bound);
 }
 
 TEST(StoreBurst, AFullQueueRefusesCountsAndKeepsWhatItAccepted) {
