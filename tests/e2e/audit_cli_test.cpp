@@ -7,31 +7,20 @@
 
 #include "common/util.hpp"
 #include "harness.hpp"
+#include "operator_support.hpp"
 #include "relay/store/store.hpp"
 
 namespace sb::e2e {
 namespace {
-
-std::string create_token(Relay& relay, const std::string& name) {
-  auto r = relay.admin({"enroll", "create", "--name", name});
-  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
-  std::string token = r.out;
-  while (!token.empty() && (token.back() == '\n' || token.back() == ' ')) token.pop_back();
-  return token;
-}
 
 bool has_kind(const nlohmann::json& rows, const std::string& kind) {
   return !find_by(rows, "kind", kind).is_null();
 }
 
 TEST(AuditCli, AdhocExecIsInTheAuditAndTheSessionStory) {
-  TempDir tmp;
-  Relay relay(tmp / "relay");
-  auto alice = register_operator(relay, tmp.path(), "alice");
-  Process agent(agent_help_argv(relay.address(), tmp / "agent", {"--shell", "/bin/sh"}));
-  auto id = banner_session_id(agent);
+  AliceAndShellAgent device;
+  auto& [tmp, relay, alice, agent, id, consent] = device;
   ASSERT_TRUE(id) << agent.err();
-  ConsentAnswerer consent(agent);
   auto r = run_operator_ssh(
       operator_ssh_argv(relay, alice, tmp / "known_hosts", *id, {}, {"echo hi; exit 3"}));
   ASSERT_EQ(r.exit_code, 3) << r.err;
@@ -99,7 +88,7 @@ TEST(AuditCli, DeviceShowTellsStatusGrantsAndRecentSessions) {
   TempDir tmp;
   Relay relay(tmp / "relay");
   auto bob = register_operator(relay, tmp.path(), "bob");
-  std::string token = create_token(relay, "web-01");
+  std::string token = create_enroll_token(relay, "web-01");
   ASSERT_EQ(relay.admin({"grant", "add", "bob", "web-01"}).exit_code, 0);
   Process agent(agent_run_argv(relay.address(), tmp / "agent",
                                {"--enroll-token", token, "--shell", "/bin/sh"}));

@@ -2,9 +2,7 @@
 // `relay session kill [--operator]`, `relay device revoke`, `relay keys purge` (with and without
 // a running relay), the control socket's mode and its handling of bad requests, and the
 // attachments / channels / events rows (byte counts of an exec and of an `ssh -L` forward).
-#include <arpa/inet.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
 #include <poll.h>
 #include <pwd.h>
 #include <sys/socket.h>
@@ -12,12 +10,12 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <cstring>
-#include <thread>
 
 #include "harness.hpp"
+#include "operator_support.hpp"
 #include "relay/store/store.hpp"
+#include "tcp_service.hpp"
 
 namespace sb::e2e {
 namespace {
@@ -46,14 +44,6 @@ std::vector<json> events_of(Relay& relay, const std::string& kind) {
   for (auto it = rows.rbegin(); it != rows.rend(); ++it)
     if ((*it)["kind"] == kind) out.push_back(*it);
   return out;
-}
-
-std::string create_token(Relay& relay, const std::string& name) {
-  auto r = relay.admin({"enroll", "create", "--name", name});
-  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
-  std::string token = r.out;
-  while (!token.empty() && (token.back() == '\n' || token.back() == ' ')) token.pop_back();
-  return token;
 }
 
 // An exec that says it started and then waits; started once "ready" is on its stdout.
@@ -164,13 +154,9 @@ TEST(AuditControl, ControlSocketIsPrivateAndSurvivesBadRequests) {
 // ---- session kill ---------------------------------------------------------------------------
 
 TEST(AuditControl, SessionKillEndsEveryAttachmentWithinASecond) {
-  TempDir tmp;
-  Relay relay(tmp / "relay");
-  auto alice = register_operator(relay, tmp.path(), "alice");
-  Process agent(agent_help_argv(relay.address(), tmp / "agent", {"--shell", "/bin/sh"}));
-  auto id = banner_session_id(agent);
+  AliceAndShellAgent device;
+  auto& [tmp, relay, alice, agent, id, consent] = device;
   ASSERT_TRUE(id) << agent.err();
-  ConsentAnswerer consent(agent);
   auto exec = start_waiting_exec(relay, alice, tmp / "kh", *id);
   ASSERT_TRUE(exec && exec->running()) << (exec ? exec->err() : "");
 
@@ -329,7 +315,7 @@ TEST(AuditControl, SessionKillReachesSharedTerminalsAndMembersBytesAreCounted) {
 TEST(AuditControl, RevokeClosesTheLiveTunnelAndRefusesTheKeyFromThenOn) {
   TempDir tmp;
   Relay relay(tmp / "relay");
-  std::string token = create_token(relay, "web-01");
+  std::string token = create_enroll_token(relay, "web-01");
   Process agent(agent_run_argv(relay.address(), tmp / "agent", {"--enroll-token", token}));
   ASSERT_TRUE(logged_session_id(agent)) << agent.err();
 
@@ -393,82 +379,9 @@ TEST(AuditControl, KeysPurgeWorksWithAndWithoutARunningRelay) {
 
 // ---- audit rows ---------------------------------------------------------------------------------
 
-int connect_tcp(int port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  ::inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    ::close(fd);
-    return -1;
-  }
-  return fd;
-}
-
-// A stand-in screen service: a 12-byte banner, then an echo of everything until EOF.
-class EchoService {
- public:
-  EchoService() {
-    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    ::inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
-    ::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-    ::listen(fd_, 4);
-    socklen_t len = sizeof addr;
-    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len);
-    port_ = ntohs(addr.sin_port);
-    thread_ = std::thread([this] { loop(); });
-  }
-  ~EchoService() {
-    stop_ = true;
-    thread_.join();
-    ::close(fd_);
-  }
-  int port() const { return port_; }
-
- private:
-  void loop() {
-    while (!stop_) {
-      pollfd p{fd_, POLLIN, 0};
-      if (::poll(&p, 1, 50) <= 0) continue;
-      int c = ::accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
-      if (c < 0) continue;
-      ::send(c, "RFB 003.008\n", 12, MSG_NOSIGNAL);
-      char buf[4096];
-      for (;;) {
-        pollfd q{c, POLLIN, 0};
-        if (::poll(&q, 1, 10000) <= 0) break;
-        ssize_t n = ::read(c, buf, sizeof buf);
-        if (n <= 0) break;
-        ::send(c, buf, static_cast<std::size_t>(n), MSG_NOSIGNAL);
-      }
-      ::close(c);
-    }
-  }
-  int fd_ = -1;
-  int port_ = 0;
-  std::atomic<bool> stop_{false};
-  std::thread thread_;
-};
-
-std::string read_exactly(int fd, std::size_t n) {
-  std::string got;
-  char buf[4096];
-  while (got.size() < n) {
-    pollfd p{fd, POLLIN, 0};
-    if (::poll(&p, 1, 10000) <= 0) break;
-    ssize_t k = ::read(fd, buf, std::min(sizeof buf, n - got.size()));
-    if (k <= 0) break;
-    got.append(buf, static_cast<std::size_t>(k));
-  }
-  return got;
-}
-
 TEST(AuditControl, AttachmentsChannelsAndEventsRecordWhatMoved) {
   TempDir tmp;
-  EchoService screen;
+  EchoService screen("RFB 003.008\n", "");  // the banner, then a raw echo
   Relay relay(tmp / "relay");
   auto alice = register_operator(relay, tmp.path(), "alice");
   Process agent(agent_help_argv(

@@ -6,19 +6,13 @@
 // session while alice and bob are attached. Every event, attachment and channel must be there,
 // in order, with its fields and the exact byte counts. Plus: a forward to an agentless device
 // is a `service` channel.
-#include <arpa/inet.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <poll.h>
 #include <pwd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
-#include <cstring>
 #include <set>
-#include <thread>
 
 #include "harness.hpp"
 #include "tcp_service.hpp"
@@ -35,83 +29,9 @@ std::string me() {
   return pw ? pw->pw_name : "";
 }
 
-int connect_tcp(int port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  ::inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    ::close(fd);
-    return -1;
-  }
-  return fd;
-}
-
-std::string read_exactly(int fd, std::size_t n) {
-  std::string got;
-  char buf[4096];
-  while (got.size() < n) {
-    pollfd p{fd, POLLIN, 0};
-    if (::poll(&p, 1, 10000) <= 0) break;
-    ssize_t k = ::read(fd, buf, std::min(sizeof buf, n - got.size()));
-    if (k <= 0) break;
-    got.append(buf, static_cast<std::size_t>(k));
-  }
-  return got;
-}
-
-// A service on 127.0.0.1 that only the device is told about: a 20-byte greeting, then a raw
-// echo of everything until EOF (so the bytes each way are known exactly, whatever the chunks).
+// The 20-byte greeting of a service on 127.0.0.1 that only the device is told about; it then
+// echoes everything raw until EOF (so the bytes each way are known exactly, whatever the chunks).
 constexpr const char* kGreeting = "HELLO-FROM-SERVICE!\n";
-
-class RawEchoService {
- public:
-  RawEchoService() {
-    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    ::inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
-    ::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-    ::listen(fd_, 4);
-    socklen_t len = sizeof addr;
-    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len);
-    port_ = ntohs(addr.sin_port);
-    thread_ = std::thread([this] { loop(); });
-  }
-  ~RawEchoService() {
-    stop_ = true;
-    thread_.join();
-    ::close(fd_);
-  }
-  int port() const { return port_; }
-
- private:
-  void loop() {
-    while (!stop_) {
-      pollfd p{fd_, POLLIN, 0};
-      if (::poll(&p, 1, 50) <= 0) continue;
-      int c = ::accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
-      if (c < 0) continue;
-      ::send(c, kGreeting, std::strlen(kGreeting), MSG_NOSIGNAL);
-      char buf[4096];
-      while (!stop_) {
-        pollfd q{c, POLLIN, 0};
-        int ready = ::poll(&q, 1, 50);
-        if (ready == 0) continue;
-        if (ready < 0) break;
-        ssize_t n = ::read(c, buf, sizeof buf);
-        if (n <= 0) break;
-        ::send(c, buf, static_cast<std::size_t>(n), MSG_NOSIGNAL);
-      }
-      ::close(c);
-    }
-  }
-  int fd_ = -1;
-  int port_ = 0;
-  std::atomic<bool> stop_{false};
-  std::thread thread_;
-};
 
 std::vector<json> of_kind(const json& rows, const std::string& kind) {
   std::vector<json> out;
@@ -143,7 +63,7 @@ std::int64_t attachment_of(const json& row) {
 
 TEST(AuditStory, TwoOperatorsExecProxyAndKillAreAllInTheAudit) {
   TempDir tmp;
-  RawEchoService service;
+  EchoService service(kGreeting, "");
   Relay relay(tmp / "relay");
   auto alice = register_operator(relay, tmp.path(), "alice");
   auto bob = register_operator(relay, tmp.path(), "bob");

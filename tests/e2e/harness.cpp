@@ -454,22 +454,27 @@ std::string digits_only(const std::string& text) {
   return out;
 }
 
-std::vector<std::string> agent_help_argv(const std::string& relay_address, const fs::path& data_dir,
-                                         std::vector<std::string> extra) {
-  std::vector<std::string> argv{agent_bin(),     "help",   "--relay",     relay_address,
+namespace {
+
+std::vector<std::string> agent_argv(const char* verb, const std::string& relay_address,
+                                    const fs::path& data_dir, std::vector<std::string> extra) {
+  std::vector<std::string> argv{agent_bin(),     verb,     "--relay",     relay_address,
                                 "--data-dir",    data_dir, "--keepalive", "1s",
                                 "--max-backoff", "1s"};
   argv.insert(argv.end(), extra.begin(), extra.end());
   return argv;
 }
 
+}  // namespace
+
+std::vector<std::string> agent_help_argv(const std::string& relay_address, const fs::path& data_dir,
+                                         std::vector<std::string> extra) {
+  return agent_argv("help", relay_address, data_dir, std::move(extra));
+}
+
 std::vector<std::string> agent_run_argv(const std::string& relay_address, const fs::path& data_dir,
                                         std::vector<std::string> extra) {
-  std::vector<std::string> argv{agent_bin(),     "run",    "--relay",     relay_address,
-                                "--data-dir",    data_dir, "--keepalive", "1s",
-                                "--max-backoff", "1s"};
-  argv.insert(argv.end(), extra.begin(), extra.end());
-  return argv;
+  return agent_argv("run", relay_address, data_dir, std::move(extra));
 }
 
 std::optional<std::string> banner_session_id(Process& agent, std::size_t nth, Millis timeout) {
@@ -637,6 +642,14 @@ OperatorKey register_operator(Relay& relay, const std::filesystem::path& dir,
   auto added = relay.admin({"operator", "add", name, "--key", op.key.string() + ".pub"});
   EXPECT_EQ(added.exit_code, 0) << "relay operator add " << name << ": " << added.out << added.err;
   return op;
+}
+
+std::string create_enroll_token(Relay& relay, const std::string& name) {
+  auto r = relay.admin({"enroll", "create", "--name", name});
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  std::string token = r.out;
+  while (!token.empty() && (token.back() == '\n' || token.back() == ' ')) token.pop_back();
+  return token;
 }
 
 std::vector<std::string> operator_ssh_argv(const Relay& relay, const OperatorKey& op,

@@ -214,6 +214,10 @@ OperatorKey make_operator_key(const std::filesystem::path& dir, const std::strin
 OperatorKey register_operator(Relay& relay, const std::filesystem::path& dir,
                               const std::string& name);
 
+// `relay enroll create --name NAME` (expected to succeed); the token with trailing newlines and
+// spaces removed.
+std::string create_enroll_token(Relay& relay, const std::string& name);
+
 // `/usr/bin/ssh -F /dev/null -p PORT -i KEY -o IdentitiesOnly=yes -o UserKnownHostsFile=KH
 //  -o StrictHostKeyChecking=accept-new -o BatchMode=yes -o LogLevel=ERROR OPTIONS...
 //  USER@127.0.0.1 COMMAND...`

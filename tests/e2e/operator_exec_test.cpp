@@ -5,6 +5,7 @@
 #include <signal.h>
 
 #include "harness.hpp"
+#include "operator_support.hpp"
 
 namespace sb::e2e {
 namespace {
@@ -16,24 +17,12 @@ double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
-std::string create_token(Relay& relay, const std::string& name) {
-  auto r = relay.admin({"enroll", "create", "--name", name});
-  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
-  std::string token = r.out;
-  while (!token.empty() && (token.back() == '\n' || token.back() == ' ')) token.pop_back();
-  return token;
-}
-
 // ---- Tests ---------------------------------------------------------------------------------
 
 TEST(OperatorExec, OpenSshExecGivesOutputStderrAndExitCode) {
-  TempDir tmp;
-  Relay relay(tmp / "relay");
-  auto alice = register_operator(relay, tmp.path(), "alice");
-  Process agent(agent_help_argv(relay.address(), tmp / "agent", {"--shell", "/bin/sh"}));
-  auto id = banner_session_id(agent);
+  AliceAndShellAgent device;
+  auto& [tmp, relay, alice, agent, id, consent] = device;
   ASSERT_TRUE(id) << agent.err();
-  ConsentAnswerer consent(agent);
   const auto kh = tmp / "known_hosts";
 
   auto r = run_operator_ssh(operator_ssh_argv(
@@ -71,13 +60,9 @@ TEST(OperatorExec, OpenSshExecGivesOutputStderrAndExitCode) {
 }
 
 TEST(OperatorExec, OperatorCliExecQuotesArgumentsAndReturnsExitCode) {
-  TempDir tmp;
-  Relay relay(tmp / "relay");
-  auto alice = register_operator(relay, tmp.path(), "alice");
-  Process agent(agent_help_argv(relay.address(), tmp / "agent", {"--shell", "/bin/sh"}));
-  auto id = banner_session_id(agent);
+  AliceAndShellAgent device;
+  auto& [tmp, relay, alice, agent, id, consent] = device;
   ASSERT_TRUE(id) << agent.err();
-  ConsentAnswerer consent(agent);
 
   auto cli = [&](const std::string& session, std::vector<std::string> command) {
     std::vector<std::string> argv{operator_bin(),
@@ -156,7 +141,7 @@ TEST(OperatorExec, RegisteredKeyIsAcceptedAtEveryAttempt) {
   TempDir tmp;
   Relay relay(tmp / "relay");
   auto bob = register_operator(relay, tmp.path(), "bob");
-  std::string token = create_token(relay, "web-01");
+  std::string token = create_enroll_token(relay, "web-01");
   ASSERT_EQ(relay.admin({"grant", "add", "bob", "web-01"}).exit_code, 0);
   Process agent(agent_run_argv(relay.address(), tmp / "agent",
                                {"--enroll-token", token, "--shell", "/bin/sh"}));
@@ -208,7 +193,7 @@ TEST(OperatorExec, UnknownEndedAndForbiddenSessionsGetTheSameAnswer) {
   }));
 
   // A live enrolled device alice holds no grant for (by ID and by name).
-  std::string token = create_token(relay, "web-01");
+  std::string token = create_enroll_token(relay, "web-01");
   Process enrolled(agent_run_argv(relay.address(), tmp / "web", {"--enroll-token", token}));
   auto web_id = logged_session_id(enrolled);
   ASSERT_TRUE(web_id) << enrolled.err();
@@ -300,7 +285,7 @@ TEST(OperatorEnrolled, GrantedOperatorsAttachWithoutPromptOthersDoNot) {
   Relay relay(tmp / "relay");
   auto bob = register_operator(relay, tmp.path(), "bob");
   auto carol = register_operator(relay, tmp.path(), "carol");
-  std::string token = create_token(relay, "web-01");
+  std::string token = create_enroll_token(relay, "web-01");
   Process agent(agent_run_argv(relay.address(), tmp / "agent",
                                {"--enroll-token", token, "--shell", "/bin/sh"}));
   auto id = logged_session_id(agent);
@@ -350,7 +335,7 @@ TEST(OperatorEnrolled, ConsentPromptPolicyAsksEvenGrantedOperators) {
   TempDir tmp;
   Relay relay(tmp / "relay");
   auto bob = register_operator(relay, tmp.path(), "bob");
-  std::string token = create_token(relay, "kiosk-1");
+  std::string token = create_enroll_token(relay, "kiosk-1");
   ASSERT_EQ(relay.admin({"grant", "add", "bob", "kiosk-1"}).exit_code, 0);
   Process agent(
       agent_run_argv(relay.address(), tmp / "agent",

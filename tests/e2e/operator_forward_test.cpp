@@ -3,19 +3,14 @@
 // agent's --allow-proxy rules, `ssh -J` to the device's own sshd, and the ssh command lines
 // operator-cli builds. Every server listens on a loopback address; "not allowed" destinations
 // are loopback addresses outside the agent's allowed CIDR.
-#include <arpa/inet.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <fstream>
-#include <functional>
-#include <thread>
 
 #include "harness.hpp"
+#include "tcp_service.hpp"
 
 namespace sb::e2e {
 namespace {
@@ -24,124 +19,13 @@ namespace fs = std::filesystem;
 
 // ---- Small TCP services on loopback --------------------------------------------------------
 
-int connect_to(const std::string& ip, int port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return -1;
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  ::inet_pton(AF_INET, ip.c_str(), &addr.sin_addr);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    ::close(fd);
-    return -1;
-  }
-  return fd;
-}
-
-// Reads what arrives within the timeout until `until` has been seen (or EOF / timeout).
-std::string read_until(int fd, const std::string& until, Millis timeout) {
-  std::string got;
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  char buf[4096];
-  while (got.find(until) == std::string::npos) {
-    auto left = std::chrono::duration_cast<Millis>(deadline - std::chrono::steady_clock::now());
-    if (left.count() <= 0) break;
-    pollfd p{fd, POLLIN, 0};
-    if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) break;
-    ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n <= 0) break;
-    got.append(buf, static_cast<std::size_t>(n));
-  }
-  return got;
-}
-
-void write_all(int fd, const std::string& data) {
-  std::size_t done = 0;
-  while (done < data.size()) {
-    ssize_t n = ::send(fd, data.data() + done, data.size() - done, MSG_NOSIGNAL);
-    if (n <= 0) return;
-    done += static_cast<std::size_t>(n);
-  }
-}
-
-// A TCP server on IP:free port that serves one connection at a time with a handler.
-class TinyServer {
- public:
-  TinyServer(const std::string& ip, std::function<void(int)> handler)
-      : handler_(std::move(handler)) {
-    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    int one = 1;
-    ::setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = 0;
-    ::inet_pton(AF_INET, ip.c_str(), &addr.sin_addr);
-    if (::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 || ::listen(fd_, 16) != 0)
-      throw std::runtime_error("TinyServer: cannot listen on " + ip);
-    socklen_t len = sizeof addr;
-    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len);
-    port_ = ntohs(addr.sin_port);
-    thread_ = std::thread([this] { loop(); });
-  }
-  ~TinyServer() {
-    stop_ = true;
-    thread_.join();
-    ::close(fd_);
-  }
-  int port() const { return port_; }
-  int connections() const { return connections_; }
-
- private:
-  void loop() {
-    while (!stop_) {
-      pollfd p{fd_, POLLIN, 0};
-      if (::poll(&p, 1, 50) <= 0) continue;
-      int client = ::accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
-      if (client < 0) continue;
-      ++connections_;
-      handler_(client);
-      ::close(client);
-    }
-  }
-  int fd_ = -1;
-  int port_ = 0;
-  std::function<void(int)> handler_;
-  std::atomic<bool> stop_{false};
-  std::atomic<int> connections_{0};
-  std::thread thread_;
-};
-
 // An HTTP/1.0 server answering every request with body.
-std::function<void(int)> http_handler(const std::string& body) {
-  return [body](int fd) {
+TcpServer::Handler http_handler(const std::string& body) {
+  return [body](int fd, const std::atomic<bool>&) {
     read_until(fd, "\r\n\r\n", 5s);
     write_all(fd, "HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\nContent-Length: " +
                       std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body);
   };
-}
-
-// A stand-in for a VNC server: a banner, then an echo of every line until EOF.
-void screen_handler(int fd) {
-  write_all(fd, "RFB 003.008\n");
-  char buf[4096];
-  while (true) {
-    pollfd p{fd, POLLIN, 0};
-    if (::poll(&p, 1, 10000) <= 0) return;
-    ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n <= 0) return;
-    write_all(fd, std::string("echo:") + std::string(buf, static_cast<std::size_t>(n)));
-  }
-}
-
-// Through a local forward: the banner, then one echoed line.
-std::string talk_to_screen(int port) {
-  int fd = connect_to("127.0.0.1", port);
-  if (fd < 0) return "(cannot connect)";
-  std::string got = read_until(fd, "\n", 10s);
-  write_all(fd, "ping\n");
-  got += read_until(fd, "echo:ping\n", 10s);
-  ::close(fd);
-  return got;
 }
 
 RunResult curl(const std::string& socks, const std::string& url) {
@@ -202,7 +86,7 @@ std::vector<std::string> concat(std::vector<std::string> a, const std::vector<st
 
 TEST(OperatorForward, SshLocalForwardReachesTheScreenService) {
   TempDir tmp;
-  TinyServer screen("127.0.0.1", screen_handler);
+  EchoService screen;
   Relay relay(tmp / "relay");
   auto alice = register_operator(relay, tmp.path(), "alice");
   Process agent(agent_help_argv(relay.address(), tmp / "agent",
@@ -217,10 +101,10 @@ TEST(OperatorForward, SshLocalForwardReachesTheScreenService) {
                                         {"-v", "-N", "-o", "ExitOnForwardFailure=yes", "-L",
                                          "127.0.0.1:" + std::to_string(local) + ":screen:5900"}));
   ASSERT_TRUE(ssh->running()) << ssh->err();
-  EXPECT_EQ(talk_to_screen(local), "RFB 003.008\necho:ping\n");
+  EXPECT_EQ(talk_to_echo(local), "RFB 003.008\necho:ping\n");
   EXPECT_EQ(screen.connections(), 1);
   // A second connection through the same forward is not asked about again.
-  EXPECT_EQ(talk_to_screen(local), "RFB 003.008\necho:ping\n");
+  EXPECT_EQ(talk_to_echo(local), "RFB 003.008\necho:ping\n");
   auto questions = consent.questions();
   ASSERT_EQ(questions.size(), 1u) << agent.out();
   EXPECT_EQ(questions[0], "asks to see your screen");
@@ -232,7 +116,7 @@ TEST(OperatorForward, SshLocalForwardReachesTheScreenService) {
                               "127.0.0.1:" + std::to_string(cli_port), "-o", "LogLevel=DEBUG1"},
                              cli_common(relay, alice, tmp / "known_hosts")));
   ASSERT_TRUE(cli->running()) << cli->err();
-  EXPECT_EQ(talk_to_screen(cli_port), "RFB 003.008\necho:ping\n");
+  EXPECT_EQ(talk_to_echo(cli_port), "RFB 003.008\necho:ping\n");
   EXPECT_EQ(screen.connections(), 3);
 }
 
@@ -241,8 +125,8 @@ TEST(OperatorForward, SshLocalForwardReachesTheScreenService) {
 class OperatorProxy : public ::testing::Test {
  protected:
   void SetUp() override {
-    allowed_ = std::make_unique<TinyServer>("127.0.0.1", http_handler("allowed-page-7f3a\n"));
-    other_ = std::make_unique<TinyServer>("127.0.0.2", http_handler("forbidden-page-9c1e\n"));
+    allowed_ = std::make_unique<TcpServer>("127.0.0.1", http_handler("allowed-page-7f3a\n"));
+    other_ = std::make_unique<TcpServer>("127.0.0.2", http_handler("forbidden-page-9c1e\n"));
     relay_ = std::make_unique<Relay>(tmp_ / "relay");
     alice_ = register_operator(*relay_, tmp_.path(), "alice");
     agent_ = std::make_unique<Process>(
@@ -282,7 +166,7 @@ class OperatorProxy : public ::testing::Test {
   }
 
   TempDir tmp_;
-  std::unique_ptr<TinyServer> allowed_, other_;
+  std::unique_ptr<TcpServer> allowed_, other_;
   std::unique_ptr<Relay> relay_;
   OperatorKey alice_;
   std::unique_ptr<Process> agent_;

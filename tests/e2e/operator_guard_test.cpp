@@ -120,22 +120,14 @@ TEST(OperatorGuard, GuessedIdsAreSlowedWhileTheRightOperatorGetsInAtOnce) {
   EXPECT_NE(relay.process().err().find("rate limit"), std::string::npos);
 }
 
-std::string create_token(Relay& relay, const std::string& name) {
-  auto r = relay.admin({"enroll", "create", "--name", name});
-  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
-  std::string token = r.out;
-  while (!token.empty() && (token.back() == '\n' || token.back() == ' ')) token.pop_back();
-  return token;
-}
-
 TEST(OperatorGuard, AGuesserBehindTheSameAddressNeverSlowsAnHonestOperator) {
   TempDir tmp;
   Relay relay(tmp / "relay");
   auto bob = register_operator(relay, tmp.path(), "bob");          // honest, granted web-01
   auto mallory = register_operator(relay, tmp.path(), "mallory");  // guesses
-  Process agent(
-      agent_run_argv(relay.address(), tmp / "agent",
-                     {"--enroll-token", create_token(relay, "web-01"), "--shell", "/bin/sh"}));
+  Process agent(agent_run_argv(
+      relay.address(), tmp / "agent",
+      {"--enroll-token", create_enroll_token(relay, "web-01"), "--shell", "/bin/sh"}));
   auto id = logged_session_id(agent);
   ASSERT_TRUE(id) << agent.err();
   ASSERT_EQ(relay.admin({"grant", "add", "bob", "web-01"}).exit_code, 0);

@@ -9,14 +9,6 @@
 namespace sb::e2e {
 namespace {
 
-std::string create_token(Relay& relay, const std::string& name) {
-  auto r = relay.admin({"enroll", "create", "--name", name});
-  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
-  std::string token = r.out;
-  while (!token.empty() && (token.back() == '\n' || token.back() == ' ')) token.pop_back();
-  return token;
-}
-
 std::vector<std::string> cli_sessions(const Relay& relay, const OperatorKey& op,
                                       const std::filesystem::path& kh, bool json) {
   std::vector<std::string> argv{
@@ -38,12 +30,12 @@ TEST(OperatorSessions, ListsExactlyTheGrantedDevicesWithStatusAndSessionId) {
 
   // web-01: granted, online. web-02: granted, enrolled, then offline. db-01: online, no grant.
   Process web01(agent_run_argv(relay.address(), tmp / "web01",
-                               {"--enroll-token", create_token(relay, "web-01")}));
+                               {"--enroll-token", create_enroll_token(relay, "web-01")}));
   Process db01(agent_run_argv(relay.address(), tmp / "db01",
-                              {"--enroll-token", create_token(relay, "db-01")}));
+                              {"--enroll-token", create_enroll_token(relay, "db-01")}));
   {
     Process web02(agent_run_argv(relay.address(), tmp / "web02",
-                                 {"--enroll-token", create_token(relay, "web-02")}));
+                                 {"--enroll-token", create_enroll_token(relay, "web-02")}));
     ASSERT_TRUE(logged_session_id(web02)) << web02.err();
     web02.signal(SIGTERM);
     ASSERT_TRUE(web02.wait(10s));

@@ -9,6 +9,7 @@
 #include <signal.h>
 
 #include "harness.hpp"
+#include "operator_support.hpp"
 
 namespace sb::e2e {
 namespace {
@@ -17,47 +18,10 @@ namespace fs = std::filesystem;
 
 constexpr auto kSee = 8s;  // how long a typed line may take to show up everywhere
 
-class OperatorShared : public ::testing::Test {
+class OperatorShared : public SharedTerminalTest {
  protected:
-  void SetUp() override {
-    relay_ = std::make_unique<Relay>(tmp_ / "relay");
-    for (const char* name : {"alice", "bob", "carol", "dave", "erin"})
-      ops_[name] = register_operator(*relay_, tmp_.path(), name);
-    agent_ = std::make_unique<Process>(
-        agent_help_argv(relay_->address(), tmp_ / "agent", {"--shell", "/bin/sh"}));
-    auto id = banner_session_id(*agent_);
-    ASSERT_TRUE(id) << agent_->err();
-    id_ = *id;
-    consent_ = std::make_unique<ConsentAnswerer>(*agent_);
-  }
-  void TearDown() override {
-    terminals_.clear();
-    consent_.reset();
-    agent_.reset();
-  }
+  void SetUp() override { start_device({"alice", "bob", "carol", "dave", "erin"}); }
 
-  // `ssh -tt ID[SUFFIX]@relay` as the operator, once the terminal shows something (a prompt
-  // or the replayed screen); restarted while the relay has not loaded the key yet.
-  Process& open_terminal(const std::string& name, const std::string& suffix = "") {
-    auto argv = operator_ssh_argv(*relay_, ops_[name], tmp_ / "known_hosts", id_ + suffix, {"-tt"});
-    std::unique_ptr<Process> p;
-    wait_until(
-        [&] {
-          p = std::make_unique<Process>(argv);
-          wait_until([&] { return !p->out().empty() || !p->running(); }, 10s);
-          if (!p->out().empty()) return true;
-          p->wait_for_output("\x01never\x02", 2s, true);
-          return p->err().find("Permission denied") == std::string::npos;
-        },
-        10s);
-    EXPECT_FALSE(p->out().empty()) << name << " got no terminal: " << p->err();
-    terminals_[name] = std::move(p);
-    return *terminals_[name];
-  }
-  Process& term(const std::string& name) { return *terminals_.at(name); }
-  void type(const std::string& name, const std::string& line) {
-    term(name).write_stdin(line + "\n");
-  }
   // Waits until every named terminal shows text; returns the names that did not.
   std::vector<std::string> not_seen_by(const std::vector<std::string>& names,
                                        const std::string& text) {
@@ -77,14 +41,6 @@ class OperatorShared : public ::testing::Test {
       s += "---- " + name + " ----\n" + p->out() + "\n(stderr) " + p->err() + "\n";
     return s + "---- agent ----\n" + agent_->out();
   }
-
-  TempDir tmp_;
-  std::unique_ptr<Relay> relay_;
-  std::map<std::string, OperatorKey> ops_;
-  std::unique_ptr<Process> agent_;
-  std::unique_ptr<ConsentAnswerer> consent_;
-  std::map<std::string, std::unique_ptr<Process>> terminals_;
-  std::string id_;
 };
 
 TEST_F(OperatorShared, WhatOneTypesAllSeeObserverCannotTypeLateJoinerSeesTheScreen) {

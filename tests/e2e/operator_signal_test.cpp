@@ -9,6 +9,7 @@
 
 #include "common/ssh_handles.hpp"
 #include "harness.hpp"
+#include "operator_support.hpp"
 
 namespace sb::e2e {
 namespace {
@@ -69,13 +70,9 @@ bool read_until(ssh_channel channel, const std::string& text, Millis timeout) {
 }
 
 TEST(OperatorSignal, TermReachesTheDeviceProcessAndItsExitSignalComesBack) {
-  TempDir tmp;
-  Relay relay(tmp / "relay");
-  auto alice = register_operator(relay, tmp.path(), "alice");
-  Process agent(agent_help_argv(relay.address(), tmp / "agent", {"--shell", "/bin/sh"}));
-  auto id = banner_session_id(agent);
+  AliceAndShellAgent device;
+  auto& [tmp, relay, alice, agent, id, consent] = device;
   ASSERT_TRUE(id) << agent.err();
-  ConsentAnswerer consent(agent);
 
   auto session = connect_operator(relay, alice, *id);
   ASSERT_TRUE(session) << "the relay did not accept the operator key";

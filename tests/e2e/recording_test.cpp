@@ -9,6 +9,7 @@
 #include <fstream>
 
 #include "harness.hpp"
+#include "operator_support.hpp"
 
 namespace sb::e2e {
 namespace {
@@ -45,46 +46,12 @@ std::string read_all(const fs::path& file) {
   return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
-class Recording : public ::testing::Test {
+class Recording : public SharedTerminalTest {
  protected:
   void start(std::vector<std::string> relay_args) {
-    relay_ = std::make_unique<Relay>(tmp_ / "relay", Relay::Options{"1s", std::move(relay_args)});
-    for (const char* name : {"alice", "erin"})
-      ops_[name] = register_operator(*relay_, tmp_.path(), name);
-    agent_ = std::make_unique<Process>(
-        agent_help_argv(relay_->address(), tmp_ / "agent", {"--shell", "/bin/sh"}));
-    auto id = banner_session_id(*agent_);
-    ASSERT_TRUE(id) << agent_->err();
-    id_ = *id;
-    consent_ = std::make_unique<ConsentAnswerer>(*agent_);
-  }
-  void TearDown() override {
-    terminals_.clear();
-    consent_.reset();
-    agent_.reset();
+    start_device({"alice", "erin"}, std::move(relay_args));
   }
 
-  // `ssh -tt ID[SUFFIX]@relay` once the terminal shows something (its prompt).
-  Process& open_terminal(const std::string& name, const std::string& suffix = "") {
-    auto argv = operator_ssh_argv(*relay_, ops_[name], tmp_ / "known_hosts", id_ + suffix, {"-tt"});
-    std::unique_ptr<Process> p;
-    wait_until(
-        [&] {
-          p = std::make_unique<Process>(argv);
-          wait_until([&] { return !p->out().empty() || !p->running(); }, 10s);
-          if (!p->out().empty()) return true;
-          p->wait_for_output("\x01never\x02", 2s, true);
-          return p->err().find("Permission denied") == std::string::npos;
-        },
-        10s);
-    EXPECT_FALSE(p->out().empty()) << name << " got no terminal: " << p->err();
-    terminals_[name] = std::move(p);
-    return *terminals_[name];
-  }
-  Process& term(const std::string& name) { return *terminals_.at(name); }
-  void type(const std::string& name, const std::string& line) {
-    term(name).write_stdin(line + "\n");
-  }
   // Types `exit` and waits for ssh to end.
   void end_shell(const std::string& name) {
     type(name, "exit");
@@ -104,14 +71,6 @@ class Recording : public ::testing::Test {
       if (f.filename().string().ends_with(suffix)) return f;
     return {};
   }
-
-  TempDir tmp_;
-  std::unique_ptr<Relay> relay_;
-  std::map<std::string, OperatorKey> ops_;
-  std::unique_ptr<Process> agent_;
-  std::unique_ptr<ConsentAnswerer> consent_;
-  std::map<std::string, std::unique_ptr<Process>> terminals_;
-  std::string id_;
 };
 
 TEST_F(Recording, SharedShellIsRecordedByteForByteAndPlaysInAsciinemaAndReplay) {

@@ -6,19 +6,18 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <stdexcept>
 
 namespace sb::e2e {
 
-namespace {
-
-int connect_loopback(int port) {
+int connect_tcp(const std::string& ip, int port) {
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return -1;
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::inet_pton(AF_INET, ip.c_str(), &addr.sin_addr);
   if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
     ::close(fd);
     return -1;
@@ -35,7 +34,6 @@ void write_all(int fd, const std::string& data) {
   }
 }
 
-// Reads until `until` has been seen, EOF or the timeout.
 std::string read_until(int fd, const std::string& until, Millis timeout) {
   std::string got;
   auto deadline = std::chrono::steady_clock::now() + timeout;
@@ -51,55 +49,70 @@ std::string read_until(int fd, const std::string& until, Millis timeout) {
   return got;
 }
 
-}  // namespace
+std::string read_exactly(int fd, std::size_t n) {
+  std::string got;
+  char buf[4096];
+  while (got.size() < n) {
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, 10000) <= 0) break;
+    ssize_t k = ::read(fd, buf, std::min(sizeof buf, n - got.size()));
+    if (k <= 0) break;
+    got.append(buf, static_cast<std::size_t>(k));
+  }
+  return got;
+}
 
-EchoService::EchoService(std::string banner) : banner_(std::move(banner)) {
+TcpServer::TcpServer(const std::string& ip, Handler handler) : handler_(std::move(handler)) {
   fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  int one = 1;
+  ::setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::inet_pton(AF_INET, ip.c_str(), &addr.sin_addr);
   if (::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 || ::listen(fd_, 16) != 0)
-    throw std::runtime_error("EchoService: cannot listen on 127.0.0.1");
+    throw std::runtime_error("TcpServer: cannot listen on " + ip);
   socklen_t len = sizeof addr;
   ::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len);
   port_ = ntohs(addr.sin_port);
   thread_ = std::thread([this] { loop(); });
 }
 
-EchoService::~EchoService() {
+TcpServer::~TcpServer() {
   stop_ = true;
   thread_.join();
   ::close(fd_);
 }
 
-void EchoService::loop() {
+void TcpServer::loop() {
   while (!stop_) {
     pollfd p{fd_, POLLIN, 0};
     if (::poll(&p, 1, 50) <= 0) continue;
     int client = ::accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
     if (client < 0) continue;
     ++connections_;
-    serve(client);
+    handler_(client, stop_);
     ::close(client);
   }
 }
 
-void EchoService::serve(int fd) {
-  write_all(fd, banner_);
-  char buf[4096];
-  while (!stop_) {
-    pollfd p{fd, POLLIN, 0};
-    int ready = ::poll(&p, 1, 100);
-    if (ready == 0) continue;
-    if (ready < 0) return;
-    ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n <= 0) return;
-    write_all(fd, "echo:" + std::string(buf, static_cast<std::size_t>(n)));
-  }
-}
+EchoService::EchoService(std::string banner, std::string prefix)
+    : TcpServer("127.0.0.1", [banner = std::move(banner), prefix = std::move(prefix)](
+                                 int fd, const std::atomic<bool>& stopping) {
+        write_all(fd, banner);
+        char buf[4096];
+        while (!stopping) {
+          pollfd p{fd, POLLIN, 0};
+          int ready = ::poll(&p, 1, 100);
+          if (ready == 0) continue;
+          if (ready < 0) return;
+          ssize_t n = ::read(fd, buf, sizeof buf);
+          if (n <= 0) return;
+          write_all(fd, prefix + std::string(buf, static_cast<std::size_t>(n)));
+        }
+      }) {}
 
 std::string talk_to_echo(int port, Millis timeout) {
-  int fd = connect_loopback(port);
+  int fd = connect_tcp(port);
   if (fd < 0) return "(cannot connect)";
   std::string got = read_until(fd, "\n", timeout);
   if (!got.empty()) {
