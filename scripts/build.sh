@@ -3,7 +3,7 @@
 #   scripts/build.sh              -> build/       (RelWithDebInfo)
 #   scripts/build.sh --sanitize   -> build-asan/  (Debug, AddressSanitizer + UndefinedBehaviorSanitizer)
 #   scripts/build.sh --binaries   -> build/, only relay, device-agent and operator-cli (the demo)
-# Env: SB_BUILD_JOBS (default: nproc) parallel build jobs; SB_NO_CCACHE=1 never uses ccache.
+# Env: SB_BUILD_JOBS (default: nproc) parallel build jobs.
 set -euo pipefail
 
 usage() {
@@ -33,15 +33,8 @@ else
   config=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DSB_SANITIZE=OFF)
 fi
 
-# A compiler cache, when the machine has one, makes rebuilds after small changes (and the second
-# of two trees built from the same sources) much faster; without it nothing changes.
-if [[ -z "${SB_NO_CCACHE:-}" ]] && command -v ccache >/dev/null 2>&1; then
-  config+=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
-fi
-
-started=$SECONDS
 echo "build: configuring $dir/"
 cmake -S . -B "$dir" "${config[@]}"
 echo "build: building $dir/ with $jobs job(s)"
 cmake --build "$dir" -j"$jobs" "${targets[@]}"
-echo "build: $dir/ is up to date ($((SECONDS - started)) s)"
+echo "build: $dir/ is up to date"
