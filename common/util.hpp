@@ -24,7 +24,8 @@ std::optional<std::string> parse_session_id(std::string_view text);
 // "482913075" -> "482 913 075".
 std::string format_session_id(std::string_view id);
 
-// "500ms", "30s", "2m", "1h", "90d", "2w", "1h30m". nullopt if malformed, zero or absurd (> 10 years).
+// "500ms", "30s", "2m", "1h", "90d", "2w", "1h30m". nullopt if malformed, zero or absurd (> 10
+// years).
 std::optional<std::chrono::milliseconds> parse_duration(std::string_view text);
 // Human form: "450ms", "12s", "3m05s", "2h10m", "4d3h".
 std::string format_duration(std::chrono::milliseconds d);
