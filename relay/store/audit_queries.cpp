@@ -308,4 +308,13 @@ PruneResult Db::prune_audit(const std::string& cutoff, const std::string& when) 
   return result;
 }
 
+// The same readers `relay session show` uses, for callers that want one session's rows.
+std::vector<AttachmentRow> Db::attachment_rows(const std::string& session_id) {
+  return attachments_of(*this, session_id, "", "");
+}
+
+std::vector<ChannelRow> Db::channel_rows(std::int64_t attachment) {
+  return channels_of(*this, attachment);
+}
+
 }  // namespace sb::store

@@ -323,7 +323,8 @@ class Db {
   // Marks an enrolled device revoked (its key refused from then on) with a "device.revoked"
   // event; false if no such device. Revoking twice is not an error.
   bool revoke_device(const std::string& name, const std::string& by, const std::string& when);
-  // Every attachment of a session and every channel of an attachment, oldest first (tests).
+  // Every attachment of a session (channels nested) and every channel of an attachment, oldest
+  // first (relay/store/audit_queries.cpp).
   std::vector<AttachmentRow> attachment_rows(const std::string& session_id);
   std::vector<ChannelRow> channel_rows(std::int64_t attachment);
   // --- end of the audit-live block ---
