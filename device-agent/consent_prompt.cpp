@@ -5,6 +5,7 @@
 #include <boost/asio/read_until.hpp>
 #include <iostream>
 
+#include "common/json_field.hpp"
 #include "common/names.hpp"
 
 namespace sb::agent {
@@ -13,8 +14,7 @@ namespace {
 constexpr std::size_t kMaxAnswerLine = 256;
 
 std::string safe(const nlohmann::json& request, const char* field) {
-  auto it = request.find(field);
-  std::string value = it != request.end() && it->is_string() ? it->get<std::string>() : "?";
+  std::string value = string_field(request, field, "?");
   return valid_label(value) ? value : "?";
 }
 }  // namespace

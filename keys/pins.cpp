@@ -36,7 +36,7 @@ bool valid_host_port(std::string_view hp) {
   return colon != std::string_view::npos && colon > 0 && valid_port(hp.substr(colon + 1));
 }
 
-std::string_view trim(std::string_view s) {
+std::string_view trim_pin_field(std::string_view s) {
   const auto blank = [](char c) { return c == ' ' || c == '\t' || c == '\r'; };
   while (!s.empty() && blank(s.front())) s.remove_prefix(1);
   while (!s.empty() && blank(s.back())) s.remove_suffix(1);
@@ -51,11 +51,11 @@ struct PinLine {
 // nullopt for blank and comment lines; throws on anything else that is not a pin.
 std::optional<PinLine> parse_pin_line(std::string_view line, const std::filesystem::path& file,
                                       std::size_t line_no) {
-  line = trim(line);
+  line = trim_pin_field(line);
   if (line.empty() || line.front() == '#') return std::nullopt;
   const std::size_t sep = line.find_first_of(" \t");
   if (sep != std::string_view::npos) {
-    PinLine pin{line.substr(0, sep), trim(line.substr(sep + 1))};
+    PinLine pin{line.substr(0, sep), trim_pin_field(line.substr(sep + 1))};
     if (valid_host_port(pin.host_port) && looks_like_fingerprint(pin.fingerprint)) return pin;
   }
   // A damaged trust file must not silently turn into "first use" for some relay.

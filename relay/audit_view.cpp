@@ -3,6 +3,7 @@
 
 #include <algorithm>
 
+#include "common/json_field.hpp"
 #include "common/util.hpp"
 #include "common/util_time.hpp"
 #include "relay/table.hpp"
@@ -30,13 +31,6 @@ std::string field(const json& detail, const char* key) {
   auto it = detail.find(key);
   if (it == detail.end() || it->is_null()) return {};
   return it->is_string() ? it->get<std::string>() : it->dump();
-}
-
-// info[key] if it is a string; "" for a stored object that is null, not an object, or odd.
-std::string info_text(const json& info, const char* key) {
-  if (!info.is_object()) return {};
-  auto it = info.find(key);
-  return it != info.end() && it->is_string() ? it->get<std::string>() : "";
 }
 
 std::int64_t number(const json& detail, const char* key) {
@@ -230,7 +224,7 @@ void print_attachment(const store::AttachmentRow& a, std::ostream& out) {
 
 std::string device_label(const store::SessionRow& s) {
   if (!s.device.empty()) return s.device + " (enrolled)";
-  const std::string host = info_text(s.info, "hostname");
+  const std::string host = string_field(s.info, "hostname");
   return host.empty() ? "ad hoc" : "ad hoc, host " + host;
 }
 
@@ -334,12 +328,12 @@ void print_device_story(const store::DeviceStory& story, std::ostream& out) {
   out << "  status:    " << story.status << '\n';
   out << "  last seen: " << (d.last_seen.empty() ? "never" : local_time(d.last_seen)) << '\n';
   out << "  address:   " << printable(or_dash(story.address)) << '\n';
-  std::string os = info_text(info, "os");
-  const std::string kernel = info_text(info, "kernel");
+  std::string os = string_field(info, "os");
+  const std::string kernel = string_field(info, "kernel");
   if (!kernel.empty()) os += (os.empty() ? "" : " ") + kernel;
-  out << "  host:      " << printable(or_dash(info_text(info, "hostname"))) << '\n';
+  out << "  host:      " << printable(or_dash(string_field(info, "hostname"))) << '\n';
   out << "  os:        " << printable(or_dash(os)) << '\n';
-  out << "  agent:     " << printable(or_dash(info_text(info, "agent_version"))) << '\n';
+  out << "  agent:     " << printable(or_dash(string_field(info, "agent_version"))) << '\n';
   out << "  enrolled:  " << local_time(d.enrolled) << '\n';
   out << "  key:       " << d.fingerprint << '\n';
   out << "\nGrants (" << story.grants.size() << "):";

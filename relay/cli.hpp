@@ -2,7 +2,12 @@
 #pragma once
 #include <CLI/CLI.hpp>
 #include <functional>
+#include <memory>
 #include <string>
+
+namespace sb::store {
+class Db;
+}
 
 namespace sb::relay::cli {
 
@@ -25,5 +30,7 @@ void add_control(CLI::App& app, int* exit_code);
 
 // Adds --data-dir (default $SWITCHBOARD_DATA_DIR or /var/lib/switchboard) to a verb.
 void add_data_dir_option(CLI::App& verb, std::string& target);
+// The data dir's existing database, for an admin verb (it throws if `relay init` never ran).
+std::unique_ptr<store::Db> open_db(const std::string& data_dir);
 
 }  // namespace sb::relay::cli

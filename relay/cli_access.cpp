@@ -15,10 +15,6 @@ namespace {
 
 constexpr std::size_t kMaxKeyFile = 16 * 1024;
 
-std::unique_ptr<store::Db> open_db(const std::string& data_dir) {
-  return store::Db::open(DataDir{data_dir}.database(), false);
-}
-
 void require_name(const std::string& name, const char* what) {
   if (!valid_name(name))
     throw CLI::ValidationError(what, "1-63 characters: a-z 0-9 - _ . (not all digits)");

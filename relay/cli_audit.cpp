@@ -35,10 +35,6 @@ struct ShowArgs {
   bool json = false;
 };
 
-std::unique_ptr<store::Db> open_db(const std::string& data_dir) {
-  return store::Db::open(DataDir{data_dir}.database(), false);
-}
-
 // Validates --since/--until where they enter; the store gets UTC ISO-8601 text.
 CLI::Validator time_spec_validator() {
   return CLI::Validator(

@@ -32,7 +32,7 @@ void add_enroll(CLI::App& app, int* exit_code) {
                                                "'device' and 'relay'); choose another name");
     auto lifetime = parse_duration(*ttl);
     if (!lifetime) throw CLI::ValidationError("--ttl", "expected a duration like 30m, 1h, 7d");
-    auto db = store::Db::open(DataDir{common->data_dir}.database(), false);
+    auto db = open_db(common->data_dir);
     std::string token = keys::generate_enrollment_token();
     auto now = std::chrono::system_clock::now();
     std::string expires = iso8601_utc(now + *lifetime);
@@ -54,7 +54,7 @@ void add_enroll(CLI::App& app, int* exit_code) {
   add_data_dir_option(*list, common->data_dir);
   list->add_flag("--json", common->json, "JSON output");
   list->callback([common, exit_code] {
-    auto db = store::Db::open(DataDir{common->data_dir}.database(), false);
+    auto db = open_db(common->data_dir);
     auto rows = db->list_enrollments();
     if (common->json) {
       auto out = nlohmann::json::array();

@@ -14,6 +14,10 @@ void add_data_dir_option(CLI::App& verb, std::string& target) {
       ->capture_default_str();
 }
 
+std::unique_ptr<store::Db> open_db(const std::string& data_dir) {
+  return store::Db::open(DataDir{data_dir}.database(), false);
+}
+
 void add_init(CLI::App& app, int* exit_code) {
   auto* verb = app.add_subcommand(
       "init", "Create the data dir, the relay's ed25519 host key and its database (idempotent)");

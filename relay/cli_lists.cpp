@@ -11,10 +11,6 @@ namespace sb::relay::cli {
 
 namespace {
 
-std::unique_ptr<store::Db> open_db(const std::string& data_dir) {
-  return store::Db::open(DataDir{data_dir}.database(), false);
-}
-
 std::string or_dash(const std::string& s) {
   return s.empty() ? "-" : s;
 }

@@ -5,6 +5,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include "common/json_field.hpp"
 #include "common/names.hpp"
 #include "common/util.hpp"
 #include "relay/device_tunnel.hpp"
@@ -25,11 +26,6 @@ constexpr auto kRevokePoll = std::chrono::milliseconds(20);
 
 json error(const std::string& message) {
   return {{"ok", false}, {"error", message}};
-}
-
-std::string string_field(const json& request, const char* key) {
-  auto it = request.find(key);
-  return it != request.end() && it->is_string() ? it->get<std::string>() : std::string();
 }
 
 // The admin's user name, as the CLI reported it (it is written to the audit trail).

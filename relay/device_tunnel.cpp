@@ -4,6 +4,7 @@
 
 #include <boost/asio/post.hpp>
 
+#include "common/json_field.hpp"
 #include "common/names.hpp"
 #include "common/util.hpp"
 #include "keys/keys.hpp"
@@ -17,12 +18,6 @@ namespace sb::relay {
 namespace {
 constexpr const char* kSubsystem = "switchboard-agent";
 const char* const kInfoFields[] = {"hostname", "os", "kernel", "arch", "agent_version"};
-
-std::string string_field(const nlohmann::json& j, const char* key) {
-  auto it = j.find(key);
-  if (it == j.end() || !it->is_string()) return {};
-  return it->get<std::string>();
-}
 
 const char* redeem_error(store::RedeemStatus status) {
   switch (status) {

@@ -9,8 +9,8 @@
 namespace sb::relay {
 
 namespace {
-constexpr std::size_t kMaxChannels = 4;
-constexpr std::size_t kMaxCommand = 1024;
+constexpr std::size_t kMaxQueryChannels = 4;
+constexpr std::size_t kMaxCommandShown = 1024;
 // Answers are a few KB; a client that keeps the connection longer is not reading them.
 constexpr auto kMaxLifetime = std::chrono::seconds(30);
 constexpr std::size_t kMaxChunk = 32 * 1024;
@@ -42,7 +42,7 @@ OperatorQuery::~OperatorQuery() {
 }
 
 ssh_channel OperatorQuery::open_channel() {
-  if (channels_.size() >= kMaxChannels) return nullptr;
+  if (channels_.size() >= kMaxQueryChannels) return nullptr;
   ssh_channel channel = ssh_channel_new(conn_.raw());
   if (!channel) return nullptr;
   auto c = std::make_unique<Channel>();
@@ -82,8 +82,9 @@ int OperatorQuery::on_shell(ssh_session, ssh_channel, void* userdata) {
 int OperatorQuery::on_exec(ssh_session, ssh_channel, const char* command, void* userdata) {
   auto* c = static_cast<Channel*>(userdata);
   if (c->asked || !command) return SSH_ERROR;
-  std::string text(command, strnlen(command, kMaxCommand + 1));
-  c->owner->answer(*c, text.size() > kMaxCommand ? text.substr(0, kMaxCommand) + "..." : text);
+  std::string text(command, strnlen(command, kMaxCommandShown + 1));
+  c->owner->answer(
+      *c, text.size() > kMaxCommandShown ? text.substr(0, kMaxCommandShown) + "..." : text);
   return SSH_OK;
 }
 

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "common/json_field.hpp"
 #include "relay/store/sql.hpp"
 #include "relay/store/store.hpp"
 
@@ -156,13 +157,6 @@ std::vector<AuditRow> events_of(Db& db, const std::string& id, const std::string
   return rows;
 }
 
-// detail[key] if it is a string, else "" (details come from several writers).
-std::string text_of(const nlohmann::json& detail, const char* key) {
-  if (!detail.is_object()) return {};
-  auto it = detail.find(key);
-  return it != detail.end() && it->is_string() ? it->get<std::string>() : "";
-}
-
 std::int64_t count_events_of(Db& db, const std::string& id, const std::string& from,
                              const std::string& to) {
   Statement st(db,
@@ -176,7 +170,8 @@ std::vector<RecordingRef> recordings_in(const std::vector<AuditRow>& events) {
   std::vector<RecordingRef> out;
   for (const AuditRow& e : events) {
     if (e.kind != "recording.started") continue;
-    out.push_back({text_of(e.detail, "path"), text_of(e.detail, "kind"), e.operator_name, e.time});
+    out.push_back(
+        {string_field(e.detail, "path"), string_field(e.detail, "kind"), e.operator_name, e.time});
   }
   return out;
 }
@@ -257,7 +252,7 @@ std::optional<DeviceStory> Db::device_story(const std::string& name, int recent_
   const bool live = std::any_of(story.recent_sessions.begin(), story.recent_sessions.end(),
                                 [](const SessionSummary& s) { return s.session.ended.empty(); });
   story.status = story.device.status == "revoked" ? "revoked" : live ? "online" : "offline";
-  story.address = story.recent_sessions.empty() ? text_of(story.device.info, "address")
+  story.address = story.recent_sessions.empty() ? string_field(story.device.info, "address")
                                                 : story.recent_sessions.front().session.source_addr;
   for (GrantRow& g : list_grants())
     if (g.device == name) story.grants.push_back(std::move(g));

@@ -9,13 +9,10 @@
 
 namespace sb::store {
 
+using detail::require;
 using detail::Statement;
 
 namespace {
-
-void require(bool ok, const char* what) {
-  if (!ok) throw std::invalid_argument(what);
-}
 
 // Byte counts are stored as SQLite integers (signed 64 bits).
 std::int64_t as_int64(std::uint64_t n) {

@@ -10,14 +10,11 @@ namespace sb::store {
 
 using detail::kSessionColumns;
 using detail::read_session;
+using detail::require;
 using detail::Statement;
 using nlohmann::json;
 
 namespace {
-
-void require(bool ok, const char* what) {
-  if (!ok) throw std::invalid_argument(what);
-}
 
 // Ends the open channels and attachments of one session (or of every session when
 // session_id is null).

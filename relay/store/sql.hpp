@@ -77,4 +77,9 @@ SessionRow read_session(const Statement& st);
 // JSON text for storage: invalid UTF-8 in strings is replaced, never thrown on.
 std::string dump_json(const nlohmann::json& value);
 
+// A caller's argument the store refuses (std::invalid_argument with `what`).
+inline void require(bool ok, const char* what) {
+  if (!ok) throw std::invalid_argument(what);
+}
+
 }  // namespace sb::store::detail

@@ -27,12 +27,6 @@ using nlohmann::json;
 // What every operator of a killed session or attachment sees on stderr.
 constexpr const char* kEndedLine = "switchboard: session ended by the administrator";
 
-std::string me() {
-  if (const char* sudo = std::getenv("SUDO_USER"); sudo && *sudo) return sudo;
-  const passwd* pw = ::getpwuid(::getuid());
-  return pw ? pw->pw_name : "";
-}
-
 std::unique_ptr<store::Db> open_store(Relay& relay) {
   return store::Db::open(relay.data_dir() / "relay.db", false);
 }
@@ -182,7 +176,7 @@ TEST(AuditControl, SessionKillEndsEveryAttachmentWithinASecond) {
       << agent.out();
 
   // The audit shows who ended it.
-  const std::string by = "killed by admin:" + me();
+  const std::string by = "killed by admin:" + current_user();
   ASSERT_TRUE(wait_until([&] {
     auto s = open_store(relay)->find_session(*id);
     return s && !s->ended.empty();
@@ -190,9 +184,9 @@ TEST(AuditControl, SessionKillEndsEveryAttachmentWithinASecond) {
   EXPECT_EQ(open_store(relay)->find_session(*id)->end_reason, by);
   auto killed = events_of(relay, "session.killed");
   ASSERT_EQ(killed.size(), 1u);
-  EXPECT_EQ(killed[0]["actor"], "admin:" + me());
+  EXPECT_EQ(killed[0]["actor"], "admin:" + current_user());
   EXPECT_EQ(killed[0]["detail"]["session"], *id);
-  EXPECT_EQ(killed[0]["detail"]["by"], me());
+  EXPECT_EQ(killed[0]["detail"]["by"], current_user());
   auto attachments = open_store(relay)->attachment_rows(*id);
   ASSERT_EQ(attachments.size(), 1u);
   EXPECT_EQ(attachments[0].end_reason, by);
@@ -240,7 +234,7 @@ TEST(AuditControl, SessionKillOperatorEndsOnlyThatAttachment) {
   }));
   for (const auto& row : open_store(relay)->attachment_rows(*id)) {
     if (row.operator_name == "alice") {
-      EXPECT_EQ(row.end_reason, "killed by admin:" + me());
+      EXPECT_EQ(row.end_reason, "killed by admin:" + current_user());
     }
   }
 }
@@ -337,7 +331,7 @@ TEST(AuditControl, RevokeClosesTheLiveTunnelAndRefusesTheKeyFromThenOn) {
   EXPECT_EQ(find_by(relay.devices(), "name", "web-01")["status"], "revoked");
   auto revoked = events_of(relay, "device.revoked");
   ASSERT_EQ(revoked.size(), 1u);
-  EXPECT_EQ(revoked[0]["actor"], "admin:" + me());
+  EXPECT_EQ(revoked[0]["actor"], "admin:" + current_user());
   EXPECT_EQ(revoked[0]["detail"]["device"], "web-01");
 
   // Unknown devices are an error.
@@ -361,7 +355,8 @@ TEST(AuditControl, KeysPurgeWorksWithAndWithoutARunningRelay) {
   EXPECT_EQ(relay.tunnel_keys().size(), 1u);  // a live tunnel keeps its key
   ASSERT_TRUE(wait_until([&] { return !events_of(relay, "janitor.purge").empty(); }));
   bool by_admin = false;
-  for (const auto& e : events_of(relay, "janitor.purge")) by_admin |= e["actor"] == "admin:" + me();
+  for (const auto& e : events_of(relay, "janitor.purge"))
+    by_admin |= e["actor"] == "admin:" + current_user();
   EXPECT_TRUE(by_admin);
 
   // A crashed relay leaves the session open and its key behind; purge cleans up offline.

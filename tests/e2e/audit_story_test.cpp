@@ -23,12 +23,6 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-std::string me() {
-  if (const char* sudo = std::getenv("SUDO_USER"); sudo && *sudo) return sudo;
-  const passwd* pw = ::getpwuid(::getuid());
-  return pw ? pw->pw_name : "";
-}
-
 // The 20-byte greeting of a service on 127.0.0.1 that only the device is told about; it then
 // echoes everything raw until EOF (so the bytes each way are known exactly, whatever the chunks).
 constexpr const char* kGreeting = "HELLO-FROM-SERVICE!\n";
@@ -148,7 +142,7 @@ TEST(AuditStory, TwoOperatorsExecProxyAndKillAreAllInTheAudit) {
       << killed.out;
   EXPECT_TRUE(shell->wait(5s)) << shell->err();
   EXPECT_TRUE(forward->wait(5s)) << forward->err();
-  const std::string admin = "admin:" + me();
+  const std::string admin = "admin:" + current_user();
   const std::string killed_reason = "killed by " + admin;
 
   // Wait until the store has everything: the session ended, every attachment and channel too.
@@ -304,7 +298,7 @@ TEST(AuditStory, TwoOperatorsExecProxyAndKillAreAllInTheAudit) {
   EXPECT_EQ(si["actor"], story["fingerprint"]);
   const json& sk = timeline[killed_at];
   EXPECT_EQ(sk["actor"], admin);
-  EXPECT_EQ(sk["detail"]["by"], me());
+  EXPECT_EQ(sk["detail"]["by"], current_user());
   const json& se = timeline[ended];
   EXPECT_EQ(se["detail"]["reason"], killed_reason);
   EXPECT_NE(se["detail"]["reason"].get<std::string>().find("killed"), std::string::npos);

@@ -10,10 +10,6 @@
 namespace sb::e2e {
 namespace {
 
-bool contains(const std::string& haystack, const std::string& needle) {
-  return haystack.find(needle) != std::string::npos;
-}
-
 TEST(Cli, RelayHelpListsVerbs) {
   auto r = run({relay_bin(), "--help"});
   EXPECT_EQ(r.exit_code, 0) << r.err;

@@ -38,11 +38,6 @@ nlohmann::json wait_session_ended(Relay& relay, const std::string& id, Millis ti
   return row;
 }
 
-std::string read_text(const std::filesystem::path& file) {
-  std::ifstream in(file);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
 TEST(Enroll, EnrolledAgentKeepsNameAndGetsNewSessionEachConnection) {
   TempDir tmp;
   Relay relay(tmp / "relay");

@@ -164,6 +164,15 @@ inline constexpr const char* kConnectedRegex = R"(connected to \S+: session (\d{
 // "482 913 075" -> "482913075".
 std::string digits_only(const std::string& text);
 
+bool contains(const std::string& text, const std::string& part);
+// The whole file, or "" if it cannot be read.
+std::string read_text(const std::filesystem::path& file);
+double seconds_since(std::chrono::steady_clock::time_point start);
+// The admin the relay's CLI reports to the audit trail: $SUDO_USER, else this process's user.
+std::string current_user();
+// How long a typed line may take to show up for every operator of a shared terminal.
+inline constexpr auto kSee = 8s;
+
 // argv for `device-agent help|run --relay ADDR --data-dir DIR --keepalive 1s --max-backoff 1s`
 // followed by extra.
 std::vector<std::string> agent_help_argv(const std::string& relay_address,

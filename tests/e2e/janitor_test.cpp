@@ -29,10 +29,6 @@ Relay::Options options(std::vector<std::string> extra = {}) {
   return o;
 }
 
-double seconds_since(Clock::time_point t0) {
-  return std::chrono::duration<double>(Clock::now() - t0).count();
-}
-
 // Both the tunnel key and the live session of this ID are gone.
 bool purged(Relay& relay, const std::string& id) {
   auto keys = relay.tunnel_keys();

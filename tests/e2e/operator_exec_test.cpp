@@ -13,10 +13,6 @@ namespace {
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
-double seconds_since(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
-
 // ---- Tests ---------------------------------------------------------------------------------
 
 TEST(OperatorExec, OpenSshExecGivesOutputStderrAndExitCode) {

@@ -16,10 +16,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-double seconds_since(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
-
 // One attempt from a source address, timed from its last try (a refusal at authentication,
 // while the relay loads a just-registered key, is retried and not counted as a miss).
 struct Timed {

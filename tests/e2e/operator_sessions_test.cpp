@@ -18,10 +18,6 @@ std::vector<std::string> cli_sessions(const Relay& relay, const OperatorKey& op,
   return argv;
 }
 
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
-
 TEST(OperatorSessions, ListsExactlyTheGrantedDevicesWithStatusAndSessionId) {
   TempDir tmp;
   Relay relay(tmp / "relay");

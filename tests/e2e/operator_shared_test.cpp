@@ -16,8 +16,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-constexpr auto kSee = 8s;  // how long a typed line may take to show up everywhere
-
 class OperatorShared : public SharedTerminalTest {
  protected:
   void SetUp() override { start_device({"alice", "bob", "carol", "dave", "erin"}); }

@@ -102,11 +102,6 @@ struct PipedChild {
   }
 };
 
-std::string read_text(const fs::path& path) {
-  std::ifstream in(path);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
-
 PipedChild spawn_piped(const std::vector<std::string>& argv, const fs::path& stderr_file) {
   int fds[2];
   if (::pipe2(fds, O_CLOEXEC) != 0) throw std::runtime_error("pipe2");

@@ -11,11 +11,6 @@
 namespace sb::e2e {
 namespace {
 
-std::string read_text(const std::filesystem::path& file) {
-  std::ifstream in(file);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
 // The fingerprint of a fresh ed25519 key made by OpenSSH's ssh-keygen.
 std::string foreign_fingerprint(const TempDir& tmp) {
   auto key = (tmp / "other_key").string();
