@@ -308,6 +308,7 @@ void OperatorChannel::record_end() {
   } else if (shared_bytes_) {
     end.bytes_in = shared_bytes_->in;
     end.bytes_out = shared_bytes_->out;
+    end.exit_status = shared_bytes_->exit_status;
   }
   nlohmann::json detail{{"session", link_.session_id()},
                         {"device", link_.device_name()},

@@ -206,7 +206,9 @@ void SharedTerminal::end_all(const std::string& why) {
       std::string line = "switchboard: " + why + "\r\n";
       ssh_channel_write_stderr(m.channel, line.data(), static_cast<uint32_t>(line.size()));
     }
-    ssh_channel_request_send_exit_status(m.channel, exit_status_.value_or(why.empty() ? 0 : 1));
+    const int status = exit_status_.value_or(why.empty() ? 0 : 1);
+    m.bytes->exit_status = status;
+    ssh_channel_request_send_exit_status(m.channel, status);
     ssh_channel_send_eof(m.channel);
     ssh_channel_close(m.channel);
   }

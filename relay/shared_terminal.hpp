@@ -22,9 +22,11 @@ class Recording;
 
 // What one member moved, counted at the relay: keystrokes forwarded to the device (in) and
 // output delivered to the member (out).
+// What one member's audit row reports when it leaves (written by the shared terminal).
 struct MemberBytes {
   std::uint64_t in = 0;
   std::uint64_t out = 0;
+  std::optional<int> exit_status;  // set when the device's shell ended while it was a member
 };
 
 class SharedTerminal {

@@ -81,8 +81,17 @@ TEST_F(Recording, SharedShellIsRecordedByteForByteAndPlaysInAsciinemaAndReplay) 
   ASSERT_NE(term("alice").out().find("caf\xC3\xA9 \xE2\x82\xAC \xF0\x9F\x98\x80\r\nline two"),
             std::string::npos)
       << term("alice").out();
-  end_shell("alice");
+  type("alice", "exit 4");
+  EXPECT_EQ(term("alice").wait(10s), 4) << term("alice").out();
   ASSERT_EQ(relay_->stop(), 0);  // every recording closed and flushed
+
+  // The shared shell's exit status is in the member's channel row too.
+  json story = relay_->admin_json({"session", "show", id_});
+  ASSERT_EQ(story["attachments"].size(), 1u) << story.dump(2);
+  ASSERT_EQ(story["attachments"][0]["channels"].size(), 1u) << story.dump(2);
+  const json& shell = story["attachments"][0]["channels"][0];
+  EXPECT_EQ(shell["kind"], "shell");
+  EXPECT_EQ(shell["exit_status"], 4) << story.dump(2);
 
   auto file = recording_ending("_shared.cast");
   ASSERT_FALSE(file.empty()) << "no shared recording in " << session_dir();
