@@ -217,11 +217,10 @@ void schedule_drop_check(asio::steady_timer& timer, store::Store& store, std::ui
   timer.expires_after(std::chrono::seconds(1));
   timer.async_wait([&timer, &store, reported](const boost::system::error_code& ec) mutable {
     if (ec) return;
-    std::uint64_t dropped = store.dropped();
-    if (dropped > reported && store.queued() == 0) {
-      spdlog::warn("store: {} jobs (audit rows) were dropped while its queue was full",
-                   dropped - reported);
-      bool posted = store.post([lost = dropped - reported, dropped](store::Db& db) {
+    if (const std::uint64_t lost = store.drops_to_report(reported); lost > 0) {
+      const std::uint64_t dropped = reported + lost;
+      spdlog::warn("store: {} jobs (audit rows) were dropped while its queue was full", lost);
+      bool posted = store.post([lost, dropped](store::Db& db) {
         db.add_event("store.dropped", "", {{"dropped", lost}, {"dropped_total", dropped}},
                      now_iso8601());
       });

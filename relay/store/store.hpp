@@ -392,6 +392,10 @@ class Store {
                   std::chrono::milliseconds poll = std::chrono::milliseconds(500));
   std::uint64_t dropped() const;
   std::size_t queued() const;
+  // Jobs dropped since `reported` (a previous dropped()), once the queue is below half full
+  // again, so that recording the loss has room; 0 before that (not only once it is empty:
+  // under steady load it may never be).
+  std::uint64_t drops_to_report(std::uint64_t reported) const;
 
  private:
   void run();

@@ -93,6 +93,12 @@ std::size_t Store::queued() const {
   return queue_.size();
 }
 
+std::uint64_t Store::drops_to_report(std::uint64_t reported) const {
+  std::lock_guard lk(mu_);
+  if (dropped_ <= reported || queue_.size() >= max_queue_ / 2) return 0;
+  return dropped_ - reported;
+}
+
 void Store::run() {
   std::deque<Job> batch;
   std::function<void(std::shared_ptr<const KeySnapshot>)> on_keys;

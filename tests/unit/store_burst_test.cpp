@@ -146,10 +146,43 @@ TEST(StoreBurst, AFullQueueRefusesCountsAndKeepsWhatItAccepted) {
       accepted += store.post([](Db& db) { db.add_event("burst.full", "", {}, now_iso8601()); });
     EXPECT_EQ(accepted, 100);
     EXPECT_EQ(store.dropped(), 150u);
+    EXPECT_EQ(store.drops_to_report(0), 0u) << "reported while the queue is still full";
     release.count_down();
     store.flush();
+    EXPECT_EQ(store.drops_to_report(0), 150u);
+    EXPECT_EQ(store.drops_to_report(150), 0u) << "reported twice";
   }
   EXPECT_EQ(count_rows(file, "burst.full"), 100);
+}
+
+TEST(StoreBurst, DropsAreReportedOnceTheQueueIsBelowHalfNotOnlyWhenEmpty) {
+  sb::test::TempDir tmp;
+  const auto file = tmp.path() / "relay.db";
+  Db::open(file, true).reset();
+  std::latch running(1), release(1);
+  Store store(file, 10);
+  ASSERT_TRUE(store.post([&](Db&) {
+    running.count_down();
+    release.wait();
+  }));
+  running.wait();
+  for (int i = 0; i < 12; ++i) store.post([](Db&) {});  // 10 queued, 2 dropped
+  ASSERT_EQ(store.dropped(), 2u);
+  EXPECT_EQ(store.drops_to_report(0), 0u);
+  release.count_down();
+  store.flush();
+  // A steady trickle keeps a few jobs waiting: still room enough to record the loss.
+  std::latch holding(1), hold(1);
+  ASSERT_TRUE(store.post([&](Db&) {
+    holding.count_down();
+    hold.wait();
+  }));
+  holding.wait();  // the writer is inside that job: what comes next waits in the queue
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(store.post([](Db&) {}));
+  EXPECT_EQ(store.queued(), 3u);
+  EXPECT_EQ(store.drops_to_report(0), 2u);
+  hold.count_down();
+  store.flush();
 }
 
 }  // namespace
