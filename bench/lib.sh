@@ -12,7 +12,8 @@
 #                               $relay_pid $relay_port $relay_dir $fingerprint
 #   start_enrolled_agent NAME [ARGS...]  enrolls NAME, grants it to "bench", runs the agent:
 #                               $agent_pid (stopped by the cleanup)
-# Processes are stopped by PID only (client_pids first, then server_pids with their children).
+# Processes are stopped by PID only (bench_cleanup if the bench defines it, client_pids, then
+# server_pids with their children).
 # shellcheck shell=bash
 
 log() { echo "$bench: $*" >&2; }
@@ -60,6 +61,7 @@ cleanup() {
   if [[ $status -ne 0 && $died -eq 0 && $status -lt 128 ]]; then
     log "stopped by a failing command (exit status $status); --keep keeps the logs"
   fi
+  if declare -F bench_cleanup >/dev/null; then bench_cleanup; fi  # a bench's own processes
   for ((i = ${#client_pids[@]} - 1; i >= 0; i--)); do stop_pid "${client_pids[i]}"; done
   for ((i = ${#server_pids[@]} - 1; i >= 0; i--)); do
     pid="${server_pids[i]}"
