@@ -1,12 +1,12 @@
 # bench/lib.sh: setup shared by bench/keystroke, bench/fanout and bench/purge (sourced, not run).
 #
-# The caller sets `bench` (its name, for messages), `build_dir`, `do_build`, `keep` and
-# `relay_args` before sourcing, and then uses:
+# The caller sets `bench` (its name, for messages), `repo` (the checkout), `build_dir`,
+# `do_build`, `keep` and `relay_args` before sourcing, and then uses:
 #   need_tools TOOL...          die unless each tool is on PATH
 #   build_binaries TARGET...    build those targets in $build_dir unless --no-build
 #   make_scratch                $tmp (mode 700, removed on exit unless --keep) and the cleanup trap
 #   free_port                   a free loopback TCP port, never the same twice in one run
-#   make_keys                   $tmp/op_key, $tmp/dev_key, host keys, $tmp/ssh_config, SSH=(ssh -F ...)
+#   make_keys                   $tmp/op_key, $tmp/dev_key, host keys, $tmp/ssh_config (ssh -F)
 #   start_sshd NAME PORT        a private sshd on 127.0.0.1:PORT (root logins with the bench keys)
 #   start_relay [ARGS...]       relay init + operator "bench" + `relay serve` on a free port:
 #                               $relay_pid $relay_port $relay_dir $fingerprint
@@ -14,7 +14,7 @@
 #                               $agent_pid (stopped by the cleanup)
 # Processes are stopped by PID only (bench_cleanup if the bench defines it, client_pids, then
 # server_pids with their children).
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2154  # bench, repo, build_dir, ... come from the caller
 
 log() { echo "$bench: $*" >&2; }
 died=0
@@ -125,7 +125,6 @@ Host *
   EscapeChar none
   LogLevel ERROR
 EOF
-  SSH=(ssh -F "$tmp/ssh_config")
 }
 
 # sshd runs the account's login shell; SetEnv SHLVL=1 keeps root's bash from reading a slow
