@@ -223,11 +223,11 @@ bool DeviceTunnel::finish_failure() {
 }
 
 void DeviceTunnel::check(std::chrono::steady_clock::time_point now) {
-  JanitorPolicy policy{conn_.context().check_interval};
-  if (policy.check(conn_.last_inbound(), now) == Liveness::kDead) {
+  if (JanitorPolicy::check(last_ping_, conn_.last_inbound()) == Liveness::kDead) {
     conn_.close("keepalive timeout");
     return;
   }
+  last_ping_ = now;
   if (agentless_) return send_keepalive();
   if (control_ && !control_->send({{"type", "ping"}})) conn_.close("control channel blocked");
 }

@@ -23,6 +23,7 @@
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -114,6 +115,8 @@ class DeviceTunnel {
   bool hello_seen_ = false;
   std::string failure_;  // set once the device was refused
   bool eof_sent_ = false;
+  // When the janitor's previous check pinged this tunnel; an answer must come after it.
+  std::optional<std::chrono::steady_clock::time_point> last_ping_;
   bool waiting_for_store_ = false;
   nlohmann::json info_ = nlohmann::json::object();
   std::string session_id_;

@@ -1,11 +1,15 @@
 // When is a tunnel dead? Pure logic with an injected clock, so it is unit-tested.
 //
-// Every check the relay pings each tunnel (the agent answers at once). A tunnel from which
-// nothing arrived for more than 1.5 intervals missed at least one ping: it is dead. A tunnel
-// that froze right after answering is therefore closed at the second check after that answer,
-// i.e. within 2 intervals, which is the promise in the brief.
+// Every check the relay pings each tunnel (the agent answers a control-channel ping at once,
+// OpenSSH a keepalive@openssh.com request). A tunnel from which nothing arrived since the
+// previous check's ping missed that ping: it is dead. A tunnel that freezes at any moment is
+// pinged at the next check (at most one interval later) and closed at the one after, i.e.
+// always within 2 intervals of its last sign of life, which is the promise in the brief.
+// (Judging by the age of the last packet instead would let a tunnel whose last packet fell
+// between two checks live up to 2.5 intervals.)
 #pragma once
 #include <chrono>
+#include <optional>
 
 namespace sb::relay {
 
@@ -13,10 +17,12 @@ enum class Liveness { kAlive, kDead };
 
 struct JanitorPolicy {
   using Clock = std::chrono::steady_clock;
-  std::chrono::milliseconds interval;
 
-  Liveness check(Clock::time_point last_inbound, Clock::time_point now) const {
-    return now - last_inbound > interval * 3 / 2 ? Liveness::kDead : Liveness::kAlive;
+  // last_ping: when the previous check pinged this tunnel (none yet: it cannot be judged).
+  // last_inbound: when the relay last took a packet from it.
+  static Liveness check(std::optional<Clock::time_point> last_ping,
+                        Clock::time_point last_inbound) {
+    return last_ping && last_inbound <= *last_ping ? Liveness::kDead : Liveness::kAlive;
   }
   // Connections that have not finished key exchange, authentication and their hello by then
   // are dropped: they hold memory and file descriptors for nobody.
