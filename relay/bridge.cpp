@@ -12,7 +12,7 @@ namespace {
 // Bytes moved per read/write pair. Larger than one SSH packet (32 KiB) on purpose: libssh
 // sends the first packet of a write at once and queues the rest until the socket reports
 // writable again, so one poll() and one send() carry four packets instead of one each.
-constexpr std::size_t kChunk = 128 * 1024;
+constexpr std::size_t kMoveChunk = 128 * 1024;
 // Reads per direction per pump: bounds one bridge's share of a reactor turn (2 MiB).
 constexpr int kMovesPerPump = 16;
 
@@ -20,7 +20,7 @@ constexpr int kMovesPerPump = 16;
 // bridges on one reactor never run at the same time, and idle tunnels pay nothing for it.
 char* move_buffer() {
   thread_local std::unique_ptr<char[]> buffer;
-  if (!buffer) buffer = std::make_unique_for_overwrite<char[]>(kChunk);
+  if (!buffer) buffer = std::make_unique_for_overwrite<char[]>(kMoveChunk);
   return buffer.get();
 }
 }  // namespace
@@ -139,7 +139,7 @@ bool Bridge::move(ssh_channel from, const ServerConn& from_conn, ssh_channel to,
   if (from_conn.packets_in() == drained_at) return progress;
   char* buf = move_buffer();
   for (int i = 0; i < kMovesPerPump; ++i) {
-    std::size_t room = std::min<std::size_t>(ssh_channel_window_size(to), kChunk);
+    std::size_t room = std::min<std::size_t>(ssh_channel_window_size(to), kMoveChunk);
     if (room == 0) break;
     int got = ssh_channel_read_nonblocking(from, buf, static_cast<uint32_t>(room), stderr_stream);
     if (got <= 0 || static_cast<std::size_t>(got) < room) drained_at = from_conn.packets_in();

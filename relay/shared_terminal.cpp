@@ -10,7 +10,7 @@
 namespace sb::relay {
 
 namespace {
-constexpr std::size_t kChunk = 16 * 1024;
+constexpr std::size_t kOutputChunk = 16 * 1024;
 }
 
 SharedTerminal::SharedTerminal(ServerConn& device_conn) : device_conn_(device_conn) {}
@@ -137,10 +137,10 @@ void SharedTerminal::flush_member(Member& m) {
 }
 
 void SharedTerminal::read_device_output() {
-  char buf[kChunk];
+  char buf[kOutputChunk];
   for (int i = 0; i < 8; ++i) {
     bool room = std::all_of(members_.begin(), members_.end(), [](const Member& m) {
-      return m.pending.size() + kChunk <= kMemberPendingCap;
+      return m.pending.size() + kOutputChunk <= kMemberPendingCap;
     });
     if (!room) return;
     int got = ssh_channel_read_nonblocking(dev_, buf, sizeof buf, 0);
@@ -155,7 +155,7 @@ void SharedTerminal::read_device_output() {
 }
 
 void SharedTerminal::forward_input(Member& m) {
-  char buf[kChunk];
+  char buf[kOutputChunk];
   for (int i = 0; i < 4; ++i) {
     if (!input_pending_.empty()) {
       int n = ssh_channel_write(dev_, input_pending_.data(),
