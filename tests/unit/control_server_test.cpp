@@ -15,8 +15,10 @@
 #include <cstring>
 #include <fstream>
 #include <future>
+#include <mutex>
 #include <optional>
 #include <thread>
+#include <vector>
 
 #include "test_support.hpp"
 
@@ -65,12 +67,20 @@ class ControlServerTest : public ::testing::Test {
     server_ = std::make_unique<ControlServer>(io_, path_, [this](const json& req, auto reply) {
       ++handled_;
       // Answered from another thread, as the reactors and the store's writer do.
-      std::thread([req, reply] { reply({{"ok", true}, {"echo", req}}); }).detach();
+      std::lock_guard lock(replies_mu_);
+      replies_.emplace_back([req, reply] { reply({{"ok", true}, {"echo", req}}); });
     });
     server_->start();
     thread_ = std::thread([this] { io_.run(); });
   }
   void TearDown() override {
+    // Joined while the io_context still runs: a reply thread holds the client connection, and
+    // releasing it after the io_context is gone would touch freed memory. (The relay flushes
+    // its store, where replies come from, before its reactors go.)
+    {
+      std::lock_guard lock(replies_mu_);
+      for (auto& t : replies_) t.join();
+    }
     boost::asio::post(io_, [this] { server_->stop(); });
     work_.reset();
     io_.stop();
@@ -84,6 +94,8 @@ class ControlServerTest : public ::testing::Test {
       io_.get_executor()};
   std::unique_ptr<ControlServer> server_;
   std::atomic<int> handled_{0};
+  std::mutex replies_mu_;
+  std::vector<std::thread> replies_;
   std::thread thread_;
 };
 
