@@ -79,20 +79,6 @@ void for_each_entry(int fd, Fn&& fn) {
   ::closedir(dir);
 }
 
-// The regular files directly in one session directory, appended to out (up to max_files).
-void list_session_dir(int parent_fd, const std::string& session, std::vector<RecordingFile>& out,
-                      std::size_t max_files) {
-  const int fd =
-      ::openat(parent_fd, session.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-  if (fd < 0) return;  // a symlink, not a directory, or gone: not ours to walk
-  for_each_entry(fd, [&](const std::string& name) {
-    struct stat st {};
-    if (::fstatat(fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode))
-      out.push_back({session, name, mtime_of(st), static_cast<std::uint64_t>(st.st_size)});
-    return out.size() < max_files;
-  });
-}
-
 }  // namespace
 
 std::optional<std::string> recording_started(std::string_view file_name) {
@@ -126,8 +112,8 @@ std::vector<RecordingFile> expired_recordings(const std::vector<RecordingFile>& 
   return out;
 }
 
-std::vector<RecordingFile> list_recordings(const fs::path& recordings_dir, std::size_t max_files) {
-  std::vector<RecordingFile> out;
+std::vector<std::string> list_session_dirs(const fs::path& recordings_dir, std::size_t max_dirs) {
+  std::vector<std::string> out;
   const int fd = ::open(recordings_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) {
     if (errno != ENOENT)
@@ -135,8 +121,25 @@ std::vector<RecordingFile> list_recordings(const fs::path& recordings_dir, std::
                    std::strerror(errno));
     return out;
   }
-  for_each_entry(fd, [&](const std::string& session) {
-    if (looks_like_session_dir(session)) list_session_dir(fd, session, out, max_files);
+  for_each_entry(fd, [&](const std::string& name) {
+    if (looks_like_session_dir(name)) out.push_back(name);
+    return out.size() < max_dirs;
+  });
+  return out;
+}
+
+std::vector<RecordingFile> list_session_files(const fs::path& recordings_dir,
+                                              const std::string& session, std::size_t max_files) {
+  std::vector<RecordingFile> out;
+  const int parent = ::open(recordings_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (parent < 0) return out;
+  const int fd = ::openat(parent, session.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  ::close(parent);
+  if (fd < 0) return out;  // a symlink, not a directory, or gone: not ours to walk
+  for_each_entry(fd, [&](const std::string& name) {
+    struct stat st {};
+    if (::fstatat(fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode))
+      out.push_back({session, name, mtime_of(st), static_cast<std::uint64_t>(st.st_size)});
     return out.size() < max_files;
   });
   return out;
@@ -183,50 +186,44 @@ struct RetentionRun {
   std::function<void()> done;
   std::string cutoff;
   Phase phase = Phase::kPlan;
-  std::vector<RecordingFile> doomed;  // sorted by session directory
-  std::size_t next_file = 0;
+  std::vector<std::string> dirs;  // session directories to look at
+  std::size_t next_dir = 0;
   DeleteTally files;
-  std::int64_t dirs_removed = 0;
   store::PruneCursor cursor;
   store::PruneResult rows;
 
   fs::path recordings_dir() const { return options.data_dir / "recordings"; }
 };
 
-void plan_recordings(RetentionRun& run, store::Db& db) {
-  std::vector<RecordingFile> files =
-      list_recordings(run.recordings_dir(), run.options.max_files_per_run);
-  SessionSpans spans;
-  for (const RecordingFile& file : files)
-    if (!spans.contains(file.session)) spans.emplace(file.session, db.session_spans(file.session));
-  const std::set<std::string> open =
-      run.options.recorder ? run.options.recorder->open_paths() : std::set<std::string>{};
-  run.doomed = expired_recordings(files, spans, open, run.cutoff);
-  std::stable_sort(
-      run.doomed.begin(), run.doomed.end(),
-      [](const RecordingFile& a, const RecordingFile& b) { return a.session < b.session; });
-  run.phase = run.doomed.empty() ? RetentionRun::Phase::kRows : RetentionRun::Phase::kFiles;
+void plan_recordings(RetentionRun& run) {
+  run.dirs = list_session_dirs(run.recordings_dir(), run.options.max_dirs_per_run);
+  run.phase = run.dirs.empty() ? RetentionRun::Phase::kRows : RetentionRun::Phase::kFiles;
 }
 
-bool session_is_live(store::Db& db, const std::string& session) {
-  const auto spans = db.session_spans(session);
+bool any_live(const std::vector<store::SessionSpan>& spans) {
   return std::any_of(spans.begin(), spans.end(),
                      [](const store::SessionSpan& s) { return s.ended.empty(); });
 }
 
-void delete_some_files(RetentionRun& run, store::Db& db) {
-  const std::size_t end = std::min(run.doomed.size(), run.next_file + run.options.files_per_job);
-  for (; run.next_file < end; ++run.next_file) {
-    const RecordingFile& file = run.doomed[run.next_file];
-    delete_recording(run.recordings_dir(), file, run.files);
-    const bool last_of_dir = run.next_file + 1 == run.doomed.size() ||
-                             run.doomed[run.next_file + 1].session != file.session;
-    // A session that went live meanwhile under this ID may be about to record into it.
-    if (last_of_dir && !session_is_live(db, file.session) &&
-        remove_empty_session_dir(run.recordings_dir(), file.session))
-      ++run.dirs_removed;
-  }
-  if (run.next_file == run.doomed.size()) run.phase = RetentionRun::Phase::kRows;
+// One session directory: its expired recordings, then the directory if that left it empty.
+void sweep_session_dir(RetentionRun& run, store::Db& db, const std::string& session) {
+  const auto files =
+      list_session_files(run.recordings_dir(), session, run.options.max_files_per_dir);
+  if (files.empty()) return;
+  SessionSpans spans{{session, db.session_spans(session)}};
+  // Asked after listing: a file the recorder opens meanwhile was not listed.
+  const std::set<std::string> open =
+      run.options.recorder ? run.options.recorder->open_paths() : std::set<std::string>{};
+  const auto doomed = expired_recordings(files, spans, open, run.cutoff);
+  for (const RecordingFile& file : doomed) delete_recording(run.recordings_dir(), file, run.files);
+  if (!doomed.empty() && !any_live(spans.begin()->second))
+    remove_empty_session_dir(run.recordings_dir(), session);
+}
+
+void sweep_some_dirs(RetentionRun& run, store::Db& db) {
+  const std::size_t end = std::min(run.dirs.size(), run.next_dir + run.options.dirs_per_job);
+  for (; run.next_dir < end; ++run.next_dir) sweep_session_dir(run, db, run.dirs[run.next_dir]);
+  if (run.next_dir == run.dirs.size()) run.phase = RetentionRun::Phase::kRows;
 }
 
 void prune_some_rows(RetentionRun& run, store::Db& db) {
@@ -258,13 +255,14 @@ void finish(RetentionRun& run, store::Db& db) {
 // whatever the reactors posted meanwhile is written first.
 void advance(const std::shared_ptr<RetentionRun>& run, store::Db& db) {
   using Phase = RetentionRun::Phase;
+  if (run->options.stop && run->options.stop->load()) run->phase = Phase::kDone;
   try {
     switch (run->phase) {
       case Phase::kPlan:
-        plan_recordings(*run, db);
+        plan_recordings(*run);
         break;
       case Phase::kFiles:
-        delete_some_files(*run, db);
+        sweep_some_dirs(*run, db);
         break;
       case Phase::kRows:
         prune_some_rows(*run, db);
@@ -274,6 +272,10 @@ void advance(const std::shared_ptr<RetentionRun>& run, store::Db& db) {
     }
   } catch (const std::exception& e) {
     spdlog::error("audit retention: {}; the next run goes on from here", e.what());
+    run->phase = Phase::kDone;
+  }
+  if (run->phase != Phase::kDone && run->options.stop && run->options.stop->load()) {
+    spdlog::info("audit retention: the relay is stopping; the next run goes on from here");
     run->phase = Phase::kDone;
   }
   if (run->phase != Phase::kDone) {

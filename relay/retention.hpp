@@ -11,10 +11,13 @@
 // recording.started / recording.stopped events are not used: retention prunes them too, and a
 // full store queue may have dropped them, so files would outlive the events that name them.
 #pragma once
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
@@ -53,11 +56,14 @@ std::vector<RecordingFile> expired_recordings(const std::vector<RecordingFile>& 
                                               const std::set<std::string>& open_paths,
                                               const std::string& cutoff);
 
-// The regular files in the session directories under recordings_dir, at most max_files of them
-// (the rest waits for the next run). Symlinks, directories within them and unreadable entries
-// are skipped; a missing recordings_dir is an empty list.
-std::vector<RecordingFile> list_recordings(const std::filesystem::path& recordings_dir,
-                                           std::size_t max_files);
+// The entries of recordings_dir named like a session ID, at most max_dirs of them; a missing
+// recordings_dir is an empty list.
+std::vector<std::string> list_session_dirs(const std::filesystem::path& recordings_dir,
+                                           std::size_t max_dirs);
+// The regular files directly in recordings_dir/session (at most max_files): none if that is a
+// symlink or not a directory; symlinks and directories within it are skipped.
+std::vector<RecordingFile> list_session_files(const std::filesystem::path& recordings_dir,
+                                              const std::string& session, std::size_t max_files);
 
 struct DeleteTally {
   std::int64_t deleted = 0;
@@ -77,15 +83,19 @@ struct RetentionOptions {
   std::filesystem::path data_dir;
   std::chrono::milliseconds keep{0};
   const Recorder* recorder = nullptr;  // its open files are never touched; null: not recording
+  // Set when the relay stops: a run ends after the job in progress (the next run goes on).
+  std::shared_ptr<const std::atomic<bool>> stop = nullptr;
   int batch_rows = store::kPruneBatchRows;
-  std::size_t files_per_job = 200;
-  std::size_t max_files_per_run = 100000;
+  std::size_t dirs_per_job = 50;           // session directories swept per store job
+  std::size_t max_dirs_per_run = 1000000;  // more wait for the next run
+  std::size_t max_files_per_dir = 10000;
 };
 
-// Posts one retention run to the store: expired recordings first (while the store still knows
-// their sessions), then the rows, kPruneBatchRows per job, each job posted again behind
-// whatever the reactors queued meanwhile, then one "audit.pruned" event and log line with
-// every count. done (if set) runs on the writer thread when the run ends, whatever happened.
+// Posts one retention run to the store as a chain of jobs, each posting the next behind
+// whatever the reactors queued meanwhile: list the session directories; sweep their expired
+// recordings, dirs_per_job directories per job (first, while the store still knows their
+// sessions); prune the rows, batch_rows per job; then one "audit.pruned" event and log line
+// with every count. done (if set) runs on the writer thread when the run ends, whatever happened.
 // Returns false if the store refused the first job (queue full).
 bool start_retention_run(store::Store& store, const RetentionOptions& options,
                          std::function<void()> done = {});

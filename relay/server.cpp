@@ -327,11 +327,14 @@ int serve(const ServeOptions& options) {
     asio::post(pool.at(i), [shard = shards[i].get()] { shard->start_timers(); });
   listener.start();
   schedule_orphan_sweep(orphan_sweep, store, options.check_interval);
+  auto retention_stop = std::make_shared<std::atomic<bool>>(false);
   if (options.audit_retention.count() > 0)
-    schedule_audit_prune(
-        audit_prune, store,
-        {.data_dir = dir.root, .keep = options.audit_retention, .recorder = recorder.get()},
-        std::chrono::hours(1));
+    schedule_audit_prune(audit_prune, store,
+                         {.data_dir = dir.root,
+                          .keep = options.audit_retention,
+                          .recorder = recorder.get(),
+                          .stop = retention_stop},
+                         std::chrono::hours(1));
   schedule_drop_check(drop_check, store, 0);
   control.start();
   signals.async_wait([&](const boost::system::error_code& ec, int signo) {
@@ -358,6 +361,7 @@ int serve(const ServeOptions& options) {
   sd_notifyf(0, "READY=1\nSTATUS=listening on %s:%u", local.address().to_string().c_str(),
              static_cast<unsigned>(local.port()));
   pool.join();
+  retention_stop->store(true);
   store.flush();     // a queued retention run may still ask the recorder which files are open
   recorder.reset();  // closes the recordings, then their recording.stopped events are stored
   store.flush();

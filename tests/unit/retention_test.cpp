@@ -135,7 +135,13 @@ TEST(RetentionFiles, ListingSkipsSymlinksAndStrayDirectories) {
   fs::create_symlink(outside / "20200101T000000Z_shared.cast",
                      rec / "111111111" / "20200101T000001Z_shared.cast");
 
-  auto files = list_recordings(rec, 1000);
+  auto dirs = list_session_dirs(rec, 1000);
+  std::sort(dirs.begin(), dirs.end());
+  EXPECT_EQ(dirs, (std::vector<std::string>{"111111111", "222222222"}));
+  EXPECT_EQ(list_session_dirs(rec, 1).size(), 1u);
+  EXPECT_TRUE(list_session_dirs(tmp.path() / "missing", 1000).empty());
+  EXPECT_TRUE(list_session_files(rec, "222222222", 1000).empty());  // a symlink: not walked
+  auto files = list_session_files(rec, "111111111", 1000);
   std::sort(files.begin(), files.end(),
             [](const RecordingFile& a, const RecordingFile& b) { return a.name < b.name; });
   ASSERT_EQ(recording_paths(files),
@@ -143,8 +149,7 @@ TEST(RetentionFiles, ListingSkipsSymlinksAndStrayDirectories) {
                                       "recordings/111111111/notes.txt"}));
   EXPECT_EQ(files[0].bytes, 5u);
   EXPECT_FALSE(files[0].modified.empty());
-  EXPECT_EQ(list_recordings(rec, 1).size(), 1u);
-  EXPECT_TRUE(list_recordings(tmp.path() / "missing", 1000).empty());
+  EXPECT_EQ(list_session_files(rec, "111111111", 1).size(), 1u);
 
   // Deleting through the symlinked directory fails (counted) and the target survives.
   DeleteTally tally;
@@ -217,7 +222,7 @@ TEST_F(RetentionRunTest, DeletesOldRecordingsAndRowsAndSaysSo) {
   store::Store store(db_file());
   std::promise<void> finished;
   ASSERT_TRUE(start_retention_run(
-      store, {.data_dir = tmp_.path(), .keep = std::chrono::hours(24 * 30), .files_per_job = 1},
+      store, {.data_dir = tmp_.path(), .keep = std::chrono::hours(24 * 30), .dirs_per_job = 1},
       [&] { finished.set_value(); }));
   ASSERT_EQ(finished.get_future().wait_for(std::chrono::seconds(30)), std::future_status::ready);
   store.flush();
@@ -234,6 +239,20 @@ TEST_F(RetentionRunTest, DeletesOldRecordingsAndRowsAndSaysSo) {
   EXPECT_EQ(page.rows[0].detail["recordings"], 3);
   EXPECT_EQ(page.rows[0].detail["recording_bytes"], 600);
   EXPECT_FALSE(page.rows[0].detail.contains("recordings_failed"));
+}
+
+TEST_F(RetentionRunTest, AStoppingRelayEndsTheRunAndLeavesTheRestForTheNext) {
+  old_events(10);
+  store::Store store(db_file());
+  auto stop = std::make_shared<std::atomic<bool>>(true);
+  std::promise<void> finished;
+  ASSERT_TRUE(start_retention_run(
+      store, {.data_dir = tmp_.path(), .keep = std::chrono::hours(24), .stop = stop},
+      [&] { finished.set_value(); }));
+  ASSERT_EQ(finished.get_future().wait_for(std::chrono::seconds(30)), std::future_status::ready);
+  store.flush();
+  EXPECT_EQ(count("test.old"), 10);
+  EXPECT_EQ(count("audit.pruned"), 0);
 }
 
 // Live writes posted while a prune of many rows runs are written between its batches, not
