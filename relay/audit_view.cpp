@@ -153,7 +153,13 @@ std::string describe_event(const AuditRow& row) {
   if (k == "audit.pruned") {
     return "pruned before " + local_time(field(d, "before")) + ": " +
            std::to_string(number(d, "events")) + " events, " +
-           std::to_string(number(d, "sessions")) + " sessions";
+           std::to_string(number(d, "sessions")) + " sessions" +
+           (d.contains("recordings")
+                ? ", " + std::to_string(number(d, "recordings")) + " recordings (" +
+                      format_bytes(static_cast<std::uint64_t>(
+                          std::max<std::int64_t>(number(d, "recording_bytes"), 0))) +
+                      ")"
+                : "");
   }
   if (k == "auth.refused" || k == "attach.refused" || k == "enroll.refused") {
     std::string text = with_reason("refused", d) + from_addr(d);

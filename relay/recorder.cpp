@@ -7,6 +7,7 @@
 #include <deque>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <unordered_map>
 
 #include "common/util.hpp"
@@ -253,11 +254,14 @@ struct Recorder::Writer {
                          .timestamp = WallClock::to_time_t(item.wall),
                          .term = info.term,
                          .title = title_of(info)};
-      active.file = std::make_unique<rec::CastFile>(file, options.max_file_bytes, header);
       active.path = fs::relative(file, data_dir).string();
+      // Known as open before it exists: retention lists files first, then asks what is open.
+      set_open(active.path, true);
+      active.file = std::make_unique<rec::CastFile>(file, options.max_file_bytes, header);
     } catch (const std::exception& e) {
       spdlog::error("session {} fp={}: cannot record {}: {}", info.session, info.fingerprint,
                     what_of(info), e.what());
+      set_open(active.path, false);
       item.ended->store(true);
       return;
     }
@@ -283,6 +287,16 @@ struct Recorder::Writer {
     }
     active.bytes = active.file->bytes();
     active.file.reset();
+    set_open(active.path, false);
+  }
+
+  void set_open(const std::string& path, bool open) {
+    if (path.empty()) return;
+    std::lock_guard lock(open_mu);
+    if (open)
+      open_files.insert(path);
+    else
+      open_files.erase(path);
   }
 
   // The end of a recording (its shell ended, or the relay stops).
@@ -340,6 +354,8 @@ struct Recorder::Writer {
   RecorderOptions options;
   store::Store& store;
   std::unordered_map<std::uint64_t, Active> recordings;
+  mutable std::mutex open_mu;
+  std::set<std::string> open_files;  // paths of the files held open, for audit retention
 };
 
 Recorder::Recorder(fs::path data_dir, RecorderOptions options, store::Store& store)
@@ -374,6 +390,11 @@ std::unique_ptr<Recording> Recorder::start(RecordingInfo info) {
 
 std::uint64_t Recorder::dropped_bytes() const {
   return queue_->dropped.load();
+}
+
+std::set<std::string> Recorder::open_paths() const {
+  std::lock_guard lock(writer_->open_mu);
+  return writer_->open_files;
 }
 
 // ---- hooks ------------------------------------------------------------------------------------

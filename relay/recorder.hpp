@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -79,6 +80,9 @@ class Recorder {
   std::unique_ptr<Recording> start(RecordingInfo info);
   // Chunks dropped because the queue was full, in bytes, since the start.
   std::uint64_t dropped_bytes() const;
+  // The files being written now ("recordings/SESSION/NAME"), from any thread: audit retention
+  // never deletes these.
+  std::set<std::string> open_paths() const;
 
  private:
   struct Writer;

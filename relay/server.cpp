@@ -16,6 +16,7 @@
 #include "relay/control_commands.hpp"
 #include "relay/control_server.hpp"
 #include "relay/data_dir.hpp"
+#include "relay/retention.hpp"
 #include "relay/server_conn.hpp"
 
 namespace sb::relay {
@@ -267,22 +268,21 @@ void schedule_orphan_sweep(asio::steady_timer& timer, store::Store& store,
   });
 }
 
-// Posts a prune of the audit rows older than `keep` now and then every `every`: the deletes run
-// on the store's writer thread, never here on a reactor.
+// Starts a retention run (relay/retention.hpp) now and then every `every`: recordings and rows
+// older than the retention go, in small jobs on the store's writer thread, never here on a
+// reactor. A run still going when the next is due (a huge backlog) is left to finish.
 void schedule_audit_prune(asio::steady_timer& timer, store::Store& store,
-                          std::chrono::milliseconds keep, std::chrono::milliseconds every) {
-  store.post([keep](store::Db& db) {
-    const auto now = std::chrono::system_clock::now();
-    const auto pruned = db.prune_audit(iso8601_utc(now - keep), iso8601_utc(now));
-    if (pruned.events + pruned.sessions > 0) {
-      spdlog::info("audit retention {}: pruned {} events, {} sessions, {} attachments, {} channels",
-                   format_duration(keep), pruned.events, pruned.sessions, pruned.attachments,
-                   pruned.channels);
-    }
-  });
+                          const RetentionOptions& options, std::chrono::milliseconds every,
+                          std::shared_ptr<std::atomic<bool>> running = nullptr) {
+  if (!running) running = std::make_shared<std::atomic<bool>>(false);
+  if (!running->exchange(true) &&
+      !start_retention_run(store, options, [running] { running->store(false); })) {
+    spdlog::warn("audit retention: store queue full; trying again in {}", format_duration(every));
+    running->store(false);
+  }
   timer.expires_after(every);
-  timer.async_wait([&timer, &store, keep, every](const boost::system::error_code& ec) {
-    if (!ec) schedule_audit_prune(timer, store, keep, every);
+  timer.async_wait([&timer, &store, options, every, running](const boost::system::error_code& ec) {
+    if (!ec) schedule_audit_prune(timer, store, options, every, running);
   });
 }
 
@@ -326,8 +326,14 @@ int serve(const ServeOptions& options) {
     asio::post(pool.at(i), [shard = shards[i].get()] { shard->start_timers(); });
   listener.start();
   schedule_orphan_sweep(orphan_sweep, store, options.check_interval);
+  auto retention_stop = std::make_shared<std::atomic<bool>>(false);
   if (options.audit_retention.count() > 0)
-    schedule_audit_prune(audit_prune, store, options.audit_retention, std::chrono::hours(1));
+    schedule_audit_prune(audit_prune, store,
+                         {.data_dir = dir.root,
+                          .keep = options.audit_retention,
+                          .recorder = recorder.get(),
+                          .stop = retention_stop},
+                         std::chrono::hours(1));
   schedule_drop_check(drop_check, store, 0);
   control.start();
   signals.async_wait([&](const boost::system::error_code& ec, int signo) {
@@ -354,6 +360,8 @@ int serve(const ServeOptions& options) {
   sd_notifyf(0, "READY=1\nSTATUS=listening on %s:%u", local.address().to_string().c_str(),
              static_cast<unsigned>(local.port()));
   pool.join();
+  retention_stop->store(true);
+  store.flush();     // a queued retention run may still ask the recorder which files are open
   recorder.reset();  // closes the recordings, then their recording.stopped events are stored
   store.flush();
   spdlog::info("relay stopped");

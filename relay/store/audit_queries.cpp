@@ -260,47 +260,142 @@ std::optional<DeviceStory> Db::device_story(const std::string& name, int recent_
   return story;
 }
 
-PruneResult Db::prune_audit(const std::string& cutoff, const std::string& when) {
+PruneResult& PruneResult::operator+=(const PruneResult& other) {
+  events += other.events;
+  sessions += other.sessions;
+  attachments += other.attachments;
+  channels += other.channels;
+  return *this;
+}
+
+namespace {
+
+// An attachment (and an event) belongs to a live session if it carries that session's ID and
+// is not older than the session: an ended session with the same ID came before it.
+std::string prunable_attachment(const std::string& a) {
+  return a + ".ended IS NOT NULL AND " + a + ".ended < ?1 AND NOT EXISTS (SELECT 1 FROM " +
+         "sessions s WHERE s.ended IS NULL AND s.id = " + a + ".session_id AND " + a +
+         ".started >= s.started)";
+}
+
+std::int64_t prune_channels(Db& db, const std::string& cutoff, int limit) {
+  return Statement(db,
+                   "DELETE FROM channels WHERE id IN (SELECT c.id FROM attachments a "
+                   "JOIN channels c ON c.attachment = a.id WHERE " +
+                       prunable_attachment("a") +
+                       " UNION ALL SELECT id FROM channels WHERE attachment IS NULL AND "
+                       "ended IS NOT NULL AND ended < ?1 LIMIT ?2)")
+      .bind(1, cutoff)
+      .bind(2, limit)
+      .run();
+}
+
+// Runs once every channel of a prunable attachment is gone (the stage before).
+std::int64_t prune_attachments(Db& db, const std::string& cutoff, int limit) {
+  return Statement(db,
+                   "DELETE FROM attachments WHERE id IN (SELECT a.id FROM attachments a "
+                   "WHERE " +
+                       prunable_attachment("a") + " LIMIT ?2)")
+      .bind(1, cutoff)
+      .bind(2, limit)
+      .run();
+}
+
+std::int64_t prune_sessions(Db& db, const std::string& cutoff, int limit) {
+  return Statement(db,
+                   "DELETE FROM sessions WHERE rowid IN (SELECT rowid FROM sessions "
+                   "WHERE ended IS NOT NULL AND ended < ?1 LIMIT ?2)")
+      .bind(1, cutoff)
+      .bind(2, limit)
+      .run();
+}
+
+// Looks at up to limit events after the cursor, deletes those no live session holds and moves
+// the cursor past them. Returns how many it deleted; scanned tells how many it looked at.
+std::int64_t prune_events(Db& db, const std::string& cutoff, PruneCursor& cursor, int limit,
+                          int& scanned) {
+  std::vector<std::int64_t> doomed;
+  scanned = 0;
+  {
+    Statement st(db,
+                 "SELECT e.id, e.time, EXISTS (SELECT 1 FROM sessions s WHERE s.ended IS NULL "
+                 "AND s.id = e.session_id AND e.time >= s.started) FROM events e "
+                 "WHERE e.time < ?1 AND (e.time > ?2 OR (e.time = ?2 AND e.id > ?3)) "
+                 "ORDER BY e.time, e.id LIMIT ?4");
+    st.bind(1, cutoff).bind(2, cursor.event_time).bind(3, cursor.event_id).bind(4, limit);
+    while (st.step()) {
+      ++scanned;
+      cursor.event_id = st.int64(0);
+      cursor.event_time = st.text(1);
+      if (st.int64(2) == 0) doomed.push_back(cursor.event_id);
+    }
+  }
+  for (std::int64_t id : doomed)
+    Statement(db, "DELETE FROM events WHERE id = ?1").bind(1, id).run();
+  return static_cast<std::int64_t>(doomed.size());
+}
+
+}  // namespace
+
+PruneResult Db::prune_audit_batch(const std::string& cutoff, PruneCursor& cursor, int max_rows) {
   if (cutoff.empty()) throw std::invalid_argument("prune_audit: empty cutoff");
+  if (max_rows < 1) throw std::invalid_argument("prune_audit: max_rows must be 1 or more");
+  using Stage = PruneCursor::Stage;
   PruneResult result;
-  // An attachment (and an event) belongs to a live session if it carries that session's ID and
-  // is not older than the session: an ended session with the same ID came before it.
-  static constexpr const char* kPrunableAttachment =
-      "ended IS NOT NULL AND ended < ?1 AND NOT EXISTS (SELECT 1 FROM sessions s "
-      "WHERE s.ended IS NULL AND s.id = attachments.session_id "
-      "AND attachments.started >= s.started)";
-  transaction([&] {
-    result.channels =
-        Statement(*this, std::string("DELETE FROM channels WHERE attachment IN (SELECT id FROM "
-                                     "attachments WHERE ") +
-                             kPrunableAttachment +
-                             ") OR (attachment IS NULL AND ended IS NOT NULL AND ended < ?1)")
-            .bind(1, cutoff)
-            .run();
-    result.attachments =
-        Statement(*this, std::string("DELETE FROM attachments WHERE ") + kPrunableAttachment)
-            .bind(1, cutoff)
-            .run();
-    result.sessions =
-        Statement(*this, "DELETE FROM sessions WHERE ended IS NOT NULL AND ended < ?1")
-            .bind(1, cutoff)
-            .run();
-    result.events = Statement(*this,
-                              "DELETE FROM events WHERE time < ?1 AND NOT EXISTS (SELECT 1 FROM "
-                              "sessions s WHERE s.ended IS NULL AND s.id = events.session_id "
-                              "AND events.time >= s.started)")
-                        .bind(1, cutoff)
-                        .run();
-    if (result.events + result.sessions + result.attachments + result.channels == 0) return;
-    add_event("audit.pruned", "relay",
-              {{"before", cutoff},
-               {"events", result.events},
-               {"sessions", result.sessions},
-               {"attachments", result.attachments},
-               {"channels", result.channels}},
-              when);
-  });
+  std::int64_t budget = max_rows;
+  // Each stage either finishes (deletes fewer rows than it may) and hands the rest of the
+  // budget on, or uses it all up and resumes there next batch.
+  const auto step = [&](std::int64_t deleted, Stage next) {
+    budget -= deleted;
+    if (budget > 0) cursor.stage = next;
+    return budget > 0;
+  };
+  if (cursor.stage == Stage::kChannels) {
+    result.channels = prune_channels(*this, cutoff, static_cast<int>(budget));
+    if (!step(result.channels, Stage::kAttachments)) return result;
+  }
+  if (cursor.stage == Stage::kAttachments) {
+    result.attachments = prune_attachments(*this, cutoff, static_cast<int>(budget));
+    if (!step(result.attachments, Stage::kSessions)) return result;
+  }
+  if (cursor.stage == Stage::kSessions) {
+    result.sessions = prune_sessions(*this, cutoff, static_cast<int>(budget));
+    if (!step(result.sessions, Stage::kEvents)) return result;
+  }
+  if (cursor.stage == Stage::kEvents) {
+    int scanned = 0;
+    const int limit = static_cast<int>(budget);
+    result.events = prune_events(*this, cutoff, cursor, limit, scanned);
+    if (scanned < limit) cursor.stage = Stage::kDone;
+  }
   return result;
+}
+
+void Db::record_prune(const std::string& cutoff, const PruneResult& total,
+                      const nlohmann::json& extra, const std::string& when) {
+  nlohmann::json detail{{"before", cutoff},
+                        {"events", total.events},
+                        {"sessions", total.sessions},
+                        {"attachments", total.attachments},
+                        {"channels", total.channels}};
+  if (extra.is_object()) detail.update(extra);
+  add_event("audit.pruned", "relay", detail, when);
+}
+
+PruneResult Db::prune_audit(const std::string& cutoff, const std::string& when) {
+  PruneResult total;
+  PruneCursor cursor;
+  while (!cursor.done()) transaction([&] { total += prune_audit_batch(cutoff, cursor); });
+  if (total.rows() > 0) record_prune(cutoff, total, nlohmann::json::object(), when);
+  return total;
+}
+
+std::vector<SessionSpan> Db::session_spans(const std::string& id) {
+  Statement st(*this, "SELECT started, ended FROM sessions WHERE id = ?1 ORDER BY started");
+  st.bind(1, id);
+  std::vector<SessionSpan> spans;
+  while (st.step()) spans.push_back({st.text(0), st.text(1)});
+  return spans;
 }
 
 // The same readers `relay session show` uses, for callers that want one session's rows.

@@ -250,6 +250,29 @@ struct PruneResult {
   std::int64_t sessions = 0;
   std::int64_t attachments = 0;
   std::int64_t channels = 0;
+  std::int64_t rows() const { return events + sessions + attachments + channels; }
+  PruneResult& operator+=(const PruneResult& other);
+};
+
+// Where a prune in batches has got to. Tables are pruned in this order (a table's turn ends
+// when a batch deletes fewer rows than it may): channels before the attachments they point
+// to; events are walked in (time, id) order, so the old rows a live session keeps are passed
+// over once, not rescanned by every batch.
+struct PruneCursor {
+  enum class Stage { kChannels, kAttachments, kSessions, kEvents, kDone };
+  Stage stage = Stage::kChannels;
+  std::string event_time;  // the last event looked at ("" before the first)
+  std::int64_t event_id = 0;
+  bool done() const { return stage == Stage::kDone; }
+};
+// Rows deleted per transaction: small enough that live writes queued behind a batch wait
+// milliseconds, not the whole prune.
+inline constexpr int kPruneBatchRows = 5000;
+
+// When one session with some ID started and ended ("" while live).
+struct SessionSpan {
+  std::string started;
+  std::string ended;
 };
 
 namespace detail {
@@ -348,8 +371,18 @@ class Db {
   std::optional<DeviceStory> device_story(const std::string& name, int recent_sessions);
   // Deletes events older than cutoff and sessions that ended before it, with their attachments
   // and channels; never a row of a live session. Records one "audit.pruned" event (at when) if
-  // it deleted anything.
+  // it deleted anything. Runs prune_audit_batch until done, each batch in its own transaction
+  // when called outside one (the relay runs the batches as separate store jobs instead).
   PruneResult prune_audit(const std::string& cutoff, const std::string& when);
+  // One batch of that prune: deletes at most max_rows rows, continuing from cursor (which it
+  // advances; cursor.done() once nothing older than cutoff is left to delete).
+  PruneResult prune_audit_batch(const std::string& cutoff, PruneCursor& cursor,
+                                int max_rows = kPruneBatchRows);
+  // The "audit.pruned" event of a whole prune: the row counts plus extra (recordings).
+  void record_prune(const std::string& cutoff, const PruneResult& total,
+                    const nlohmann::json& extra, const std::string& when);
+  // Every session that had this ID, oldest first: whom a recording in recordings/ID/ belongs to.
+  std::vector<SessionSpan> session_spans(const std::string& id);
 
   // PRAGMA data_version: changes when another connection commits.
   std::int64_t data_version();

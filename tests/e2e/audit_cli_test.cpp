@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <fstream>
+
 #include "common/util.hpp"
 #include "harness.hpp"
 #include "operator_support.hpp"
@@ -148,6 +150,69 @@ TEST(AuditCli, ServeWithRetentionPrunesOldRowsAtStart) {
                   "--audit-retention", "forever"});
   EXPECT_NE(bad.exit_code, 0);
   EXPECT_NE(bad.err.find("--audit-retention"), std::string::npos) << bad.err;
+}
+
+// Recordings follow the retention: an old session's recording (its rows written with old
+// timestamps before the relay starts) and a file the store no longer knows, last written long
+// ago, are deleted; a recent session's recording and stray files stay.
+TEST(AuditCli, ServeWithRetentionDeletesOldRecordingsAndKeepsRecentOnes) {
+  TempDir tmp;
+  Relay relay(tmp / "relay", Relay::Options{"1s", {"--audit-retention", "30d"}});
+  ASSERT_EQ(relay.stop(), 0);
+  const auto rec = relay.data_dir() / "recordings";
+  const auto write = [](const std::filesystem::path& file, std::size_t bytes) {
+    std::filesystem::create_directories(file.parent_path());
+    std::ofstream(file) << std::string(bytes, 'x');
+  };
+  const auto old_cast = rec / "111111111" / "20200101T000500Z_shared.cast";
+  const auto forgotten_cast = rec / "333333333" / "20200101T000000Z_own-bob.cast";
+  const auto stray = rec / "111111111" / "notes.txt";
+  // Named like the recorder names a file it creates now.
+  const std::time_t now_secs = std::time(nullptr);
+  std::tm now_tm{};
+  gmtime_r(&now_secs, &now_tm);
+  char recent_name[40];
+  std::strftime(recent_name, sizeof recent_name, "%Y%m%dT%H%M%SZ_shared.cast", &now_tm);
+  const auto recent_cast = rec / "222222222" / recent_name;
+  write(old_cast, 1000);
+  write(forgotten_cast, 500);
+  write(stray, 10);
+  write(recent_cast, 100);
+  std::filesystem::last_write_time(
+      forgotten_cast, std::filesystem::file_time_type::clock::now() - std::chrono::hours(24 * 365));
+  {
+    auto db = store::Db::open(relay.data_dir() / "relay.db", false);
+    store::SessionStart old{.id = "111111111",
+                            .fingerprint = "SHA256:old",
+                            .kind = "adhoc",
+                            .started = "2020-01-01T00:00:00.000Z"};
+    db->insert_session(old);
+    db->end_session("111111111", "agent closed", "2020-01-01T01:00:00.000Z");
+    store::SessionStart recent{.id = "222222222",
+                               .fingerprint = "SHA256:recent",
+                               .kind = "adhoc",
+                               .started = now_iso8601()};
+    db->insert_session(recent);
+    db->end_session("222222222", "agent closed", now_iso8601());
+  }
+  relay.restart();
+  nlohmann::json pruned;
+  ASSERT_TRUE(wait_until([&] {
+    pruned = relay.admin_json({"audit", "--kind", "audit.pruned"});
+    return !pruned.empty();
+  })) << pruned.dump(2);
+  EXPECT_EQ(pruned[0]["detail"].value("recordings", 0), 2) << pruned.dump(2);
+  EXPECT_EQ(pruned[0]["detail"].value("recording_bytes", 0), 1500) << pruned.dump(2);
+  EXPECT_EQ(pruned[0]["detail"].value("sessions", 0), 1) << pruned.dump(2);
+  EXPECT_FALSE(std::filesystem::exists(old_cast));
+  EXPECT_FALSE(std::filesystem::exists(rec / "333333333"));  // emptied, removed
+  EXPECT_TRUE(std::filesystem::exists(stray));
+  EXPECT_TRUE(std::filesystem::exists(recent_cast));
+  auto table = relay.admin({"audit", "--kind", "audit.pruned"});
+  EXPECT_NE(table.out.find("2 recordings (1.5 KiB)"), std::string::npos) << table.out;
+  auto story = relay.admin_json({"session", "show", "222222222"});
+  EXPECT_EQ(story["id"], "222222222");
+  EXPECT_NE(relay.admin({"session", "show", "111111111"}).exit_code, 0);
 }
 
 }  // namespace

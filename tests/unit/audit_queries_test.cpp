@@ -447,5 +447,100 @@ TEST_F(AuditQueries, PruneDeletesExactlyTheOldRowsAndNeverALiveSessions) {
   EXPECT_EQ(db_->query_audit(f).total, 1);
 }
 
+// More old events than one batch holds, old rows of a live session among them (spread through
+// the time order, so the cursor must pass over them), and an old ended session with
+// attachments and channels: batches of at most kPruneBatchRows remove every prunable row.
+TEST_F(AuditQueries, PruneInBatchesRemovesMoreThanOneBatchAndKeepsLiveSessionsRows) {
+  constexpr int kOldEvents = 12000;
+  sql("WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < " +
+      std::to_string(kOldEvents) +
+      ") INSERT INTO events (time, kind, actor, detail_json) "
+      "SELECT strftime('%Y-%m-%dT%H:%M:%fZ', '2020-01-01', '+' || i || ' seconds'), "
+      "'test.old', 'x', '{}' FROM n");
+  session("222222222", "", -1000LL * 3600 * 24 * 365 * 10);  // live since 2016
+  for (int i = 0; i < 20; ++i) {
+    db_->add_event("test.live", "", {{"session", "222222222"}},
+                   "2020-01-01T00:00:" + std::to_string(10 + i) + ".500Z");
+  }
+  session("111111111", "", -1000LL * 3600 * 24 * 365 * 7);  // 2019
+  for (int i = 0; i < 30; ++i) {
+    attachment(100 + i, "111111111", "alice", -1000LL * 3600 * 24 * 365 * 7 + i, -1);
+    channel(1000 + i, 100 + i, -1000LL * 3600 * 24 * 365 * 7 + i, -1);
+  }
+  db_->end_session("111111111", "gone", "2019-06-01T00:00:00.000Z");
+  sql("UPDATE channels SET ended = '2019-06-01T00:00:00.000Z'");
+  const std::int64_t old_rows_of_ended =
+      scalar("SELECT count(*) FROM events WHERE session_id = '111111111'");
+
+  const std::string cutoff = "2021-01-01T00:00:00.000Z";
+  PruneCursor cursor;
+  PruneResult total;
+  int batches = 0;
+  while (!cursor.done()) {
+    PruneResult batch;
+    db_->transaction([&] { batch = db_->prune_audit_batch(cutoff, cursor); });
+    EXPECT_LE(batch.rows(), kPruneBatchRows);
+    total += batch;
+    ASSERT_LT(++batches, 100) << "the prune does not end";
+  }
+  EXPECT_GE(batches, 3);
+  EXPECT_EQ(total.channels, 30);
+  EXPECT_EQ(total.attachments, 30);
+  EXPECT_EQ(total.sessions, 1);
+  EXPECT_EQ(total.events, kOldEvents + old_rows_of_ended);
+  EXPECT_EQ(scalar("SELECT count(*) FROM events WHERE kind = 'test.old'"), 0);
+  EXPECT_EQ(scalar("SELECT count(*) FROM events WHERE kind = 'test.live'"), 20);
+  EXPECT_EQ(scalar("SELECT count(*) FROM sessions WHERE id = '222222222'"), 1);
+  EXPECT_EQ(scalar("SELECT count(*) FROM attachments") + scalar("SELECT count(*) FROM channels"),
+            0);
+  PruneCursor again;
+  EXPECT_EQ(db_->prune_audit_batch(cutoff, again).rows(), 0);
+  EXPECT_TRUE(again.done());
+}
+
+// Batches of one row walk every stage boundary and end where one big prune would.
+TEST_F(AuditQueries, PruneOneRowPerBatchDeletesWhatOneBigPruneWould) {
+  session("111111111", "", 0);
+  attachment(1, "111111111", "alice", 1000, 2000);
+  channel(10, 1, 1100, 1900);
+  channel(11, 1, 1200, 1900);
+  db_->end_session("111111111", "gone", at(3000));
+  session("222222222", "", 4000);  // live
+  attachment(2, "222222222", "bob", 5000, 6000);
+  channel(12, 2, 5100, 5900);
+  const std::int64_t events_before = scalar("SELECT count(*) FROM events");
+  PruneCursor cursor;
+  PruneResult total;
+  int batches = 0;
+  while (!cursor.done() && batches < 100) {
+    PruneResult batch = db_->prune_audit_batch(at(1000000), cursor, 1);
+    EXPECT_LE(batch.rows(), 1);
+    total += batch;
+    ++batches;
+  }
+  EXPECT_TRUE(cursor.done());
+  EXPECT_EQ(total.channels, 2);
+  EXPECT_EQ(total.attachments, 1);
+  EXPECT_EQ(total.sessions, 1);
+  // 111's issue and end go; 222's issue stays (live).
+  EXPECT_EQ(total.events, events_before - 1);
+  EXPECT_EQ(scalar("SELECT count(*) FROM channels WHERE id = 12"), 1);
+  EXPECT_EQ(scalar("SELECT count(*) FROM attachments WHERE id = 2"), 1);
+  EXPECT_THROW(db_->prune_audit_batch("", cursor), std::invalid_argument);
+}
+
+TEST_F(AuditQueries, SessionSpansListEverySessionWithTheIdOldestFirst) {
+  session("222222222", "", 0);
+  db_->end_session("222222222", "gone", at(1000));
+  session("222222222", "", 2000);
+  auto spans = db_->session_spans("222222222");
+  ASSERT_EQ(spans.size(), 2u);
+  EXPECT_EQ(spans[0].started, at(0));
+  EXPECT_EQ(spans[0].ended, at(1000));
+  EXPECT_EQ(spans[1].started, at(2000));
+  EXPECT_EQ(spans[1].ended, "");
+  EXPECT_TRUE(db_->session_spans("999999999").empty());
+}
+
 }  // namespace
 }  // namespace sb::store
