@@ -182,17 +182,17 @@ TEST(AuditCli, ServeWithRetentionDeletesOldRecordingsAndKeepsRecentOnes) {
       forgotten_cast, std::filesystem::file_time_type::clock::now() - std::chrono::hours(24 * 365));
   {
     auto db = store::Db::open(relay.data_dir() / "relay.db", false);
-    store::SessionStart old{.id = "111111111",
-                            .fingerprint = "SHA256:old",
-                            .kind = "adhoc",
-                            .started = "2020-01-01T00:00:00.000Z"};
-    db->insert_session(old);
+    auto adhoc_session = [](std::string id, std::string fingerprint, std::string started) {
+      store::SessionStart s;
+      s.id = std::move(id);
+      s.fingerprint = std::move(fingerprint);
+      s.kind = "adhoc";
+      s.started = std::move(started);
+      return s;
+    };
+    db->insert_session(adhoc_session("111111111", "SHA256:old", "2020-01-01T00:00:00.000Z"));
     db->end_session("111111111", "agent closed", "2020-01-01T01:00:00.000Z");
-    store::SessionStart recent{.id = "222222222",
-                               .fingerprint = "SHA256:recent",
-                               .kind = "adhoc",
-                               .started = now_iso8601()};
-    db->insert_session(recent);
+    db->insert_session(adhoc_session("222222222", "SHA256:recent", now_iso8601()));
     db->end_session("222222222", "agent closed", now_iso8601());
   }
   relay.restart();

@@ -12,15 +12,10 @@
 namespace sb::e2e {
 namespace {
 
-std::string trim(std::string s) {
-  while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) s.pop_back();
-  return s;
-}
-
 std::string create_token(Relay& relay, const std::string& name, const std::string& ttl = "1h") {
   auto r = relay.admin({"enroll", "create", "--name", name, "--ttl", ttl});
   EXPECT_EQ(r.exit_code, 0) << r.err;
-  std::string token = trim(r.out);
+  std::string token = trim_end(r.out);
   EXPECT_EQ(token.find('\n'), std::string::npos) << "the token must be alone on stdout: " << r.out;
   EXPECT_FALSE(token.empty());
   return token;
@@ -294,7 +289,7 @@ TEST(Enroll, UnknownTokenAndMissingTokenAreRefused) {
   ASSERT_EQ(foreign.exit_code, 0) << foreign.err;
   {
     Process agent(
-        agent_run_argv(relay.address(), tmp / "a", {"--enroll-token", trim(foreign.out)}));
+        agent_run_argv(relay.address(), tmp / "a", {"--enroll-token", trim_end(foreign.out)}));
     auto code = agent.wait(20s);
     ASSERT_TRUE(code) << agent.err();
     EXPECT_EQ(*code, 2) << agent.err();

@@ -456,6 +456,12 @@ std::string digits_only(const std::string& text) {
   return out;
 }
 
+std::string trim_end(std::string text) {
+  while (!text.empty() && (text.back() == '\n' || text.back() == '\r' || text.back() == ' '))
+    text.pop_back();
+  return text;
+}
+
 bool contains(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
 }

@@ -165,6 +165,8 @@ inline constexpr const char* kConnectedRegex = R"(connected to \S+: session (\d{
 std::string digits_only(const std::string& text);
 
 bool contains(const std::string& text, const std::string& part);
+// Without trailing newlines, carriage returns and spaces (a CLI's one-line answer).
+std::string trim_end(std::string text);
 // The whole file, or "" if it cannot be read.
 std::string read_text(const std::filesystem::path& file);
 double seconds_since(std::chrono::steady_clock::time_point start);

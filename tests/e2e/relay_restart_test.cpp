@@ -13,12 +13,7 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-std::string trim(std::string s) {
-  while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) s.pop_back();
-  return s;
-}
-
-std::set<std::string> ids_of(const nlohmann::json& rows, const char* field = "id") {
+std::set<std::string> values_of(const nlohmann::json& rows, const char* field = "id") {
   std::set<std::string> out;
   if (rows.is_array())
     for (const auto& r : rows) out.insert(r.value(field, ""));
@@ -28,7 +23,7 @@ std::set<std::string> ids_of(const nlohmann::json& rows, const char* field = "id
 TEST(RelayRestart, AgentsReconnectAfterRelayKill9AndOldSessionsEndAsRestarted) {
   TempDir tmp;
   Relay relay(tmp / "relay");
-  auto token = trim(relay.admin({"enroll", "create", "--name", "web-01"}).out);
+  auto token = trim_end(relay.admin({"enroll", "create", "--name", "web-01"}).out);
   ASSERT_FALSE(token.empty());
 
   Process adhoc(agent_help_argv(relay.address(), tmp / "adhoc"));
@@ -42,7 +37,7 @@ TEST(RelayRestart, AgentsReconnectAfterRelayKill9AndOldSessionsEndAsRestarted) {
 
   relay.kill9();
   // The crash left the sessions open in the store: nobody ended them.
-  EXPECT_EQ(ids_of(relay.sessions(true)), (std::set<std::string>{*adhoc1, *enrolled1}));
+  EXPECT_EQ(values_of(relay.sessions(true)), (std::set<std::string>{*adhoc1, *enrolled1}));
 
   relay.restart();
   auto adhoc2 = banner_session_id(adhoc, 2, 30s);
@@ -56,12 +51,13 @@ TEST(RelayRestart, AgentsReconnectAfterRelayKill9AndOldSessionsEndAsRestarted) {
   nlohmann::json active;
   ASSERT_TRUE(wait_until([&] {
     active = relay.sessions(true);
-    return ids_of(active) == std::set<std::string>{*adhoc2, *enrolled2};
+    return values_of(active) == std::set<std::string>{*adhoc2, *enrolled2};
   })) << active.dump(2);
   EXPECT_EQ(find_by(active, "id", *enrolled2)["device"], "web-01");
   EXPECT_EQ(find_by(active, "id", *adhoc2)["kind"], "adhoc");
   EXPECT_TRUE(wait_until([&] {
-    return ids_of(relay.tunnel_keys(), "session_id") == std::set<std::string>{*adhoc2, *enrolled2};
+    return values_of(relay.tunnel_keys(), "session_id") ==
+           std::set<std::string>{*adhoc2, *enrolled2};
   })) << relay.tunnel_keys().dump(2);
 
   // The old ones were ended at start, as left behind by a crash.

@@ -18,11 +18,7 @@ namespace {
 
 using nlohmann::json;
 
-// 2026-11-22T03:00:00.000Z plus ms milliseconds.
-std::string at(std::int64_t ms) {
-  return iso8601_utc(std::chrono::system_clock::from_time_t(1795316400) +
-                     std::chrono::milliseconds(ms));
-}
+using test::at;
 
 class AuditQueries : public ::testing::Test {
  protected:

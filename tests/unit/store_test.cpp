@@ -19,6 +19,7 @@
 
 #include "relay/store/migrations.hpp"
 #include "relay/store/store.hpp"
+#include "test_support.hpp"
 
 namespace sb::store {
 namespace {
@@ -26,18 +27,7 @@ namespace {
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 
-// "2026-11-22T03:00:00.000Z" plus `ms` milliseconds: explicit, sortable test times.
-std::string at(std::int64_t ms) {
-  const std::time_t base = 1795316400;  // 2026-11-22T03:00:00Z
-  const std::time_t secs = base + static_cast<std::time_t>(ms / 1000);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                static_cast<int>(ms % 1000));
-  return buf;
-}
+using test::at;
 
 class StoreTest : public ::testing::Test {
  protected:

@@ -4,10 +4,27 @@
 #include <stdlib.h>
 #include <sys/stat.h>
 
+#include <cstdint>
+#include <cstdio>
+#include <ctime>
 #include <filesystem>
 #include <stdexcept>
+#include <string>
 
 namespace sb::test {
+
+// "2026-11-22T03:00:00.000Z" plus `ms` milliseconds: explicit, sortable test times.
+inline std::string at(std::int64_t ms) {
+  const std::time_t base = 1795316400;  // 2026-11-22T03:00:00Z
+  const std::time_t secs = base + static_cast<std::time_t>(ms / 1000);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                static_cast<int>(ms % 1000));
+  return buf;
+}
 
 // A directory under /tmp, removed with its contents when the test is done.
 class TempDir {
