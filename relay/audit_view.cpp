@@ -155,7 +155,8 @@ std::string describe_event(const AuditRow& row) {
            std::to_string(number(d, "events")) + " events, " +
            std::to_string(number(d, "sessions")) + " sessions" +
            (d.contains("recordings")
-                ? ", " + std::to_string(number(d, "recordings")) + " recordings (" +
+                ? ", " + std::to_string(number(d, "recordings")) +
+                      (number(d, "recordings") == 1 ? " recording (" : " recordings (") +
                       format_bytes(static_cast<std::uint64_t>(
                           std::max<std::int64_t>(number(d, "recording_bytes"), 0))) +
                       ")"

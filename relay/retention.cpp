@@ -243,9 +243,9 @@ void finish(RetentionRun& run, store::Db& db) {
     }
     spdlog::info(
         "audit retention {}: pruned {} events, {} sessions, {} attachments, {} channels, "
-        "{} recordings ({} freed{})",
+        "{} recording{} ({} freed{})",
         format_duration(run.options.keep), r.events, r.sessions, r.attachments, r.channels,
-        run.files.deleted, format_bytes(run.files.bytes),
+        run.files.deleted, run.files.deleted == 1 ? "" : "s", format_bytes(run.files.bytes),
         run.files.failed > 0 ? ", " + std::to_string(run.files.failed) + " not deletable" : "");
   }
   if (run.done) run.done();

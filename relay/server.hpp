@@ -15,8 +15,9 @@ struct ServeOptions {
   net::HostPort listen;
   std::chrono::milliseconds check_interval{std::chrono::seconds(30)};
   unsigned threads = 0;  // 0 = one per core
-  // Audit rows older than this are pruned at start and hourly (on the store's writer thread);
-  // zero keeps them forever. A live session's rows are always kept.
+  // Audit rows and shell recordings older than this are pruned at start and hourly (on the
+  // store's writer thread, in small batches); zero keeps them forever. A live session's rows
+  // and recordings are always kept.
   std::chrono::milliseconds audit_retention{0};
   Limits limits;
   bool record = true;  // shell recordings (serve --no-record turns them off)
