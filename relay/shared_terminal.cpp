@@ -26,7 +26,8 @@ void SharedTerminal::join(ServerConn& op_conn, ssh_channel op, bool read_write, 
                           const std::string& term, std::shared_ptr<MemberBytes> bytes) {
   if (members_.empty() && !dev_) term_ = term.empty() ? "xterm" : term;
   if (!bytes) bytes = std::make_shared<MemberBytes>();
-  members_.push_back(Member{&op_conn, op, read_write, cols, rows, replay_, std::move(bytes)});
+  members_.push_back(
+      Member{&op_conn, op, read_write, cols, rows, recent_screen(), std::move(bytes)});
   if (!dev_) {
     dev_ = ssh_channel_new(device_conn_.raw());
     if (!dev_) return end_all("the relay could not open a channel to the device");
@@ -120,9 +121,15 @@ void SharedTerminal::step_setup() {
   }
 }
 
-void SharedTerminal::remember(const char* data, std::size_t len) {
-  replay_.append(data, len);
-  if (replay_.size() > kReplayBytes) replay_.erase(0, replay_.size() - kReplayBytes);
+void SharedTerminal::remember(std::string_view data) {
+  replay_.append(data);
+  // Trimmed only once it holds twice the replay: shifting 64 KiB for every chunk of output
+  // cost more than the output itself.
+  if (replay_.size() > 2 * kReplayBytes) replay_.erase(0, replay_.size() - kReplayBytes);
+}
+
+std::string SharedTerminal::recent_screen() const {
+  return replay_.size() > kReplayBytes ? replay_.substr(replay_.size() - kReplayBytes) : replay_;
 }
 
 void SharedTerminal::flush_member(Member& m) {
@@ -137,20 +144,23 @@ void SharedTerminal::flush_member(Member& m) {
 }
 
 void SharedTerminal::read_device_output() {
+  // Everything read in this turn goes to each member in one write: one write (and one send)
+  // per member per turn instead of one per chunk the device sent.
+  std::size_t most_pending = 0;
+  for (const auto& m : members_) most_pending = std::max(most_pending, m.pending.size());
+  std::string batch;
   char buf[kOutputChunk];
-  for (int i = 0; i < 8; ++i) {
-    bool room = std::all_of(members_.begin(), members_.end(), [](const Member& m) {
-      return m.pending.size() + kOutputChunk <= kMemberPendingCap;
-    });
-    if (!room) return;
+  for (int i = 0; i < 8 && most_pending + batch.size() + kOutputChunk <= kMemberPendingCap; ++i) {
     int got = ssh_channel_read_nonblocking(dev_, buf, sizeof buf, 0);
-    if (got <= 0) return;
-    remember(buf, static_cast<std::size_t>(got));
-    if (recording_) recording_->output({buf, static_cast<std::size_t>(got)});
-    for (auto& m : members_) {
-      m.pending.append(buf, static_cast<std::size_t>(got));
-      flush_member(m);
-    }
+    if (got <= 0) break;
+    batch.append(buf, static_cast<std::size_t>(got));
+  }
+  if (batch.empty()) return;
+  remember(batch);
+  if (recording_) recording_->output(batch);
+  for (auto& m : members_) {
+    m.pending.append(batch);
+    flush_member(m);
   }
 }
 

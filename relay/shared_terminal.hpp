@@ -13,6 +13,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace sb::relay {
@@ -68,7 +69,9 @@ class SharedTerminal {
   void apply_size();
   std::optional<std::pair<int, int>> smallest_size() const;
   void end_all(const std::string& why);
-  void remember(const char* data, std::size_t len);
+  void remember(std::string_view data);
+  // What a late joiner sees first: the last kReplayBytes of output.
+  std::string recent_screen() const;
   void after_libssh_calls();
 
   enum class State { kOpening, kPty, kShell, kRunning, kEnded };
@@ -78,7 +81,7 @@ class SharedTerminal {
   State state_ = State::kOpening;
   std::string term_ = "xterm";
   std::vector<Member> members_;
-  std::string replay_;  // the last kReplayBytes of output
+  std::string replay_;  // the last kReplayBytes to 2 x kReplayBytes of output
   std::string input_pending_;
   std::optional<std::pair<int, int>> size_sent_;
   std::optional<int> exit_status_;

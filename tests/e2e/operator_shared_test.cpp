@@ -104,6 +104,22 @@ TEST_F(OperatorShared, WhatOneTypesAllSeeObserverCannotTypeLateJoinerSeesTheScre
   EXPECT_TRUE(missing.empty()) << "not seen by " << join(missing) << "\n" << screens();
 }
 
+TEST_F(OperatorShared, LateJoinerGetsOnlyTheLastReplayBytes) {
+  open_terminal("alice");
+  // ~200 KB of numbered lines: three times the replay the relay keeps for late joiners.
+  type("alice",
+       "seq -f 'L%05g-0123456789012345678901234567890123456789012345678901234567' 1 "
+       "3000; echo END-$((6*7))");
+  ASSERT_TRUE(term("alice").wait_for_output("END-42", kSee)) << term("alice").out().size();
+  open_terminal("erin", "+ro");
+  ASSERT_TRUE(term("erin").wait_for_output("END-42", kSee));
+  const std::string seen = term("erin").out();
+  EXPECT_NE(seen.find("L03000-"), std::string::npos) << "the last line is not replayed";
+  EXPECT_EQ(seen.find("L00001-"), std::string::npos) << "more than the recent screen replayed";
+  EXPECT_LE(seen.size(), 64u * 1024 + 1024) << "replay larger than 64 KiB";
+  EXPECT_GE(seen.size(), 60u * 1024) << "replay much smaller than 64 KiB";
+}
+
 TEST_F(OperatorShared, PrivateShellIsNotSeenByOthers) {
   open_terminal("alice");
   open_terminal("bob");
