@@ -27,16 +27,7 @@ class AuditQueries : public ::testing::Test {
 
   // Plain SQL on a second connection, for rows another branch's code writes (attachments,
   // channels) and for checks the API does not expose.
-  void sql(const std::string& text) {
-    sqlite3* raw = nullptr;
-    ASSERT_EQ(sqlite3_open(file().c_str(), &raw), SQLITE_OK);
-    sqlite3_busy_timeout(raw, 5000);
-    char* err = nullptr;
-    EXPECT_EQ(sqlite3_exec(raw, text.c_str(), nullptr, nullptr, &err), SQLITE_OK)
-        << text << ": " << (err ? err : "");
-    sqlite3_free(err);
-    sqlite3_close(raw);
-  }
+  void sql(const std::string& text) { test::exec_sql(file(), text); }
   std::int64_t scalar(const std::string& text) {
     sqlite3* raw = nullptr;
     EXPECT_EQ(sqlite3_open(file().c_str(), &raw), SQLITE_OK);

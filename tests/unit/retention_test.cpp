@@ -180,16 +180,7 @@ class RetentionRunTest : public ::testing::Test {
     store::Db::open(db_file(), true);  // creates the schema
   }
   fs::path db_file() const { return tmp_.path() / "relay.db"; }
-  void sql(const std::string& text) {
-    sqlite3* raw = nullptr;
-    ASSERT_EQ(sqlite3_open(db_file().c_str(), &raw), SQLITE_OK);
-    sqlite3_busy_timeout(raw, 5000);
-    char* err = nullptr;
-    EXPECT_EQ(sqlite3_exec(raw, text.c_str(), nullptr, nullptr, &err), SQLITE_OK)
-        << text << ": " << (err ? err : "");
-    sqlite3_free(err);
-    sqlite3_close(raw);
-  }
+  void sql(const std::string& text) { test::exec_sql(db_file(), text); }
   std::int64_t count(const std::string& where) {
     auto db = store::Db::open(db_file(), false);
     store::AuditFilter f;
