@@ -10,6 +10,7 @@
 #include <stdexcept>
 #include <utility>
 
+#include "common/fd.hpp"
 #include "common/util.hpp"
 
 namespace sb {
@@ -27,22 +28,6 @@ std::string octal_mode(mode_t mode) {
   std::snprintf(buf, sizeof buf, "%04o", static_cast<unsigned>(mode & 07777));
   return buf;
 }
-
-// Closes on scope exit so that every error path releases the descriptor.
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  int get() const { return fd_; }
-  int release() { return std::exchange(fd_, -1); }
-
- private:
-  int fd_;
-};
 
 // mkdir -p, new components mode 0700; an existing component is left as it is.
 void make_dirs(const fs::path& dir) {

@@ -5,7 +5,7 @@
 #include <filesystem>
 #include <string>
 
-#include "common/net.hpp"
+#include "common/io/net.hpp"
 #include "device-agent/channel_host.hpp"
 
 namespace sb::agent {

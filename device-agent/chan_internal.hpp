@@ -24,7 +24,7 @@
 #include <string>
 #include <vector>
 
-#include "common/ssh_conn.hpp"
+#include "common/ssh/conn.hpp"
 #include "device-agent/channel_host.hpp"
 
 namespace sb::agent::detail {

@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "common/net.hpp"
+#include "common/io/net.hpp"
 
 namespace sb::ssh {
 class Conn;

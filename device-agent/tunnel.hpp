@@ -9,8 +9,8 @@
 #include <optional>
 #include <string>
 
-#include "common/line_channel.hpp"
-#include "common/ssh_conn.hpp"
+#include "common/ssh/line_channel.hpp"
+#include "common/ssh/conn.hpp"
 #include "device-agent/channel_host.hpp"
 
 namespace sb::agent {

@@ -6,7 +6,7 @@
 #include <string>
 #include <string_view>
 
-#include "common/ssh_handles.hpp"
+#include "common/ssh/handles.hpp"
 
 namespace sb::keys {
 

@@ -6,7 +6,7 @@
 #include <cstring>
 #include <iostream>
 
-#include "common/net.hpp"
+#include "common/io/net.hpp"
 #include "operator-cli/ssh_child.hpp"
 #include "operator-cli/ssh_command.hpp"
 

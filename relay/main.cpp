@@ -3,7 +3,7 @@
 #include <csignal>
 #include <iostream>
 
-#include "relay/cli.hpp"
+#include "relay/admin/cli.hpp"
 
 int main(int argc, char** argv) {
   // Writes to peers that went away must fail with EPIPE, not kill the daemon.

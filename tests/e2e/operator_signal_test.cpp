@@ -7,7 +7,7 @@
 
 #include <optional>
 
-#include "common/ssh_handles.hpp"
+#include "common/ssh/handles.hpp"
 #include "harness.hpp"
 #include "operator_support.hpp"
 

@@ -53,7 +53,7 @@
 #include <vector>
 
 #include "common/logging.hpp"
-#include "common/net.hpp"
+#include "common/io/net.hpp"
 #include "common/util.hpp"
 #include "device-agent/tunnel.hpp"
 #include "keys/keys.hpp"

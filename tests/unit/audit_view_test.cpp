@@ -1,6 +1,6 @@
 // The admin CLI's audit views (relay/audit_view.cpp): one readable DETAIL per event, the
 // `relay audit` table with its REC mark and paging footer, and the stories as text and JSON.
-#include "relay/audit_view.hpp"
+#include "relay/admin/audit_view.hpp"
 
 #include <gtest/gtest.h>
 #include <stdlib.h>

@@ -26,7 +26,7 @@
 #include <string>
 #include <thread>
 
-#include "common/ssh_conn.hpp"
+#include "common/ssh/conn.hpp"
 #include "device-agent/tunnel.hpp"
 #include "keys/keys.hpp"
 

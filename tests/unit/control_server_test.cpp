@@ -1,7 +1,7 @@
 // Unit tests of the relay's control socket (relay/control_server.*): file mode, a stale socket
 // file replaced, one JSON request -> one JSON response (answered later, from another thread),
 // and bad or oversized request lines refused without stopping the server.
-#include "relay/control_server.hpp"
+#include "relay/control/control_server.hpp"
 
 #include <gtest/gtest.h>
 #include <poll.h>

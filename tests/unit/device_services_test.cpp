@@ -1,5 +1,5 @@
 // DeviceServices: the named services an agentless device registers with `ssh -R NAME:PORT:...`.
-#include "relay/device_services.hpp"
+#include "relay/device/device_services.hpp"
 
 #include <gtest/gtest.h>
 

@@ -1,5 +1,5 @@
 // GuessGuard: the guessing penalty falls on the source and key that missed, and on nobody else.
-#include "relay/guess_guard.hpp"
+#include "relay/router/guess_guard.hpp"
 
 #include <gtest/gtest.h>
 

@@ -1,6 +1,6 @@
 // JanitorPolicy: when the relay declares a device tunnel dead, and when an unfinished
 // handshake is dropped. Pure logic; every time point is constructed arithmetically.
-#include "relay/janitor_policy.hpp"
+#include "relay/device/janitor_policy.hpp"
 
 #include <gtest/gtest.h>
 

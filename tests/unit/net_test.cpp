@@ -1,5 +1,5 @@
 // parse_host_port and HostPort::str(): the relay address as typed by people.
-#include "common/net.hpp"
+#include "common/io/net.hpp"
 
 #include <gtest/gtest.h>
 

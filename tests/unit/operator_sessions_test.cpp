@@ -1,6 +1,6 @@
 // What `sessions` lists for an operator (granted devices only, with their live session IDs),
 // how it is rendered, which commands the relay's query user accepts, and operator-cli's hints.
-#include "relay/operator_sessions.hpp"
+#include "relay/operator/operator_sessions.hpp"
 
 #include <gtest/gtest.h>
 

@@ -1,6 +1,6 @@
 // ReadAhead: the recv()/poll()/close() shim that serves libssh's 4 KiB reads from one 64 KiB
 // read. Driven through the same libc entry points libssh calls, on a socketpair.
-#include "common/read_ahead.hpp"
+#include "common/io/read_ahead.hpp"
 
 #include <gtest/gtest.h>
 #include <poll.h>

@@ -1,14 +1,14 @@
 // Shell recordings: the asciicast v2 writer (header, escaping, UTF-8 across chunks, invalid
 // bytes, resizes, the size cap), the streaming reader, and the recorder thread end to end
 // (files, modes, events, a full queue).
-#include "relay/recording.hpp"
+#include "relay/audit/recording.hpp"
 
 #include <gtest/gtest.h>
 
 #include <fstream>
 #include <sstream>
 
-#include "relay/recorder.hpp"
+#include "relay/audit/recorder.hpp"
 #include "relay/store/store.hpp"
 #include "test_support.hpp"
 

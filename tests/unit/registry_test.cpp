@@ -1,5 +1,5 @@
 // SessionRegistry: live session IDs and the device -> session binding shared by all reactors.
-#include "relay/registry.hpp"
+#include "relay/router/registry.hpp"
 
 #include <gtest/gtest.h>
 
@@ -10,7 +10,7 @@
 #include <thread>
 #include <vector>
 
-#include "common/ssh_conn.hpp"
+#include "common/ssh/conn.hpp"
 
 namespace sb::relay {
 namespace {

@@ -2,7 +2,7 @@
 // listing, the store's sessions and the recorder's open files), the listing and deletion on a
 // real directory (stray files, symlinks), and a whole run through the Store: batches with live
 // writes between them, none of them dropped.
-#include "relay/retention.hpp"
+#include "relay/audit/retention.hpp"
 
 #include <gtest/gtest.h>
 #include <sqlite3.h>

@@ -1,7 +1,7 @@
 // Table: the admin verbs' plain-text tables. Columns are as wide as their widest cell (counted
 // in UTF-8 code points) and separated by two spaces; control characters from the network are
 // printed as '?'.
-#include "relay/table.hpp"
+#include "common/table.hpp"
 
 #include <gtest/gtest.h>
 

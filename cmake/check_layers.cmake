@@ -1,0 +1,77 @@
+# Fails the build when a source file includes a layer it must not see. Run by the check_layers
+# target (part of every build): cmake -DSOURCE_DIR=<repo> -P cmake/check_layers.cmake
+#
+# Each entry: a folder, then (after |, comma-separated) the folders its files may include besides their own. The folders
+# form one-way layers (docs/architecture.md draws them); a folder not listed may include only
+# itself and common/. Three headers are owned by one folder each: <sqlite3.h> by relay/store,
+# <libssh/...> by common/ssh (and keys/, which reads key files through it), <CLI/...> by the
+# command lines.
+set(layers
+  "common/io|common"
+  "common/ssh|common,common/io"
+  "keys|common,common/ssh"
+  "relay/store|common,keys"
+  "relay/audit|common,relay/store"
+  "relay/control|common"
+  "relay/router|common,common/io,common/ssh,keys,relay/store"
+  "relay/bridge|common,common/io,common/ssh,keys,relay/store,relay/audit,relay/router"
+  "relay/device|common,common/io,common/ssh,keys,relay/store,relay/audit,relay/router,relay/bridge"
+  "relay/operator|common,common/io,common/ssh,keys,relay/store,relay/audit,relay/router,relay/bridge,relay/device"
+  "relay/connection|common,common/io,common/ssh,keys,relay/store,relay/audit,relay/router,relay/bridge,relay/device,relay/operator"
+  "relay/daemon|common,common/io,common/ssh,keys,relay/store,relay/audit,relay/router,relay/bridge,relay/device,relay/operator,relay/connection,relay/control"
+  "relay/admin|common,common/io,keys,relay/store,relay/audit,relay/control,relay/daemon"
+  "relay|relay/admin"
+  "device-agent|common,common/io,common/ssh,keys,device-agent"
+  "operator-cli|common,common/io")
+set(private_headers "sqlite3.h|relay/store" "libssh/|common/ssh,keys,relay/bridge,relay/connection,relay/device,relay/operator,device-agent"
+    "CLI/|relay/admin,device-agent,operator-cli")
+
+set(errors "")
+foreach(entry IN LISTS layers)
+  string(REPLACE "|" ";" parts "${entry}")
+  string(REPLACE "," ";" parts "${parts}")
+  list(GET parts 0 folder)
+  list(SUBLIST parts 1 -1 allowed)
+  string(REPLACE ";" "|" allowed_re "${allowed}")
+  file(GLOB sources RELATIVE "${SOURCE_DIR}" "${SOURCE_DIR}/${folder}/*.cpp"
+       "${SOURCE_DIR}/${folder}/*.hpp")
+  foreach(source IN LISTS sources)
+    file(STRINGS "${SOURCE_DIR}/${source}" includes REGEX "^#include \"")
+    foreach(line IN LISTS includes)
+      string(REGEX REPLACE "^#include \"([^\"]+)\".*" "\\1" header "${line}")
+      get_filename_component(header_dir "${header}" DIRECTORY)
+      if(header_dir STREQUAL folder OR header_dir STREQUAL "common")
+        continue()
+      endif()
+      if(NOT header_dir MATCHES "^(${allowed_re})$")
+        string(APPEND errors "  ${source} includes ${header}: ${folder}/ may use ${allowed}\n")
+      endif()
+    endforeach()
+  endforeach()
+endforeach()
+
+file(GLOB_RECURSE all_sources RELATIVE "${SOURCE_DIR}" "${SOURCE_DIR}/common/*.[ch]pp"
+     "${SOURCE_DIR}/keys/*.[ch]pp" "${SOURCE_DIR}/relay/*.[ch]pp"
+     "${SOURCE_DIR}/device-agent/*.[ch]pp" "${SOURCE_DIR}/operator-cli/*.[ch]pp")
+foreach(rule IN LISTS private_headers)
+  string(REPLACE "|" ";" parts "${rule}")
+  string(REPLACE "," ";" parts "${parts}")
+  list(GET parts 0 header)
+  list(SUBLIST parts 1 -1 owners)
+  string(REPLACE ";" "|" owners_re "${owners}")
+  string(REPLACE "." "\\." header_re "${header}")
+  foreach(source IN LISTS all_sources)
+    get_filename_component(source_dir "${source}" DIRECTORY)
+    if(source_dir MATCHES "^(${owners_re})(/|$)")
+      continue()
+    endif()
+    file(STRINGS "${SOURCE_DIR}/${source}" hits REGEX "^#include <${header_re}")
+    if(hits)
+      string(APPEND errors "  ${source} includes <${header}...>: only ${owners} may\n")
+    endif()
+  endforeach()
+endforeach()
+
+if(errors)
+  message(FATAL_ERROR "layering: includes that cross a layer the wrong way:\n${errors}")
+endif()

@@ -1,0 +1,392 @@
+// The admin CLI's views of the audit: one line per event, the session and device stories.
+#include "relay/admin/audit_view.hpp"
+
+#include <algorithm>
+
+#include "common/json_field.hpp"
+#include "common/util.hpp"
+#include "common/util_time.hpp"
+#include "common/table.hpp"
+
+namespace sb::relay {
+
+using nlohmann::json;
+using store::AuditRow;
+
+namespace {
+
+constexpr std::size_t kMaxShownText = 60;  // longer commands and targets are cut in the table
+
+std::string or_dash(const std::string& s) {
+  return s.empty() ? "-" : s;
+}
+
+json or_null(const std::string& s) {
+  return s.empty() ? json() : json(s);
+}
+
+// detail[key] as text: strings as they are, numbers and booleans in JSON form, "" if absent.
+std::string field(const json& detail, const char* key) {
+  if (!detail.is_object()) return {};
+  auto it = detail.find(key);
+  if (it == detail.end() || it->is_null()) return {};
+  return it->is_string() ? it->get<std::string>() : it->dump();
+}
+
+std::int64_t number(const json& detail, const char* key) {
+  if (!detail.is_object()) return 0;
+  auto it = detail.find(key);
+  return it != detail.end() && it->is_number() ? it->get<std::int64_t>() : 0;
+}
+
+std::string shorten(const std::string& text) {
+  if (text.size() <= kMaxShownText) return text;
+  std::size_t cut = kMaxShownText - 1;
+  while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;  // UTF-8
+  return text.substr(0, cut) + "…";
+}
+
+std::string bytes_text(std::int64_t in, std::int64_t out) {
+  return format_bytes(static_cast<std::uint64_t>(std::max<std::int64_t>(in, 0))) + " in / " +
+         format_bytes(static_cast<std::uint64_t>(std::max<std::int64_t>(out, 0))) + " out";
+}
+
+// `exec "uname -a" → exit 0 · 1.2 KiB in / 3.4 KiB out · 0.4 s`
+struct ChannelFacts {
+  std::string kind, target, command, exit_status, exit_signal, duration;
+  std::int64_t bytes_in = 0, bytes_out = 0;
+};
+
+std::string describe_channel(const ChannelFacts& c) {
+  std::string text = or_dash(c.kind);
+  const std::string& what = !c.command.empty() ? c.command : c.target;
+  if (!what.empty()) text += " \"" + shorten(what) + "\"";
+  if (!c.exit_signal.empty()) {
+    text += " → signal " + c.exit_signal;
+  } else if (!c.exit_status.empty()) {
+    text += " → exit " + c.exit_status;
+  }
+  text += " · " + bytes_text(c.bytes_in, c.bytes_out);
+  if (!c.duration.empty()) text += " · " + c.duration;
+  return text;
+}
+
+std::string duration_ms_text(const json& detail) {
+  if (!detail.is_object() || !detail.contains("duration_ms")) return {};
+  return format_elapsed(std::chrono::milliseconds(number(detail, "duration_ms")));
+}
+
+std::string describe_channel_event(const json& d) {
+  return describe_channel({field(d, "kind"), field(d, "target"), field(d, "command"),
+                           field(d, "exit_status"), field(d, "exit_signal"), duration_ms_text(d),
+                           number(d, "bytes_in"), number(d, "bytes_out")});
+}
+
+std::string with_reason(std::string text, const json& d) {
+  const std::string reason = field(d, "reason");
+  return reason.empty() ? text : text + ": " + reason;
+}
+
+std::string from_addr(const json& d) {
+  const std::string addr = field(d, "source_addr");
+  return addr.empty() ? "" : " from " + addr;
+}
+
+// Whatever the detail holds beyond the indexed columns, as key=value pairs.
+std::string generic(const json& d) {
+  std::string text;
+  if (!d.is_object()) return text;
+  for (const auto& [key, value] : d.items()) {
+    if (key == "session" || key == "device" || key == "operator") continue;
+    if (!text.empty()) text += " ";
+    text += key + "=" + (value.is_string() ? value.get<std::string>() : value.dump());
+  }
+  return shorten(text);
+}
+
+}  // namespace
+
+std::string local_time(const std::string& iso_utc) {
+  auto t = parse_iso8601_utc(iso_utc);
+  return t ? format_local_time(*t) : iso_utc;
+}
+
+std::string elapsed_between(const std::string& from, const std::string& to) {
+  auto a = parse_iso8601_utc(from);
+  auto b = parse_iso8601_utc(to);
+  if (!a || !b) return {};
+  return format_elapsed(std::chrono::duration_cast<std::chrono::milliseconds>(*b - *a));
+}
+
+std::string describe_event(const AuditRow& row) {
+  const json& d = row.detail;
+  const std::string& k = row.kind;
+  if (k == "channel.closed") return describe_channel_event(d);
+  if (k == "operator.attached") return "attached " + or_dash(field(d, "mode")) + from_addr(d);
+  if (k == "operator.detached") {
+    std::string text = with_reason("detached", d);
+    const std::string after = duration_ms_text(d);
+    return after.empty() ? text : text + " after " + after;
+  }
+  if (k == "consent.asked") {
+    const std::string what = field(d, "what");
+    return "consent " + field(d, "capability") + ": asked" +
+           (what.empty() ? "" : " \"" + shorten(what) + "\"");
+  }
+  if (k == "consent.answered") {
+    const bool allowed = field(d, "allow") == "true";
+    return "consent " + field(d, "capability") + ": " + (allowed ? "allowed" : "declined");
+  }
+  if (k == "session.issued") return "issued (" + or_dash(field(d, "kind")) + ")" + from_addr(d);
+  if (k == "session.ended") return with_reason("ended", d);
+  if (k == "session.killed") return "killed by " + or_dash(field(d, "by"));
+  if (k == "device.connected") return "connected" + from_addr(d);
+  if (k == "device.disconnected") return with_reason("disconnected", d);
+  if (k == "device.revoked") return "revoked by " + or_dash(field(d, "by"));
+  if (k == "recording.started") return "recording " + field(d, "kind") + " " + field(d, "path");
+  if (k == "recording.stopped") {
+    const bool cut = field(d, "truncated") == "true";
+    return "recording stopped · " +
+           format_bytes(static_cast<std::uint64_t>(std::max<std::int64_t>(number(d, "bytes"), 0))) +
+           (cut ? " (truncated)" : "");
+  }
+  if (k == "audit.pruned") {
+    return "pruned before " + local_time(field(d, "before")) + ": " +
+           std::to_string(number(d, "events")) + " events, " +
+           std::to_string(number(d, "sessions")) + " sessions" +
+           (d.contains("recordings")
+                ? ", " + std::to_string(number(d, "recordings")) +
+                      (number(d, "recordings") == 1 ? " recording (" : " recordings (") +
+                      format_bytes(static_cast<std::uint64_t>(
+                          std::max<std::int64_t>(number(d, "recording_bytes"), 0))) +
+                      ")"
+                : "");
+  }
+  if (k == "auth.refused" || k == "attach.refused" || k == "enroll.refused") {
+    std::string text = with_reason("refused", d) + from_addr(d);
+    const std::string target = field(d, "target");
+    return target.empty() ? text : text + " (" + shorten(target) + ")";
+  }
+  return generic(d);
+}
+
+void print_audit_table(const store::AuditPage& page, std::ostream& out) {
+  Table table({"TIME", "KIND", "SESSION", "DEVICE", "OPERATOR", "DETAIL"});
+  for (const AuditRow& row : page.rows) {
+    std::string session = row.session.empty() ? "-" : format_session_id(row.session);
+    if (row.recorded) session += " REC";
+    table.add({local_time(row.time), row.kind, session, or_dash(row.device),
+               or_dash(row.operator_name), describe_event(row)});
+  }
+  if (table.empty()) {
+    out << "No events match.\n";
+  } else {
+    table.print(out);
+  }
+  if (page.total == 0) return;
+  out << "page " << page.page << " of " << page.pages << " (" << page.total
+      << (page.total == 1 ? " row)" : " rows)");
+  if (page.page < page.pages) out << "; next: --page " << page.page + 1;
+  out << '\n';
+}
+
+json audit_row_json(const AuditRow& row) {
+  return {{"id", row.id},
+          {"time", row.time},
+          {"kind", row.kind},
+          {"actor", or_null(row.actor)},
+          {"session", or_null(row.session)},
+          {"device", or_null(row.device)},
+          {"operator", or_null(row.operator_name)},
+          {"detail", row.detail},
+          {"recorded", row.recorded}};
+}
+
+namespace {
+
+std::string channel_line(const store::ChannelRow& c) {
+  ChannelFacts facts{c.kind,        c.target,
+                     c.command,     c.exit_status ? std::to_string(*c.exit_status) : "",
+                     c.exit_signal, elapsed_between(c.started, c.ended),
+                     c.bytes_in,    c.bytes_out};
+  return "channel #" + std::to_string(c.id) + " " + local_time(c.started) + "  " +
+         describe_channel(facts) + (c.ended.empty() ? " (open)" : "");
+}
+
+std::string span_text(const std::string& started, const std::string& ended,
+                      const std::string& reason) {
+  if (ended.empty()) return local_time(started) + " → live";
+  std::string text =
+      local_time(started) + " → " + local_time(ended) + " (" + elapsed_between(started, ended);
+  return text + (reason.empty() ? ")" : "; " + reason + ")");
+}
+
+void print_attachment(const store::AttachmentRow& a, std::ostream& out) {
+  out << "  #" << a.id << " " << printable(a.operator_name) << " " << or_dash(a.mode) << " from "
+      << printable(or_dash(a.source_addr)) << " key " << a.fingerprint << "\n      "
+      << printable(span_text(a.started, a.ended, a.end_reason)) << '\n';
+  for (const auto& c : a.channels) out << "      " << printable(channel_line(c)) << '\n';
+  if (a.channels.empty()) out << "      (no channels)\n";
+}
+
+std::string device_label(const store::SessionRow& s) {
+  if (!s.device.empty()) return s.device + " (enrolled)";
+  const std::string host = string_field(s.info, "hostname");
+  return host.empty() ? "ad hoc" : "ad hoc, host " + host;
+}
+
+}  // namespace
+
+void print_session_story(const store::SessionStory& story, std::ostream& out) {
+  const store::SessionRow& s = story.session;
+  out << "Session " << format_session_id(s.id) << (s.ended.empty() ? " (live)" : " (ended)")
+      << '\n';
+  out << "  device:   " << printable(device_label(s)) << '\n';
+  out << "  key:      " << s.fingerprint << '\n';
+  out << "  from:     " << printable(or_dash(s.source_addr)) << '\n';
+  out << "  started:  " << local_time(s.started) << '\n';
+  if (s.ended.empty()) {
+    out << "  ended:    - (live)\n";
+  } else {
+    out << "  ended:    " << local_time(s.ended) << " (after "
+        << elapsed_between(s.started, s.ended) << "; " << printable(or_dash(s.end_reason)) << ")\n";
+  }
+  out << "\nAttachments (" << story.attachments.size() << "):\n";
+  for (const auto& a : story.attachments) print_attachment(a, out);
+  if (story.attachments.empty()) out << "  none\n";
+
+  out << "\nEvents (" << story.events.size();
+  if (story.events_total > static_cast<std::int64_t>(story.events.size()))
+    out << " of " << story.events_total << "; the rest: relay audit --session " << s.id
+        << " --reverse";
+  out << "):\n";
+  Table events({"  TIME", "KIND", "OPERATOR", "DETAIL"});
+  for (const AuditRow& e : story.events)
+    events.add({"  " + local_time(e.time), e.kind, or_dash(e.operator_name), describe_event(e)});
+  if (events.empty()) {
+    out << "  none\n";
+  } else {
+    events.print(out);
+  }
+  if (story.recordings.empty()) return;
+  out << "\nRecordings (" << story.recordings.size() << "):\n";
+  for (const auto& r : story.recordings) {
+    out << "  " << printable(r.path) << "  " << or_dash(r.kind);
+    if (!r.operator_name.empty()) out << " " << printable(r.operator_name);
+    out << "  started " << local_time(r.started) << "\n    replay: relay replay "
+        << printable(r.path) << '\n';
+  }
+}
+
+json session_story_json(const store::SessionStory& story) {
+  const store::SessionRow& s = story.session;
+  json attachments = json::array();
+  for (const auto& a : story.attachments) {
+    json channels = json::array();
+    for (const auto& c : a.channels)
+      channels.push_back({{"id", c.id},
+                          {"kind", c.kind},
+                          {"target", or_null(c.target)},
+                          {"command", or_null(c.command)},
+                          {"exit_status", c.exit_status ? json(*c.exit_status) : json()},
+                          {"exit_signal", or_null(c.exit_signal)},
+                          {"bytes_in", c.bytes_in},
+                          {"bytes_out", c.bytes_out},
+                          {"started", c.started},
+                          {"ended", or_null(c.ended)}});
+    attachments.push_back({{"id", a.id},
+                           {"operator", a.operator_name},
+                           {"fingerprint", a.fingerprint},
+                           {"mode", a.mode},
+                           {"source_addr", or_null(a.source_addr)},
+                           {"started", a.started},
+                           {"ended", or_null(a.ended)},
+                           {"end_reason", or_null(a.end_reason)},
+                           {"channels", std::move(channels)}});
+  }
+  json events = json::array();
+  for (const auto& e : story.events) events.push_back(audit_row_json(e));
+  json recordings = json::array();
+  for (const auto& r : story.recordings)
+    recordings.push_back({{"path", r.path},
+                          {"kind", r.kind},
+                          {"operator", or_null(r.operator_name)},
+                          {"started", r.started}});
+  return {{"id", s.id},
+          {"device", or_null(s.device)},
+          {"kind", s.kind},
+          {"fingerprint", s.fingerprint},
+          {"source_addr", or_null(s.source_addr)},
+          {"started", s.started},
+          {"ended", or_null(s.ended)},
+          {"end_reason", or_null(s.end_reason)},
+          {"active", s.ended.empty()},
+          {"info", s.info},
+          {"attachments", std::move(attachments)},
+          {"events", std::move(events)},
+          {"events_total", story.events_total},
+          {"recordings", std::move(recordings)}};
+}
+
+void print_device_story(const store::DeviceStory& story, std::ostream& out) {
+  const store::DeviceRow& d = story.device;
+  const json& info = d.info;
+  out << "Device " << printable(d.name) << '\n';
+  out << "  status:    " << story.status << '\n';
+  out << "  last seen: " << (d.last_seen.empty() ? "never" : local_time(d.last_seen)) << '\n';
+  out << "  address:   " << printable(or_dash(story.address)) << '\n';
+  std::string os = string_field(info, "os");
+  const std::string kernel = string_field(info, "kernel");
+  if (!kernel.empty()) os += (os.empty() ? "" : " ") + kernel;
+  out << "  host:      " << printable(or_dash(string_field(info, "hostname"))) << '\n';
+  out << "  os:        " << printable(or_dash(os)) << '\n';
+  out << "  agent:     " << printable(or_dash(string_field(info, "agent_version"))) << '\n';
+  out << "  enrolled:  " << local_time(d.enrolled) << '\n';
+  out << "  key:       " << d.fingerprint << '\n';
+  out << "\nGrants (" << story.grants.size() << "):";
+  if (story.grants.empty()) out << " none (no operator may connect by name)";
+  for (const auto& g : story.grants) out << ' ' << printable(g.operator_name);
+  out << "\n\nRecent sessions (" << story.recent_sessions.size() << "):\n";
+  if (story.recent_sessions.empty()) {
+    out << "  none\n";
+    return;
+  }
+  Table table({"  SESSION", "STARTED", "DURATION", "FROM", "OPERATORS", "ENDED BECAUSE"});
+  for (const auto& summary : story.recent_sessions) {
+    const store::SessionRow& s = summary.session;
+    std::string operators;
+    for (const auto& name : summary.operators) operators += (operators.empty() ? "" : ",") + name;
+    table.add({"  " + format_session_id(s.id), local_time(s.started),
+               s.ended.empty() ? "live" : elapsed_between(s.started, s.ended),
+               or_dash(s.source_addr), or_dash(operators), or_dash(s.end_reason)});
+  }
+  table.print(out);
+}
+
+json device_story_json(const store::DeviceStory& story) {
+  const store::DeviceRow& d = story.device;
+  json grants = json::array();
+  for (const auto& g : story.grants) grants.push_back(g.operator_name);
+  json sessions = json::array();
+  for (const auto& summary : story.recent_sessions) {
+    const store::SessionRow& s = summary.session;
+    sessions.push_back({{"id", s.id},
+                        {"source_addr", or_null(s.source_addr)},
+                        {"started", s.started},
+                        {"ended", or_null(s.ended)},
+                        {"end_reason", or_null(s.end_reason)},
+                        {"active", s.ended.empty()},
+                        {"operators", summary.operators}});
+  }
+  return {{"name", d.name},
+          {"status", story.status},
+          {"fingerprint", d.fingerprint},
+          {"enrolled", d.enrolled},
+          {"last_seen", or_null(d.last_seen)},
+          {"address", or_null(story.address)},
+          {"info", d.info},
+          {"grants", std::move(grants)},
+          {"recent_sessions", std::move(sessions)}};
+}
+
+}  // namespace sb::relay

@@ -1,0 +1,40 @@
+#include <iostream>
+
+#include "relay/admin/cli.hpp"
+#include "relay/daemon/data_dir.hpp"
+#include "relay/store/store.hpp"
+
+namespace sb::relay::cli {
+
+void add_data_dir_option(CLI::App& verb, std::string& target) {
+  target = default_data_dir();
+  verb.add_option("--data-dir", target,
+                  "Relay state: host key, database (default $SWITCHBOARD_DATA_DIR or "
+                  "/var/lib/switchboard)")
+      ->capture_default_str();
+}
+
+std::unique_ptr<store::Db> open_db(const std::string& data_dir) {
+  return store::Db::open(DataDir{data_dir}.database(), false);
+}
+
+void add_init(CLI::App& app, int* exit_code) {
+  auto* verb = app.add_subcommand(
+      "init", "Create the data dir, the relay's ed25519 host key and its database (idempotent)");
+  auto data_dir = std::make_shared<std::string>();
+  add_data_dir_option(*verb, *data_dir);
+  verb->callback([data_dir, exit_code] {
+    DataDir dir{*data_dir};
+    bool created = false;
+    std::string fingerprint = init_data_dir(dir, &created);
+    std::cout << (created ? "Initialised " : "Already initialised: ") << dir.root.string() << '\n'
+              << "Database:  " << dir.database().string() << " (schema v"
+              << store::Db::latest_schema_version() << ")\n"
+              << "Host key:  " << dir.host_key().string() << '\n'
+              << "Relay fingerprint: " << fingerprint << '\n'
+              << "Agents pin it with: --relay-key " << fingerprint << '\n';
+    *exit_code = 0;
+  });
+}
+
+}  // namespace sb::relay::cli

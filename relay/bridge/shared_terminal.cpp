@@ -1,0 +1,242 @@
+#include "relay/bridge/shared_terminal.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+#include "relay/audit/recorder.hpp"
+#include "relay/connection/server_conn.hpp"
+
+namespace sb::relay {
+
+namespace {
+constexpr std::size_t kOutputChunk = 16 * 1024;
+}
+
+SharedTerminal::SharedTerminal(ServerConn& device_conn) : device_conn_(device_conn) {}
+
+SharedTerminal::~SharedTerminal() {
+  if (!dev_) return;
+  ssh_remove_channel_callbacks(dev_, &dev_callbacks_);
+  ssh_channel_close(dev_);
+  ssh_channel_free(dev_);
+}
+
+void SharedTerminal::join(ServerConn& op_conn, ssh_channel op, bool read_write, int cols, int rows,
+                          const std::string& term, std::shared_ptr<MemberBytes> bytes) {
+  if (members_.empty() && !dev_) term_ = term.empty() ? "xterm" : term;
+  if (!bytes) bytes = std::make_shared<MemberBytes>();
+  members_.push_back(
+      Member{&op_conn, op, read_write, cols, rows, recent_screen(), std::move(bytes)});
+  if (!dev_) {
+    dev_ = ssh_channel_new(device_conn_.raw());
+    if (!dev_) return end_all("the relay could not open a channel to the device");
+    dev_callbacks_.userdata = this;
+    dev_callbacks_.channel_exit_status_function = &SharedTerminal::on_exit_status;
+    ssh_callbacks_init(&dev_callbacks_);
+    ssh_set_channel_callbacks(dev_, &dev_callbacks_);
+  }
+  pump();
+}
+
+void SharedTerminal::on_exit_status(ssh_session, ssh_channel, int status, void* userdata) {
+  static_cast<SharedTerminal*>(userdata)->exit_status_ = status;
+}
+
+bool SharedTerminal::has(ssh_channel op) const {
+  return std::any_of(members_.begin(), members_.end(),
+                     [op](const Member& m) { return m.channel == op; });
+}
+
+void SharedTerminal::leave(ssh_channel op) {
+  std::erase_if(members_, [op](const Member& m) { return m.channel == op; });
+  if (members_.empty() && dev_ && state_ != State::kEnded) {
+    // Nobody is watching: end the device's shell rather than leave it running unseen.
+    ssh_channel_close(dev_);
+    state_ = State::kEnded;
+    finished_ = true;
+    recording_.reset();
+  } else {
+    apply_size();
+  }
+}
+
+void SharedTerminal::resize(ssh_channel op, int cols, int rows) {
+  for (auto& m : members_)
+    if (m.channel == op) m.cols = cols, m.rows = rows;
+  apply_size();
+}
+
+std::optional<std::pair<int, int>> SharedTerminal::smallest_size() const {
+  std::optional<std::pair<int, int>> size;
+  for (const auto& m : members_) {
+    if (!m.read_write) continue;  // observers do not size the terminal
+    if (!size)
+      size = {m.cols, m.rows};
+    else
+      size = {std::min(size->first, m.cols), std::min(size->second, m.rows)};
+  }
+  return size;
+}
+
+void SharedTerminal::apply_size() {
+  if (state_ != State::kRunning) return;
+  auto size = smallest_size();
+  if (!size || size == size_sent_) return;
+  ssh_channel_change_pty_size(dev_, size->first, size->second);
+  size_sent_ = size;
+  if (recording_) recording_->resize(size->first, size->second);
+}
+
+void SharedTerminal::step_setup() {
+  int rc;
+  switch (state_) {
+    case State::kOpening:
+      rc = ssh_channel_open_session(dev_);
+      if (rc == SSH_AGAIN) return;
+      if (rc != SSH_OK) return end_all("the device refused the shared terminal");
+      state_ = State::kPty;
+      [[fallthrough]];
+    case State::kPty: {
+      auto [cols, rows] = smallest_size().value_or(std::pair{80, 24});
+      rc = ssh_channel_request_pty_size(dev_, term_.c_str(), cols, rows);
+      if (rc == SSH_AGAIN) return;
+      if (rc != SSH_OK) return end_all("the device could not allocate a terminal");
+      size_sent_ = {cols, rows};
+      state_ = State::kShell;
+      [[fallthrough]];
+    }
+    case State::kShell:
+      rc = ssh_channel_request_shell(dev_);
+      if (rc == SSH_AGAIN) return;
+      if (rc != SSH_OK) return end_all("the device refused to start a shell");
+      state_ = State::kRunning;
+      if (!members_.empty())
+        recording_ = record_shell(device_conn_, *members_.front().conn, true, size_sent_->first,
+                                  size_sent_->second, term_);
+      apply_size();
+      break;
+    default:
+      break;
+  }
+}
+
+void SharedTerminal::remember(std::string_view data) {
+  replay_.append(data);
+  // Trimmed only once it holds twice the replay: shifting 64 KiB for every chunk of output
+  // cost more than the output itself.
+  if (replay_.size() > 2 * kReplayBytes) replay_.erase(0, replay_.size() - kReplayBytes);
+}
+
+std::string SharedTerminal::recent_screen() const {
+  return replay_.size() > kReplayBytes ? replay_.substr(replay_.size() - kReplayBytes) : replay_;
+}
+
+void SharedTerminal::flush_member(Member& m) {
+  while (!m.pending.empty()) {
+    std::size_t room = std::min<std::size_t>(ssh_channel_window_size(m.channel), m.pending.size());
+    if (room == 0) return;
+    int n = ssh_channel_write(m.channel, m.pending.data(), static_cast<uint32_t>(room));
+    if (n <= 0) return;
+    m.bytes->out += static_cast<std::uint64_t>(n);
+    m.pending.erase(0, static_cast<std::size_t>(n));
+  }
+}
+
+void SharedTerminal::read_device_output() {
+  // Everything read in this turn goes to each member in one write: one write (and one send)
+  // per member per turn instead of one per chunk the device sent.
+  std::size_t most_pending = 0;
+  for (const auto& m : members_) most_pending = std::max(most_pending, m.pending.size());
+  std::string batch;
+  char buf[kOutputChunk];
+  for (int i = 0; i < 8 && most_pending + batch.size() + kOutputChunk <= kMemberPendingCap; ++i) {
+    int got = ssh_channel_read_nonblocking(dev_, buf, sizeof buf, 0);
+    if (got <= 0) break;
+    batch.append(buf, static_cast<std::size_t>(got));
+  }
+  if (batch.empty()) return;
+  remember(batch);
+  if (recording_) recording_->output(batch);
+  for (auto& m : members_) {
+    m.pending.append(batch);
+    flush_member(m);
+  }
+}
+
+void SharedTerminal::forward_input(Member& m) {
+  char buf[kOutputChunk];
+  for (int i = 0; i < 4; ++i) {
+    if (!input_pending_.empty()) {
+      int n = ssh_channel_write(dev_, input_pending_.data(),
+                                static_cast<uint32_t>(input_pending_.size()));
+      if (n > 0) input_pending_.erase(0, static_cast<std::size_t>(n));
+      if (!input_pending_.empty()) return;
+    }
+    std::size_t room = m.read_write
+                           ? std::min<std::size_t>(ssh_channel_window_size(dev_), sizeof buf)
+                           : sizeof buf;
+    if (room == 0) return;
+    int got = ssh_channel_read_nonblocking(m.channel, buf, static_cast<uint32_t>(room), 0);
+    if (got <= 0) return;
+    if (!m.read_write) continue;  // observers watch; their keystrokes go nowhere
+    if (recording_) recording_->input({buf, static_cast<std::size_t>(got)});
+    m.bytes->in += static_cast<std::uint64_t>(got);  // sent now or from input_pending_
+    int n = ssh_channel_write(dev_, buf, static_cast<uint32_t>(got));
+    if (n < got)
+      input_pending_.append(buf + std::max(n, 0), static_cast<std::size_t>(got - std::max(n, 0)));
+  }
+}
+
+void SharedTerminal::pump() {
+  if (finished_ || !dev_) return;
+  if (state_ != State::kRunning) step_setup();
+  // Members whose operator closed this channel (but kept the connection) leave.
+  std::erase_if(members_, [](const Member& m) {
+    return ssh_channel_is_closed(m.channel) || ssh_channel_is_eof(m.channel);
+  });
+  if (members_.empty() && state_ != State::kEnded) return leave(nullptr);
+  if (state_ == State::kRunning) {
+    for (auto& m : members_) flush_member(m);
+    read_device_output();
+    for (auto& m : members_) forward_input(m);
+    bool drained = ssh_channel_poll(dev_, 0) <= 0;
+    if (ssh_channel_is_closed(dev_) && drained) {
+      bool delivered = std::all_of(members_.begin(), members_.end(),
+                                   [](const Member& m) { return m.pending.empty(); });
+      if (delivered) end_all("");
+    }
+  }
+  after_libssh_calls();
+}
+
+void SharedTerminal::end_all(const std::string& why) {
+  for (auto& m : members_) {
+    if (!why.empty()) {
+      std::string line = "switchboard: " + why + "\r\n";
+      ssh_channel_write_stderr(m.channel, line.data(), static_cast<uint32_t>(line.size()));
+    }
+    const int status = exit_status_.value_or(why.empty() ? 0 : 1);
+    m.bytes->exit_status = status;
+    ssh_channel_request_send_exit_status(m.channel, status);
+    ssh_channel_send_eof(m.channel);
+    ssh_channel_close(m.channel);
+  }
+  members_.clear();
+  state_ = State::kEnded;
+  finished_ = true;
+  recording_.reset();
+}
+
+void SharedTerminal::device_gone(const std::string& why) {
+  if (dev_) ssh_remove_channel_callbacks(dev_, &dev_callbacks_);
+  dev_ = nullptr;  // freed with the device's session
+  end_all("the device disconnected (" + why + ")");
+}
+
+void SharedTerminal::after_libssh_calls() {
+  device_conn_.after_foreign_use();
+  for (auto& m : members_) m.conn->after_foreign_use();
+}
+
+}  // namespace sb::relay

@@ -1,0 +1,398 @@
+#include "relay/device/device_tunnel.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/post.hpp>
+
+#include "common/json_field.hpp"
+#include "common/names.hpp"
+#include "common/util.hpp"
+#include "keys/keys.hpp"
+#include "relay/device/janitor_policy.hpp"
+#include "relay/operator/operator_link.hpp"
+#include "relay/router/operator_target.hpp"
+#include "relay/connection/server_conn.hpp"
+
+namespace sb::relay {
+
+namespace {
+constexpr const char* kSubsystem = "switchboard-agent";
+const char* const kInfoFields[] = {"hostname", "os", "kernel", "arch", "agent_version"};
+
+const char* redeem_error(store::RedeemStatus status) {
+  switch (status) {
+    case store::RedeemStatus::kUnknownToken:
+      return "enrollment token not recognised";
+    case store::RedeemStatus::kExpired:
+      return "enrollment token expired: ask the admin for a new one (relay enroll create)";
+    case store::RedeemStatus::kAlreadyUsed:
+      return "enrollment token already used: tokens are single use";
+    case store::RedeemStatus::kNameTaken:
+      return "a device with that name is already enrolled";
+    case store::RedeemStatus::kOk:
+      break;
+  }
+  return "";
+}
+}  // namespace
+
+DeviceTunnel::DeviceTunnel(ServerConn& conn) : conn_(conn) {}
+
+DeviceTunnel::~DeviceTunnel() {
+  if (control_raw_) ssh_remove_channel_callbacks(control_raw_, &channel_callbacks_);
+}
+
+ssh_channel DeviceTunnel::open_control() {
+  if (control_raw_) return nullptr;  // one control channel per tunnel
+  control_raw_ = ssh_channel_new(conn_.raw());
+  if (!control_raw_) return nullptr;
+  channel_callbacks_.userdata = this;
+  channel_callbacks_.channel_subsystem_request_function = &DeviceTunnel::on_subsystem;
+  channel_callbacks_.channel_pty_request_function = &DeviceTunnel::on_pty;
+  channel_callbacks_.channel_shell_request_function = &DeviceTunnel::on_shell;
+  ssh_callbacks_init(&channel_callbacks_);
+  ssh_set_channel_callbacks(control_raw_, &channel_callbacks_);
+  return control_raw_;
+}
+
+int DeviceTunnel::on_subsystem(ssh_session, ssh_channel channel, const char* subsystem,
+                               void* userdata) {
+  auto* self = static_cast<DeviceTunnel*>(userdata);
+  if (channel != self->control_raw_ || self->subsystem_ok_ || self->agentless_ ||
+      subsystem == nullptr || std::string_view(subsystem) != kSubsystem)
+    return SSH_ERROR;
+  self->subsystem_ok_ = true;
+  self->control_ =
+      std::make_unique<ssh::LineChannel>(channel, self->conn_.context().limits.max_control_line);
+  return SSH_OK;
+}
+
+void DeviceTunnel::service() {
+  // Data from the device for operators' channels arrived with this pump.
+  for (OperatorLink* link : std::vector<OperatorLink*>(operators_)) link->service();
+  if (shared_) {
+    shared_->pump();
+    if (shared_->finished() && shared_->empty()) shared_.reset();
+  }
+  if (agentless_) return service_console();
+  if (!control_ || finish_failure()) return;
+  while (!conn_.closing() && failure_.empty()) {
+    auto message = control_->receive();
+    if (!message) break;
+    handle(*message);
+  }
+  if (conn_.closing()) return;
+  if (!control_->error().empty()) {
+    conn_.close("control channel: " + control_->error());
+    return;
+  }
+  control_->flush();
+  if (control_->peer_closed()) {
+    bool socket_gone = ssh_get_status(conn_.raw()) & (SSH_CLOSED | SSH_CLOSED_ERROR);
+    conn_.close(socket_gone ? "tunnel dropped" : "agent closed its control channel");
+  }
+}
+
+void DeviceTunnel::handle(const nlohmann::json& message) {
+  const std::string type = message["type"].get<std::string>();
+  if (type == "hello") {
+    if (hello_seen_) return fail("hello sent twice");
+    hello_seen_ = true;
+    handle_hello(message);
+  } else if (type == "ping") {
+    control_->send({{"type", "pong"}});
+  } else if (type == "consent-answer") {
+    handle_consent_answer(message);
+  }
+  // "pong" and unknown types from newer agents need no answer: any packet proves liveness.
+}
+
+void DeviceTunnel::handle_hello(const nlohmann::json& hello) {
+  for (const char* field : kInfoFields) {
+    std::string value = string_field(hello.value("info", nlohmann::json::object()), field);
+    if (!valid_label(value)) return fail(std::string("invalid device info: ") + field);
+    info_[field] = value;
+  }
+  info_["address"] = conn_.source_addr();
+  const std::string kind = string_field(hello, "kind");
+  const std::string name = string_field(hello, "name");
+  const std::string token = string_field(hello, "enroll_token");
+  if (kind != "adhoc" && kind != "enrolled") return fail("hello: kind must be adhoc or enrolled");
+  // Ad-hoc devices always ask their user; enrolled ones follow grants unless told to ask.
+  consent_prompt_ = kind == "adhoc" || string_field(hello, "consent") == "prompt";
+  if (!name.empty() && !valid_name(name)) return fail("invalid device name '" + name + "'");
+
+  auto keys = conn_.context().keys();
+  auto known = keys->device_by_fingerprint.find(conn_.fingerprint());
+  if (known != keys->device_by_fingerprint.end()) {
+    if (!name.empty() && name != known->second)
+      return fail("this key is enrolled as '" + known->second + "', not '" + name + "'");
+    return issue_session(known->second, "enrolled");
+  }
+  if (!token.empty()) {
+    if (!keys::looks_like_enrollment_token(token)) return fail("malformed enrollment token");
+    return redeem_token(token, name);
+  }
+  if (kind == "enrolled")
+    return fail(
+        "this device is not enrolled: create a token with `relay enroll create --name "
+        "NAME` and start the agent once with --enroll-token");
+  issue_session("", "adhoc");
+}
+
+void DeviceTunnel::redeem_token(const std::string& token, const std::string& wanted_name) {
+  waiting_for_store_ = true;
+  std::weak_ptr<ssh::Conn> weak = conn_.shared_from_this();
+  auto executor = conn_.executor();
+  auto job = [weak, executor, wanted_name, hash = keys::hash_token(token), fp = conn_.fingerprint(),
+              key = conn_.key_line()](store::Db& db) {
+    auto result = db.redeem_enrollment(hash, fp, key, now_iso8601());
+    boost::asio::post(executor, [weak, result, wanted_name] {
+      auto conn = std::static_pointer_cast<ServerConn>(weak.lock());
+      if (!conn || conn->closing() || !conn->device()) return;
+      DeviceTunnel& self = *conn->device();
+      self.waiting_for_store_ = false;
+      if (result.status != store::RedeemStatus::kOk) return self.fail(redeem_error(result.status));
+      if (!wanted_name.empty() && wanted_name != result.device)
+        spdlog::warn("device asked for name {} but its token enrolls {}", wanted_name,
+                     result.device);
+      spdlog::info("device enrolled name={} fp={} from={}", result.device, conn->fingerprint(),
+                   conn->source_addr());
+      self.issue_session(result.device, "enrolled");
+      conn->wake();
+    });
+  };
+  if (!conn_.context().store.post(std::move(job))) fail("relay is overloaded, try again later");
+}
+
+void DeviceTunnel::issue_session(const std::string& device_name, const std::string& kind) {
+  Context& ctx = conn_.context();
+  device_name_ = device_name;
+  kind_ = kind;
+  // Agentless devices have nobody to ask: registering a service with -R is the consent.
+  bool prompt = !agentless_ && (kind == "adhoc" || consent_prompt_);
+  session_id_ = ctx.registry.issue(conn_.weak_from_this(), device_name, kind == "enrolled", prompt);
+  if (!device_name.empty()) {
+    if (auto previous = ctx.registry.bind_device(device_name, session_id_))
+      previous->close_async("replaced by a new connection from " + conn_.source_addr());
+  }
+  store::SessionStart start{session_id_, device_name,         conn_.fingerprint(), conn_.key_line(),
+                            kind,        conn_.source_addr(), now_iso8601(),       info_};
+  ctx.store.post([start](store::Db& db) {
+    db.add_event("device.connected", start.fingerprint,
+                 {{"session", start.id},
+                  {"device", start.device},
+                  {"fingerprint", start.fingerprint},
+                  {"source_addr", start.source_addr},
+                  {"kind", start.kind}},
+                 start.started);
+    db.insert_session(start);
+    if (!start.device.empty()) db.device_seen(start.device, "online", start.info, start.started);
+  });
+  nlohmann::json reply{
+      {"type", "session"},
+      {"id", session_id_},
+      {"device", device_name.empty() ? nlohmann::json() : nlohmann::json(device_name)},
+      {"check_interval_ms", ctx.check_interval.count()}};
+  if (control_) control_->send(reply);
+  spdlog::info("session {} issued: {}{} device{} fp={} from={}", session_id_,
+               agentless_ ? "agentless " : "", kind, device_name.empty() ? "" : " " + device_name,
+               conn_.fingerprint(), conn_.source_addr());
+}
+
+void DeviceTunnel::fail(const std::string& message) {
+  spdlog::warn("device refused fp={} from={}: {}", conn_.fingerprint(), conn_.source_addr(),
+               message);
+  if (!control_) return conn_.close(message);
+  control_->send({{"type", "error"}, {"message", message}});
+  // The agent hangs up once it has read this. Closing here instead could lose the message:
+  // libssh's non-blocking disconnect drops queued output, and a close with unread input resets
+  // the connection. An agent that never hangs up is cut off by the handshake timeout.
+  failure_ = message;
+  conn_.wake();
+}
+
+bool DeviceTunnel::finish_failure() {
+  if (failure_.empty()) return false;
+  control_->flush();
+  if (!eof_sent_ && control_->pending_out() == 0) {
+    ssh_channel_send_eof(control_->raw());
+    eof_sent_ = true;
+  }
+  return true;
+}
+
+void DeviceTunnel::check(std::chrono::steady_clock::time_point now) {
+  if (JanitorPolicy::check(last_ping_, conn_.last_inbound()) == Liveness::kDead) {
+    conn_.close("keepalive timeout");
+    return;
+  }
+  last_ping_ = now;
+  if (agentless_) return send_keepalive();
+  if (control_ && !control_->send({{"type", "ping"}})) conn_.close("control channel blocked");
+}
+
+void DeviceTunnel::on_closed(const std::string& closed_because) {
+  // After the administrator's kill the agent usually hangs up first; the kill is the reason.
+  const std::string reason = kill_reason_.empty() ? closed_because : kill_reason_;
+  if (kill_timer_) kill_timer_->cancel();
+  consents_.clear();
+  if (shared_) shared_->device_gone(reason);
+  for (OperatorLink* link : std::exchange(operators_, {})) link->device_gone(reason);
+  shared_.reset();
+  if (control_raw_) {
+    ssh_remove_channel_callbacks(control_raw_, &channel_callbacks_);
+    control_raw_ = nullptr;
+  }
+  if (session_id_.empty()) return;
+  Context& ctx = conn_.context();
+  ctx.registry.release(session_id_, device_name_);
+  ctx.store.post([id = session_id_, device = device_name_, fp = conn_.fingerprint(), reason,
+                  when = now_iso8601()](store::Db& db) {
+    db.add_event("device.disconnected", fp,
+                 {{"session", id}, {"device", device}, {"fingerprint", fp}, {"reason", reason}},
+                 when);
+    db.end_session(id, reason, when);
+  });
+  spdlog::info("session {} ended{}: {} fp={}", session_id_,
+               device_name_.empty() ? "" : " (" + device_name_ + ")", reason, conn_.fingerprint());
+}
+
+SharedTerminal& DeviceTunnel::shared_terminal() {
+  if (!shared_ || shared_->finished()) shared_ = std::make_unique<SharedTerminal>(conn_);
+  return *shared_;
+}
+
+void DeviceTunnel::attach(OperatorLink* link) {
+  operators_.push_back(link);
+  broadcast_notice(link->operator_name() + " (" + link->conn().fingerprint() + ") joined (" +
+                       mode_name(link->target().mode) + ")",
+                   link);
+}
+
+void DeviceTunnel::detach(OperatorLink* link) {
+  std::erase(operators_, link);
+  std::erase_if(consents_, [link](const auto& kv) { return kv.second.link == link; });
+  broadcast_notice(link->operator_name() + " left");
+}
+
+void DeviceTunnel::broadcast_notice(const std::string& text, OperatorLink* except) {
+  if (control_) control_->send({{"type", "notice"}, {"text", text}});
+  for (OperatorLink* link : operators_)
+    if (link != except) link->notice(text);
+  conn_.wake();
+}
+
+void DeviceTunnel::request_consent(OperatorLink* link, const std::string& capability,
+                                   const std::string& what) {
+  if (!control_) return link->consent_answer(capability, false, "the device cannot be asked");
+  std::uint64_t id = next_consent_id_++;
+  auto deadline = std::chrono::steady_clock::now() + conn_.context().limits.consent_timeout;
+  consents_[id] = PendingConsent{link, capability, deadline};
+  control_->send({{"type", "consent"},
+                  {"id", id},
+                  {"operator", link->operator_name()},
+                  {"fingerprint", link->conn().fingerprint()},
+                  {"source_addr", link->conn().source_addr()},
+                  {"capability", capability},
+                  {"what", what.substr(0, 200)}});
+  spdlog::info("session {}: asking the device's user to let {} ({}) use {}", session_id_,
+               link->operator_name(), link->conn().fingerprint(), capability);
+  conn_.context().store.post([detail = nlohmann::json{{"session", session_id_},
+                                                      {"device", device_name_},
+                                                      {"operator", link->operator_name()},
+                                                      {"fingerprint", link->conn().fingerprint()},
+                                                      {"attachment", link->attachment_id()},
+                                                      {"capability", capability},
+                                                      {"what", what.substr(0, 200)}},
+                              when = now_iso8601()](store::Db& db) {
+    db.add_event("consent.asked", detail["operator"], detail, when);
+  });
+  conn_.wake();
+}
+
+void DeviceTunnel::handle_consent_answer(const nlohmann::json& answer) {
+  auto id_field = answer.find("id");
+  if (id_field == answer.end() || !id_field->is_number_unsigned()) return;
+  auto it = consents_.find(id_field->get<std::uint64_t>());
+  if (it == consents_.end()) return;  // answered too late, or the operator left
+  bool allow = answer.value("allow", false);
+  PendingConsent pending = it->second;
+  consents_.erase(it);
+  spdlog::info("session {}: the device's user {} {} for {}", session_id_,
+               allow ? "allowed" : "declined", pending.capability, pending.link->operator_name());
+  conn_.context().store.post(
+      [detail = nlohmann::json{{"session", session_id_},
+                               {"device", device_name_},
+                               {"operator", pending.link->operator_name()},
+                               {"fingerprint", pending.link->conn().fingerprint()},
+                               {"attachment", pending.link->attachment_id()},
+                               {"capability", pending.capability},
+                               {"allow", allow}},
+       when = now_iso8601()](store::Db& db) {
+        db.add_event("consent.answered", detail["operator"], detail, when);
+      });
+  pending.link->consent_answer(pending.capability, allow, "the device's user declined");
+}
+
+void DeviceTunnel::expire_consents(std::chrono::steady_clock::time_point now) {
+  for (auto it = consents_.begin(); it != consents_.end();) {
+    if (now < it->second.deadline) {
+      ++it;
+      continue;
+    }
+    PendingConsent pending = it->second;
+    it = consents_.erase(it);
+    if (control_)
+      control_->send({{"type", "consent-expired"}, {"operator", pending.link->operator_name()}});
+    pending.link->consent_answer(pending.capability, false,
+                                 "the device's user did not answer in time");
+  }
+}
+
+std::vector<std::string> DeviceTunnel::end_by_admin(const std::string& reason,
+                                                    const std::string& told) {
+  std::vector<std::string> ended;
+  if (!kill_reason_.empty() || conn_.closing()) return ended;
+  kill_reason_ = reason;
+  Context& ctx = conn_.context();
+  // No operator may join from now on, even before the tunnel is gone.
+  ctx.registry.release(session_id_, device_name_);
+  consents_.clear();
+  for (OperatorLink* link : std::exchange(operators_, {})) {
+    ended.push_back(link->operator_name());
+    link->end_by_admin(reason);
+  }
+  spdlog::warn("session {}{} ended by the administrator: {} fp={}", session_id_,
+               device_name_.empty() ? "" : " (" + device_name_ + ")", reason, conn_.fingerprint());
+  if (!control_) {
+    conn_.close(reason);
+    return ended;
+  }
+  control_->send({{"type", "ended"}, {"reason", told}});
+  control_->flush();
+  // The agent hangs up once it has read this (closing at once could drop the message, see
+  // fail()); one that does not is cut off shortly.
+  kill_timer_ =
+      std::make_unique<boost::asio::steady_timer>(conn_.executor(), std::chrono::milliseconds(500));
+  std::weak_ptr<ssh::Conn> weak = conn_.shared_from_this();
+  kill_timer_->async_wait([weak, reason](const boost::system::error_code& ec) {
+    if (auto self = weak.lock(); self && !ec && !self->closing()) self->close(reason);
+  });
+  conn_.wake();
+  return ended;
+}
+
+int DeviceTunnel::end_operator_by_admin(const std::string& operator_name,
+                                        const std::string& reason) {
+  int ended = 0;
+  for (OperatorLink* link : std::vector<OperatorLink*>(operators_)) {
+    if (link->operator_name() != operator_name) continue;
+    link->end_by_admin(reason);
+    detach(link);
+    ++ended;
+  }
+  return ended;
+}
+
+}  // namespace sb::relay

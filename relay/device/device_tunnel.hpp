@@ -1,0 +1,135 @@
+// The device side of a connection: its control channel (JSON lines), the hello it sends, the
+// session it is given, liveness pings and the end of the session.
+//
+// Protocol (one JSON object per line on the "switchboard-agent" subsystem channel):
+//   agent -> relay  {"type":"hello","version":1,"kind":"adhoc"|"enrolled","name":N?,
+//                    "enroll_token":T?,"info":{hostname,os,kernel,arch,agent_version}}
+//   relay -> agent  {"type":"session","id":"482913075","device":N|null,"check_interval_ms":..}
+//                   {"type":"error","message":"..."}   (then the relay closes the connection)
+//   relay -> agent  {"type":"ping"}      agent -> relay {"type":"pong"}
+//   relay -> agent  {"type":"ended","reason":"..."}   (the administrator ended the session;
+//                   the relay closes the tunnel shortly after)
+//
+// Agentless devices (plain OpenSSH: `ssh -N -R screen:5900:localhost:5900 device@relay`) have no
+// control channel: they get their session at authentication (announced in a userauth banner),
+// register named services with tcpip-forward, and are kept alive with keepalive@openssh.com
+// global requests. A shell request from them shows the session ID and the services.
+#pragma once
+#include <libssh/callbacks.h>
+
+#include <boost/asio/steady_timer.hpp>
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/ssh/line_channel.hpp"
+#include "relay/device/device_services.hpp"
+#include "relay/bridge/shared_terminal.hpp"
+
+namespace sb::relay {
+
+class ServerConn;
+class OperatorLink;
+
+class DeviceTunnel {
+ public:
+  explicit DeviceTunnel(ServerConn& conn);
+  ~DeviceTunnel();
+
+  // The channel-open callback: the first session channel becomes the control channel.
+  ssh_channel open_control();
+  void service();
+  void check(std::chrono::steady_clock::time_point now);
+  void on_closed(const std::string& reason);
+  bool has_session() const { return !session_id_.empty(); }
+  const std::string& session_id() const { return session_id_; }
+  const std::string& device_name() const { return device_name_; }
+
+  // Agentless devices (device_tunnel_agentless.cpp). begin_agentless() runs inside
+  // authentication, before it succeeds: it issues the session and sends the banner with its ID.
+  void begin_agentless();
+  bool agentless() const { return agentless_; }
+  const DeviceServices& services() const { return services_; }
+  // tcpip-forward / cancel-tcpip-forward; false = libssh sends the default refusal.
+  bool on_global_request(ssh_message message);
+
+  // Operators attached to this device (same reactor). Joins and leaves are announced.
+  void attach(OperatorLink* link);
+  void detach(OperatorLink* link);
+  // Asks the device's user; the answer (or a timeout: no) goes to link->consent_answer().
+  void request_consent(OperatorLink* link, const std::string& capability, const std::string& what);
+  void broadcast_notice(const std::string& text, OperatorLink* except = nullptr);
+  // The device's shared terminal, started by its first member.
+  SharedTerminal& shared_terminal();
+  SharedTerminal* shared_terminal_if_any() { return shared_.get(); }
+  // The administrator ends the whole session: every operator is told and let go, the agent is
+  // told ({"type":"ended"}), and the tunnel closes with `reason` ("killed by admin:USER").
+  // Returns the operators that were attached.
+  std::vector<std::string> end_by_admin(const std::string& reason, const std::string& told);
+  // Ends one operator's attachments only; returns how many.
+  int end_operator_by_admin(const std::string& operator_name, const std::string& reason);
+  // Unanswered consent requests past their deadline count as "no" (called every second).
+  void expire_consents(std::chrono::steady_clock::time_point now);
+
+ private:
+  static int on_subsystem(ssh_session, ssh_channel, const char* subsystem, void* userdata);
+  static int on_pty(ssh_session, ssh_channel, const char*, int, int, int, int, void* userdata);
+  static int on_shell(ssh_session, ssh_channel, void* userdata);
+  bool register_service(ssh_message message);
+  bool cancel_service(ssh_message message);
+  void record_service_event(const char* kind, const DeviceService& service);
+  // The agentless device's shell: shows the session ID and services until Ctrl-C / Ctrl-D.
+  void service_console();
+  std::string console_text() const;
+  void send_keepalive();
+  void handle(const nlohmann::json& message);
+  void handle_hello(const nlohmann::json& hello);
+  void redeem_token(const std::string& token, const std::string& wanted_name);
+  void issue_session(const std::string& device_name, const std::string& kind);
+  void fail(const std::string& message);
+  // While a refusal is on its way out: true (and closes once it has left).
+  bool finish_failure();
+  void handle_consent_answer(const nlohmann::json& answer);
+
+  struct PendingConsent {
+    OperatorLink* link;
+    std::string capability;
+    std::chrono::steady_clock::time_point deadline;
+  };
+  std::vector<OperatorLink*> operators_;
+  std::unique_ptr<SharedTerminal> shared_;
+  std::map<std::uint64_t, PendingConsent> consents_;
+  std::uint64_t next_consent_id_ = 1;
+  bool consent_prompt_ = true;
+
+  ServerConn& conn_;
+  ssh_channel control_raw_ = nullptr;
+  ssh_channel_callbacks_struct channel_callbacks_{};
+  bool subsystem_ok_ = false;
+  std::unique_ptr<ssh::LineChannel> control_;
+  bool hello_seen_ = false;
+  std::string failure_;  // set once the device was refused
+  bool eof_sent_ = false;
+  // When the janitor's previous check pinged this tunnel; an answer must come after it.
+  std::optional<std::chrono::steady_clock::time_point> last_ping_;
+  bool waiting_for_store_ = false;
+  nlohmann::json info_ = nlohmann::json::object();
+  std::string session_id_;
+  std::string device_name_;
+  std::string kind_;
+
+  bool agentless_ = false;
+  DeviceServices services_;
+  bool console_requested_ = false;
+  bool console_shown_ = false;
+  bool console_ended_ = false;
+  std::string kill_reason_;  // set when the administrator ended the session
+  std::unique_ptr<boost::asio::steady_timer> kill_timer_;
+};
+
+}  // namespace sb::relay

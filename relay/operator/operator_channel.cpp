@@ -1,0 +1,336 @@
+#include "relay/operator/operator_channel.hpp"
+
+#include <algorithm>
+
+#include "common/util.hpp"
+
+#include "common/names.hpp"
+#include "relay/device/device_tunnel.hpp"
+#include "relay/operator/operator_link.hpp"
+#include "relay/audit/recorder.hpp"
+#include "relay/connection/server_conn.hpp"
+#include "relay/bridge/shared_terminal.hpp"
+
+namespace sb::relay {
+
+namespace {
+constexpr std::size_t kMaxCommand = 64 * 1024;
+constexpr std::size_t kMaxEnv = 32;
+
+bool env_allowed(std::string_view name) {
+  return name == "LANG" || name == "TERM" || name == "COLORTERM" || name == "TZ" ||
+         name.starts_with("LC_");
+}
+
+// A private shell's recording, fed by its bridge.
+class RecordingObserver : public BridgeObserver {
+ public:
+  explicit RecordingObserver(std::unique_ptr<Recording> recording)
+      : recording_(std::move(recording)) {}
+  void to_operator(std::string_view data) override { recording_->output(data); }
+  void to_device(std::string_view data) override { recording_->input(data); }
+  void resized(int cols, int rows) override { recording_->resize(cols, rows); }
+
+ private:
+  std::unique_ptr<Recording> recording_;
+};
+}  // namespace
+
+OperatorChannel::OperatorChannel(OperatorLink& link, ssh_channel channel)
+    : link_(link), channel_(channel) {
+  callbacks_.userdata = this;
+  callbacks_.channel_pty_request_function = &OperatorChannel::on_pty;
+  callbacks_.channel_shell_request_function = &OperatorChannel::on_shell;
+  callbacks_.channel_exec_request_function = &OperatorChannel::on_exec;
+  callbacks_.channel_env_request_function = &OperatorChannel::on_env;
+  callbacks_.channel_subsystem_request_function = &OperatorChannel::on_subsystem;
+  callbacks_.channel_pty_window_change_function = &OperatorChannel::on_window_change;
+  callbacks_.channel_signal_function = &OperatorChannel::on_signal;
+  ssh_callbacks_init(&callbacks_);
+  ssh_set_channel_callbacks(channel_, &callbacks_);
+}
+
+OperatorChannel::OperatorChannel(OperatorLink& link, ssh_channel channel, ForwardRequest forward)
+    : link_(link), channel_(channel), forward_(std::move(forward)) {}
+
+OperatorChannel::~OperatorChannel() {
+  record_end();
+  release();
+}
+
+SharedTerminal* OperatorChannel::shared() const {
+  if (!in_shared_) return nullptr;
+  auto device = link_.device();
+  if (!device || !device->device()) return nullptr;
+  return device->device()->shared_terminal_if_any();
+}
+
+void OperatorChannel::release() {
+  if (!channel_) return;
+  bridge_.reset();  // closes the device side
+  if (auto* terminal = shared(); terminal && terminal->has(channel_)) terminal->leave(channel_);
+  ssh_remove_channel_callbacks(channel_, &callbacks_);
+  ssh_channel_close(channel_);
+  ssh_channel_free(channel_);
+  channel_ = nullptr;
+}
+
+std::string OperatorChannel::capability() const {
+  if (forward_) return forward_->host == "screen" ? "screen" : "proxy";
+  switch (request_.kind) {
+    case SessionRequest::Kind::kExec:
+      return "exec";
+    case SessionRequest::Kind::kShell:
+    case SessionRequest::Kind::kSubsystem:
+      return "shell";
+    case SessionRequest::Kind::kNone:
+      break;
+  }
+  return "";
+}
+
+std::string OperatorChannel::target_description() const {
+  if (forward_) return forward_->host + ":" + std::to_string(forward_->port);
+  if (request_.kind == SessionRequest::Kind::kExec) return request_.command;
+  if (request_.kind == SessionRequest::Kind::kSubsystem) return "subsystem " + request_.command;
+  return request_.pty ? "shell (pty)" : "shell";
+}
+
+int OperatorChannel::on_pty(ssh_session, ssh_channel, const char* term, int cols, int rows, int,
+                            int, void* userdata) {
+  auto* self = static_cast<OperatorChannel*>(userdata);
+  std::string t = term ? term : "";
+  if (self->request_.kind != SessionRequest::Kind::kNone || t.size() > 64 || !valid_label(t))
+    return SSH_ERROR;
+  self->request_.pty = true;
+  self->request_.term = t.empty() ? "xterm" : t;
+  // 0 means "unknown" (e.g. ssh -tt without a terminal): a conventional 80x24.
+  self->request_.cols = cols <= 0 ? 80 : std::min(cols, 1000);
+  self->request_.rows = rows <= 0 ? 24 : std::min(rows, 1000);
+  return SSH_OK;
+}
+
+int OperatorChannel::on_env(ssh_session, ssh_channel, const char* name, const char* value,
+                            void* userdata) {
+  auto* self = static_cast<OperatorChannel*>(userdata);
+  std::string n = name ? name : "", v = value ? value : "";
+  if (!env_allowed(n) || n.size() > 64 || v.size() > 1024 || !valid_label(v, 1024) ||
+      self->request_.env.size() >= kMaxEnv)
+    return SSH_ERROR;
+  self->request_.env.emplace_back(n, v);
+  return SSH_OK;
+}
+
+int OperatorChannel::accept_start(SessionRequest::Kind kind, const std::string& command) {
+  if (request_.kind != SessionRequest::Kind::kNone || finished_) return SSH_ERROR;
+  if (!link_.may_request(kind)) return SSH_ERROR;
+  request_.kind = kind;
+  request_.command = command;
+  link_.channel_ready();
+  return SSH_OK;
+}
+
+int OperatorChannel::on_shell(ssh_session, ssh_channel, void* userdata) {
+  return static_cast<OperatorChannel*>(userdata)->accept_start(SessionRequest::Kind::kShell, "");
+}
+
+int OperatorChannel::on_exec(ssh_session, ssh_channel, const char* command, void* userdata) {
+  std::string c = command ? command : "";
+  if (c.empty() || c.size() > kMaxCommand) return SSH_ERROR;
+  return static_cast<OperatorChannel*>(userdata)->accept_start(SessionRequest::Kind::kExec, c);
+}
+
+int OperatorChannel::on_subsystem(ssh_session, ssh_channel, const char* name, void* userdata) {
+  std::string n = name ? name : "";
+  if (n.empty() || n.size() > 64 || !valid_label(n)) return SSH_ERROR;
+  return static_cast<OperatorChannel*>(userdata)->accept_start(SessionRequest::Kind::kSubsystem, n);
+}
+
+int OperatorChannel::on_window_change(ssh_session, ssh_channel, int cols, int rows, int, int,
+                                      void* userdata) {
+  auto* self = static_cast<OperatorChannel*>(userdata);
+  cols = std::clamp(cols, 1, 1000);
+  rows = std::clamp(rows, 1, 1000);
+  self->request_.cols = cols;
+  self->request_.rows = rows;
+  if (self->bridge_) self->bridge_->window_change(cols, rows);
+  if (auto* terminal = self->shared()) terminal->resize(self->channel_, cols, rows);
+  return SSH_OK;
+}
+
+void OperatorChannel::on_signal(ssh_session, ssh_channel, const char* signal, void* userdata) {
+  auto* self = static_cast<OperatorChannel*>(userdata);
+  std::string name = signal ? signal : "";
+  bool known = name.size() <= 8 && !name.empty() &&
+               std::all_of(name.begin(), name.end(), [](char c) { return c >= 'A' && c <= 'Z'; });
+  if (known && self->bridge_) self->bridge_->signal(name);
+}
+
+void OperatorChannel::start_on_agentless(ServerConn& device) {
+  const DeviceServices& services = device.device()->services();
+  if (!forward_)
+    return fail("this device offers services only: " + services.names() +
+                " (reach one with ssh -L LOCAL_PORT:NAME:PORT or operator-cli forward)");
+  auto service = services.find(forward_->host, forward_->port);
+  if (!service) return fail("no service \"" + forward_->host + "\" on this device");
+  forward_->port = service->port;  // what the device's ssh matches the channel against
+  forward_->reverse = true;
+  record_start();
+  bridge_ = std::make_unique<Bridge>(link_.conn(), channel_, device);
+  bridge_->start_forward(*forward_);
+}
+
+void OperatorChannel::start(ServerConn& device) {
+  if (device.device()->agentless()) return start_on_agentless(device);
+  AttachMode mode = link_.target().mode;
+  if (request_.kind == SessionRequest::Kind::kShell && mode != AttachMode::kOwn) {
+    in_shared_ = true;
+    shared_bytes_ = std::make_shared<MemberBytes>();
+    record_start();
+    device.device()->shared_terminal().join(link_.conn(), channel_, mode == AttachMode::kShared,
+                                            request_.cols, request_.rows, request_.term,
+                                            shared_bytes_);
+    return;
+  }
+  record_start();
+  bridge_ = std::make_unique<Bridge>(link_.conn(), channel_, device);
+  if (request_.kind == SessionRequest::Kind::kShell && request_.pty)
+    if (auto recording =
+            record_shell(device, link_.conn(), false, request_.cols, request_.rows, request_.term))
+      bridge_->observe(std::make_unique<RecordingObserver>(std::move(recording)));
+  if (forward_)
+    bridge_->start_forward(*forward_);
+  else
+    bridge_->start_session(request_);
+}
+
+void OperatorChannel::pump() {
+  if (bridge_) bridge_->pump();
+  if (auto* terminal = shared()) terminal->pump();
+}
+
+void OperatorChannel::fail(const std::string& message) {
+  if (finished_) return;
+  finished_ = true;
+  if (bridge_) return bridge_->fail(message);
+  if (!channel_) return;
+  if (!forward_) {  // forwarded connections carry no stderr: they just close
+    std::string line = "switchboard: " + message + "\r\n";
+    ssh_channel_write_stderr(channel_, line.data(), static_cast<uint32_t>(line.size()));
+    ssh_channel_request_send_exit_status(channel_, 1);
+  }
+  ssh_channel_send_eof(channel_);
+  ssh_channel_close(channel_);
+}
+
+void OperatorChannel::notice(const std::string& text) {
+  bool running = in_shared_ || (bridge_ && bridge_->state() == Bridge::State::kRunning);
+  if (!channel_ || finished_ || !request_.pty || !running) return;
+  std::string line = "\r\n[switchboard] " + text + "\r\n";
+  ssh_channel_write(channel_, line.data(), static_cast<uint32_t>(line.size()));
+}
+
+void OperatorChannel::device_gone(const std::string& why) {
+  if (bridge_)
+    bridge_->device_gone(why);
+  else
+    fail("the device disconnected (" + why + ")");
+  finished_ = true;
+}
+
+void OperatorChannel::session_gone() {
+  record_end();
+  if (auto* terminal = shared(); terminal && channel_ && terminal->has(channel_))
+    terminal->leave(channel_);
+  if (bridge_) bridge_->operator_gone();
+  bridge_.reset();
+  if (channel_) ssh_remove_channel_callbacks(channel_, &callbacks_);
+  channel_ = nullptr;  // libssh frees it with the session
+  finished_ = true;
+}
+
+bool OperatorChannel::done() const {
+  if (bridge_) return bridge_->done();
+  if (in_shared_) {
+    auto* terminal = shared();
+    return !terminal || !terminal->has(channel_);
+  }
+  return finished_ && (!channel_ || ssh_channel_is_closed(channel_));
+}
+
+std::string OperatorChannel::audit_kind() const {
+  if (forward_) {
+    if (forward_->reverse) return "service";  // a port an agentless device offers
+    if (forward_->host == "screen") return "screen";
+    if (forward_->host == "sshd") return "sshd";
+    return "proxy";
+  }
+  switch (request_.kind) {
+    case SessionRequest::Kind::kExec:
+      return "exec";
+    case SessionRequest::Kind::kSubsystem:
+      return "subsystem";
+    default:
+      return "shell";
+  }
+}
+
+void OperatorChannel::record_start() {
+  if (audit_id_ != 0 || link_.attachment_id() == 0) return;
+  Context& ctx = link_.conn().context();
+  audit_id_ = ctx.ids.channels.next();
+  started_ = now_iso8601();
+  started_at_ = std::chrono::steady_clock::now();
+  if (forward_)
+    audit_target_ = forward_->host + ":" + std::to_string(forward_->port);
+  else if (request_.kind == SessionRequest::Kind::kShell)
+    audit_target_ = in_shared_ ? "shared" : "own";
+  const bool has_command = request_.kind == SessionRequest::Kind::kExec ||
+                           request_.kind == SessionRequest::Kind::kSubsystem;
+  store::ChannelStart row{audit_id_,
+                          link_.attachment_id(),
+                          audit_kind(),
+                          audit_target_,
+                          has_command && !forward_ ? request_.command : std::string(),
+                          started_};
+  ctx.store.post([row](store::Db& db) { db.insert_channel(row); });
+}
+
+void OperatorChannel::record_end() {
+  if (audit_id_ == 0 || end_recorded_) return;
+  end_recorded_ = true;
+  store::ChannelEnd end{audit_id_, std::nullopt, "", 0, 0, now_iso8601()};
+  if (bridge_) {
+    end.exit_status = bridge_->exit_status();
+    end.exit_signal = bridge_->exit_signal();
+    end.bytes_in = bridge_->bytes_to_device();
+    end.bytes_out = bridge_->bytes_to_operator();
+  } else if (shared_bytes_) {
+    end.bytes_in = shared_bytes_->in;
+    end.bytes_out = shared_bytes_->out;
+    end.exit_status = shared_bytes_->exit_status;
+  }
+  nlohmann::json detail{{"session", link_.session_id()},
+                        {"device", link_.device_name()},
+                        {"operator", link_.operator_name()},
+                        {"attachment", link_.attachment_id()},
+                        {"channel", audit_id_},
+                        {"kind", audit_kind()},
+                        {"target", audit_target_},
+                        {"bytes_in", end.bytes_in},
+                        {"bytes_out", end.bytes_out},
+                        {"started", started_},
+                        {"duration_ms", std::chrono::duration_cast<std::chrono::milliseconds>(
+                                            std::chrono::steady_clock::now() - started_at_)
+                                            .count()}};
+  if (request_.kind == SessionRequest::Kind::kExec && !forward_)
+    detail["command"] = request_.command;
+  if (end.exit_status) detail["exit_status"] = *end.exit_status;
+  if (!end.exit_signal.empty()) detail["exit_signal"] = end.exit_signal;
+  link_.conn().context().store.post([end, detail, actor = link_.operator_name()](store::Db& db) {
+    db.end_channel(end);
+    db.add_event("channel.closed", actor, detail, end.ended);
+  });
+}
+
+}  // namespace sb::relay

@@ -1,0 +1,96 @@
+// The operator side of a connection: which device it asked for (user name), whether it may
+// attach, consent per capability, and its channels.
+//
+// Authentication only proves a registered operator key. Whether the session exists, and whether
+// this operator may join it, is answered afterwards, identically for "no such session" and
+// "not yours": same message, same delay (plus the guessing penalty), so IDs cannot be probed.
+#pragma once
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "relay/bridge/bridge.hpp"
+#include "relay/router/operator_target.hpp"
+
+namespace sb::relay {
+
+class ServerConn;
+class OperatorChannel;
+
+class OperatorLink {
+ public:
+  OperatorLink(ServerConn& conn, OperatorTarget target, std::string operator_name);
+  ~OperatorLink();
+
+  ServerConn& conn() { return conn_; }
+  const std::string& operator_name() const { return operator_name_; }
+  const OperatorTarget& target() const { return target_; }
+  bool attached() const { return phase_ == Phase::kAttached; }
+  std::shared_ptr<ServerConn> device() const { return device_.lock(); }
+  const std::string& session_id() const { return session_id_; }
+  const std::string& device_name() const { return device_name_; }
+  // The attachments row of this operator (0 until attached).
+  std::int64_t attachment_id() const { return attachment_id_; }
+
+  // Right after authentication.
+  void begin();
+  ssh_channel open_session_channel();
+  // A direct-tcpip request; returns a channel (accepted) or nullptr (refused now).
+  ssh_channel open_forward(ssh_message message);
+  // Whether a channel of this operator may ask for that kind of session (observers: shell).
+  bool may_request(SessionRequest::Kind kind) const;
+  void channel_ready();  // a channel's request arrived: start what may start
+  void service();
+  void on_closed(const std::string& reason);
+
+  // From the device (same reactor once attached).
+  void device_gone(const std::string& why);
+  void consent_answer(const std::string& capability, bool allow, const std::string& why);
+  void notice(const std::string& text);
+  // The administrator ended this attachment (or the whole session): every channel gets
+  // "switchboard: session ended by the administrator", then the connection closes.
+  void end_by_admin(const std::string& reason);
+
+ private:
+  enum class Phase { kResolving, kMoving, kAttached, kRefused };
+  void resolve();
+  void refuse_uniformly();
+  void record_rate_limit(std::chrono::milliseconds delay, const char* by);
+  void move_to_device(std::shared_ptr<ServerConn> device);
+  void on_moved();
+  void start_ready_channels();
+  void fail_all(const std::string& message);
+  void linger_then_close();
+  std::string capability_state(const std::string& capability) const;
+  // False (and logged) when an attached agentless device has no such service.
+  bool agentless_service_exists(const std::string& host, int port) const;
+  nlohmann::json audit_detail() const;
+  void record_attach();
+  // Records every channel's end, then the attachment's (once).
+  void record_detach(const std::string& reason);
+
+  ServerConn& conn_;
+  OperatorTarget target_;
+  std::string operator_name_;
+  Phase phase_ = Phase::kResolving;
+  std::weak_ptr<ServerConn> device_;
+  std::string session_id_;
+  std::string device_name_;  // enrolled name, "" for ad hoc
+  std::int64_t attachment_id_ = 0;
+  std::chrono::steady_clock::time_point attached_at_;
+  bool detach_recorded_ = false;
+  bool needs_consent_ = true;
+  std::vector<std::unique_ptr<OperatorChannel>> channels_;
+  std::set<std::string> allowed_, denied_, asked_;
+  std::unique_ptr<boost::asio::steady_timer> delay_;
+  std::chrono::steady_clock::time_point started_;  // authenticated: the attempt's start
+  std::string refusal_;
+  bool lingering_ = false;
+};
+
+}  // namespace sb::relay

@@ -1,0 +1,62 @@
+// What every connection on every reactor shares: the store, the registry of live sessions, the
+// key snapshot used by authentication, and the settings of `relay serve`.
+#pragma once
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+
+#include "relay/router/guess_guard.hpp"
+#include "relay/router/registry.hpp"
+#include "relay/store/store.hpp"
+
+namespace sb::relay {
+
+class Recorder;
+
+struct Limits {
+  std::chrono::milliseconds handshake_timeout{std::chrono::seconds(20)};
+  int max_auth_attempts = 6;
+  int max_unauthenticated_per_source = 32;
+  std::size_t max_control_line = 16 * 1024;
+  std::chrono::milliseconds consent_timeout{std::chrono::seconds(60)};
+};
+
+class Context {
+ public:
+  Context(store::Store& store, std::chrono::milliseconds check_interval, Limits limits,
+          std::string relay_fingerprint)
+      : store(store),
+        check_interval(check_interval),
+        limits(limits),
+        relay_fingerprint(std::move(relay_fingerprint)) {}
+
+  store::Store& store;
+  SessionRegistry registry;
+  GuessGuard guard;
+  store::AuditIds ids;  // attachment and channel IDs, set from the store at start
+  const std::chrono::milliseconds check_interval;
+  const Limits limits;
+  const std::string relay_fingerprint;
+  // Shell recordings; null with `serve --no-record`. Set before the reactors start.
+  Recorder* recorder = nullptr;
+
+  std::shared_ptr<const store::KeySnapshot> keys() const { return std::atomic_load(&keys_); }
+  void set_keys(std::shared_ptr<const store::KeySnapshot> keys) {
+    std::atomic_store(&keys_, std::move(keys));
+  }
+
+  // Unauthenticated connections per source address (a cheap guard against handshake floods).
+  bool admit_source(const std::string& addr);
+  void leave_source(const std::string& addr);
+
+ private:
+  std::shared_ptr<const store::KeySnapshot> keys_ = std::make_shared<store::KeySnapshot>();
+  std::mutex sources_mu_;
+  std::unordered_map<std::string, int> unauthenticated_by_source_;
+};
+
+}  // namespace sb::relay
