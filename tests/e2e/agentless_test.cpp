@@ -15,9 +15,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// What OpenSSH prints on stderr from the relay's userauth banner.
-constexpr const char* kAgentlessBannerRegex = R"(switchboard: session ID (\d{3} \d{3} \d{3}))";
-
 // OpenSSH logs "Local forwarding listening on" just before it binds: retry a refused connect.
 std::string talk_when_listening(int port) {
   std::string got;
@@ -31,26 +28,7 @@ class Agentless : public ::testing::Test {
 
   // `ssh [-N] -R SPEC... device@relay`: OpenSSH as the device, with its own fresh key.
   std::vector<std::string> device_ssh_argv(const std::vector<std::string>& options) const {
-    std::vector<std::string> argv{"/usr/bin/ssh",
-                                  "-F",
-                                  "/dev/null",
-                                  "-p",
-                                  std::to_string(relay_.port()),
-                                  "-i",
-                                  device_key_.key.string(),
-                                  "-o",
-                                  "IdentitiesOnly=yes",
-                                  "-o",
-                                  "StrictHostKeyChecking=no",
-                                  "-o",
-                                  "UserKnownHostsFile=" + (tmp_ / "device_known_hosts").string(),
-                                  "-o",
-                                  "BatchMode=yes",
-                                  "-o",
-                                  "ExitOnForwardFailure=yes"};
-    argv.insert(argv.end(), options.begin(), options.end());
-    argv.push_back("device@127.0.0.1");
-    return argv;
+    return agentless_device_argv(relay_, device_key_, tmp_ / "device_known_hosts", options);
   }
 
   // Starts `ssh -N -R screen:5900:127.0.0.1:ECHO device@relay`; returns its session ID (digits)
@@ -71,16 +49,8 @@ class Agentless : public ::testing::Test {
                                                   const std::vector<std::string>& forwards) {
     std::vector<std::string> options{"-v", "-N"};
     options.insert(options.end(), forwards.begin(), forwards.end());
-    std::unique_ptr<Process> p;
-    wait_until(
-        [&] {
-          p = std::make_unique<Process>(
-              operator_ssh_argv(relay_, op, tmp_ / "known_hosts", id, options));
-          wait_until([&] { return contains(p->err(), kForwardListening) || !p->running(); }, 10s);
-          return p->running();
-        },
-        10s);
-    return p;
+    return start_operator_process(operator_ssh_argv(relay_, op, tmp_ / "known_hosts", id, options),
+                                  [](Process& p) { return contains(p.err(), kForwardListening); });
   }
 
   TempDir tmp_;

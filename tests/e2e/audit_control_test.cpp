@@ -319,36 +319,15 @@ TEST_F(AuditControl, AttachmentsChannelsAndEventsRecordWhatMoved) {
 
   // An exec: 1234 bytes in on stdin, 5000 bytes out, exit status 7.
   const std::string command = "cat >/dev/null; head -c 5000 /dev/zero; exit 7";
-  std::unique_ptr<Process> exec;
-  ASSERT_TRUE(wait_until(
-      [&] {
-        exec = std::make_unique<Process>(ssh("alice", id_, {}, {command}));
-        exec->write_stdin(std::string(1234, 'i'));
-        exec->close_stdin();
-        auto code = exec->wait(15s);
-        return code && *code == 7;
-      },
-      15s))
-      << exec->err();
-  // Its output is read by a thread of the harness: wait for all of it.
-  EXPECT_TRUE(wait_until([&] { return exec->out().size() == 5000u; }, 5s)) << exec->out().size();
+  auto ran = exec("alice", command, {.input = std::string(1234, 'i')});
+  ASSERT_EQ(ran.exit_code, 7) << ran.err;
+  EXPECT_EQ(ran.out.size(), 5000u);
 
-  // An ssh -L forward to the device's screen: 100 bytes each way plus the 12-byte banner.
-  // A free port may be taken by another test before ssh binds it: then ssh gives up, after it
-  // attached (an extra, short attachment), and the test tries another port.
-  std::unique_ptr<Process> forwarder;
-  int fd = -1;
-  for (int attempt = 0; attempt < 3 && fd < 0; ++attempt) {
-    int local = free_port();
-    forwarder =
-        std::make_unique<Process>(ssh("alice", id_,
-                                      {"-v", "-N", "-o", "ExitOnForwardFailure=yes", "-L",
-                                       "127.0.0.1:" + std::to_string(local) + ":screen:5900"}));
-    if (!forwarder->wait_for_output(kForwardListening, 15s, true)) continue;
-    fd = connect_tcp(local);
-    if (fd < 0) forwarder->wait(5s);
-  }
-  Process& forward = *forwarder;
+  // An ssh -L forward to the device's screen: 100 bytes each way plus the 12-byte banner. (A
+  // port race makes the test try another port: an extra, short attachment.)
+  auto forwarded = connect_through_forward("alice", "screen:5900");
+  Process& forward = *forwarded.ssh;
+  const int fd = forwarded.fd;
   ASSERT_GE(fd, 0) << forward.err();
   EXPECT_EQ(read_exactly(fd, 12), "RFB 003.008\n");
   std::string payload(100, 'p');

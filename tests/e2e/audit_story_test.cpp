@@ -66,35 +66,20 @@ class AuditStory : public OperatorTest {
  protected:
   // 1. alice: an exec with 777 bytes on stdin, 4321 bytes out, exit status 3.
   void alice_runs_an_exec() {
-    const std::string typed_in(777, 'i');
-    RunResult r;
-    ASSERT_TRUE(wait_until(
-        [&] {
-          r = run(ssh("alice", id_, {}, {kCommand}), {.input = typed_in, .timeout = 10s});
-          return r.exit_code == 3;
-        },
-        15s))
-        << r.err;
+    auto r = exec("alice", kCommand, {.input = std::string(777, 'i')});
+    ASSERT_EQ(r.exit_code, 3) << r.err;
     EXPECT_EQ(r.out.size(), 4321u);
   }
 
   // 2. bob: ssh -N -L to the service through the device; 300 bytes sent, 20 + 300 received.
-  // (A free port taken by another process before ssh binds it makes ssh give up after it
-  // attached: then the test tries another port, and that attempt leaves a channel-less
+  // (A port race makes the test try another port: that attempt leaves a channel-less
   // attachment, which the checks allow.)
   void bob_moves_bytes_through_a_forward() {
     target_ = "127.0.0.1:" + std::to_string(service_.port());
-    int fd = -1;
-    for (int attempt = 0; attempt < 3 && fd < 0; ++attempt) {
-      int local = free_port();
-      ++bob_attempts_;
-      forward_ =
-          std::make_unique<Process>(ssh("bob", id_,
-                                        {"-v", "-N", "-o", "ExitOnForwardFailure=yes", "-L",
-                                         "127.0.0.1:" + std::to_string(local) + ":" + target_}));
-      if (!forward_->wait_for_output(kForwardListening, 10s, true)) continue;
-      wait_until([&] { return (fd = connect_tcp(local)) >= 0 || !forward_->running(); }, 5s);
-    }
+    auto forward = connect_through_forward("bob", target_);
+    forward_ = std::move(forward.ssh);
+    bob_attempts_ = forward.attempts;
+    const int fd = forward.fd;
     ASSERT_GE(fd, 0) << forward_->err();
     EXPECT_EQ(read_exactly(fd, 20), kGreeting);
     const std::string payload(300, 'p');
@@ -498,34 +483,14 @@ TEST_F(AuditStory, TwoOperatorsExecProxyAndKillAreAllInTheAudit) {
 TEST_F(AuditStory, AgentlessForwardIsAServiceChannel) {
   EchoService service;  // "RFB 003.008\n", then "echo:" + each chunk
   start_relay({"alice"});
-  Relay& relay = *relay_;
-  const auto& tmp = tmp_;
-  auto device_key = make_operator_key(tmp.path(), "device");
-  Process device({"/usr/bin/ssh",
-                  "-F",
-                  "/dev/null",
-                  "-p",
-                  std::to_string(relay.port()),
-                  "-i",
-                  device_key.key.string(),
-                  "-o",
-                  "IdentitiesOnly=yes",
-                  "-o",
-                  "StrictHostKeyChecking=no",
-                  "-o",
-                  "UserKnownHostsFile=" + (tmp / "device_known_hosts").string(),
-                  "-o",
-                  "BatchMode=yes",
-                  "-o",
-                  "ExitOnForwardFailure=yes",
-                  "-N",
-                  "-R",
-                  "screen:5900:127.0.0.1:" + std::to_string(service.port()),
-                  "device@127.0.0.1"});
-  auto spaced = device.wait_for_match(R"(switchboard: session ID (\d{3} \d{3} \d{3}))", 10s, true);
+  auto device_key = make_operator_key(tmp_.path(), "device");
+  Process device(agentless_device_argv(
+      relay(), device_key, tmp_ / "device_known_hosts",
+      {"-N", "-R", "screen:5900:127.0.0.1:" + std::to_string(service.port())}));
+  auto spaced = device.wait_for_match(kAgentlessBannerRegex, 10s, true);
   ASSERT_TRUE(spaced) << device.err();
   const std::string id = digits_only(*spaced);
-  ASSERT_TRUE(relay.process().wait_for_output("service screen:5900 registered", 10s, true));
+  ASSERT_TRUE(relay().process().wait_for_output("service screen:5900 registered", 10s, true));
 
   std::unique_ptr<Process> forward;
   std::string got = "(cannot connect)";
@@ -544,7 +509,7 @@ TEST_F(AuditStory, AgentlessForwardIsAServiceChannel) {
 
   json closed;
   ASSERT_TRUE(wait_until([&] {
-    closed = relay.admin_json({"audit", "--session", id, "--kind", "channel.closed"});
+    closed = relay().admin_json({"audit", "--session", id, "--kind", "channel.closed"});
     return closed.is_array() && closed.size() == 1;
   })) << closed.dump(2);
   const json& d = closed[0]["detail"];
@@ -554,7 +519,7 @@ TEST_F(AuditStory, AgentlessForwardIsAServiceChannel) {
   EXPECT_EQ(d["bytes_out"], 22);  // banner + "echo:ping\n"
   EXPECT_EQ(closed[0]["operator"], "alice");
 
-  json story = relay.admin_json({"session", "show", id});
+  json story = relay().admin_json({"session", "show", id});
   json channel;
   for (const auto& a : story["attachments"])
     for (const auto& c : a["channels"]) channel = c;

@@ -177,6 +177,7 @@ struct Process::Impl {
   std::condition_variable cv;
   std::string out;
   std::string err;
+  bool capture_out = true;  // else the test reads stdout_fd itself
   bool out_eof = false;
   bool err_eof = false;
   std::thread reader;
@@ -258,7 +259,7 @@ void Process::Impl::spawn(const std::map<std::string, std::string>& env, bool st
 
 void Process::Impl::read_loop() {
   char buf[8192];
-  bool out_open = true, err_open = true;
+  bool out_open = capture_out, err_open = true;
   while (out_open || err_open) {
     pollfd fds[2];
     nfds_t n = 0;
@@ -331,9 +332,12 @@ bool Process::Impl::wait_output_closed(Clock::time_point deadline) {
   return cv.wait_until(lock, deadline, [&] { return out_eof && err_eof; });
 }
 
-Process::Process(std::vector<std::string> argv, const std::map<std::string, std::string>& env)
+Process::Process(std::vector<std::string> argv, const std::map<std::string, std::string>& env,
+                 Stdout stdout_mode)
     : impl_(std::make_unique<Impl>()) {
   impl_->argv = std::move(argv);
+  impl_->capture_out = stdout_mode == Stdout::Captured;
+  impl_->out_eof = !impl_->capture_out;
   if (impl_->argv.empty()) throw std::invalid_argument("Process: empty argv");
   impl_->spawn(env, false);
   pid_ = impl_->pid;
@@ -423,6 +427,10 @@ std::vector<std::string> Process::matches(const std::string& regex, bool from_er
   std::regex re(regex, std::regex::ECMAScript);
   std::lock_guard lock(impl_->mu);
   return line_matches(from_err ? impl_->err : impl_->out, re);
+}
+
+int Process::raw_stdout() const {
+  return impl_->capture_out ? -1 : impl_->stdout_fd;
 }
 
 void Process::write_stdin(const std::string& data) {

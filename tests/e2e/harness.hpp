@@ -83,7 +83,11 @@ RunResult run(const std::vector<std::string>& argv, const RunOptions& options = 
 // waited on. Killed (SIGKILL) on destruction if still running.
 class Process {
  public:
-  Process(std::vector<std::string> argv, const std::map<std::string, std::string>& env = {});
+  // Stdout is read by the harness (out(), the waits), or left to the test to read at its own
+  // pace from raw_stdout() (e.g. to stall a reader); stderr is always captured.
+  enum class Stdout { Captured, Raw };
+  Process(std::vector<std::string> argv, const std::map<std::string, std::string>& env = {},
+          Stdout stdout_mode = Stdout::Captured);
   ~Process();
   Process(const Process&) = delete;
   Process& operator=(const Process&) = delete;
@@ -112,6 +116,8 @@ class Process {
                                                 Millis timeout = 10s, bool from_err = false);
   // The captures of every line matching the regex so far, oldest first.
   std::vector<std::string> matches(const std::string& regex, bool from_err = false) const;
+  // The read end of its stdout pipe (Stdout::Raw), owned by the Process.
+  int raw_stdout() const;
   // Writes to the process's stdin.
   void write_stdin(const std::string& data);
   void close_stdin();

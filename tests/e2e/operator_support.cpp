@@ -2,6 +2,8 @@
 
 #include <regex>
 
+#include "tcp_service.hpp"
+
 namespace sb::e2e {
 
 OperatorKey make_operator_key(const std::filesystem::path& dir, const std::string& name) {
@@ -60,6 +62,31 @@ std::vector<std::string> operator_ssh_argv(const Relay& relay, const OperatorKey
   argv.insert(argv.end(), options.begin(), options.end());
   argv.push_back(user + "@127.0.0.1");
   argv.insert(argv.end(), command.begin(), command.end());
+  return argv;
+}
+
+std::vector<std::string> agentless_device_argv(const Relay& relay, const OperatorKey& device_key,
+                                               const std::filesystem::path& known_hosts,
+                                               const std::vector<std::string>& options) {
+  std::vector<std::string> argv{"/usr/bin/ssh",
+                                "-F",
+                                "/dev/null",
+                                "-p",
+                                std::to_string(relay.port()),
+                                "-i",
+                                device_key.key.string(),
+                                "-o",
+                                "IdentitiesOnly=yes",
+                                "-o",
+                                "StrictHostKeyChecking=no",
+                                "-o",
+                                "UserKnownHostsFile=" + known_hosts.string(),
+                                "-o",
+                                "BatchMode=yes",
+                                "-o",
+                                "ExitOnForwardFailure=yes"};
+  argv.insert(argv.end(), options.begin(), options.end());
+  argv.push_back("device@127.0.0.1");
   return argv;
 }
 
@@ -187,6 +214,21 @@ std::vector<std::string> OperatorTest::ssh(const std::string& name, const std::s
 RunResult OperatorTest::exec(const std::string& name, const std::string& command,
                              const RunOptions& options) const {
   return run_operator_ssh(ssh(name, id_, {}, {command}), options);
+}
+
+OperatorTest::Forward OperatorTest::connect_through_forward(const std::string& name,
+                                                            const std::string& target) {
+  Forward f;
+  for (; f.attempts < 3 && f.fd < 0; ++f.attempts) {
+    const int local = free_port();
+    f.ssh = std::make_unique<Process>(ssh(name, id_,
+                                          {"-v", "-N", "-o", "ExitOnForwardFailure=yes", "-L",
+                                           "127.0.0.1:" + std::to_string(local) + ":" + target}));
+    if (!f.ssh->wait_for_output(kForwardListening, 15s, true)) continue;
+    // Logged just before ssh binds: a connection may be refused for a moment.
+    wait_until([&] { return (f.fd = connect_tcp(local)) >= 0 || !f.ssh->running(); }, 5s);
+  }
+  return f;
 }
 
 // ---------------------------------------------------------------------------------------------

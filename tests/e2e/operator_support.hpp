@@ -50,6 +50,16 @@ std::vector<std::string> operator_ssh_argv(const Relay& relay, const OperatorKey
                                            const std::string& user,
                                            const std::vector<std::string>& options = {},
                                            const std::vector<std::string>& command = {});
+// What such a device's ssh prints on stderr from the relay's userauth banner; group 1 = the ID.
+inline constexpr const char* kAgentlessBannerRegex =
+    R"(switchboard: session ID (\d{3} \d{3} \d{3}))";
+// OpenSSH as a device without the agent, with its own key:
+// `/usr/bin/ssh -F /dev/null -p PORT -i KEY -o IdentitiesOnly=yes -o StrictHostKeyChecking=no
+//  -o UserKnownHostsFile=KH -o BatchMode=yes -o ExitOnForwardFailure=yes OPTIONS...
+//  device@127.0.0.1`
+std::vector<std::string> agentless_device_argv(const Relay& relay, const OperatorKey& device_key,
+                                               const std::filesystem::path& known_hosts,
+                                               const std::vector<std::string>& options);
 // ssh exited 255 with "Permission denied (publickey)".
 bool ssh_auth_refused(const RunResult& r);
 // run(argv), repeated (for up to 10 s) while the relay refuses the key at authentication, i.e.
@@ -120,6 +130,17 @@ class OperatorTest : public ::testing::Test {
   // run_operator_ssh: `ssh NAME@relay` into the session (id_) running command.
   RunResult exec(const std::string& name, const std::string& command,
                  const RunOptions& options = {}) const;
+
+  // A TCP connection to target (HOST:PORT, or a device service NAME:PORT) through
+  // `ssh -v -N -o ExitOnForwardFailure=yes -L 127.0.0.1:PORT:TARGET ID@relay` as operator
+  // `name`. A free port taken by another process before ssh binds it makes ssh give up after
+  // it attached (a channel-less attachment): then another port is tried, three times at most.
+  struct Forward {
+    std::unique_ptr<Process> ssh;  // the last one started
+    int fd = -1;                   // the connection (the caller closes it), or -1
+    int attempts = 0;              // ssh processes started, each one attachment
+  };
+  Forward connect_through_forward(const std::string& name, const std::string& target);
 
   TempDir tmp_;
   std::filesystem::path known_hosts_ = tmp_ / "known_hosts";
