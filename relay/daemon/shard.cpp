@@ -68,8 +68,8 @@ class Shard {
     int closed = 0;
     auto now = Clock::now();
     for (auto& weak : conns_)
-      if (auto conn = weak.lock(); conn && !conn->closing() && conn->established() &&
-                                   conn->state() == ServerConn::State::kDevice) {
+      if (auto conn = weak.lock();
+          conn && !conn->closing() && conn->established() && conn->is_device()) {
         conn->check(now);
         if (conn->closing())
           ++closed;
@@ -96,8 +96,7 @@ class Shard {
       auto now = Clock::now();
       std::erase_if(conns_, [](const std::weak_ptr<ServerConn>& w) { return w.expired(); });
       for (auto& weak : conns_)
-        if (auto conn = weak.lock(); conn && conn->state() != ServerConn::State::kOperator)
-          conn->sweep(now);
+        if (auto conn = weak.lock(); conn && !conn->is_operator()) conn->sweep(now);
       ctx_.guard.prune(now);
       schedule_sweep();
     });
@@ -109,8 +108,7 @@ class Shard {
       if (ec || stopping_) return;
       auto now = Clock::now();
       for (auto& weak : conns_)
-        if (auto conn = weak.lock();
-            conn && conn->established() && conn->state() == ServerConn::State::kDevice) {
+        if (auto conn = weak.lock(); conn && conn->established() && conn->is_device()) {
           conn->check(now);
           if (!conn->closing()) conn->wake();  // flush the ping
         }
