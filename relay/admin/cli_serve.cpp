@@ -2,8 +2,9 @@
 
 #include <iostream>
 
-#include "common/logging.hpp"
 #include "common/io/net.hpp"
+#include "common/io/read_ahead_switch.hpp"
+#include "common/logging.hpp"
 #include "common/util.hpp"
 #include "relay/admin/cli.hpp"
 #include "relay/daemon/server.hpp"
@@ -98,6 +99,7 @@ void add_serve(CLI::App& app, int* exit_code) {
     options.recording.record_input = args->record_input;
     options.recording.max_file_bytes = args->record_max_size;
     try {
+      io::check_read_ahead();
       *exit_code = serve(options);
     } catch (const std::exception& e) {
       spdlog::critical("relay cannot serve: {}", e.what());
