@@ -7,6 +7,7 @@
 #include <csignal>
 
 #include "harness.hpp"
+#include "operator_support.hpp"
 #include "tcp_service.hpp"
 
 namespace sb::e2e {
@@ -75,12 +76,7 @@ class Agentless : public ::testing::Test {
         [&] {
           p = std::make_unique<Process>(
               operator_ssh_argv(relay_, op, tmp_ / "known_hosts", id, options));
-          wait_until(
-              [&] {
-                return p->err().find("Local forwarding listening on") != std::string::npos ||
-                       !p->running();
-              },
-              10s);
+          wait_until([&] { return contains(p->err(), kForwardListening) || !p->running(); }, 10s);
           return p->running();
         },
         10s);
@@ -135,7 +131,7 @@ TEST_F(Agentless, OperatorsReachTheServiceByName) {
                "--relay", relay_.address(), "-i", alice.key.string(), "--known-hosts",
                (tmp_ / "known_hosts").string(), "--host-key-checking", "accept-new", "-o",
                "LogLevel=DEBUG1"});
-  ASSERT_TRUE(cli.wait_for_output("Local forwarding listening on", 10s, true)) << cli.err();
+  ASSERT_TRUE(cli.wait_for_output(kForwardListening, 10s, true)) << cli.err();
   EXPECT_EQ(talk_when_listening(cli_port), "RFB 003.008\necho:ping\n") << cli.err();
   EXPECT_EQ(service_.connections(), 2);
 }
@@ -185,9 +181,9 @@ TEST_F(Agentless, ShellShowsTheIdAndServicesUntilCtrlC) {
 }
 
 TEST_F(Agentless, InvalidAndTooManyServicesAreRefused) {
-  auto bad = run_with_status(
-      device_ssh_argv({"-N", "-R", "Bad_Name:80:127.0.0.1:" + std::to_string(service_.port())}),
-      15s);
+  auto bad =
+      run(device_ssh_argv({"-N", "-R", "Bad_Name:80:127.0.0.1:" + std::to_string(service_.port())}),
+          {.timeout = 15s});
   EXPECT_EQ(bad.exit_code, 255);
   EXPECT_NE(bad.err.find("remote port forwarding failed"), std::string::npos) << bad.err;
   EXPECT_TRUE(relay_.process().wait_for_output("service refused", 5s, true));
@@ -196,7 +192,7 @@ TEST_F(Agentless, InvalidAndTooManyServicesAreRefused) {
   for (int i = 0; i < 17; ++i)
     many.insert(many.end(), {"-R", "svc" + std::to_string(i) + ":" + std::to_string(1000 + i) +
                                        ":127.0.0.1:" + std::to_string(service_.port())});
-  auto too_many = run_with_status(device_ssh_argv(many), 15s);
+  auto too_many = run(device_ssh_argv(many), {.timeout = 15s});
   EXPECT_EQ(too_many.exit_code, 255);
   EXPECT_NE(too_many.err.find("remote port forwarding failed for listen port 1016"),
             std::string::npos)
@@ -213,7 +209,7 @@ TEST_F(Agentless, CancelledForwardWithdrawsTheService) {
   auto id = device_->wait_for_match(kAgentlessBannerRegex, 10s, true);
   ASSERT_TRUE(id) << device_->err();
   ASSERT_TRUE(relay_.process().wait_for_output("service web:80 registered", 10s, true));
-  auto cancel = run_with_status(device_ssh_argv({"-S", socket, "-O", "cancel", "-R", spec}), 10s);
+  auto cancel = run(device_ssh_argv({"-S", socket, "-O", "cancel", "-R", spec}), {.timeout = 10s});
   EXPECT_EQ(cancel.exit_code, 0) << cancel.err;
   EXPECT_TRUE(relay_.process().wait_for_output("service screen:5900 withdrawn", 5s, true));
 

@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "harness.hpp"
+#include "operator_support.hpp"
 
 extern char** environ;
 
@@ -38,7 +39,7 @@ void write_random_file(const fs::path& path, std::size_t size) {
 }
 
 std::string sha256_of(const fs::path& path) {
-  auto r = run({"/usr/bin/sha256sum", path.string()}, 60s);
+  auto r = run({"/usr/bin/sha256sum", path.string()}, {.timeout = 60s});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   return r.out.substr(0, 64);
 }
@@ -84,12 +85,12 @@ struct PipedChild {
   PipedChild(const PipedChild&) = delete;
   PipedChild& operator=(const PipedChild&) = delete;
   PipedChild(PipedChild&& o) noexcept : pid(o.pid), out(o.out) { o.pid = o.out = -1; }
-  // Reaps the child; its exit code, or 128+signal.
+  // Reaps the child; its exit code by the harness's rule (-1 if a signal ended it).
   int wait() {
     int status = 0;
     if (pid > 0 && ::waitpid(pid, &status, 0) == pid) {
       pid = -1;
-      return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+      return exit_code_of(status);
     }
     return -1;
   }
@@ -141,46 +142,30 @@ std::size_t copy_to(int fd, std::ofstream& sink, std::size_t limit) {
   return done;
 }
 
-class OperatorStream : public ::testing::Test {
+class OperatorStream : public OperatorTest {
  protected:
   void SetUp() override {
     data_ = tmp_ / "data.bin";
     write_random_file(data_, kStreamSize);
     expected_ = sha256_of(data_);
-    relay_ = std::make_unique<Relay>(tmp_ / "relay");
-    alice_ = register_operator(*relay_, tmp_.path(), "alice");
-    agent_ = std::make_unique<Process>(
-        agent_help_argv(relay_->address(), tmp_ / "agent", {"--shell", "/bin/sh"}));
-    auto id = banner_session_id(*agent_);
-    ASSERT_TRUE(id) << agent_->err();
-    id_ = *id;
-    consent_ = std::make_unique<ConsentAnswerer>(*agent_);
+    start_device({"alice"});
     // The relay knows alice's key before the timed part starts.
-    auto ready = run_operator_ssh(ssh({"echo ready"}));
+    auto ready = exec("alice", "echo ready");
     ASSERT_EQ(ready.exit_code, 0) << ready.err;
   }
-  void TearDown() override {
-    consent_.reset();
-    agent_.reset();
-  }
-  std::vector<std::string> ssh(const std::vector<std::string>& command) {
-    return operator_ssh_argv(*relay_, alice_, tmp_ / "known_hosts", id_, {}, command);
+  // alice's ssh into the session, running command.
+  std::vector<std::string> alice_ssh(const std::string& command) const {
+    return ssh("alice", id_, {}, {command});
   }
 
-  TempDir tmp_;
   fs::path data_;
   std::string expected_;
-  std::unique_ptr<Relay> relay_;
-  OperatorKey alice_;
-  std::unique_ptr<Process> agent_;
-  std::unique_ptr<ConsentAnswerer> consent_;
-  std::string id_;
 };
 
 TEST_F(OperatorStream, HundredMiBToTheOperatorWithAStalledReader) {
   std::size_t baseline = rss_of(relay_->process().pid());
   PeakRss peak(relay_->process().pid());
-  auto child = spawn_piped(ssh({"cat " + data_.string()}), tmp_ / "ssh.err");
+  auto child = spawn_piped(alice_ssh("cat " + data_.string()), tmp_ / "ssh.err");
   std::ofstream sink(tmp_ / "received.bin", std::ios::binary);
 
   std::size_t got = copy_to(child.out, sink, 10 * kMiB);
@@ -205,8 +190,8 @@ TEST_F(OperatorStream, HundredMiBToTheDeviceWithAStalledReader) {
   PeakRss peak(relay_->process().pid());
   // On the device, the reader takes 10 MiB, stalls, then takes the rest (dd reads exactly).
   Process upload(
-      ssh({"{ dd bs=1048576 count=10 iflag=fullblock status=none; sleep 3; cat; } | "
-           "sha256sum"}));
+      alice_ssh("{ dd bs=1048576 count=10 iflag=fullblock status=none; sleep 3; cat; } | "
+                "sha256sum"));
   std::ifstream in(data_, std::ios::binary);
   std::vector<char> buf(kMiB);
   auto start = Clock::now();
