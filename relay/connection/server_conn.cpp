@@ -22,6 +22,7 @@ bool is_agent_client(ssh_session session) {
 ServerConn::ServerConn(boost::asio::any_io_executor executor, ssh::Session session, Context& ctx,
                        std::string source_addr)
     : PeerConn(std::move(executor), std::move(session), ctx, std::move(source_addr)) {
+  ++ctx.connections;
   counted_unauthenticated_ = true;  // the listener admitted this source before creating us
   server_callbacks_.userdata = this;
   server_callbacks_.auth_pubkey_function = &ServerConn::on_auth_pubkey;
@@ -36,6 +37,7 @@ ServerConn::ServerConn(boost::asio::any_io_executor executor, ssh::Session sessi
 
 ServerConn::~ServerConn() {
   leave_unauthenticated();
+  --ctx_.connections;
 }
 
 bool ServerConn::established() const {

@@ -83,8 +83,16 @@ class Shard {
     stopping_ = true;
     tick_.cancel();
     sweep_.cancel();
+    // An operator's connection may have moved to its device's reactor: it closes there, in a
+    // step of its own. Everything else lives here and closes now; a device's attached
+    // operators hear of it (same reactor) before their own close request runs.
     for (auto& weak : conns_)
-      if (auto conn = weak.lock()) conn->close(reason);
+      if (auto conn = weak.lock()) {
+        if (conn->is_operator())
+          conn->close_async(reason);
+        else
+          conn->close(reason);
+      }
     conns_.clear();
   }
 

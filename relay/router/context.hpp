@@ -41,6 +41,9 @@ class Context {
   const std::chrono::milliseconds check_interval;
   const Limits limits;
   const std::string relay_fingerprint;
+  // Connections that exist now (each counts itself from construction to destruction): a
+  // stopping relay waits until every one has closed and let go.
+  std::atomic<int> connections{0};
   // Shell recordings; null with `serve --no-record`. Set before the reactors start.
   Recorder* recorder = nullptr;
 
