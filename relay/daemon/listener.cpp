@@ -47,7 +47,7 @@ void Listener::schedule_refusal_summary() {
   summary_timer_.async_wait([this](const boost::system::error_code& ec) {
     if (ec) return;
     for (const auto& [addr, count] : refusals_.drain(LogThrottle::Clock::now()))
-      spdlog::warn("refused {} more connection(s) from {} (too many unauthenticated)", count,
+      spdlog::warn("refused {} more connection(s) from {} (handshake flood)", count,
                    addr.empty() ? "other addresses" : addr);
     schedule_refusal_summary();
   });
@@ -68,13 +68,14 @@ void Listener::hand_over(tcp::socket socket) {
   boost::system::error_code ec;
   auto remote = socket.remote_endpoint(ec);
   std::string addr = ec ? "unknown" : remote.address().to_string();
-  if (!ctx_.admit_source(addr)) {
-    log_refusal(addr);
+  auto admitted = ctx_.admission.admit(addr, Admission::Clock::now(), roll_(random_));
+  if (const auto* refused = std::get_if<Admission::Refusal>(&admitted)) {
+    log_refusal(addr, refused->reason);
     return;  // the socket closes here
   }
   int fd = socket.release();
   net::tune_tcp_socket(fd);
-  shards_.adopt(fd, std::move(addr));
+  shards_.adopt(fd, std::move(addr), std::get<Admission::Ticket>(admitted));
 }
 
 }  // namespace sb::relay

@@ -26,7 +26,7 @@ class Shards {
   // Each call posts to the shards' reactors; none waits.
   void start_timers();
   // Hands an accepted socket to the next shard, round robin (called on the listener's reactor).
-  void adopt(int fd, std::string source_addr);
+  void adopt(int fd, std::string source_addr, Admission::Ticket ticket);
   // The janitor's check of every tunnel now (`relay keys purge`); done(closed) after the last.
   void check_all(std::function<void(int)> done);
   void close_all(const std::string& reason);
