@@ -30,16 +30,14 @@ void Listener::stop() {
   summary_timer_.cancel();
 }
 
-void Listener::log_refusal(const std::string& addr) {
+void Listener::log_refusal(const std::string& addr, const std::string& reason) {
   auto held = refusals_.admit(addr, LogThrottle::Clock::now());
   if (!held) return;
   if (*held == 0)
-    spdlog::warn("too many unauthenticated connections from {}; refusing", addr);
+    spdlog::warn("refusing a connection from {}: {}", addr, reason);
   else
-    spdlog::warn(
-        "too many unauthenticated connections from {}; refusing ({} more refused since "
-        "the last such line)",
-        addr, *held);
+    spdlog::warn("refusing a connection from {}: {} ({} more refused since the last such line)",
+                 addr, reason, *held);
 }
 
 void Listener::schedule_refusal_summary() {

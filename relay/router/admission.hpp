@@ -30,24 +30,28 @@
 
 namespace sb::relay {
 
+// What Admission allows (defaults are `relay serve`'s).
+struct AdmissionLimits {
+  int start = 100;
+  int rate = 30;  // percent refused at `start`
+  int full = 300;
+  int per_source = 32;
+  std::chrono::milliseconds idle_after{1000};
+  std::chrono::milliseconds pressed_deadline{5000};
+  std::chrono::milliseconds penalty{10000};
+};
+
 class Admission {
  public:
   using Clock = std::chrono::steady_clock;
-  struct Limits {
-    int start = 10;
-    int rate = 30;  // percent refused at `start`
-    int full = 100;
-    int per_source = 32;
-    std::chrono::milliseconds idle_after{1000};
-    std::chrono::milliseconds pressed_deadline{5000};
-    std::chrono::milliseconds penalty{10000};
-  };
+  using Limits = AdmissionLimits;
   using Ticket = std::uint64_t;  // one admitted connection; 0 = none
   struct Refusal {
     std::string reason;
   };
 
-  explicit Admission(Limits limits = {}) : limits_(limits) {}
+  Admission() = default;
+  explicit Admission(Limits limits) : limits_(limits) {}
 
   // A new connection from `source`. roll: a uniformly random number in [0, 100) for the early
   // drop. Returns its ticket, or the refusal. May evict one of the source's idle connections
@@ -85,7 +89,7 @@ class Admission {
   // Sources with nothing open and no penalty left (keeps the map bounded).
   void prune(Clock::time_point now);
 
-  const Limits limits_;
+  const Limits limits_{};
   mutable std::mutex mu_;
   std::map<Ticket, Entry> entries_;  // by ticket: oldest first
   std::unordered_map<std::string, Source> sources_;
