@@ -4,6 +4,7 @@
 
 #include "common/util.hpp"
 
+#include "common/env_rules.hpp"
 #include "common/names.hpp"
 #include "relay/device/device_tunnel.hpp"
 #include "relay/operator/operator_link.hpp"
@@ -15,12 +16,6 @@ namespace sb::relay {
 
 namespace {
 constexpr std::size_t kMaxCommand = 64 * 1024;
-constexpr std::size_t kMaxEnv = 32;
-
-bool env_allowed(std::string_view name) {
-  return name == "LANG" || name == "TERM" || name == "COLORTERM" || name == "TZ" ||
-         name.starts_with("LC_");
-}
 
 // A private shell's recording, fed by its bridge.
 class RecordingObserver : public BridgeObserver {
@@ -114,8 +109,7 @@ int OperatorChannel::on_env(ssh_session, ssh_channel, const char* name, const ch
                             void* userdata) {
   auto* self = static_cast<OperatorChannel*>(userdata);
   std::string n = name ? name : "", v = value ? value : "";
-  if (!env_allowed(n) || n.size() > 64 || v.size() > 1024 || !valid_label(v, 1024) ||
-      self->request_.env.size() >= kMaxEnv)
+  if (!env_name_allowed(n) || !env_value_allowed(v) || self->request_.env.size() >= kMaxEnvVars)
     return SSH_ERROR;
   self->request_.env.emplace_back(n, v);
   return SSH_OK;
