@@ -58,13 +58,13 @@ void kill_session(Context& ctx, const json& request, const Reply& reply) {
       if (device->end_operator_by_admin(op, reason) == 0)
         return reply(error("operator " + op + " is not attached to session " + id));
       ctx.store.post([detail, by, when = now_iso8601()](store::Db& db) {
-        db.add_event("session.killed", "admin:" + by, detail, when);
+        db.add_event(store::events::kSessionKilled, "admin:" + by, detail, when);
       });
       conn->wake();
       return reply({{"ok", true}, {"session", id}, {"operators", json::array({op})}});
     }
     ctx.store.post([detail, by, when = now_iso8601()](store::Db& db) {
-      db.add_event("session.killed", "admin:" + by, detail, when);
+      db.add_event(store::events::kSessionKilled, "admin:" + by, detail, when);
     });
     auto ended = device->end_by_admin(reason, "session ended by the administrator");
     reply({{"ok", true}, {"session", id}, {"operators", ended}});
@@ -122,7 +122,7 @@ void purge_keys(const ControlTargets& targets, const json& request, const Reply&
     bool posted = ctx.store.post([by, tunnels_closed, reply](store::Db& db) {
       const std::string when = now_iso8601();
       int keys = db.purge_orphan_tunnel_keys(when);
-      db.add_event("janitor.purge", "admin:" + by,
+      db.add_event(store::events::kJanitorPurge, "admin:" + by,
                    {{"by", by},
                     {"reason", "relay keys purge"},
                     {"tunnels_closed", tunnels_closed},

@@ -222,8 +222,8 @@ void schedule_drop_check(asio::steady_timer& timer, store::Store& store, std::ui
       const std::uint64_t dropped = reported + lost;
       spdlog::warn("store: {} jobs (audit rows) were dropped while its queue was full", lost);
       bool posted = store.post([lost, dropped](store::Db& db) {
-        db.add_event("store.dropped", "", {{"dropped", lost}, {"dropped_total", dropped}},
-                     now_iso8601());
+        db.add_event(store::events::kStoreDropped, "",
+                     {{"dropped", lost}, {"dropped_total", dropped}}, now_iso8601());
       });
       if (posted) reported = dropped;
     }

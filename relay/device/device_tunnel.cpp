@@ -179,7 +179,7 @@ void DeviceTunnel::issue_session(const std::string& device_name, const std::stri
   store::SessionStart start{session_id_, device_name,         conn_.fingerprint(), conn_.key_line(),
                             kind,        conn_.source_addr(), now_iso8601(),       info_};
   ctx.store.post([start](store::Db& db) {
-    db.add_event("device.connected", start.fingerprint,
+    db.add_event(store::events::kDeviceConnected, start.fingerprint,
                  {{"session", start.id},
                   {"device", start.device},
                   {"fingerprint", start.fingerprint},
@@ -249,7 +249,7 @@ void DeviceTunnel::on_closed(const std::string& closed_because) {
   ctx.registry.release(session_id_, device_name_);
   ctx.store.post([id = session_id_, device = device_name_, fp = conn_.fingerprint(), reason,
                   when = now_iso8601()](store::Db& db) {
-    db.add_event("device.disconnected", fp,
+    db.add_event(store::events::kDeviceDisconnected, fp,
                  {{"session", id}, {"device", device}, {"fingerprint", fp}, {"reason", reason}},
                  when);
     db.end_session(id, reason, when);
@@ -306,7 +306,7 @@ void DeviceTunnel::request_consent(OperatorLink* link, const std::string& capabi
                                                       {"capability", capability},
                                                       {"what", what.substr(0, 200)}},
                               when = now_iso8601()](store::Db& db) {
-    db.add_event("consent.asked", detail["operator"], detail, when);
+    db.add_event(store::events::kConsentAsked, detail["operator"], detail, when);
   });
   conn_.wake();
 }
@@ -330,7 +330,7 @@ void DeviceTunnel::handle_consent_answer(const nlohmann::json& answer) {
                                {"capability", pending.capability},
                                {"allow", allow}},
        when = now_iso8601()](store::Db& db) {
-        db.add_event("consent.answered", detail["operator"], detail, when);
+        db.add_event(store::events::kConsentAnswered, detail["operator"], detail, when);
       });
   pending.link->consent_answer(pending.capability, allow, "the device's user declined");
 }

@@ -323,7 +323,7 @@ void OperatorChannel::record_end() {
   if (!end.exit_signal.empty()) detail["exit_signal"] = end.exit_signal;
   link_.conn().context().store.post([end, detail, actor = link_.operator_name()](store::Db& db) {
     db.end_channel(end);
-    db.add_event("channel.closed", actor, detail, end.ended);
+    db.add_event(store::events::kChannelClosed, actor, detail, end.ended);
   });
 }
 

@@ -50,7 +50,7 @@ void OperatorLink::record_rate_limit(std::chrono::milliseconds delay, const char
                                           {"by", by},
                                           {"delay_ms", delay.count()}},
                   fp = conn_.fingerprint(), when = now_iso8601()](store::Db& db) {
-    db.add_event("ratelimit.hit", fp, detail, when);
+    db.add_event(store::events::kRateLimitHit, fp, detail, when);
   });
 }
 
@@ -88,7 +88,7 @@ void OperatorLink::refuse_uniformly() {
                                           {"source_addr", conn_.source_addr()},
                                           {"target", target_.display()}},
                   fp = conn_.fingerprint(), when = now_iso8601()](store::Db& db) {
-    db.add_event("attach.refused", fp, detail, when);
+    db.add_event(store::events::kAttachRefused, fp, detail, when);
   });
   delay_ = std::make_unique<boost::asio::steady_timer>(conn_.executor(), answer_at);
   std::weak_ptr<ssh::Conn> weak = conn_.shared_from_this();
@@ -280,7 +280,7 @@ void OperatorLink::record_attach() {
       mode_name(target_.mode), conn_.source_addr(), now_iso8601()};
   ctx.store.post([row, detail = audit_detail()](store::Db& db) {
     db.insert_attachment(row);
-    db.add_event("operator.attached", row.operator_name, detail, row.started);
+    db.add_event(store::events::kOperatorAttached, row.operator_name, detail, row.started);
   });
 }
 
@@ -296,7 +296,7 @@ void OperatorLink::record_detach(const std::string& reason) {
   conn_.context().store.post([id = attachment_id_, reason, detail, actor = operator_name_,
                               when = now_iso8601()](store::Db& db) {
     db.end_attachment(id, reason, when);
-    db.add_event("operator.detached", actor, detail, when);
+    db.add_event(store::events::kOperatorDetached, actor, detail, when);
   });
 }
 

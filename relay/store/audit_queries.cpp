@@ -19,10 +19,10 @@ namespace {
 
 constexpr std::size_t kMaxFilterText = 256;
 
-constexpr const char* kEventColumns =
+const std::string kEventColumns =
     "e.id, e.time, e.kind, e.actor, e.session_id, e.device, e.operator, e.detail_json, "
-    "EXISTS (SELECT 1 FROM events r WHERE r.session_id = e.session_id "
-    "AND r.kind = 'recording.started')";
+    "EXISTS (SELECT 1 FROM events r WHERE r.session_id = e.session_id AND r.kind = '" +
+    std::string(events::kRecordingStarted.name) + "')";
 
 AuditRow read_event(const Statement& st) {
   AuditRow row;
@@ -169,7 +169,7 @@ std::int64_t count_events_of(Db& db, const std::string& id, const std::string& f
 std::vector<RecordingRef> recordings_in(const std::vector<AuditRow>& events) {
   std::vector<RecordingRef> out;
   for (const AuditRow& e : events) {
-    if (e.kind != "recording.started") continue;
+    if (e.kind != events::kRecordingStarted.name) continue;
     out.push_back(
         {string_field(e.detail, "path"), string_field(e.detail, "kind"), e.operator_name, e.time});
   }
@@ -379,7 +379,7 @@ void Db::record_prune(const std::string& cutoff, const PruneResult& total,
                         {"attachments", total.attachments},
                         {"channels", total.channels}};
   if (extra.is_object()) detail.update(extra);
-  add_event("audit.pruned", "relay", detail, when);
+  add_event(events::kAuditPruned, "relay", detail, when);
 }
 
 PruneResult Db::prune_audit(const std::string& cutoff, const std::string& when) {

@@ -105,7 +105,7 @@ bool Db::revoke_device(const std::string& name, const std::string& by, const std
     }
     found = true;
     Statement(*this, "UPDATE devices SET status = 'revoked' WHERE name = ?1").bind(1, name).run();
-    add_event("device.revoked", "admin:" + by,
+    add_event(events::kDeviceRevoked, "admin:" + by,
               {{"device", name}, {"fingerprint", fingerprint}, {"by", by}}, when);
   });
   return found;

@@ -60,7 +60,7 @@ void Db::create_enrollment(const std::string& name, const std::string& token_has
         .bind(3, created)
         .bind(4, expires)
         .run();
-    add_event("enroll.created", "", {{"name", name}, {"expires", expires}}, created);
+    add_event(events::kEnrollCreated, "", {{"name", name}, {"expires", expires}}, created);
   });
 }
 
@@ -86,7 +86,7 @@ RedeemResult Db::redeem_enrollment(const std::string& token_hash, const std::str
       result.status = status;
       nlohmann::json detail = {{"reason", reason}, {"fingerprint", fingerprint}};
       if (!name.empty()) detail["name"] = name;
-      add_event("enroll.refused", fingerprint, detail, when);
+      add_event(events::kEnrollRefused, fingerprint, detail, when);
       spdlog::info("store: enrollment refused ({}) for {}{}", reason, fingerprint,
                    name.empty() ? "" : " as '" + name + "'");
     };
@@ -107,7 +107,7 @@ RedeemResult Db::redeem_enrollment(const std::string& token_hash, const std::str
     }
     if (!key_owner.empty()) {
       result.status = RedeemStatus::kNameTaken;  // replaced by the exception below
-      add_event("enroll.refused", fingerprint,
+      add_event(events::kEnrollRefused, fingerprint,
                 {{"reason", "key_in_use"}, {"fingerprint", fingerprint}, {"name", name}}, when);
       return;
     }
@@ -129,7 +129,7 @@ RedeemResult Db::redeem_enrollment(const std::string& token_hash, const std::str
         .bind(3, token_hash)
         .run();
     add_event(
-        "device.enrolled", fingerprint,
+        events::kDeviceEnrolled, fingerprint,
         {{"device", name}, {"fingerprint", fingerprint}, {"replaced_revoked", !status.empty()}},
         when);
     result.device = name;

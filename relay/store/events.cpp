@@ -24,14 +24,14 @@ std::string column_value(const nlohmann::json& detail, const char* key) {
 
 }  // namespace
 
-void Db::add_event(const std::string& kind, const std::string& actor, const nlohmann::json& detail,
+void Db::add_event(const EventKind& kind, const std::string& actor, const nlohmann::json& detail,
                    const std::string& when) {
   // One statement: atomic on its own, so no transaction of its own (cheap inside a batch).
   Statement(*this,
             "INSERT INTO events (time, kind, actor, detail_json, session_id, device, operator) "
             "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")
       .bind(1, when)
-      .bind(2, kind)
+      .bind(2, kind.name)
       .bind_opt(3, actor)
       .bind_json(4, detail)
       .bind_opt(5, column_value(detail, "session"))

@@ -28,7 +28,8 @@ void Db::add_operator(const std::string& name, const std::string& key_line,
         .bind(3, fingerprint)
         .bind(4, when)
         .run();
-    add_event("operator.added", name, {{"operator", name}, {"fingerprint", fingerprint}}, when);
+    add_event(events::kOperatorAdded, name, {{"operator", name}, {"fingerprint", fingerprint}},
+              when);
   });
 }
 
@@ -36,7 +37,7 @@ bool Db::remove_operator(const std::string& name, const std::string& when) {
   bool removed = false;
   transaction([&] {
     removed = Statement(*this, "DELETE FROM operators WHERE name = ?1").bind(1, name).run() > 0;
-    if (removed) add_event("operator.removed", name, {{"operator", name}}, when);
+    if (removed) add_event(events::kOperatorRemoved, name, {{"operator", name}}, when);
   });
   return removed;
 }
@@ -64,7 +65,7 @@ void Db::add_grant(const std::string& operator_name, const std::string& device,
         .bind(2, device)
         .bind(3, when)
         .run();
-    add_event("grant.added", operator_name, {{"operator", operator_name}, {"device", device}},
+    add_event(events::kGrantAdded, operator_name, {{"operator", operator_name}, {"device", device}},
               when);
   });
 }
@@ -78,8 +79,8 @@ bool Db::remove_grant(const std::string& operator_name, const std::string& devic
                   .bind(2, device)
                   .run() > 0;
     if (removed)
-      add_event("grant.removed", operator_name, {{"operator", operator_name}, {"device", device}},
-                when);
+      add_event(events::kGrantRemoved, operator_name,
+                {{"operator", operator_name}, {"device", device}}, when);
   });
   return removed;
 }

@@ -84,7 +84,7 @@ void Db::insert_session(const SessionStart& s) {
           .run();
     }
     add_event(
-        "session.issued", s.fingerprint,
+        events::kSessionIssued, s.fingerprint,
         {{"session", s.id}, {"device", s.device}, {"kind", s.kind}, {"source_addr", s.source_addr}},
         s.started);
   });
@@ -128,10 +128,11 @@ void Db::end_session(const std::string& id, const std::string& reason, const std
           .bind(2, device)
           .run();
     }
-    add_event("session.ended", fingerprint,
+    add_event(events::kSessionEnded, fingerprint,
               {{"session", id}, {"device", device}, {"reason", reason}}, when);
     if (!purged.empty()) {
-      add_event("keys.purged", fingerprint, {{"session", id}, {"fingerprints", purged}}, when);
+      add_event(events::kKeysPurged, fingerprint, {{"session", id}, {"fingerprints", purged}},
+                when);
     }
   });
 }
@@ -151,7 +152,7 @@ int Db::purge_stale(const std::string& reason, const std::string& when) {
     // last_seen is left alone: the relay did not see these devices at `when`.
     Statement(*this, "UPDATE devices SET status = 'offline' WHERE status = 'online'").run();
     add_event(
-        "janitor.purge", "",
+        events::kJanitorPurge, "",
         {{"sessions_ended", sessions_ended}, {"keys_purged", keys_purged}, {"reason", reason}},
         when);
   });
@@ -175,7 +176,7 @@ int Db::purge_orphan_tunnel_keys(const std::string& when) {
     }
     removed = static_cast<int>(purged.size());
     if (removed > 0) {
-      add_event("keys.purged", "",
+      add_event(events::kKeysPurged, "",
                 {{"reason", "orphan"}, {"sessions", sessions}, {"fingerprints", purged}}, when);
     }
   });

@@ -21,6 +21,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "relay/store/audit_events.hpp"
+
 namespace sb::store {
 
 struct DeviceRow {
@@ -307,7 +309,7 @@ class Db {
   int purge_stale(const std::string& reason, const std::string& when);
   // Deletes tunnel keys whose session has ended (the janitor's sweep). Returns rows removed.
   int purge_orphan_tunnel_keys(const std::string& when);
-  void add_event(const std::string& kind, const std::string& actor, const nlohmann::json& detail,
+  void add_event(const EventKind& kind, const std::string& actor, const nlohmann::json& detail,
                  const std::string& when);
   // Stores the token's hash; throws if the name is already enrolled (and not revoked).
   void create_enrollment(const std::string& name, const std::string& token_hash,

@@ -135,8 +135,8 @@ TEST(AuditCli, ServeWithRetentionPrunesOldRowsAtStart) {
   ASSERT_EQ(relay.stop(), 0);
   {
     auto db = store::Db::open(relay.data_dir() / "relay.db", false);
-    db->add_event("test.old", "", {{"n", 1}}, "2020-01-01T00:00:00.000Z");
-    db->add_event("test.recent", "", {{"n", 2}}, now_iso8601());
+    db->add_event(store::EventKind("test.old"), "", {{"n", 1}}, "2020-01-01T00:00:00.000Z");
+    db->add_event(store::EventKind("test.recent"), "", {{"n", 2}}, now_iso8601());
   }
   relay.restart();
   nlohmann::json pruned;

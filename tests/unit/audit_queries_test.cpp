@@ -107,16 +107,16 @@ class AuditFilters : public AuditQueries {
        7000);
   }
   void ev(const std::string& kind, const json& detail, std::int64_t t) {
-    db_->add_event(kind, "actor", detail, at(t));
+    db_->add_event(EventKind(kind), "actor", detail, at(t));
   }
   AuditPage query(AuditFilter f) { return db_->query_audit(f); }
 };
 
 TEST_F(AuditQueries, SchemaV2CopiesSessionDeviceOperatorIntoColumns) {
-  db_->add_event("x.y", "a", {{"session", 482913075}, {"device", "web-01"}, {"operator", "al"}},
-                 at(0));
-  db_->add_event("x.z", "a", {{"session", "123456789"}, {"device", ""}}, at(1));
-  db_->add_event("x.w", "a", json::array({1, 2}), at(2));
+  db_->add_event(EventKind("x.y"), "a",
+                 {{"session", 482913075}, {"device", "web-01"}, {"operator", "al"}}, at(0));
+  db_->add_event(EventKind("x.z"), "a", {{"session", "123456789"}, {"device", ""}}, at(1));
+  db_->add_event(EventKind("x.w"), "a", json::array({1, 2}), at(2));
   EXPECT_EQ(scalar("SELECT count(*) FROM events WHERE session_id = '482913075' AND device = "
                    "'web-01' AND operator = 'al'"),
             1);
@@ -228,7 +228,7 @@ TEST_F(AuditFilters, OldestFirstIsATimeline) {
 }
 
 TEST_F(AuditQueries, PagingReturnsExactlyTheRightRows) {
-  for (int i = 0; i < 23; ++i) db_->add_event("tick", "", {{"i", i}}, at(i * 1000));
+  for (int i = 0; i < 23; ++i) db_->add_event(EventKind("tick"), "", {{"i", i}}, at(i * 1000));
   AuditFilter f;
   f.limit = 5;
   auto p1 = db_->query_audit(f);
@@ -247,7 +247,7 @@ TEST_F(AuditQueries, PagingReturnsExactlyTheRightRows) {
   f.oldest_first = true;
   EXPECT_EQ(times(db_->query_audit(f)), ats({5000, 6000, 7000, 8000, 9000}));
   // Same time: the insertion order (id) decides, so pages never overlap or skip.
-  for (int i = 0; i < 4; ++i) db_->add_event("same", "", {{"i", i}}, at(99000));
+  for (int i = 0; i < 4; ++i) db_->add_event(EventKind("same"), "", {{"i", i}}, at(99000));
   AuditFilter same;
   same.kinds = {"same"};
   same.limit = 3;
@@ -285,7 +285,7 @@ TEST_F(AuditQueries, SessionStoryNestsChannelsAndSeparatesAReusedId) {
   channel(10, 1, 1500, 2000);
   channel(11, 1, 2500, 2600);
   attachment(2, "111111111", "bob", 3000, 6000);
-  db_->add_event("recording.started", "relay",
+  db_->add_event(EventKind("recording.started"), "relay",
                  {{"session", "111111111"},
                   {"path", "recordings/111111111/x_shared.cast"},
                   {"kind", "shared"}},
@@ -332,7 +332,7 @@ TEST_F(AuditQueries, SessionStoryBoundsItsEventsAndCountsThemAll) {
   session("444444444", "", 0);
   db_->transaction([&] {
     for (int i = 1; i <= kMaxStoryEvents + 10; ++i)
-      db_->add_event("channel.closed", "alice", {{"session", "444444444"}}, at(i));
+      db_->add_event(EventKind("channel.closed"), "alice", {{"session", "444444444"}}, at(i));
   });
   auto stories = db_->session_stories("444444444", false);
   ASSERT_EQ(stories.size(), 1u);
@@ -382,7 +382,7 @@ TEST_F(AuditQueries, PruneDeletesExactlyTheOldRowsAndNeverALiveSessions) {
   attachment(1, "111111111", "alice", 1000, 2000);
   channel(10, 1, 1100, 1900);
   db_->end_session("111111111", "gone", at(3000));
-  db_->add_event("auth.refused", "fp", {{"reason", "unknown key"}}, at(4000));
+  db_->add_event(EventKind("auth.refused"), "fp", {{"reason", "unknown key"}}, at(4000));
   // An old ended session with the ID a live session uses now: the old one goes, the live stays.
   session("222222222", "", 5000);
   attachment(2, "222222222", "bob", 6000, 7000);
@@ -391,13 +391,13 @@ TEST_F(AuditQueries, PruneDeletesExactlyTheOldRowsAndNeverALiveSessions) {
   session("222222222", "", 9000);
   attachment(3, "222222222", "carol", 10000, 11000);  // ended long ago, but its session is live
   channel(11, 3, 10500, 10900);
-  db_->add_event("channel.closed", "carol", {{"session", "222222222"}, {"operator", "carol"}},
-                 at(11000));
+  db_->add_event(EventKind("channel.closed"), "carol",
+                 {{"session", "222222222"}, {"operator", "carol"}}, at(11000));
   // A session that ended after the cutoff stays, with its rows, even though it started before.
   session("333333333", "", 20000);
   attachment(4, "333333333", "dave", 21000, 30 * day);
   db_->end_session("333333333", "gone", at(30 * day));
-  db_->add_event("recent", "", {}, at(30 * day));
+  db_->add_event(EventKind("recent"), "", {}, at(30 * day));
 
   const std::string cutoff = at(10 * day);
   const std::int64_t events_before = scalar("SELECT count(*) FROM events");
@@ -446,7 +446,7 @@ TEST_F(AuditQueries, PruneInBatchesRemovesMoreThanOneBatchAndKeepsLiveSessionsRo
       "'test.old', 'x', '{}' FROM n");
   session("222222222", "", -1000LL * 3600 * 24 * 365 * 10);  // live since 2016
   for (int i = 0; i < 20; ++i) {
-    db_->add_event("test.live", "", {{"session", "222222222"}},
+    db_->add_event(EventKind("test.live"), "", {{"session", "222222222"}},
                    "2020-01-01T00:00:" + std::to_string(10 + i) + ".500Z");
   }
   session("111111111", "", -1000LL * 3600 * 24 * 365 * 7);  // 2019

@@ -265,7 +265,7 @@ TEST_F(RetentionRunTest, LiveWritesRunBetweenBatchesAndNoneIsDropped) {
   int posted = 0;
   for (; posted < kLive; ++posted) {
     ASSERT_TRUE(store.post([n = posted](store::Db& db) {
-      db.add_event("test.live", "", {{"n", n}}, now_iso8601());
+      db.add_event(store::EventKind("test.live"), "", {{"n", n}}, now_iso8601());
     })) << "dropped after "
         << posted << " posts";
     std::this_thread::sleep_for(std::chrono::microseconds(500));

@@ -78,7 +78,7 @@ TEST(StoreBurst, HundredThousandEventsFromFourThreadsAreAllStoredWithoutBlocking
           const long preempted_before = preemptions();
           const auto a = Clock::now();
           const bool ok = store.post([detail = std::move(detail), when](Db& db) {
-            db.add_event("burst.channel", "op", detail, when);
+            db.add_event(EventKind("burst.channel"), "op", detail, when);
           });
           const auto took = Clock::now() - a;
           latencies[t].push_back(took);
@@ -143,7 +143,8 @@ TEST(StoreBurst, AFullQueueRefusesCountsAndKeepsWhatItAccepted) {
     }));
     running.wait();  // the writer is busy; the queue fills
     for (int i = 0; i < 250; ++i)
-      accepted += store.post([](Db& db) { db.add_event("burst.full", "", {}, now_iso8601()); });
+      accepted +=
+          store.post([](Db& db) { db.add_event(EventKind("burst.full"), "", {}, now_iso8601()); });
     EXPECT_EQ(accepted, 100);
     EXPECT_EQ(store.dropped(), 150u);
     EXPECT_EQ(store.drops_to_report(0), 0u) << "reported while the queue is still full";

@@ -129,7 +129,7 @@ TEST_F(StoreTest, FreshDatabaseHasLatestSchemaWalAndPrivateMode) {
 }
 
 TEST_F(StoreTest, ReopenIsIdempotentAndKeepsData) {
-  open()->add_event("test.kind", "me", {{"n", 1}}, at(0));
+  open()->add_event(EventKind("test.kind"), "me", {{"n", 1}}, at(0));
   auto db = open();
   EXPECT_EQ(db->schema_version(), 2);
   auto db2 = Db::open(file_, false);  // a second connection at the same time
@@ -374,9 +374,9 @@ TEST_F(StoreTest, PurgeOrphanTunnelKeys) {
 TEST_F(StoreTest, NestedTransactionRollsBackOnlyTheInnerPart) {
   auto db = open();
   db->transaction([&] {
-    db->add_event("outer", "", {}, at(0));
+    db->add_event(EventKind("outer"), "", {}, at(0));
     EXPECT_THROW(db->transaction([&] {
-      db->add_event("inner", "", {}, at(1));
+      db->add_event(EventKind("inner"), "", {}, at(1));
       throw std::runtime_error("boom");
     }),
                  std::runtime_error);
@@ -384,7 +384,7 @@ TEST_F(StoreTest, NestedTransactionRollsBackOnlyTheInnerPart) {
   EXPECT_EQ(db->list_events("outer", 0).size(), 1u);
   EXPECT_EQ(db->list_events("inner", 0).size(), 0u);
   EXPECT_THROW(db->transaction([&] {
-    db->add_event("lost", "", {}, at(2));
+    db->add_event(EventKind("lost"), "", {}, at(2));
     throw std::runtime_error("boom");
   }),
                std::runtime_error);
@@ -497,10 +497,10 @@ TEST_F(StoreTest, KeySnapshotAndDataVersion) {
   EXPECT_EQ(snap.revoked_by_fingerprint.at("SHA256:b"), "web-02");
 
   const auto v0 = db->data_version();
-  db->add_event("own.write", "", {}, at(20));
+  db->add_event(EventKind("own.write"), "", {}, at(20));
   EXPECT_EQ(db->data_version(), v0);  // this connection's own commits do not count
   auto other = Db::open(file_, false);
-  other->add_event("other.write", "", {}, at(30));
+  other->add_event(EventKind("other.write"), "", {}, at(30));
   EXPECT_NE(db->data_version(), v0);
 }
 
@@ -523,10 +523,10 @@ TEST_F(StoreTest, OperatorsAndGrantsInTheKeySnapshot) {
 
 TEST_F(StoreTest, ListEventsByPrefixNewestFirstWithLimit) {
   auto db = open();
-  db->add_event("auth.failed", "SHA256:x", {{"n", 1}}, at(1));
-  db->add_event("auth.ok", "SHA256:x", {{"n", 2}}, at(2));
-  db->add_event("authz.denied", "", {{"n", 3}}, at(3));
-  db->add_event("consent.yes", "", {{"bad", std::string("\xff\xfe")}}, at(4));
+  db->add_event(EventKind("auth.failed"), "SHA256:x", {{"n", 1}}, at(1));
+  db->add_event(EventKind("auth.ok"), "SHA256:x", {{"n", 2}}, at(2));
+  db->add_event(EventKind("authz.denied"), "", {{"n", 3}}, at(3));
+  db->add_event(EventKind("consent.yes"), "", {{"bad", std::string("\xff\xfe")}}, at(4));
   auto all = db->list_events("", 0);
   ASSERT_EQ(all.size(), 4u);
   EXPECT_EQ(all[0]["kind"], "consent.yes");
@@ -574,7 +574,7 @@ TEST_F(StoreTest, StoreBatchesManyJobsWithoutBlockingPosters) {
       const long involuntary = context_switches().second;
       const auto a = std::chrono::steady_clock::now();
       const bool ok = store.post([i](Db& db) {
-        db.add_event("load.tick", "poster", {{"i", i}}, at(i));
+        db.add_event(EventKind("load.tick"), "poster", {{"i", i}}, at(i));
       });
       const auto took = std::chrono::steady_clock::now() - a;
       worst = std::max(worst, took);
@@ -618,7 +618,9 @@ TEST_F(StoreTest, StoreDropsAndCountsWhenTheQueueIsFull) {
   running.wait();  // the writer holds the blocking job; the queue is empty
   int accepted = 0;
   for (int i = 0; i < 7; ++i) {
-    accepted += store.post([i](Db& db) { db.add_event("queued", "", {{"i", i}}, at(i)); });
+    accepted += store.post([i](Db& db) {
+      db.add_event(EventKind("queued"), "", {{"i", i}}, at(i));
+    });
   }
   EXPECT_EQ(accepted, 4);
   EXPECT_EQ(store.dropped(), 3u);
@@ -636,7 +638,7 @@ TEST_F(StoreTest, StoreQueuedJobsShareOneTransaction) {
   std::latch release(1);
   std::int64_t seen_by_other = -1;
   store.post([&](Db&) { release.wait(); });
-  store.post([](Db& db) { db.add_event("first", "", {}, at(1)); });
+  store.post([](Db& db) { db.add_event(EventKind("first"), "", {}, at(1)); });
   store.post([&](Db&) {
     // Another connection does not see the first job's write yet: not committed.
     seen_by_other =
@@ -653,12 +655,12 @@ TEST_F(StoreTest, StoreFailingJobDoesNotAbortTheBatch) {
   Store store(file_);
   std::latch release(1);
   store.post([&](Db&) { release.wait(); });  // hold the writer so the next three share a batch
-  store.post([](Db& db) { db.add_event("ok.1", "", {}, at(1)); });
+  store.post([](Db& db) { db.add_event(EventKind("ok.1"), "", {}, at(1)); });
   store.post([](Db& db) {
-    db.add_event("half", "", {}, at(2));
+    db.add_event(EventKind("half"), "", {}, at(2));
     throw std::runtime_error("job failure (expected by the test)");
   });
-  store.post([](Db& db) { db.add_event("ok.2", "", {}, at(3)); });
+  store.post([](Db& db) { db.add_event(EventKind("ok.2"), "", {}, at(3)); });
   release.count_down();
   store.flush();
   EXPECT_EQ(count_events(file_, "ok."), 2);
@@ -670,7 +672,7 @@ TEST_F(StoreTest, StoreDestructorDrainsTheQueue) {
   {
     Store store(file_);
     for (int i = 0; i < 5000; ++i) {
-      store.post([i](Db& db) { db.add_event("drain", "", {}, at(i)); });
+      store.post([i](Db& db) { db.add_event(EventKind("drain"), "", {}, at(i)); });
     }
   }
   EXPECT_EQ(count_events(file_, "drain"), 5000);
@@ -720,7 +722,7 @@ TEST_F(StoreTest, StoreWatchKeysSeesJobsAndOtherConnections) {
   }
 
   // Writes that do not change the keys publish nothing.
-  store.post([](Db& db) { db.add_event("noise", "", {}, at(2)); });
+  store.post([](Db& db) { db.add_event(EventKind("noise"), "", {}, at(2)); });
   store.post([](Db& db) { db.device_seen("web-01", "offline", {}, at(3)); });
   store.flush();
   std::this_thread::sleep_for(60ms);
