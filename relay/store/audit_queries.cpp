@@ -95,7 +95,7 @@ Where audit_where(const AuditFilter& f) {
   return w;
 }
 
-std::vector<ChannelRow> channels_of(Db& db, std::int64_t attachment) {
+std::vector<ChannelRow> channels_of(SqliteDb& db, std::int64_t attachment) {
   Statement st(db,
                "SELECT id, attachment, kind, target, command, exit_status, exit_signal, "
                "bytes_in, bytes_out, started, ended FROM channels "
@@ -121,8 +121,8 @@ std::vector<ChannelRow> channels_of(Db& db, std::int64_t attachment) {
 }
 
 // Attachments of the session with this ID that started in [from, to) (to = "": no end).
-std::vector<AttachmentRow> attachments_of(Db& db, const std::string& id, const std::string& from,
-                                          const std::string& to) {
+std::vector<AttachmentRow> attachments_of(SqliteDb& db, const std::string& id,
+                                          const std::string& from, const std::string& to) {
   Statement st(db,
                "SELECT id, session_id, operator, fingerprint, mode, source_addr, started, ended, "
                "end_reason FROM attachments WHERE session_id = ?1 AND started >= ?2 "
@@ -146,7 +146,7 @@ std::vector<AttachmentRow> attachments_of(Db& db, const std::string& id, const s
   return rows;
 }
 
-std::vector<AuditRow> events_of(Db& db, const std::string& id, const std::string& from,
+std::vector<AuditRow> events_of(SqliteDb& db, const std::string& id, const std::string& from,
                                 const std::string& to) {
   Statement st(db, std::string("SELECT ") + kEventColumns +
                        " FROM events e WHERE e.session_id = ?1 AND e.time >= ?2 "
@@ -157,7 +157,7 @@ std::vector<AuditRow> events_of(Db& db, const std::string& id, const std::string
   return rows;
 }
 
-std::int64_t count_events_of(Db& db, const std::string& id, const std::string& from,
+std::int64_t count_events_of(SqliteDb& db, const std::string& id, const std::string& from,
                              const std::string& to) {
   Statement st(db,
                "SELECT count(*) FROM events WHERE session_id = ?1 AND time >= ?2 "
@@ -176,7 +176,7 @@ std::vector<RecordingRef> recordings_in(const std::vector<AuditRow>& events) {
   return out;
 }
 
-std::vector<std::string> operators_of(Db& db, const SessionRow& s) {
+std::vector<std::string> operators_of(SqliteDb& db, const SessionRow& s) {
   Statement st(db,
                "SELECT operator FROM attachments WHERE session_id = ?1 AND started >= ?2 "
                "AND (?3 = '' OR started <= ?3) GROUP BY operator ORDER BY min(started)");
@@ -188,7 +188,7 @@ std::vector<std::string> operators_of(Db& db, const SessionRow& s) {
 
 }  // namespace
 
-AuditPage Db::query_audit(const AuditFilter& filter) {
+AuditPage SqliteDb::query_audit(const AuditFilter& filter) {
   if (filter.limit < 1 || filter.limit > kMaxAuditLimit) {
     throw std::invalid_argument("limit must be between 1 and " + std::to_string(kMaxAuditLimit));
   }
@@ -213,7 +213,7 @@ AuditPage Db::query_audit(const AuditFilter& filter) {
   return page;
 }
 
-std::vector<SessionStory> Db::session_stories(const std::string& id, bool all) {
+std::vector<SessionStory> SqliteDb::session_stories(const std::string& id, bool all) {
   std::vector<SessionRow> sessions;
   {
     Statement st(*this, std::string("SELECT ") + kSessionColumns +
@@ -237,7 +237,7 @@ std::vector<SessionStory> Db::session_stories(const std::string& id, bool all) {
   return stories;
 }
 
-std::optional<DeviceStory> Db::device_story(const std::string& name, int recent_sessions) {
+std::optional<DeviceStory> SqliteDb::device_story(const std::string& name, int recent_sessions) {
   auto device = find_device(name);
   if (!device) return std::nullopt;
   DeviceStory story;
@@ -278,7 +278,7 @@ std::string prunable_attachment(const std::string& a) {
          ".started >= s.started)";
 }
 
-std::int64_t prune_channels(Db& db, const std::string& cutoff, int limit) {
+std::int64_t prune_channels(SqliteDb& db, const std::string& cutoff, int limit) {
   return Statement(db,
                    "DELETE FROM channels WHERE id IN (SELECT c.id FROM attachments a "
                    "JOIN channels c ON c.attachment = a.id WHERE " +
@@ -291,7 +291,7 @@ std::int64_t prune_channels(Db& db, const std::string& cutoff, int limit) {
 }
 
 // Runs once every channel of a prunable attachment is gone (the stage before).
-std::int64_t prune_attachments(Db& db, const std::string& cutoff, int limit) {
+std::int64_t prune_attachments(SqliteDb& db, const std::string& cutoff, int limit) {
   return Statement(db,
                    "DELETE FROM attachments WHERE id IN (SELECT a.id FROM attachments a "
                    "WHERE " +
@@ -301,7 +301,7 @@ std::int64_t prune_attachments(Db& db, const std::string& cutoff, int limit) {
       .run();
 }
 
-std::int64_t prune_sessions(Db& db, const std::string& cutoff, int limit) {
+std::int64_t prune_sessions(SqliteDb& db, const std::string& cutoff, int limit) {
   return Statement(db,
                    "DELETE FROM sessions WHERE rowid IN (SELECT rowid FROM sessions "
                    "WHERE ended IS NOT NULL AND ended < ?1 LIMIT ?2)")
@@ -312,7 +312,7 @@ std::int64_t prune_sessions(Db& db, const std::string& cutoff, int limit) {
 
 // Looks at up to limit events after the cursor, deletes those no live session holds and moves
 // the cursor past them. Returns how many it deleted; scanned tells how many it looked at.
-std::int64_t prune_events(Db& db, const std::string& cutoff, PruneCursor& cursor, int limit,
+std::int64_t prune_events(SqliteDb& db, const std::string& cutoff, PruneCursor& cursor, int limit,
                           int& scanned) {
   std::vector<std::int64_t> doomed;
   scanned = 0;
@@ -337,7 +337,8 @@ std::int64_t prune_events(Db& db, const std::string& cutoff, PruneCursor& cursor
 
 }  // namespace
 
-PruneResult Db::prune_audit_batch(const std::string& cutoff, PruneCursor& cursor, int max_rows) {
+PruneResult SqliteDb::prune_audit_batch(const std::string& cutoff, PruneCursor& cursor,
+                                        int max_rows) {
   if (cutoff.empty()) throw std::invalid_argument("prune_audit: empty cutoff");
   if (max_rows < 1) throw std::invalid_argument("prune_audit: max_rows must be 1 or more");
   using Stage = PruneCursor::Stage;
@@ -371,8 +372,8 @@ PruneResult Db::prune_audit_batch(const std::string& cutoff, PruneCursor& cursor
   return result;
 }
 
-void Db::record_prune(const std::string& cutoff, const PruneResult& total,
-                      const nlohmann::json& extra, const std::string& when) {
+void SqliteDb::record_prune(const std::string& cutoff, const PruneResult& total,
+                            const nlohmann::json& extra, const std::string& when) {
   nlohmann::json detail{{"before", cutoff},
                         {"events", total.events},
                         {"sessions", total.sessions},
@@ -382,7 +383,7 @@ void Db::record_prune(const std::string& cutoff, const PruneResult& total,
   add_event(events::kAuditPruned, "relay", detail, when);
 }
 
-PruneResult Db::prune_audit(const std::string& cutoff, const std::string& when) {
+PruneResult SqliteDb::prune_audit(const std::string& cutoff, const std::string& when) {
   PruneResult total;
   PruneCursor cursor;
   while (!cursor.done()) transaction([&] { total += prune_audit_batch(cutoff, cursor); });
@@ -390,7 +391,7 @@ PruneResult Db::prune_audit(const std::string& cutoff, const std::string& when) 
   return total;
 }
 
-std::vector<SessionSpan> Db::session_spans(const std::string& id) {
+std::vector<SessionSpan> SqliteDb::session_spans(const std::string& id) {
   Statement st(*this, "SELECT started, ended FROM sessions WHERE id = ?1 ORDER BY started");
   st.bind(1, id);
   std::vector<SessionSpan> spans;
@@ -399,11 +400,11 @@ std::vector<SessionSpan> Db::session_spans(const std::string& id) {
 }
 
 // The same readers `relay session show` uses, for callers that want one session's rows.
-std::vector<AttachmentRow> Db::attachment_rows(const std::string& session_id) {
+std::vector<AttachmentRow> SqliteDb::attachment_rows(const std::string& session_id) {
   return attachments_of(*this, session_id, "", "");
 }
 
-std::vector<ChannelRow> Db::channel_rows(std::int64_t attachment) {
+std::vector<ChannelRow> SqliteDb::channel_rows(std::int64_t attachment) {
   return channels_of(*this, attachment);
 }
 

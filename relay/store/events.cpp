@@ -24,8 +24,8 @@ std::string column_value(const nlohmann::json& detail, const char* key) {
 
 }  // namespace
 
-void Db::add_event(const EventKind& kind, const std::string& actor, const nlohmann::json& detail,
-                   const std::string& when) {
+void SqliteDb::add_event(const EventKind& kind, const std::string& actor,
+                         const nlohmann::json& detail, const std::string& when) {
   // One statement: atomic on its own, so no transaction of its own (cheap inside a batch).
   Statement(*this,
             "INSERT INTO events (time, kind, actor, detail_json, session_id, device, operator) "
@@ -40,7 +40,7 @@ void Db::add_event(const EventKind& kind, const std::string& actor, const nlohma
       .run();
 }
 
-std::vector<nlohmann::json> Db::list_events(const std::string& kind_prefix, int limit) {
+std::vector<nlohmann::json> SqliteDb::list_events(const std::string& kind_prefix, int limit) {
   // A prefix match as a range [prefix, prefix with its last byte incremented), which the index
   // on kind can serve and which needs no LIKE escaping.
   std::string upper = kind_prefix;

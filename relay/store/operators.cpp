@@ -11,8 +11,8 @@ namespace sb::store {
 
 using detail::Statement;
 
-void Db::add_operator(const std::string& name, const std::string& key_line,
-                      const std::string& fingerprint, const std::string& when) {
+void SqliteDb::add_operator(const std::string& name, const std::string& key_line,
+                            const std::string& fingerprint, const std::string& when) {
   transaction([&] {
     Statement by_name(*this, "SELECT 1 FROM operators WHERE name = ?1");
     by_name.bind(1, name);
@@ -33,7 +33,7 @@ void Db::add_operator(const std::string& name, const std::string& key_line,
   });
 }
 
-bool Db::remove_operator(const std::string& name, const std::string& when) {
+bool SqliteDb::remove_operator(const std::string& name, const std::string& when) {
   bool removed = false;
   transaction([&] {
     removed = Statement(*this, "DELETE FROM operators WHERE name = ?1").bind(1, name).run() > 0;
@@ -42,15 +42,15 @@ bool Db::remove_operator(const std::string& name, const std::string& when) {
   return removed;
 }
 
-std::vector<OperatorRow> Db::list_operators() {
+std::vector<OperatorRow> SqliteDb::list_operators() {
   std::vector<OperatorRow> rows;
   Statement st(*this, "SELECT name, key, fingerprint, added FROM operators ORDER BY name");
   while (st.step()) rows.push_back({st.text(0), st.text(1), st.text(2), st.text(3)});
   return rows;
 }
 
-void Db::add_grant(const std::string& operator_name, const std::string& device,
-                   const std::string& when) {
+void SqliteDb::add_grant(const std::string& operator_name, const std::string& device,
+                         const std::string& when) {
   transaction([&] {
     Statement op(*this, "SELECT 1 FROM operators WHERE name = ?1");
     op.bind(1, operator_name);
@@ -70,8 +70,8 @@ void Db::add_grant(const std::string& operator_name, const std::string& device,
   });
 }
 
-bool Db::remove_grant(const std::string& operator_name, const std::string& device,
-                      const std::string& when) {
+bool SqliteDb::remove_grant(const std::string& operator_name, const std::string& device,
+                            const std::string& when) {
   bool removed = false;
   transaction([&] {
     removed = Statement(*this, "DELETE FROM grants WHERE operator = ?1 AND device = ?2")
@@ -85,14 +85,14 @@ bool Db::remove_grant(const std::string& operator_name, const std::string& devic
   return removed;
 }
 
-std::vector<GrantRow> Db::list_grants() {
+std::vector<GrantRow> SqliteDb::list_grants() {
   std::vector<GrantRow> rows;
   Statement st(*this, "SELECT operator, device, added FROM grants ORDER BY operator, device");
   while (st.step()) rows.push_back({st.text(0), st.text(1), st.text(2)});
   return rows;
 }
 
-void Db::load_operator_snapshot(KeySnapshot& snapshot) {
+void SqliteDb::load_operator_snapshot(KeySnapshot& snapshot) {
   Statement ops(*this, "SELECT fingerprint, name FROM operators");
   while (ops.step()) snapshot.operator_by_fingerprint.emplace(ops.text(0), ops.text(1));
   Statement grants(*this, "SELECT operator, device FROM grants");

@@ -18,7 +18,7 @@ namespace {
 
 // Ends the open channels and attachments of one session (or of every session when
 // session_id is null).
-void end_attachments(Db& db, const std::string* session_id, const std::string& reason,
+void end_attachments(SqliteDb& db, const std::string* session_id, const std::string& reason,
                      const std::string& when) {
   if (session_id != nullptr) {
     Statement(db,
@@ -49,7 +49,7 @@ void end_attachments(Db& db, const std::string* session_id, const std::string& r
 
 }  // namespace
 
-void Db::insert_session(const SessionStart& s) {
+void SqliteDb::insert_session(const SessionStart& s) {
   require(!s.id.empty(), "insert_session: empty session id");
   require(!s.fingerprint.empty(), "insert_session: empty fingerprint");
   require(!s.kind.empty(), "insert_session: empty kind");
@@ -90,7 +90,8 @@ void Db::insert_session(const SessionStart& s) {
   });
 }
 
-void Db::end_session(const std::string& id, const std::string& reason, const std::string& when) {
+void SqliteDb::end_session(const std::string& id, const std::string& reason,
+                           const std::string& when) {
   transaction([&] {
     std::string started, device, fingerprint;
     {
@@ -137,7 +138,7 @@ void Db::end_session(const std::string& id, const std::string& reason, const std
   });
 }
 
-int Db::purge_stale(const std::string& reason, const std::string& when) {
+int SqliteDb::purge_stale(const std::string& reason, const std::string& when) {
   int sessions_ended = 0;
   int keys_purged = 0;
   transaction([&] {
@@ -159,7 +160,7 @@ int Db::purge_stale(const std::string& reason, const std::string& when) {
   return sessions_ended;
 }
 
-int Db::purge_orphan_tunnel_keys(const std::string& when) {
+int SqliteDb::purge_orphan_tunnel_keys(const std::string& when) {
   int removed = 0;
   transaction([&] {
     json purged = json::array();
@@ -183,7 +184,7 @@ int Db::purge_orphan_tunnel_keys(const std::string& when) {
   return removed;
 }
 
-std::vector<SessionRow> Db::list_sessions(bool active_only) {
+std::vector<SessionRow> SqliteDb::list_sessions(bool active_only) {
   const std::string sql = std::string("SELECT ") + kSessionColumns + " FROM sessions" +
                           (active_only ? " WHERE ended IS NULL" : "") +
                           " ORDER BY started DESC, rowid DESC";
@@ -193,7 +194,7 @@ std::vector<SessionRow> Db::list_sessions(bool active_only) {
   return rows;
 }
 
-std::optional<SessionRow> Db::find_session(const std::string& id) {
+std::optional<SessionRow> SqliteDb::find_session(const std::string& id) {
   Statement st(*this, std::string("SELECT ") + kSessionColumns +
                           " FROM sessions WHERE id = ?1 "
                           "ORDER BY (ended IS NULL) DESC, started DESC LIMIT 1");
@@ -202,7 +203,7 @@ std::optional<SessionRow> Db::find_session(const std::string& id) {
   return read_session(st);
 }
 
-std::vector<TunnelKeyRow> Db::list_tunnel_keys() {
+std::vector<TunnelKeyRow> SqliteDb::list_tunnel_keys() {
   Statement st(*this,
                "SELECT fingerprint, device, session_id, since FROM tunnel_keys "
                "ORDER BY since, rowid");

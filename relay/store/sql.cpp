@@ -30,9 +30,9 @@ sqlite3_stmt* prepare(sqlite3* db, std::string_view sql) {
 }
 }  // namespace
 
-Statement::Statement(Db& db, std::string_view sql) : db_(db.db_) {
+Statement::Statement(SqliteDb& db, std::string_view sql) : db_(db.db_) {
   auto [it, inserted] = db.statements_.try_emplace(std::string(sql));
-  Db::CachedStatement& entry = it->second;
+  SqliteDb::CachedStatement& entry = it->second;
   if (entry.in_use) {
     stmt_ = prepare(db_, sql);
     return;

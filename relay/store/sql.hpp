@@ -9,7 +9,7 @@
 #include <string>
 #include <string_view>
 
-#include "relay/store/store.hpp"
+#include "relay/store/sqlite_db.hpp"
 
 namespace sb::store::detail {
 
@@ -27,12 +27,12 @@ class SqliteError : public std::runtime_error {
 // Throws SqliteError built from the connection's last error.
 [[noreturn]] void throw_sqlite(sqlite3* db, int rc, std::string_view context);
 
-// One prepared statement. Statements built with a Db are cached on that connection (prepared
+// One prepared statement. Statements built with a SqliteDb are cached on that connection (prepared
 // once, reset and unbound when this object dies); if the cached one is already in use (a
 // nested call), a private statement is prepared and finalized instead.
 class Statement {
  public:
-  Statement(Db& db, std::string_view sql);
+  Statement(SqliteDb& db, std::string_view sql);
   Statement(sqlite3* db, std::string_view sql);  // never cached
   ~Statement();
   Statement(const Statement&) = delete;
@@ -66,7 +66,7 @@ class Statement {
  private:
   sqlite3* db_;
   sqlite3_stmt* stmt_ = nullptr;
-  Db::CachedStatement* cached_ = nullptr;  // null when this object owns stmt_
+  SqliteDb::CachedStatement* cached_ = nullptr;  // null when this object owns stmt_
 };
 
 // The columns of a SessionRow, in the order read_session() reads them.

@@ -2,7 +2,6 @@
 // columns, filters alone and combined, paging, kind prefixes, time bounds (since inclusive,
 // until exclusive), the session and device stories, and pruning exactly the old rows.
 #include <gtest/gtest.h>
-#include <sqlite3.h>
 
 #include <chrono>
 #include <string>
@@ -28,17 +27,7 @@ class AuditQueries : public ::testing::Test {
   // Plain SQL on a second connection, for rows another branch's code writes (attachments,
   // channels) and for checks the API does not expose.
   void sql(const std::string& text) { test::exec_sql(file(), text); }
-  std::int64_t scalar(const std::string& text) {
-    sqlite3* raw = nullptr;
-    EXPECT_EQ(sqlite3_open(file().c_str(), &raw), SQLITE_OK);
-    sqlite3_stmt* st = nullptr;
-    EXPECT_EQ(sqlite3_prepare_v2(raw, text.c_str(), -1, &st, nullptr), SQLITE_OK) << text;
-    std::int64_t v = -1;
-    if (st != nullptr && sqlite3_step(st) == SQLITE_ROW) v = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    sqlite3_close(raw);
-    return v;
-  }
+  std::int64_t scalar(const std::string& text) { return testing::RawSql(file()).scalar(text); }
 
   void attachment(int id, const std::string& session, const std::string& op, std::int64_t from,
                   std::int64_t to) {
@@ -129,19 +118,17 @@ TEST_F(AuditQueries, SchemaV2CopiesSessionDeviceOperatorIntoColumns) {
 TEST_F(AuditQueries, MigrationFromV1BackfillsTheColumns) {
   db_.reset();
   std::filesystem::remove(file());
-  sqlite3* raw = nullptr;
-  ASSERT_EQ(sqlite3_open(file().c_str(), &raw), SQLITE_OK);
-  ASSERT_EQ(detail::apply_migrations(raw, detail::schema_migrations().first(1)), 1);
-  ASSERT_EQ(sqlite3_exec(raw,
-                         "INSERT INTO events (time, kind, actor, detail_json) VALUES "
-                         "('2026-01-01T00:00:00.000Z', 'session.ended', 'fp', "
-                         "'{\"session\":\"111222333\",\"device\":\"web-01\"}'), "
-                         "('2026-01-01T00:00:01.000Z', 'consent.answered', 'bob', "
-                         "'{\"session\":111222333,\"operator\":\"bob\"}'), "
-                         "('2026-01-01T00:00:02.000Z', 'broken', '', 'not json')",
-                         nullptr, nullptr, nullptr),
-            SQLITE_OK);
-  sqlite3_close(raw);
+  {
+    testing::RawSql raw(file());
+    ASSERT_EQ(detail::apply_migrations(raw.handle(), detail::schema_migrations().first(1)), 1);
+    raw.exec(
+        "INSERT INTO events (time, kind, actor, detail_json) VALUES "
+        "('2026-01-01T00:00:00.000Z', 'session.ended', 'fp', "
+        "'{\"session\":\"111222333\",\"device\":\"web-01\"}'), "
+        "('2026-01-01T00:00:01.000Z', 'consent.answered', 'bob', "
+        "'{\"session\":111222333,\"operator\":\"bob\"}'), "
+        "('2026-01-01T00:00:02.000Z', 'broken', '', 'not json')");
+  }
   db_ = Db::open(file(), false);
   EXPECT_EQ(db_->schema_version(), 2);
   AuditFilter f;

@@ -5,7 +5,6 @@
 #include "relay/audit/retention.hpp"
 
 #include <gtest/gtest.h>
-#include <sqlite3.h>
 #include <unistd.h>
 
 #include <chrono>

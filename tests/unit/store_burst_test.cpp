@@ -2,7 +2,6 @@
 // once (as reactors do) are all stored, and no post() waits for the disk. Prints the measured
 // post latency (p99, max) and the throughput.
 #include <gtest/gtest.h>
-#include <sqlite3.h>
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -38,16 +37,8 @@ long preemptions() {
 }
 
 std::int64_t count_rows(const std::filesystem::path& file, const char* kind) {
-  sqlite3* db = nullptr;
-  EXPECT_EQ(sqlite3_open(file.c_str(), &db), SQLITE_OK);
-  sqlite3_stmt* st = nullptr;
-  const std::string sql = std::string("SELECT count(*) FROM events WHERE kind = '") + kind + "'";
-  EXPECT_EQ(sqlite3_prepare_v2(db, sql.c_str(), -1, &st, nullptr), SQLITE_OK);
-  std::int64_t n = -1;
-  if (sqlite3_step(st) == SQLITE_ROW) n = sqlite3_column_int64(st, 0);
-  sqlite3_finalize(st);
-  sqlite3_close(db);
-  return n;
+  return testing::RawSql(file).scalar(std::string("SELECT count(*) FROM events WHERE kind = '") +
+                                      kind + "'");
 }
 
 TEST(StoreBurst, HundredThousandEventsFromFourThreadsAreAllStoredWithoutBlocking) {

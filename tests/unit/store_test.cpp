@@ -1,7 +1,6 @@
 // Unit tests of the relay's SQLite store (relay/store): schema migrations, sessions and their
 // keys, enrollment, key snapshots, events, and the writer thread.
 #include <gtest/gtest.h>
-#include <sqlite3.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 
@@ -43,38 +42,7 @@ class StoreTest : public ::testing::Test {
   }
 
   // A raw connection, for what the API does not expose.
-  struct Raw {
-    explicit Raw(const fs::path& file) {
-      EXPECT_EQ(sqlite3_open(file.c_str(), &db), SQLITE_OK);
-      sqlite3_busy_timeout(db, 5000);
-    }
-    ~Raw() { sqlite3_close(db); }
-    void exec(const std::string& sql) {
-      char* err = nullptr;
-      ASSERT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &err), SQLITE_OK)
-          << sql << ": " << (err ? err : "");
-    }
-    std::int64_t scalar(const std::string& sql) {
-      sqlite3_stmt* st = nullptr;
-      EXPECT_EQ(sqlite3_prepare_v2(db, sql.c_str(), -1, &st, nullptr), SQLITE_OK) << sql;
-      std::int64_t v = -1;
-      if (st != nullptr && sqlite3_step(st) == SQLITE_ROW) v = sqlite3_column_int64(st, 0);
-      sqlite3_finalize(st);
-      return v;
-    }
-    std::string text(const std::string& sql) {
-      sqlite3_stmt* st = nullptr;
-      EXPECT_EQ(sqlite3_prepare_v2(db, sql.c_str(), -1, &st, nullptr), SQLITE_OK) << sql;
-      std::string v = "<none>";
-      if (st != nullptr && sqlite3_step(st) == SQLITE_ROW) {
-        const auto* p = sqlite3_column_text(st, 0);
-        v = p ? reinterpret_cast<const char*>(p) : "<null>";
-      }
-      sqlite3_finalize(st);
-      return v;
-    }
-    sqlite3* db = nullptr;
-  };
+  using Raw = testing::RawSql;
 
   std::unique_ptr<Db> open() { return Db::open(file_, true); }
 
@@ -185,12 +153,12 @@ TEST_F(StoreTest, MigrationFrameworkAppliesAnAppendedStep) {
       shipped[1],
       {3, "ALTER TABLE devices ADD COLUMN policy_json TEXT NOT NULL DEFAULT '{}';"}};
   Raw raw(file_);
-  EXPECT_EQ(detail::apply_migrations(raw.db, steps), 3);
+  EXPECT_EQ(detail::apply_migrations(raw.handle(), steps), 3);
   EXPECT_EQ(raw.scalar("PRAGMA user_version"), 3);
   EXPECT_EQ(raw.scalar("SELECT count(*) FROM pragma_table_info('devices') "
                        "WHERE name = 'policy_json'"),
             1);
-  EXPECT_EQ(detail::apply_migrations(raw.db, steps), 3);  // nothing left to do
+  EXPECT_EQ(detail::apply_migrations(raw.handle(), steps), 3);  // nothing left to do
   // This build only knows version 2: it refuses the upgraded file.
   EXPECT_THROW(Db::open(file_, false), std::runtime_error);
 }
@@ -201,7 +169,7 @@ TEST_F(StoreTest, FailedMigrationStepLeavesThePreviousVersion) {
                                      detail::schema_migrations()[1],
                                      {3, "CREATE TABLE half_done (a); THIS IS NOT SQL;"}};
   Raw raw(file_);
-  EXPECT_THROW(detail::apply_migrations(raw.db, steps), std::runtime_error);
+  EXPECT_THROW(detail::apply_migrations(raw.handle(), steps), std::runtime_error);
   EXPECT_EQ(raw.scalar("PRAGMA user_version"), 2);
   EXPECT_EQ(raw.scalar("SELECT count(*) FROM sqlite_schema WHERE name = 'half_done'"), 0);
 }

@@ -1,7 +1,6 @@
 // Small helpers shared by unit tests: a scratch directory and file modes.
 #pragma once
 #include <gtest/gtest.h>
-#include <sqlite3.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 
@@ -12,18 +11,17 @@
 #include <stdexcept>
 #include <string>
 
+#include "relay/store/testing.hpp"
+
 namespace sb::test {
 
 // Plain SQL on a connection of its own, for rows and checks the store's API does not expose.
 inline void exec_sql(const std::filesystem::path& db, const std::string& text) {
-  sqlite3* raw = nullptr;
-  ASSERT_EQ(sqlite3_open(db.c_str(), &raw), SQLITE_OK);
-  sqlite3_busy_timeout(raw, 5000);
-  char* err = nullptr;
-  EXPECT_EQ(sqlite3_exec(raw, text.c_str(), nullptr, nullptr, &err), SQLITE_OK)
-      << text << ": " << (err ? err : "");
-  sqlite3_free(err);
-  sqlite3_close(raw);
+  try {
+    store::testing::RawSql(db).exec(text);
+  } catch (const std::exception& e) {
+    ADD_FAILURE() << e.what();
+  }
 }
 
 // "2026-11-22T03:00:00.000Z" plus `ms` milliseconds: explicit, sortable test times.
