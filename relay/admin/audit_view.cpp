@@ -4,9 +4,9 @@
 #include <algorithm>
 
 #include "common/json_field.hpp"
+#include "common/table.hpp"
 #include "common/util.hpp"
 #include "common/util_time.hpp"
-#include "common/table.hpp"
 
 namespace sb::relay {
 

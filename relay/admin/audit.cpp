@@ -1,5 +1,5 @@
-// The audit's admin verbs: `relay audit`, `relay session show`, `relay device show`. Read-only:
-// they open the database directly (WAL lets them read while `relay serve` writes).
+// `relay audit`: who did what, when and from where. Read-only: it opens the database directly
+// (WAL lets it read while `relay serve` writes).
 #include <iostream>
 
 #include "common/util.hpp"
@@ -27,14 +27,6 @@ struct AuditArgs {
   bool json = false;
 };
 
-struct ShowArgs {
-  std::string data_dir;
-  std::string target;  // session ID or device name
-  int recent = 10;
-  bool all = false;
-  bool json = false;
-};
-
 // Validates --since/--until where they enter; the store gets UTC ISO-8601 text.
 CLI::Validator time_spec_validator() {
   return CLI::Validator(
@@ -43,18 +35,6 @@ CLI::Validator time_spec_validator() {
         return "'" + text + "' is not a time; use one of: " + kTimeSpecForms;
       },
       "TIME");
-}
-
-CLI::Validator session_id_validator() {
-  return CLI::Validator(
-      [](std::string& text) -> std::string {
-        if (auto id = parse_session_id(text)) {
-          text = *id;
-          return {};
-        }
-        return "'" + text + "' is not a session ID (nine digits, e.g. 482913075 or '482 913 075')";
-      },
-      "SESSION_ID");
 }
 
 std::string to_store_time(const std::string& spec) {
@@ -86,7 +66,9 @@ void run_audit(const AuditArgs& args) {
   }
 }
 
-void add_audit_verb(CLI::App& app, int* exit_code) {
+}  // namespace
+
+void add_audit(CLI::App& app, int* exit_code) {
   auto args = std::make_shared<AuditArgs>();
   auto* verb = app.add_subcommand(
       "audit",
@@ -126,83 +108,6 @@ void add_audit_verb(CLI::App& app, int* exit_code) {
                  "JSON array: id, time (UTC), kind, actor, session, device, operator, detail");
   verb->callback([args, exit_code] {
     run_audit(*args);
-    *exit_code = 0;
-  });
-}
-
-void show_session(const ShowArgs& args) {
-  auto stories = open_db(args.data_dir)->session_stories(args.target, args.all);
-  if (stories.empty()) {
-    throw std::runtime_error("no session " + format_session_id(args.target) +
-                             " in the database (never issued, or pruned by "
-                             "--audit-retention)");
-  }
-  if (args.json) {
-    if (!args.all) {
-      std::cout << session_story_json(stories.front()).dump(2) << '\n';
-      return;
-    }
-    auto out = nlohmann::json::array();
-    for (const auto& story : stories) out.push_back(session_story_json(story));
-    std::cout << out.dump(2) << '\n';
-    return;
-  }
-  for (std::size_t i = 0; i < stories.size(); ++i) {
-    if (i > 0) std::cout << "\n" << std::string(72, '-') << "\n\n";
-    print_session_story(stories[i], std::cout);
-  }
-}
-
-void show_device(const ShowArgs& args) {
-  auto story = open_db(args.data_dir)->device_story(args.target, args.recent);
-  if (!story) {
-    throw std::runtime_error("no enrolled device named '" + args.target +
-                             "' (see `relay device list`)");
-  }
-  if (args.json) {
-    std::cout << device_story_json(*story).dump(2) << '\n';
-  } else {
-    print_device_story(*story, std::cout);
-  }
-}
-
-}  // namespace
-
-void add_audit(CLI::App& app, int* exit_code) {
-  add_audit_verb(app, exit_code);
-
-  // `show` joins the `session` and `device` groups registered by add_lists.
-  auto session_args = std::make_shared<ShowArgs>();
-  auto* session = app.get_subcommand("session")->add_subcommand(
-      "show",
-      "The whole story of one session: device, source, start, end and why; each operator's "
-      "attachment with its channels (commands, exit codes, forwards, bytes); its events and "
-      "recordings. A session ID can be issued again after its session ended: the latest "
-      "session is shown, or every one with --all.");
-  add_data_dir_option(*session, session_args->data_dir);
-  session->add_option("ID", session_args->target, "Session ID, e.g. 482913075 or '482 913 075'")
-      ->required()
-      ->transform(session_id_validator());
-  session->add_flag("--all", session_args->all, "Every session that had this ID, newest first");
-  session->add_flag("--json", session_args->json, "JSON output (times in UTC)");
-  session->callback([session_args, exit_code] {
-    show_session(*session_args);
-    *exit_code = 0;
-  });
-
-  auto device_args = std::make_shared<ShowArgs>();
-  auto* device = app.get_subcommand("device")->add_subcommand(
-      "show",
-      "One enrolled device: status (online, offline, revoked), last seen, address, OS, agent "
-      "version, the operators granted to it and its recent sessions with who attached.");
-  add_data_dir_option(*device, device_args->data_dir);
-  device->add_option("NAME", device_args->target, "Enrolled device name")->required();
-  device->add_option("--sessions", device_args->recent, "How many recent sessions to list")
-      ->check(CLI::Range(0, 1000))
-      ->capture_default_str();
-  device->add_flag("--json", device_args->json, "JSON output (times in UTC)");
-  device->callback([device_args, exit_code] {
-    show_device(*device_args);
     *exit_code = 0;
   });
 }

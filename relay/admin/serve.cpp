@@ -1,9 +1,10 @@
+// `relay serve`: runs the relay with the options given on the command line or in a TOML file.
 #include <spdlog/spdlog.h>
 
 #include <iostream>
 
-#include "common/logging.hpp"
 #include "common/io/net.hpp"
+#include "common/logging.hpp"
 #include "common/util.hpp"
 #include "relay/admin/cli.hpp"
 #include "relay/daemon/server.hpp"

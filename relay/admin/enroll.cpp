@@ -1,12 +1,13 @@
+// `relay enroll create|list`: one-time tokens that bind a name to a device.
 #include <iostream>
 
 #include "common/names.hpp"
+#include "common/table.hpp"
 #include "common/util.hpp"
 #include "keys/keys.hpp"
 #include "relay/admin/cli.hpp"
 #include "relay/daemon/data_dir.hpp"
 #include "relay/store/store.hpp"
-#include "common/table.hpp"
 
 namespace sb::relay::cli {
 

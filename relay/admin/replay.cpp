@@ -11,10 +11,10 @@
 #include <iostream>
 #include <thread>
 
+#include "common/table.hpp"
 #include "common/util.hpp"
 #include "relay/admin/cli.hpp"
 #include "relay/audit/recording.hpp"
-#include "common/table.hpp"
 
 namespace sb::relay::cli {
 
