@@ -5,8 +5,8 @@
 
 #include "common/json_field.hpp"
 #include "common/table.hpp"
+#include "common/time.hpp"
 #include "common/util.hpp"
-#include "common/util_time.hpp"
 
 namespace sb::relay {
 
@@ -14,6 +14,8 @@ using nlohmann::json;
 using store::AuditRow;
 
 namespace {
+
+namespace events = store::events;
 
 constexpr std::size_t kMaxShownText = 60;  // longer commands and targets are cut in the table
 
@@ -23,6 +25,10 @@ std::string or_dash(const std::string& s) {
 
 json or_null(const std::string& s) {
   return s.empty() ? json() : json(s);
+}
+
+json or_null(const std::optional<Time>& t) {
+  return t ? json(iso8601_utc(*t)) : json();
 }
 
 // detail[key] as text: strings as they are, numbers and booleans in JSON form, "" if absent.
@@ -106,51 +112,50 @@ std::string generic(const json& d) {
 
 }  // namespace
 
-std::string local_time(const std::string& iso_utc) {
-  auto t = parse_iso8601_utc(iso_utc);
-  return t ? format_local_time(*t) : iso_utc;
+std::string local_time(Time t) {
+  return format_local_time(t);
 }
 
-std::string elapsed_between(const std::string& from, const std::string& to) {
-  auto a = parse_iso8601_utc(from);
-  auto b = parse_iso8601_utc(to);
-  if (!a || !b) return {};
-  return format_elapsed(std::chrono::duration_cast<std::chrono::milliseconds>(*b - *a));
+std::string elapsed_between(Time from, const std::optional<Time>& to) {
+  if (!to) return {};
+  return format_elapsed(*to - from);
 }
 
 std::string describe_event(const AuditRow& row) {
   const json& d = row.detail;
   const std::string& k = row.kind;
-  if (k == "channel.closed") return describe_channel_event(d);
-  if (k == "operator.attached") return "attached " + or_dash(field(d, "mode")) + from_addr(d);
-  if (k == "operator.detached") {
+  if (k == events::kChannelClosed) return describe_channel_event(d);
+  if (k == events::kOperatorAttached) return "attached " + or_dash(field(d, "mode")) + from_addr(d);
+  if (k == events::kOperatorDetached) {
     std::string text = with_reason("detached", d);
     const std::string after = duration_ms_text(d);
     return after.empty() ? text : text + " after " + after;
   }
-  if (k == "consent.asked") {
+  if (k == events::kConsentAsked) {
     const std::string what = field(d, "what");
     return "consent " + field(d, "capability") + ": asked" +
            (what.empty() ? "" : " \"" + shorten(what) + "\"");
   }
-  if (k == "consent.answered") {
+  if (k == events::kConsentAnswered) {
     const bool allowed = field(d, "allow") == "true";
     return "consent " + field(d, "capability") + ": " + (allowed ? "allowed" : "declined");
   }
-  if (k == "session.issued") return "issued (" + or_dash(field(d, "kind")) + ")" + from_addr(d);
-  if (k == "session.ended") return with_reason("ended", d);
-  if (k == "session.killed") return "killed by " + or_dash(field(d, "by"));
-  if (k == "device.connected") return "connected" + from_addr(d);
-  if (k == "device.disconnected") return with_reason("disconnected", d);
-  if (k == "device.revoked") return "revoked by " + or_dash(field(d, "by"));
-  if (k == "recording.started") return "recording " + field(d, "kind") + " " + field(d, "path");
-  if (k == "recording.stopped") {
+  if (k == events::kSessionIssued)
+    return "issued (" + or_dash(field(d, "kind")) + ")" + from_addr(d);
+  if (k == events::kSessionEnded) return with_reason("ended", d);
+  if (k == events::kSessionKilled) return "killed by " + or_dash(field(d, "by"));
+  if (k == events::kDeviceConnected) return "connected" + from_addr(d);
+  if (k == events::kDeviceDisconnected) return with_reason("disconnected", d);
+  if (k == events::kDeviceRevoked) return "revoked by " + or_dash(field(d, "by"));
+  if (k == events::kRecordingStarted)
+    return "recording " + field(d, "kind") + " " + field(d, "path");
+  if (k == events::kRecordingStopped) {
     const bool cut = field(d, "truncated") == "true";
     return "recording stopped · " +
            format_bytes(static_cast<std::uint64_t>(std::max<std::int64_t>(number(d, "bytes"), 0))) +
            (cut ? " (truncated)" : "");
   }
-  if (k == "audit.pruned") {
+  if (k == events::kAuditPruned) {
     return "pruned before " + local_time(field(d, "before")) + ": " +
            std::to_string(number(d, "events")) + " events, " +
            std::to_string(number(d, "sessions")) + " sessions" +
@@ -162,7 +167,7 @@ std::string describe_event(const AuditRow& row) {
                       ")"
                 : "");
   }
-  if (k == "auth.refused" || k == "attach.refused" || k == "enroll.refused") {
+  if (k == events::kAuthRefused || k == events::kAttachRefused || k == events::kEnrollRefused) {
     std::string text = with_reason("refused", d) + from_addr(d);
     const std::string target = field(d, "target");
     return target.empty() ? text : text + " (" + shorten(target) + ")";
@@ -192,7 +197,7 @@ void print_audit_table(const store::AuditPage& page, std::ostream& out) {
 
 json audit_row_json(const AuditRow& row) {
   return {{"id", row.id},
-          {"time", row.time},
+          {"time", iso8601_utc(row.time)},
           {"kind", row.kind},
           {"actor", or_null(row.actor)},
           {"session", or_null(row.session)},
@@ -210,14 +215,13 @@ std::string channel_line(const store::ChannelRow& c) {
                      c.exit_signal, elapsed_between(c.started, c.ended),
                      c.bytes_in,    c.bytes_out};
   return "channel #" + std::to_string(c.id) + " " + local_time(c.started) + "  " +
-         describe_channel(facts) + (c.ended.empty() ? " (open)" : "");
+         describe_channel(facts) + (!c.ended ? " (open)" : "");
 }
 
-std::string span_text(const std::string& started, const std::string& ended,
-                      const std::string& reason) {
-  if (ended.empty()) return local_time(started) + " → live";
+std::string span_text(Time started, const std::optional<Time>& ended, const std::string& reason) {
+  if (!ended) return local_time(started) + " → live";
   std::string text =
-      local_time(started) + " → " + local_time(ended) + " (" + elapsed_between(started, ended);
+      local_time(started) + " → " + local_time(*ended) + " (" + elapsed_between(started, ended);
   return text + (reason.empty() ? ")" : "; " + reason + ")");
 }
 
@@ -239,16 +243,15 @@ std::string device_label(const store::SessionRow& s) {
 
 void print_session_story(const store::SessionStory& story, std::ostream& out) {
   const store::SessionRow& s = story.session;
-  out << "Session " << format_session_id(s.id) << (s.ended.empty() ? " (live)" : " (ended)")
-      << '\n';
+  out << "Session " << format_session_id(s.id) << (!s.ended ? " (live)" : " (ended)") << '\n';
   out << "  device:   " << printable(device_label(s)) << '\n';
   out << "  key:      " << s.fingerprint << '\n';
   out << "  from:     " << printable(or_dash(s.source_addr)) << '\n';
   out << "  started:  " << local_time(s.started) << '\n';
-  if (s.ended.empty()) {
+  if (!s.ended) {
     out << "  ended:    - (live)\n";
   } else {
-    out << "  ended:    " << local_time(s.ended) << " (after "
+    out << "  ended:    " << local_time(*s.ended) << " (after "
         << elapsed_between(s.started, s.ended) << "; " << printable(or_dash(s.end_reason)) << ")\n";
   }
   out << "\nAttachments (" << story.attachments.size() << "):\n";
@@ -292,14 +295,14 @@ json session_story_json(const store::SessionStory& story) {
                           {"exit_signal", or_null(c.exit_signal)},
                           {"bytes_in", c.bytes_in},
                           {"bytes_out", c.bytes_out},
-                          {"started", c.started},
+                          {"started", iso8601_utc(c.started)},
                           {"ended", or_null(c.ended)}});
     attachments.push_back({{"id", a.id},
                            {"operator", a.operator_name},
                            {"fingerprint", a.fingerprint},
                            {"mode", a.mode},
                            {"source_addr", or_null(a.source_addr)},
-                           {"started", a.started},
+                           {"started", iso8601_utc(a.started)},
                            {"ended", or_null(a.ended)},
                            {"end_reason", or_null(a.end_reason)},
                            {"channels", std::move(channels)}});
@@ -311,16 +314,16 @@ json session_story_json(const store::SessionStory& story) {
     recordings.push_back({{"path", r.path},
                           {"kind", r.kind},
                           {"operator", or_null(r.operator_name)},
-                          {"started", r.started}});
+                          {"started", iso8601_utc(r.started)}});
   return {{"id", s.id},
           {"device", or_null(s.device)},
           {"kind", s.kind},
           {"fingerprint", s.fingerprint},
           {"source_addr", or_null(s.source_addr)},
-          {"started", s.started},
+          {"started", iso8601_utc(s.started)},
           {"ended", or_null(s.ended)},
           {"end_reason", or_null(s.end_reason)},
-          {"active", s.ended.empty()},
+          {"active", !s.ended},
           {"info", s.info},
           {"attachments", std::move(attachments)},
           {"events", std::move(events)},
@@ -333,7 +336,7 @@ void print_device_story(const store::DeviceStory& story, std::ostream& out) {
   const json& info = d.info;
   out << "Device " << printable(d.name) << '\n';
   out << "  status:    " << story.status << '\n';
-  out << "  last seen: " << (d.last_seen.empty() ? "never" : local_time(d.last_seen)) << '\n';
+  out << "  last seen: " << (!d.last_seen ? "never" : local_time(*d.last_seen)) << '\n';
   out << "  address:   " << printable(or_dash(story.address)) << '\n';
   std::string os = string_field(info, "os");
   const std::string kernel = string_field(info, "kernel");
@@ -357,8 +360,8 @@ void print_device_story(const store::DeviceStory& story, std::ostream& out) {
     std::string operators;
     for (const auto& name : summary.operators) operators += (operators.empty() ? "" : ",") + name;
     table.add({"  " + format_session_id(s.id), local_time(s.started),
-               s.ended.empty() ? "live" : elapsed_between(s.started, s.ended),
-               or_dash(s.source_addr), or_dash(operators), or_dash(s.end_reason)});
+               !s.ended ? "live" : elapsed_between(s.started, s.ended), or_dash(s.source_addr),
+               or_dash(operators), or_dash(s.end_reason)});
   }
   table.print(out);
 }
@@ -372,16 +375,16 @@ json device_story_json(const store::DeviceStory& story) {
     const store::SessionRow& s = summary.session;
     sessions.push_back({{"id", s.id},
                         {"source_addr", or_null(s.source_addr)},
-                        {"started", s.started},
+                        {"started", iso8601_utc(s.started)},
                         {"ended", or_null(s.ended)},
                         {"end_reason", or_null(s.end_reason)},
-                        {"active", s.ended.empty()},
+                        {"active", !s.ended},
                         {"operators", summary.operators}});
   }
   return {{"name", d.name},
           {"status", story.status},
           {"fingerprint", d.fingerprint},
-          {"enrolled", d.enrolled},
+          {"enrolled", iso8601_utc(d.enrolled)},
           {"last_seen", or_null(d.last_seen)},
           {"address", or_null(story.address)},
           {"info", d.info},

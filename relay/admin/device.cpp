@@ -30,15 +30,15 @@ void print_devices(store::Db& db, bool json) {
       out.push_back({{"name", d.name},
                      {"fingerprint", d.fingerprint},
                      {"status", d.status},
-                     {"enrolled", d.enrolled},
-                     {"last_seen", d.last_seen},
+                     {"enrolled", iso8601_utc(d.enrolled)},
+                     {"last_seen", iso_or(d.last_seen, "")},
                      {"info", d.info}});
     std::cout << out.dump(2) << '\n';
     return;
   }
   Table table({"NAME", "STATUS", "LAST SEEN", "HOSTNAME", "OS", "FINGERPRINT"});
   for (const auto& d : rows)
-    table.add({d.name, d.status, or_dash(d.last_seen), d.info.value("hostname", "-"),
+    table.add({d.name, d.status, iso_or(d.last_seen, "-"), d.info.value("hostname", "-"),
                d.info.value("os", "-"), d.fingerprint});
   table.print(std::cout);
 }
@@ -101,7 +101,7 @@ void add_device_revoke(CLI::App& device, int* exit_code) {
     DataDir dir{common->data_dir};
     const std::string by = invoking_user();
     auto db = store::Db::open(dir.database(), false);
-    if (!db->revoke_device(*name, by, now_iso8601())) {
+    if (!db->revoke_device(*name, by, utc_now())) {
       std::cerr << "relay: no enrolled device named " << *name << '\n';
       *exit_code = 1;
       return;

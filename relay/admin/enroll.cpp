@@ -35,9 +35,9 @@ void add_enroll(CLI::App& app, int* exit_code) {
     if (!lifetime) throw CLI::ValidationError("--ttl", "expected a duration like 30m, 1h, 7d");
     auto db = open_db(common->data_dir);
     std::string token = keys::generate_enrollment_token();
-    auto now = std::chrono::system_clock::now();
-    std::string expires = iso8601_utc(now + *lifetime);
-    db->create_enrollment(*name, keys::hash_token(token), iso8601_utc(now), expires);
+    const Time now = utc_now();
+    const std::string expires = iso8601_utc(now + *lifetime);
+    db->create_enrollment(*name, keys::hash_token(token), now, now + *lifetime);
     if (common->json) {
       std::cout << nlohmann::json{{"name", *name}, {"token", token}, {"expires", expires}}.dump(2)
                 << '\n';
@@ -61,14 +61,14 @@ void add_enroll(CLI::App& app, int* exit_code) {
       auto out = nlohmann::json::array();
       for (const auto& e : rows)
         out.push_back({{"name", e.name},
-                       {"created", e.created},
-                       {"expires", e.expires},
-                       {"used", e.used.empty() ? nlohmann::json() : nlohmann::json(e.used)}});
+                       {"created", iso8601_utc(e.created)},
+                       {"expires", iso8601_utc(e.expires)},
+                       {"used", iso_or_null(e.used)}});
       std::cout << out.dump(2) << '\n';
     } else {
       Table table({"NAME", "CREATED", "EXPIRES", "USED"});
       for (const auto& e : rows)
-        table.add({e.name, e.created, e.expires, e.used.empty() ? "-" : e.used});
+        table.add({e.name, iso8601_utc(e.created), iso8601_utc(e.expires), iso_or(e.used, "-")});
       table.print(std::cout);
     }
     *exit_code = 0;

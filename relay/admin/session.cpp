@@ -34,10 +34,10 @@ void print_sessions(store::Db& db, bool active_only, bool json) {
                      {"kind", s.kind},
                      {"fingerprint", s.fingerprint},
                      {"source_addr", s.source_addr},
-                     {"started", s.started},
-                     {"ended", s.ended.empty() ? nlohmann::json() : nlohmann::json(s.ended)},
+                     {"started", iso8601_utc(s.started)},
+                     {"ended", iso_or_null(s.ended)},
                      {"end_reason", s.end_reason},
-                     {"active", s.ended.empty()},
+                     {"active", !s.ended},
                      {"info", s.info}});
     std::cout << out.dump(2) << '\n';
     return;
@@ -45,7 +45,7 @@ void print_sessions(store::Db& db, bool active_only, bool json) {
   Table table({"SESSION", "DEVICE", "KIND", "FROM", "STARTED", "ENDED", "REASON"});
   for (const auto& s : rows)
     table.add({s.id, or_dash(s.device.empty() ? s.info.value("hostname", "") : s.device), s.kind,
-               or_dash(s.source_addr), s.started, s.ended.empty() ? "live" : s.ended,
+               or_dash(s.source_addr), iso8601_utc(s.started), iso_or(s.ended, "live"),
                or_dash(s.end_reason)});
   table.print(std::cout);
 }

@@ -268,7 +268,7 @@ struct Recorder::Writer {
     spdlog::info("session {} fp={}: recording {} to {}", info.session, info.fingerprint,
                  what_of(info), active.path);
     post_event(store::events::kRecordingStarted, active, nlohmann::json::object(),
-               iso8601_utc(item.wall));
+               std::chrono::floor<std::chrono::milliseconds>(item.wall));
     recordings.emplace(item.id, std::move(active));
   }
 
@@ -319,12 +319,13 @@ struct Recorder::Writer {
     if (active.dropped > 0) extra["dropped"] = active.dropped;
     if (!reason.empty()) extra["reason"] = reason;
     post_event(store::events::kRecordingStopped, active, std::move(extra),
-               iso8601_utc(active.started_wall +
-                           std::chrono::duration_cast<WallClock::duration>(at - active.start)));
+               std::chrono::floor<std::chrono::milliseconds>(
+                   active.started_wall +
+                   std::chrono::duration_cast<WallClock::duration>(at - active.start)));
   }
 
   void post_event(const store::EventKind& kind, const Active& active, nlohmann::json detail,
-                  const std::string& when) {
+                  Time when) {
     const RecordingInfo& info = *active.info;
     detail["session"] = info.session;
     detail["device"] = info.device;

@@ -196,7 +196,7 @@ class Listener {
 
 void purge_after_crash(store::Store& store) {
   store.post([](store::Db& db) {
-    int ended = db.purge_stale("relay restarted", now_iso8601());
+    int ended = db.purge_stale("relay restarted", utc_now());
     if (ended > 0) spdlog::warn("purged {} sessions left open by an earlier run", ended);
   });
   store.flush();
@@ -223,7 +223,7 @@ void schedule_drop_check(asio::steady_timer& timer, store::Store& store, std::ui
       spdlog::warn("store: {} jobs (audit rows) were dropped while its queue was full", lost);
       bool posted = store.post([lost, dropped](store::Db& db) {
         db.add_event(store::events::kStoreDropped, "",
-                     {{"dropped", lost}, {"dropped_total", dropped}}, now_iso8601());
+                     {{"dropped", lost}, {"dropped_total", dropped}}, utc_now());
       });
       if (posted) reported = dropped;
     }
@@ -263,7 +263,7 @@ void schedule_orphan_sweep(asio::steady_timer& timer, store::Store& store,
   timer.expires_after(every);
   timer.async_wait([&timer, &store, every](const boost::system::error_code& ec) {
     if (ec) return;
-    store.post([](store::Db& db) { db.purge_orphan_tunnel_keys(now_iso8601()); });
+    store.post([](store::Db& db) { db.purge_orphan_tunnel_keys(utc_now()); });
     schedule_orphan_sweep(timer, store, every);
   });
 }

@@ -94,9 +94,8 @@ void DeviceTunnel::record_service_event(const store::EventKind& kind,
                         {"fingerprint", conn_.fingerprint()},
                         {"service", service.name},
                         {"port", service.port}};
-  conn_.context().store.post([kind, detail, when = now_iso8601()](store::Db& db) {
-    db.add_event(kind, "", detail, when);
-  });
+  conn_.context().store.post(
+      [kind, detail, when = utc_now()](store::Db& db) { db.add_event(kind, "", detail, when); });
 }
 
 int DeviceTunnel::on_pty(ssh_session, ssh_channel channel, const char*, int, int, int, int,

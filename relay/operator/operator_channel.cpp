@@ -273,7 +273,7 @@ void OperatorChannel::record_start() {
   if (audit_id_ != 0 || link_.attachment_id() == 0) return;
   Context& ctx = link_.conn().context();
   audit_id_ = ctx.ids.channels.next();
-  started_ = now_iso8601();
+  started_ = utc_now();
   started_at_ = std::chrono::steady_clock::now();
   if (forward_)
     audit_target_ = forward_->host + ":" + std::to_string(forward_->port);
@@ -293,7 +293,7 @@ void OperatorChannel::record_start() {
 void OperatorChannel::record_end() {
   if (audit_id_ == 0 || end_recorded_) return;
   end_recorded_ = true;
-  store::ChannelEnd end{audit_id_, std::nullopt, "", 0, 0, now_iso8601()};
+  store::ChannelEnd end{audit_id_, std::nullopt, "", 0, 0, utc_now()};
   if (bridge_) {
     end.exit_status = bridge_->exit_status();
     end.exit_signal = bridge_->exit_signal();
@@ -313,7 +313,7 @@ void OperatorChannel::record_end() {
                         {"target", audit_target_},
                         {"bytes_in", end.bytes_in},
                         {"bytes_out", end.bytes_out},
-                        {"started", started_},
+                        {"started", iso8601_utc(started_)},
                         {"duration_ms", std::chrono::duration_cast<std::chrono::milliseconds>(
                                             std::chrono::steady_clock::now() - started_at_)
                                             .count()}};

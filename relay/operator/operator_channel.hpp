@@ -78,7 +78,7 @@ class OperatorChannel {
   // The audit row: assigned when the channel starts toward the device.
   std::int64_t audit_id_ = 0;
   bool end_recorded_ = false;
-  std::string started_;
+  Time started_;
   std::string audit_target_;  // host:port of a forward, "shared" / "own" for a shell
   std::chrono::steady_clock::time_point started_at_;
   std::shared_ptr<MemberBytes> shared_bytes_;  // counted by the shared terminal

@@ -22,9 +22,9 @@ DeviceRow read_device(const Statement& st) {
   row.name = st.text(0);
   row.fingerprint = st.text(1);
   row.key = st.text(2);
-  row.enrolled = st.text(3);
+  row.enrolled = st.time(3);
   row.status = st.text(4);
-  row.last_seen = st.text(5);
+  row.last_seen = st.opt_time(5);
   row.info = st.json(6);
   return row;
 }
@@ -32,7 +32,7 @@ DeviceRow read_device(const Statement& st) {
 }  // namespace
 
 void SqliteDb::device_seen(const std::string& name, const std::string& status,
-                           const nlohmann::json& info, const std::string& when) {
+                           const nlohmann::json& info, Time when) {
   if (status != "online" && status != "offline" && status != "revoked") {
     throw std::invalid_argument("device_seen: unknown status '" + status + "'");
   }

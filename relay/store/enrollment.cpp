@@ -41,7 +41,7 @@ const char* refusal_reason(RedeemStatus status) {
 
 struct Token {
   std::string name;  // the device name it enrolls
-  std::string expires;
+  Time expires;
   bool used = false;
 };
 
@@ -49,12 +49,12 @@ std::optional<Token> find_token(SqliteDb& db, const std::string& token_hash) {
   Statement st(db, "SELECT name, expires, used FROM enrollments WHERE token_hash = ?1");
   st.bind(1, token_hash);
   if (!st.step()) return std::nullopt;
-  return Token{st.text(0), st.text(1), !st.is_null(2)};
+  return Token{st.text(0), st.time(1), !st.is_null(2)};
 }
 
 // Whether the token may enroll its device now (device_status: see device_status()).
 RedeemStatus check_token(const std::optional<Token>& token, const std::string& device_status,
-                         const std::string& when) {
+                         Time when) {
   if (!token) return RedeemStatus::kUnknownToken;
   if (token->used) return RedeemStatus::kAlreadyUsed;
   if (token->expires < when) return RedeemStatus::kExpired;
@@ -63,7 +63,7 @@ RedeemStatus check_token(const std::optional<Token>& token, const std::string& d
 }
 
 void record_refusal(SqliteDb& db, const char* reason, const std::string& fingerprint,
-                    const std::string& name, const std::string& when) {
+                    const std::string& name, Time when) {
   nlohmann::json detail = {{"reason", reason}, {"fingerprint", fingerprint}};
   if (!name.empty()) detail["name"] = name;
   db.add_event(events::kEnrollRefused, fingerprint, detail, when);
@@ -80,8 +80,7 @@ std::string other_owner_of_key(SqliteDb& db, const std::string& fingerprint,
 }
 
 void register_device(SqliteDb& db, const std::string& name, const std::string& key_line,
-                     const std::string& fingerprint, bool replace_revoked,
-                     const std::string& when) {
+                     const std::string& fingerprint, bool replace_revoked, Time when) {
   // Re-enrollment of a revoked name replaces the old row (and its old key).
   if (replace_revoked) Statement(db, "DELETE FROM devices WHERE name = ?1").bind(1, name).run();
   Statement(db,
@@ -95,7 +94,7 @@ void register_device(SqliteDb& db, const std::string& name, const std::string& k
 }
 
 void use_token(SqliteDb& db, const std::string& token_hash, const std::string& fingerprint,
-               const std::string& when) {
+               Time when) {
   Statement(db, "UPDATE enrollments SET used = ?1, used_by = ?2 WHERE token_hash = ?3")
       .bind(1, when)
       .bind(2, fingerprint)
@@ -106,7 +105,7 @@ void use_token(SqliteDb& db, const std::string& token_hash, const std::string& f
 }  // namespace
 
 void SqliteDb::create_enrollment(const std::string& name, const std::string& token_hash,
-                                 const std::string& created, const std::string& expires) {
+                                 Time created, Time expires) {
   if (name.empty()) throw std::invalid_argument("create_enrollment: empty device name");
   if (reserved_device_name(name))
     throw std::runtime_error("'" + name + "' is reserved by the relay; choose another device name");
@@ -125,13 +124,14 @@ void SqliteDb::create_enrollment(const std::string& name, const std::string& tok
         .bind(3, created)
         .bind(4, expires)
         .run();
-    add_event(events::kEnrollCreated, "", {{"name", name}, {"expires", expires}}, created);
+    add_event(events::kEnrollCreated, "", {{"name", name}, {"expires", iso8601_utc(expires)}},
+              created);
   });
 }
 
 RedeemResult SqliteDb::redeem_enrollment(const std::string& token_hash,
                                          const std::string& fingerprint,
-                                         const std::string& key_line, const std::string& when) {
+                                         const std::string& key_line, Time when) {
   RedeemResult result{RedeemStatus::kUnknownToken, ""};
   std::string key_owner;  // another device already registered with this key
   transaction([&] {
@@ -171,7 +171,7 @@ std::vector<EnrollmentRow> SqliteDb::list_enrollments() {
                "SELECT name, created, expires, used FROM enrollments "
                "ORDER BY created DESC, rowid DESC");
   std::vector<EnrollmentRow> rows;
-  while (st.step()) rows.push_back({st.text(0), st.text(1), st.text(2), st.text(3)});
+  while (st.step()) rows.push_back({st.text(0), st.time(1), st.time(2), st.opt_time(3)});
   return rows;
 }
 

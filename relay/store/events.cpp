@@ -25,7 +25,7 @@ std::string column_value(const nlohmann::json& detail, const char* key) {
 }  // namespace
 
 void SqliteDb::add_event(const EventKind& kind, const std::string& actor,
-                         const nlohmann::json& detail, const std::string& when) {
+                         const nlohmann::json& detail, Time when) {
   // One statement: atomic on its own, so no transaction of its own (cheap inside a batch).
   Statement(*this,
             "INSERT INTO events (time, kind, actor, detail_json, session_id, device, operator) "

@@ -12,7 +12,7 @@ namespace sb::store {
 using detail::Statement;
 
 void SqliteDb::add_operator(const std::string& name, const std::string& key_line,
-                            const std::string& fingerprint, const std::string& when) {
+                            const std::string& fingerprint, Time when) {
   transaction([&] {
     Statement by_name(*this, "SELECT 1 FROM operators WHERE name = ?1");
     by_name.bind(1, name);
@@ -33,7 +33,7 @@ void SqliteDb::add_operator(const std::string& name, const std::string& key_line
   });
 }
 
-bool SqliteDb::remove_operator(const std::string& name, const std::string& when) {
+bool SqliteDb::remove_operator(const std::string& name, Time when) {
   bool removed = false;
   transaction([&] {
     removed = Statement(*this, "DELETE FROM operators WHERE name = ?1").bind(1, name).run() > 0;
@@ -45,12 +45,11 @@ bool SqliteDb::remove_operator(const std::string& name, const std::string& when)
 std::vector<OperatorRow> SqliteDb::list_operators() {
   std::vector<OperatorRow> rows;
   Statement st(*this, "SELECT name, key, fingerprint, added FROM operators ORDER BY name");
-  while (st.step()) rows.push_back({st.text(0), st.text(1), st.text(2), st.text(3)});
+  while (st.step()) rows.push_back({st.text(0), st.text(1), st.text(2), st.time(3)});
   return rows;
 }
 
-void SqliteDb::add_grant(const std::string& operator_name, const std::string& device,
-                         const std::string& when) {
+void SqliteDb::add_grant(const std::string& operator_name, const std::string& device, Time when) {
   transaction([&] {
     Statement op(*this, "SELECT 1 FROM operators WHERE name = ?1");
     op.bind(1, operator_name);
@@ -71,7 +70,7 @@ void SqliteDb::add_grant(const std::string& operator_name, const std::string& de
 }
 
 bool SqliteDb::remove_grant(const std::string& operator_name, const std::string& device,
-                            const std::string& when) {
+                            Time when) {
   bool removed = false;
   transaction([&] {
     removed = Statement(*this, "DELETE FROM grants WHERE operator = ?1 AND device = ?2")
@@ -88,7 +87,7 @@ bool SqliteDb::remove_grant(const std::string& operator_name, const std::string&
 std::vector<GrantRow> SqliteDb::list_grants() {
   std::vector<GrantRow> rows;
   Statement st(*this, "SELECT operator, device, added FROM grants ORDER BY operator, device");
-  while (st.step()) rows.push_back({st.text(0), st.text(1), st.text(2)});
+  while (st.step()) rows.push_back({st.text(0), st.text(1), st.time(2)});
   return rows;
 }
 

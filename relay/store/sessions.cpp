@@ -19,7 +19,7 @@ namespace {
 // Ends the open channels and attachments of one session (or of every session when
 // session_id is null).
 void end_attachments(SqliteDb& db, const std::string* session_id, const std::string& reason,
-                     const std::string& when) {
+                     Time when) {
   if (session_id != nullptr) {
     Statement(db,
               "UPDATE channels SET ended = ?1 WHERE ended IS NULL AND attachment IN "
@@ -53,7 +53,7 @@ void SqliteDb::insert_session(const SessionStart& s) {
   require(!s.id.empty(), "insert_session: empty session id");
   require(!s.fingerprint.empty(), "insert_session: empty fingerprint");
   require(!s.kind.empty(), "insert_session: empty kind");
-  require(!s.started.empty(), "insert_session: empty start time");
+  require(s.started != Time{}, "insert_session: no start time");
   transaction([&] {
     Statement(*this,
               "INSERT INTO sessions (id, device, fingerprint, kind, source_addr, started, "
@@ -90,8 +90,7 @@ void SqliteDb::insert_session(const SessionStart& s) {
   });
 }
 
-void SqliteDb::end_session(const std::string& id, const std::string& reason,
-                           const std::string& when) {
+void SqliteDb::end_session(const std::string& id, const std::string& reason, Time when) {
   transaction([&] {
     std::string started, device, fingerprint;
     {
@@ -138,7 +137,7 @@ void SqliteDb::end_session(const std::string& id, const std::string& reason,
   });
 }
 
-int SqliteDb::purge_stale(const std::string& reason, const std::string& when) {
+int SqliteDb::purge_stale(const std::string& reason, Time when) {
   int sessions_ended = 0;
   int keys_purged = 0;
   transaction([&] {
@@ -160,7 +159,7 @@ int SqliteDb::purge_stale(const std::string& reason, const std::string& when) {
   return sessions_ended;
 }
 
-int SqliteDb::purge_orphan_tunnel_keys(const std::string& when) {
+int SqliteDb::purge_orphan_tunnel_keys(Time when) {
   int removed = 0;
   transaction([&] {
     json purged = json::array();
@@ -209,7 +208,7 @@ std::vector<TunnelKeyRow> SqliteDb::list_tunnel_keys() {
                "ORDER BY since, rowid");
   std::vector<TunnelKeyRow> rows;
   while (st.step()) {
-    rows.push_back({st.text(0), st.text(1), st.text(2), st.text(3)});
+    rows.push_back({st.text(0), st.text(1), st.text(2), st.time(3)});
   }
   return rows;
 }
@@ -223,8 +222,8 @@ SessionRow read_session(const Statement& st) {
   row.fingerprint = st.text(2);
   row.kind = st.text(3);
   row.source_addr = st.text(4);
-  row.started = st.text(5);
-  row.ended = st.text(6);
+  row.started = st.time(5);
+  row.ended = st.opt_time(6);
   row.end_reason = st.text(7);
   row.info = st.json(8);
   return row;

@@ -5,10 +5,12 @@
 
 #include <cstdint>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
 
+#include "common/time.hpp"
 #include "relay/store/sqlite_db.hpp"
 
 namespace sb::store::detail {
@@ -50,6 +52,10 @@ class Statement {
   // Binds NULL for an empty string (optional TEXT columns).
   Statement& bind_opt(int index, std::string_view text);
   Statement& bind_json(int index, const nlohmann::json& value);
+  // Times are stored as ISO-8601 UTC text (iso8601_utc), which sorts as the times do.
+  Statement& bind(int index, Time t);
+  // Binds NULL for nullopt.
+  Statement& bind_opt(int index, const std::optional<Time>& t);
 
   // True when a row is available, false when done; throws SqliteError otherwise.
   bool step();
@@ -62,6 +68,9 @@ class Statement {
   bool is_null(int column) const;
   // Parses a JSON column; a NULL or unparsable value reads as an empty object.
   nlohmann::json json(int column) const;
+  // A time column; NULL or unparsable text reads as nullopt (time()) or the epoch (time()).
+  std::optional<Time> opt_time(int column) const;
+  Time time(int column) const { return opt_time(column).value_or(Time{}); }
 
  private:
   sqlite3* db_;

@@ -23,35 +23,32 @@ class SqliteDb final : public Db {
   int schema_version() override;
   void transaction(const std::function<void()>& fn) override;
   void insert_session(const SessionStart& s) override;
-  void end_session(const std::string& id, const std::string& reason,
-                   const std::string& when) override;
-  int purge_stale(const std::string& reason, const std::string& when) override;
-  int purge_orphan_tunnel_keys(const std::string& when) override;
+  void end_session(const std::string& id, const std::string& reason, Time when) override;
+  int purge_stale(const std::string& reason, Time when) override;
+  int purge_orphan_tunnel_keys(Time when) override;
   void add_event(const EventKind& kind, const std::string& actor, const nlohmann::json& detail,
-                 const std::string& when) override;
-  void create_enrollment(const std::string& name, const std::string& token_hash,
-                         const std::string& created, const std::string& expires) override;
+                 Time when) override;
+  void create_enrollment(const std::string& name, const std::string& token_hash, Time created,
+                         Time expires) override;
   RedeemResult redeem_enrollment(const std::string& token_hash, const std::string& fingerprint,
-                                 const std::string& key_line, const std::string& when) override;
+                                 const std::string& key_line, Time when) override;
   void device_seen(const std::string& name, const std::string& status, const nlohmann::json& info,
-                   const std::string& when) override;
+                   Time when) override;
   void add_operator(const std::string& name, const std::string& key_line,
-                    const std::string& fingerprint, const std::string& when) override;
-  bool remove_operator(const std::string& name, const std::string& when) override;
+                    const std::string& fingerprint, Time when) override;
+  bool remove_operator(const std::string& name, Time when) override;
   std::vector<OperatorRow> list_operators() override;
-  void add_grant(const std::string& operator_name, const std::string& device,
-                 const std::string& when) override;
+  void add_grant(const std::string& operator_name, const std::string& device, Time when) override;
   bool remove_grant(const std::string& operator_name, const std::string& device,
-                    const std::string& when) override;
+                    Time when) override;
   std::vector<GrantRow> list_grants() override;
   void load_operator_snapshot(KeySnapshot& snapshot) override;
   void insert_attachment(const AttachmentStart& a) override;
-  void end_attachment(std::int64_t id, const std::string& reason, const std::string& when) override;
+  void end_attachment(std::int64_t id, const std::string& reason, Time when) override;
   void insert_channel(const ChannelStart& c) override;
   void end_channel(const ChannelEnd& c) override;
   std::pair<std::int64_t, std::int64_t> max_audit_ids() override;
-  bool revoke_device(const std::string& name, const std::string& by,
-                     const std::string& when) override;
+  bool revoke_device(const std::string& name, const std::string& by, Time when) override;
   std::vector<AttachmentRow> attachment_rows(const std::string& session_id) override;
   std::vector<ChannelRow> channel_rows(std::int64_t attachment) override;
   std::vector<DeviceRow> list_devices() override;
@@ -65,11 +62,11 @@ class SqliteDb final : public Db {
   AuditPage query_audit(const AuditFilter& filter) override;
   std::vector<SessionStory> session_stories(const std::string& id, bool all) override;
   std::optional<DeviceStory> device_story(const std::string& name, int recent_sessions) override;
-  PruneResult prune_audit(const std::string& cutoff, const std::string& when) override;
-  PruneResult prune_audit_batch(const std::string& cutoff, PruneCursor& cursor,
+  PruneResult prune_audit(Time cutoff, Time when) override;
+  PruneResult prune_audit_batch(Time cutoff, PruneCursor& cursor,
                                 int max_rows = kPruneBatchRows) override;
-  void record_prune(const std::string& cutoff, const PruneResult& total,
-                    const nlohmann::json& extra, const std::string& when) override;
+  void record_prune(Time cutoff, const PruneResult& total, const nlohmann::json& extra,
+                    Time when) override;
   std::vector<SessionSpan> session_spans(const std::string& id) override;
   std::int64_t data_version() override;
   bool keys_changed() override;

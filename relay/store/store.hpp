@@ -21,6 +21,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "common/time.hpp"
 #include "relay/store/audit_events.hpp"
 
 namespace sb::store {
@@ -29,9 +30,9 @@ struct DeviceRow {
   std::string name;
   std::string fingerprint;
   std::string key;  // "ssh-ed25519 AAAA..."
-  std::string enrolled;
+  Time enrolled;
   std::string status;  // "online" | "offline" | "revoked"
-  std::string last_seen;
+  std::optional<Time> last_seen;
   nlohmann::json info;  // hostname, os, kernel, arch, agent_version, address
 };
 
@@ -41,8 +42,8 @@ struct SessionRow {
   std::string fingerprint;  // the tunnel key
   std::string kind;         // "adhoc" | "enrolled"
   std::string source_addr;
-  std::string started;
-  std::string ended;  // "" while live
+  Time started;
+  std::optional<Time> ended;  // nullopt while live
   std::string end_reason;
   nlohmann::json info;
 };
@@ -51,7 +52,7 @@ struct TunnelKeyRow {
   std::string fingerprint;
   std::string device;
   std::string session_id;
-  std::string since;
+  Time since;
 };
 
 struct SessionStart {
@@ -61,7 +62,7 @@ struct SessionStart {
   std::string key;  // openssh line of the tunnel key
   std::string kind;
   std::string source_addr;
-  std::string started;
+  Time started;
   nlohmann::json info;
 };
 
@@ -69,20 +70,20 @@ struct OperatorRow {
   std::string name;
   std::string key;  // "ssh-ed25519 AAAA... comment"
   std::string fingerprint;
-  std::string added;
+  Time added;
 };
 
 struct GrantRow {
   std::string operator_name;
   std::string device;
-  std::string added;
+  Time added;
 };
 
 struct EnrollmentRow {
   std::string name;
-  std::string created;
-  std::string expires;
-  std::string used;  // "" while unused
+  Time created;
+  Time expires;
+  std::optional<Time> used;  // nullopt while unused
 };
 
 enum class RedeemStatus { kOk, kUnknownToken, kExpired, kAlreadyUsed, kNameTaken };
@@ -129,7 +130,7 @@ struct AttachmentStart {
   std::string fingerprint;
   std::string mode;  // "shared" | "observer" | "own" | "query"
   std::string source_addr;
-  std::string started;
+  Time started;
 };
 
 struct ChannelStart {
@@ -138,7 +139,7 @@ struct ChannelStart {
   std::string kind;     // shell | exec | subsystem | screen | sshd | proxy | service
   std::string target;   // host:port of forwards, "shared" / "own" for shells
   std::string command;  // exec command text or subsystem name
-  std::string started;
+  Time started;
 };
 
 struct ChannelEnd {
@@ -147,20 +148,20 @@ struct ChannelEnd {
   std::string exit_signal;      // "" if none
   std::uint64_t bytes_in = 0;   // operator -> device
   std::uint64_t bytes_out = 0;  // device -> operator
-  std::string ended;
+  Time ended;
 };
 
 // --- Audit reads and retention (relay/store/audit_queries.cpp) ---
 
-// What `relay audit` asks for. Empty strings and an empty kinds list mean "any". Times are the
-// store's ISO-8601 UTC strings: since is inclusive (time >= since), until exclusive
-// (time < until). Each kind is a prefix: "consent" matches consent.asked and consent.answered.
+// What `relay audit` asks for. Empty strings, absent times and an empty kinds list mean "any":
+// since is inclusive (time >= since), until exclusive (time < until). Each kind is a prefix:
+// "consent" matches consent.asked and consent.answered.
 struct AuditFilter {
   std::string device;
   std::string operator_name;
   std::string session;
-  std::string since;
-  std::string until;
+  std::optional<Time> since;
+  std::optional<Time> until;
   std::vector<std::string> kinds;
   int limit = 50;             // rows per page, 1..kMaxAuditLimit
   int page = 1;               // 1-based
@@ -172,7 +173,7 @@ inline constexpr int kMaxStoryEvents = 5000;
 
 struct AuditRow {
   std::int64_t id = 0;
-  std::string time;
+  Time time;
   std::string kind;
   std::string actor;
   std::string session;  // "" when the event concerns no session
@@ -199,8 +200,8 @@ struct ChannelRow {
   std::string exit_signal;
   std::int64_t bytes_in = 0;   // operator -> device
   std::int64_t bytes_out = 0;  // device -> operator
-  std::string started;
-  std::string ended;
+  Time started;
+  std::optional<Time> ended;
 };
 
 struct AttachmentRow {
@@ -210,8 +211,8 @@ struct AttachmentRow {
   std::string fingerprint;
   std::string mode;
   std::string source_addr;
-  std::string started;
-  std::string ended;
+  Time started;
+  std::optional<Time> ended;
   std::string end_reason;
   std::vector<ChannelRow> channels;
 };
@@ -220,7 +221,7 @@ struct RecordingRef {
   std::string path;  // relative to the data dir
   std::string kind;  // shared | own
   std::string operator_name;
-  std::string started;
+  Time started;
 };
 
 // One session from issue to end. A session ID may be issued again after its session ended:
@@ -263,7 +264,7 @@ struct PruneResult {
 struct PruneCursor {
   enum class Stage { kChannels, kAttachments, kSessions, kEvents, kDone };
   Stage stage = Stage::kChannels;
-  std::string event_time;  // the last event looked at ("" before the first)
+  std::optional<Time> event_time;  // the last event looked at (nullopt before the first)
   std::int64_t event_id = 0;
   bool done() const { return stage == Stage::kDone; }
 };
@@ -271,10 +272,10 @@ struct PruneCursor {
 // milliseconds, not the whole prune.
 inline constexpr int kPruneBatchRows = 5000;
 
-// When one session with some ID started and ended ("" while live).
+// When one session with some ID started and ended (nullopt while live).
 struct SessionSpan {
-  std::string started;
-  std::string ended;
+  Time started;
+  std::optional<Time> ended;
 };
 
 class Db {
@@ -300,37 +301,36 @@ class Db {
   // Ends a live session: sessions.ended/end_reason, its tunnel_keys deleted, its open
   // attachments ended, devices.status offline (if enrolled), one "session.ended" event.
   // No-op if already ended.
-  virtual void end_session(const std::string& id, const std::string& reason,
-                           const std::string& when) = 0;
+  virtual void end_session(const std::string& id, const std::string& reason, Time when) = 0;
   // At relay start: ends every session left open by a crash, deletes every tunnel key, marks
   // devices offline, one "janitor.purge" event. Returns how many sessions it ended.
-  virtual int purge_stale(const std::string& reason, const std::string& when) = 0;
+  virtual int purge_stale(const std::string& reason, Time when) = 0;
   // Deletes tunnel keys whose session has ended (the janitor's sweep). Returns rows removed.
-  virtual int purge_orphan_tunnel_keys(const std::string& when) = 0;
+  virtual int purge_orphan_tunnel_keys(Time when) = 0;
   virtual void add_event(const EventKind& kind, const std::string& actor,
-                         const nlohmann::json& detail, const std::string& when) = 0;
+                         const nlohmann::json& detail, Time when) = 0;
   // Stores the token's hash; throws if the name is already enrolled (and not revoked).
   virtual void create_enrollment(const std::string& name, const std::string& token_hash,
-                                 const std::string& created, const std::string& expires) = 0;
+                                 Time created, Time expires) = 0;
   // Atomically checks and consumes the token, creating the device row with the key. Refusals
   // are returned (and recorded as an "enroll.refused" event); throws std::runtime_error only if
   // the key is already registered to another device.
   virtual RedeemResult redeem_enrollment(const std::string& token_hash,
                                          const std::string& fingerprint,
-                                         const std::string& key_line, const std::string& when) = 0;
+                                         const std::string& key_line, Time when) = 0;
   virtual void device_seen(const std::string& name, const std::string& status,
-                           const nlohmann::json& info, const std::string& when) = 0;
+                           const nlohmann::json& info, Time when) = 0;
 
   // Operators and grants (relay/store/operators.cpp). Throw std::runtime_error with a clear
   // message on duplicates; the remove functions return false if there was nothing to remove.
   virtual void add_operator(const std::string& name, const std::string& key_line,
-                            const std::string& fingerprint, const std::string& when) = 0;
-  virtual bool remove_operator(const std::string& name, const std::string& when) = 0;
+                            const std::string& fingerprint, Time when) = 0;
+  virtual bool remove_operator(const std::string& name, Time when) = 0;
   virtual std::vector<OperatorRow> list_operators() = 0;
   virtual void add_grant(const std::string& operator_name, const std::string& device,
-                         const std::string& when) = 0;
+                         Time when) = 0;
   virtual bool remove_grant(const std::string& operator_name, const std::string& device,
-                            const std::string& when) = 0;
+                            Time when) = 0;
   virtual std::vector<GrantRow> list_grants() = 0;
   // Fills the operator and grant parts of a snapshot.
   virtual void load_operator_snapshot(KeySnapshot& snapshot) = 0;
@@ -338,8 +338,7 @@ class Db {
   // --- audit rows from the live path (relay/store/audit_writes.cpp) ---
   virtual void insert_attachment(const AttachmentStart& a) = 0;
   // Ends an open attachment and its open channels; no-op if already ended.
-  virtual void end_attachment(std::int64_t id, const std::string& reason,
-                              const std::string& when) = 0;
+  virtual void end_attachment(std::int64_t id, const std::string& reason, Time when) = 0;
   virtual void insert_channel(const ChannelStart& c) = 0;
   // Sets the channel's outcome and byte counts (also after end_session already closed it).
   virtual void end_channel(const ChannelEnd& c) = 0;
@@ -347,8 +346,7 @@ class Db {
   virtual std::pair<std::int64_t, std::int64_t> max_audit_ids() = 0;
   // Marks an enrolled device revoked (its key refused from then on) with a "device.revoked"
   // event; false if no such device. Revoking twice is not an error.
-  virtual bool revoke_device(const std::string& name, const std::string& by,
-                             const std::string& when) = 0;
+  virtual bool revoke_device(const std::string& name, const std::string& by, Time when) = 0;
   // Every attachment of a session (channels nested) and every channel of an attachment, oldest
   // first (relay/store/audit_queries.cpp).
   virtual std::vector<AttachmentRow> attachment_rows(const std::string& session_id) = 0;
@@ -376,14 +374,14 @@ class Db {
   // and channels; never a row of a live session. Records one "audit.pruned" event (at when) if
   // it deleted anything. Runs prune_audit_batch until done, each batch in its own transaction
   // when called outside one (the relay runs the batches as separate store jobs instead).
-  virtual PruneResult prune_audit(const std::string& cutoff, const std::string& when) = 0;
+  virtual PruneResult prune_audit(Time cutoff, Time when) = 0;
   // One batch of that prune: deletes at most max_rows rows, continuing from cursor (which it
   // advances; cursor.done() once nothing older than cutoff is left to delete).
-  virtual PruneResult prune_audit_batch(const std::string& cutoff, PruneCursor& cursor,
+  virtual PruneResult prune_audit_batch(Time cutoff, PruneCursor& cursor,
                                         int max_rows = kPruneBatchRows) = 0;
   // The "audit.pruned" event of a whole prune: the row counts plus extra (recordings).
-  virtual void record_prune(const std::string& cutoff, const PruneResult& total,
-                            const nlohmann::json& extra, const std::string& when) = 0;
+  virtual void record_prune(Time cutoff, const PruneResult& total, const nlohmann::json& extra,
+                            Time when) = 0;
   // Every session that had this ID, oldest first: whom a recording in recordings/ID/ belongs to.
   virtual std::vector<SessionSpan> session_spans(const std::string& id) = 0;
 

@@ -229,7 +229,7 @@ TEST(AuditControl, SessionKillOperatorEndsOnlyThatAttachment) {
   EXPECT_EQ(killed[0]["detail"]["operator"], "alice");
   ASSERT_TRUE(wait_until([&] {
     for (const auto& row : open_store(relay)->attachment_rows(*id))
-      if (row.operator_name == "alice" && !row.ended.empty()) return true;
+      if (row.operator_name == "alice" && row.ended.has_value()) return true;
     return false;
   }));
   for (const auto& row : open_store(relay)->attachment_rows(*id)) {
@@ -286,7 +286,7 @@ TEST(AuditControl, SessionKillReachesSharedTerminalsAndMembersBytesAreCounted) {
     if (attachments.size() != 2) return false;
     for (const auto& at : attachments)
       for (const auto& ch : open_store(relay)->channel_rows(at.id))
-        if (ch.ended.empty()) return false;
+        if (!ch.ended) return false;
     return true;
   }));
   EXPECT_EQ(attachments[0].mode, "shared");
@@ -436,7 +436,7 @@ TEST(AuditControl, AttachmentsChannelsAndEventsRecordWhatMoved) {
         attachments = open_store(relay)->attachment_rows(*id);
         if (attachments.size() < 2) return false;
         for (const auto& a : attachments)
-          if (a.ended.empty()) return false;
+          if (!a.ended) return false;
         return true;
       },
       10s));
@@ -445,7 +445,7 @@ TEST(AuditControl, AttachmentsChannelsAndEventsRecordWhatMoved) {
     EXPECT_EQ(a.fingerprint, alice.fingerprint);
     EXPECT_EQ(a.mode, "shared");
     EXPECT_EQ(a.source_addr, "127.0.0.1");
-    EXPECT_FALSE(a.started.empty());
+    EXPECT_NE(a.started, Time{});
   }
   auto exec_channels = open_store(relay)->channel_rows(attachments[0].id);
   ASSERT_EQ(exec_channels.size(), 1u);
@@ -454,7 +454,7 @@ TEST(AuditControl, AttachmentsChannelsAndEventsRecordWhatMoved) {
   EXPECT_EQ(exec_channels[0].exit_status, 7);
   EXPECT_EQ(exec_channels[0].bytes_in, 1234u);
   EXPECT_EQ(exec_channels[0].bytes_out, 5000u);
-  EXPECT_FALSE(exec_channels[0].ended.empty());
+  EXPECT_TRUE(exec_channels[0].ended.has_value());
 
   auto forward_channels = open_store(relay)->channel_rows(attachments.back().id);
   ASSERT_EQ(forward_channels.size(), 1u);
@@ -462,7 +462,7 @@ TEST(AuditControl, AttachmentsChannelsAndEventsRecordWhatMoved) {
   EXPECT_EQ(forward_channels[0].target, "screen:5900");
   EXPECT_EQ(forward_channels[0].bytes_in, 100u);
   EXPECT_EQ(forward_channels[0].bytes_out, 112u);
-  EXPECT_FALSE(forward_channels[0].ended.empty());
+  EXPECT_TRUE(forward_channels[0].ended.has_value());
 
   // The events, in order, with the shared keys.
   auto attached = events_of(relay, "operator.attached");

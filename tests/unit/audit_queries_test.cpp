@@ -34,15 +34,15 @@ class AuditQueries : public ::testing::Test {
     sql("INSERT INTO attachments (id, session_id, operator, fingerprint, mode, source_addr, "
         "started, ended, end_reason) VALUES (" +
         std::to_string(id) + ", '" + session + "', '" + op + "', 'SHA256:" + op +
-        "', 'shared', '10.0.0.5:51234', '" + at(from) + "', " +
-        (to < 0 ? std::string("NULL") : "'" + at(to) + "'") + ", 'detached')");
+        "', 'shared', '10.0.0.5:51234', '" + at_iso(from) + "', " +
+        (to < 0 ? std::string("NULL") : "'" + at_iso(to) + "'") + ", 'detached')");
   }
   void channel(int id, int attachment_id, std::int64_t from, std::int64_t to) {
     sql("INSERT INTO channels (id, attachment, kind, target, command, exit_status, bytes_in, "
         "bytes_out, started, ended) VALUES (" +
         std::to_string(id) + ", " + std::to_string(attachment_id) +
-        ", 'exec', NULL, 'uname -a', 0, 12, 3456, '" + at(from) + "', " +
-        (to < 0 ? std::string("NULL") : "'" + at(to) + "'") + ")");
+        ", 'exec', NULL, 'uname -a', 0, 12, 3456, '" + at_iso(from) + "', " +
+        (to < 0 ? std::string("NULL") : "'" + at_iso(to) + "'") + ")");
   }
   void session(const std::string& id, const std::string& device, std::int64_t t) {
     SessionStart s;
@@ -65,12 +65,12 @@ class AuditQueries : public ::testing::Test {
   // The times (ms offsets) of a page's rows, in order: a compact way to compare exact rows.
   static std::vector<std::string> times(const AuditPage& page) {
     std::vector<std::string> out;
-    for (const auto& r : page.rows) out.push_back(r.time);
+    for (const auto& r : page.rows) out.push_back(iso8601_utc(r.time));
     return out;
   }
   static std::vector<std::string> ats(std::initializer_list<std::int64_t> ms) {
     std::vector<std::string> out;
-    for (auto m : ms) out.push_back(at(m));
+    for (auto m : ms) out.push_back(at_iso(m));
     return out;
   }
 
@@ -284,7 +284,7 @@ TEST_F(AuditQueries, SessionStoryNestsChannelsAndSeparatesAReusedId) {
   auto latest = db_->session_stories("111111111", false);
   ASSERT_EQ(latest.size(), 1u);
   EXPECT_EQ(latest[0].session.started, at(20000));
-  EXPECT_TRUE(latest[0].session.ended.empty());
+  EXPECT_FALSE(latest[0].session.ended);
   ASSERT_EQ(latest[0].attachments.size(), 1u);
   EXPECT_EQ(latest[0].attachments[0].operator_name, "carol");
   ASSERT_EQ(latest[0].events.size(), 1u);
@@ -386,10 +386,10 @@ TEST_F(AuditQueries, PruneDeletesExactlyTheOldRowsAndNeverALiveSessions) {
   db_->end_session("333333333", "gone", at(30 * day));
   db_->add_event(EventKind("recent"), "", {}, at(30 * day));
 
-  const std::string cutoff = at(10 * day);
+  const Time cutoff = at(10 * day);
   const std::int64_t events_before = scalar("SELECT count(*) FROM events");
   const std::int64_t old_events =
-      scalar("SELECT count(*) FROM events WHERE time < '" + cutoff + "'");
+      scalar("SELECT count(*) FROM events WHERE time < '" + iso8601_utc(cutoff) + "'");
   // Kept although old: the live session's issue (t=9000) and carol's channel (t=11000).
   const std::int64_t live_old_events = 2;
 
@@ -512,7 +512,7 @@ TEST_F(AuditQueries, SessionSpansListEverySessionWithTheIdOldestFirst) {
   EXPECT_EQ(spans[0].started, at(0));
   EXPECT_EQ(spans[0].ended, at(1000));
   EXPECT_EQ(spans[1].started, at(2000));
-  EXPECT_EQ(spans[1].ended, "");
+  EXPECT_FALSE(spans[1].ended);
   EXPECT_TRUE(db_->session_spans("999999999").empty());
 }
 

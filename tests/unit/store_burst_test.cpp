@@ -51,7 +51,7 @@ TEST(StoreBurst, HundredThousandEventsFromFourThreadsAreAllStoredWithoutBlocking
   // The slowest post during which the poster was not preempted: what the store itself costs.
   std::vector<nanoseconds> worst_unpreempted(kThreads, nanoseconds(0));
   std::atomic<int> refused{0};
-  const auto when = now_iso8601();
+  const auto when = utc_now();
   Clock::time_point posted, stored;
   const Clock::time_point start = Clock::now();
   {
@@ -135,7 +135,7 @@ TEST(StoreBurst, AFullQueueRefusesCountsAndKeepsWhatItAccepted) {
     running.wait();  // the writer is busy; the queue fills
     for (int i = 0; i < 250; ++i)
       accepted +=
-          store.post([](Db& db) { db.add_event(EventKind("burst.full"), "", {}, now_iso8601()); });
+          store.post([](Db& db) { db.add_event(EventKind("burst.full"), "", {}, utc_now()); });
     EXPECT_EQ(accepted, 100);
     EXPECT_EQ(store.dropped(), 150u);
     EXPECT_EQ(store.drops_to_report(0), 0u) << "reported while the queue is still full";

@@ -204,8 +204,8 @@ TEST_F(StoreTest, InsertAndEndSession) {
     raw.exec(
         "INSERT INTO attachments (session_id, operator, fingerprint, mode, started) "
         "VALUES ('482913075', 'alice', 'SHA256:alice', 'shared', '" +
-        at(2000) + "')");
-    raw.exec("INSERT INTO channels (attachment, kind, started) VALUES (1, 'shell', '" + at(2001) +
+        at_iso(2000) + "')");
+    raw.exec("INSERT INTO channels (attachment, kind, started) VALUES (1, 'shell', '" + at_iso(2001) +
              "')");
   }
 
@@ -223,9 +223,9 @@ TEST_F(StoreTest, InsertAndEndSession) {
   EXPECT_EQ(dev->last_seen, at(5000));
   {
     Raw raw(file_);
-    EXPECT_EQ(raw.text("SELECT ended FROM attachments WHERE id = 1"), at(5000));
+    EXPECT_EQ(raw.text("SELECT ended FROM attachments WHERE id = 1"), at_iso(5000));
     EXPECT_EQ(raw.text("SELECT end_reason FROM attachments WHERE id = 1"), "tunnel-closed");
-    EXPECT_EQ(raw.text("SELECT ended FROM channels WHERE id = 1"), at(5000));
+    EXPECT_EQ(raw.text("SELECT ended FROM channels WHERE id = 1"), at_iso(5000));
   }
   auto ended = db->list_events("session.ended", 0);
   ASSERT_EQ(ended.size(), 1u);
@@ -305,7 +305,7 @@ TEST_F(StoreTest, PurgeStaleEndsEveryLiveSession) {
     raw.exec(
         "INSERT INTO attachments (session_id, operator, fingerprint, mode, started) "
         "VALUES ('100000002', 'bob', 'SHA256:bob', 'own', '" +
-        at(1400) + "')");
+        at_iso(1400) + "')");
   }
   EXPECT_EQ(db->purge_stale("relay-restart", at(9000)), 2);
   EXPECT_TRUE(db->list_sessions(true).empty());
@@ -328,7 +328,7 @@ TEST_F(StoreTest, PurgeOrphanTunnelKeys) {
   Raw(file_).exec(
       "INSERT INTO tunnel_keys (fingerprint, session_id, since) VALUES "
       "('SHA256:orphan', '100000009', '" +
-      at(500) + "')");
+      at_iso(500) + "')");
   EXPECT_EQ(db->purge_orphan_tunnel_keys(at(2000)), 1);
   auto keys = db->list_tunnel_keys();
   ASSERT_EQ(keys.size(), 1u);
@@ -498,7 +498,7 @@ TEST_F(StoreTest, ListEventsByPrefixNewestFirstWithLimit) {
   auto all = db->list_events("", 0);
   ASSERT_EQ(all.size(), 4u);
   EXPECT_EQ(all[0]["kind"], "consent.yes");
-  EXPECT_EQ(all[3]["time"], at(1));
+  EXPECT_EQ(all[3]["time"], at_iso(1));
   auto auth = db->list_events("auth.", 0);
   ASSERT_EQ(auth.size(), 2u);
   EXPECT_EQ(auth[0]["kind"], "auth.ok");
