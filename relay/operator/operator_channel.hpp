@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 
+#include "common/time.hpp"
 #include "relay/bridge/bridge.hpp"
 #include "relay/bridge/shared_terminal.hpp"
 
