@@ -6,6 +6,7 @@
 #include "common/util.hpp"
 #include "relay/admin/audit_view.hpp"
 #include "relay/admin/cli.hpp"
+#include "relay/admin/row_json.hpp"
 #include "relay/daemon/data_dir.hpp"
 #include "relay/store/store.hpp"
 
@@ -56,9 +57,7 @@ void run_audit(const AuditArgs& args) {
   filter.oldest_first = args.reverse;
   const store::AuditPage page = open_db(args.data_dir)->query_audit(filter);
   if (args.json) {
-    auto out = nlohmann::json::array();
-    for (const auto& row : page.rows) out.push_back(audit_row_json(row));
-    std::cout << out.dump(2) << '\n';
+    std::cout << nlohmann::json(page.rows).dump(2) << '\n';
     return;
   }
   print_audit_table(page, std::cout);

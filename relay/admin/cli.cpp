@@ -48,9 +48,7 @@ std::string iso_or(const std::optional<Time>& t, const std::string& none) {
   return t ? iso8601_utc(*t) : none;
 }
 
-nlohmann::json iso_or_null(const std::optional<Time>& t) {
-  return t ? nlohmann::json(iso8601_utc(*t)) : nlohmann::json();
-}
+
 
 std::string or_dash(const std::string& s) {
   return s.empty() ? "-" : s;

@@ -7,6 +7,7 @@
 #include "common/util.hpp"
 #include "relay/admin/audit_view.hpp"
 #include "relay/admin/cli.hpp"
+#include "relay/admin/row_json.hpp"
 #include "relay/control/control_client.hpp"
 #include "relay/daemon/data_dir.hpp"
 #include "relay/store/store.hpp"
@@ -25,15 +26,7 @@ struct DeviceShowArgs {
 void print_devices(store::Db& db, bool json) {
   auto rows = db.list_devices();
   if (json) {
-    auto out = nlohmann::json::array();
-    for (const auto& d : rows)
-      out.push_back({{"name", d.name},
-                     {"fingerprint", d.fingerprint},
-                     {"status", d.status},
-                     {"enrolled", iso8601_utc(d.enrolled)},
-                     {"last_seen", iso_or(d.last_seen, "")},
-                     {"info", d.info}});
-    std::cout << out.dump(2) << '\n';
+    std::cout << nlohmann::json(rows).dump(2) << '\n';
     return;
   }
   Table table({"NAME", "STATUS", "LAST SEEN", "HOSTNAME", "OS", "FINGERPRINT"});
@@ -61,7 +54,7 @@ void show_device(const DeviceShowArgs& args) {
                              "' (see `relay device list`)");
   }
   if (args.json) {
-    std::cout << device_story_json(*story).dump(2) << '\n';
+    std::cout << nlohmann::json(*story).dump(2) << '\n';
   } else {
     print_device_story(*story, std::cout);
   }

@@ -4,6 +4,7 @@
 #include "common/table.hpp"
 #include "common/util.hpp"
 #include "relay/admin/cli.hpp"
+#include "relay/admin/row_json.hpp"
 #include "relay/store/store.hpp"
 
 namespace sb::relay::cli {
@@ -33,11 +34,7 @@ void add_grant(CLI::App& app, int* exit_code) {
   list->callback([common, exit_code] {
     auto rows = open_db(common->data_dir)->list_grants();
     if (common->json) {
-      auto out = nlohmann::json::array();
-      for (const auto& r : rows)
-        out.push_back(
-            {{"operator", r.operator_name}, {"device", r.device}, {"added", iso8601_utc(r.added)}});
-      std::cout << out.dump(2) << '\n';
+      std::cout << nlohmann::json(rows).dump(2) << '\n';
     } else {
       Table table({"OPERATOR", "DEVICE", "ADDED"});
       for (const auto& r : rows) table.add({r.operator_name, r.device, iso8601_utc(r.added)});

@@ -5,6 +5,7 @@
 #include "common/table.hpp"
 #include "common/util.hpp"
 #include "relay/admin/cli.hpp"
+#include "relay/admin/row_json.hpp"
 #include "relay/control/control_client.hpp"
 #include "relay/daemon/data_dir.hpp"
 #include "relay/store/store.hpp"
@@ -16,13 +17,7 @@ namespace {
 void print_keys(store::Db& db, bool json) {
   auto rows = db.list_tunnel_keys();
   if (json) {
-    auto out = nlohmann::json::array();
-    for (const auto& k : rows)
-      out.push_back({{"fingerprint", k.fingerprint},
-                     {"device", k.device.empty() ? nlohmann::json() : nlohmann::json(k.device)},
-                     {"session_id", k.session_id},
-                     {"since", iso8601_utc(k.since)}});
-    std::cout << out.dump(2) << '\n';
+    std::cout << nlohmann::json(rows).dump(2) << '\n';
     return;
   }
   Table table({"FINGERPRINT", "DEVICE", "SESSION", "SINCE"});

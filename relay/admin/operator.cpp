@@ -5,6 +5,7 @@
 #include "common/util.hpp"
 #include "keys/keys.hpp"
 #include "relay/admin/cli.hpp"
+#include "relay/admin/row_json.hpp"
 #include "relay/store/store.hpp"
 
 namespace sb::relay::cli {
@@ -50,13 +51,7 @@ void add_operator(CLI::App& app, int* exit_code) {
   list->callback([common, exit_code] {
     auto rows = open_db(common->data_dir)->list_operators();
     if (common->json) {
-      auto out = nlohmann::json::array();
-      for (const auto& r : rows)
-        out.push_back({{"name", r.name},
-                       {"fingerprint", r.fingerprint},
-                       {"key", r.key},
-                       {"added", iso8601_utc(r.added)}});
-      std::cout << out.dump(2) << '\n';
+      std::cout << nlohmann::json(rows).dump(2) << '\n';
     } else {
       Table table({"NAME", "FINGERPRINT", "ADDED"});
       for (const auto& r : rows) table.add({r.name, r.fingerprint, iso8601_utc(r.added)});

@@ -8,6 +8,7 @@
 #include "common/util.hpp"
 #include "relay/admin/audit_view.hpp"
 #include "relay/admin/cli.hpp"
+#include "relay/admin/row_json.hpp"
 #include "relay/daemon/data_dir.hpp"
 #include "relay/store/store.hpp"
 
@@ -24,22 +25,10 @@ struct SessionShowArgs {
   bool json = false;
 };
 
-void print_sessions(store::Db& db, bool active_only, bool json) {
+void print_sessions(store::Db& db, bool active_only, bool as_json) {
   auto rows = db.list_sessions(active_only);
-  if (json) {
-    auto out = nlohmann::json::array();
-    for (const auto& s : rows)
-      out.push_back({{"id", s.id},
-                     {"device", s.device.empty() ? nlohmann::json() : nlohmann::json(s.device)},
-                     {"kind", s.kind},
-                     {"fingerprint", s.fingerprint},
-                     {"source_addr", s.source_addr},
-                     {"started", iso8601_utc(s.started)},
-                     {"ended", iso_or_null(s.ended)},
-                     {"end_reason", s.end_reason},
-                     {"active", !s.ended},
-                     {"info", s.info}});
-    std::cout << out.dump(2) << '\n';
+  if (as_json) {
+    std::cout << json(rows).dump(2) << '\n';
     return;
   }
   Table table({"SESSION", "DEVICE", "KIND", "FROM", "STARTED", "ENDED", "REASON"});
@@ -71,12 +60,8 @@ void show_session(const SessionShowArgs& args) {
                              "--audit-retention)");
   }
   if (args.json) {
-    if (!args.all) {
-      std::cout << session_story_json(stories.front()).dump(2) << '\n';
-      return;
-    }
-    auto out = nlohmann::json::array();
-    for (const auto& story : stories) out.push_back(session_story_json(story));
+    // One story, or with --all an array of every session that had the ID.
+    const json out = args.all ? json(stories) : json(stories.front());
     std::cout << out.dump(2) << '\n';
     return;
   }
