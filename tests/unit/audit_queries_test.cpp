@@ -413,7 +413,7 @@ TEST_F(AuditQueries, PruneDeletesExactlyTheOldRowsAndNeverALiveSessions) {
   f.kinds = {"audit.pruned"};
   auto page = db_->query_audit(f);
   ASSERT_EQ(page.rows.size(), 1u);
-  EXPECT_EQ(page.rows[0].detail["before"], cutoff);
+  EXPECT_EQ(page.rows[0].detail["before"], iso8601_utc(cutoff));
   EXPECT_EQ(page.rows[0].detail["events"], pruned.events);
   EXPECT_EQ(page.rows[0].detail["sessions"], 2);
 
