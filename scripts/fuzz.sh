@@ -9,7 +9,8 @@
 #     NAME...      only these harnesses (e.g. cidr asciicast); default: all of them
 #
 # Inputs a run discovers are kept in build-fuzz/corpus/<name>/ (not in git) and reused by the next
-# run; crashes go to build-fuzz/artifacts/. Reproduce one with:
+# run; crashes go to build-fuzz/artifacts/. tests/fuzz/dict/<name>.dict, if there, is the
+# harness's libFuzzer dictionary. Reproduce one with:
 #   build-fuzz/tests/fuzz/<name>_fuzz build-fuzz/artifacts/<name>/crash-...
 # Env: SB_DETECT_LEAKS 1 (default) or 0, as in scripts/test.sh.
 set -euo pipefail
@@ -61,9 +62,12 @@ failed=()
 for name in "${names[@]}"; do
   work="$build/corpus/$name" artifacts="$build/artifacts/$name" log="$build/logs/$name.log"
   mkdir -p "$work" "$artifacts" "$(dirname "$log")"
+  options=(-max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1
+    -artifact_prefix="$artifacts/")
+  # Tokens of the format (JSON members, time units...) reach deeper code than random bytes.
+  [[ -f "tests/fuzz/dict/$name.dict" ]] && options+=(-dict="tests/fuzz/dict/$name.dict")
   # The first directory receives new inputs; the seeds are only read.
-  if "$build/tests/fuzz/${name}_fuzz" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
-    -print_final_stats=1 -artifact_prefix="$artifacts/" "$work" "tests/fuzz/corpus/$name" \
+  if "$build/tests/fuzz/${name}_fuzz" "${options[@]}" "$work" "tests/fuzz/corpus/$name" \
     >"$log" 2>&1; then
     stats=$(grep -m1 '^stat::number_of_executed_units' "$log" | awk '{print $2}')
     printf 'fuzz: %-16s ok   (%s runs in %ss)\n' "$name" "${stats:-?}" "$seconds"
