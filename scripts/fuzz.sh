@@ -57,6 +57,7 @@ for name in "${names[@]}"; do targets+=(--target "${name}_fuzz"); done
 cmake --build "$build" -j"$jobs" "${targets[@]}"
 
 export ASAN_OPTIONS="detect_leaks=${SB_DETECT_LEAKS:-1}:abort_on_error=1${ASAN_OPTIONS:+:$ASAN_OPTIONS}"
+export LSAN_OPTIONS="suppressions=$PWD/tests/fuzz/lsan.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1${UBSAN_OPTIONS:+:$UBSAN_OPTIONS}"
 failed=()
 for name in "${names[@]}"; do
