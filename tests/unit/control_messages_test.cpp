@@ -58,7 +58,7 @@ TEST(DeviceHello, RefusesBadInfoKindAndName) {
   EXPECT_FALSE(relay::parse_hello(json::array()).hello);
 }
 
-// Found by tests/fuzz/device_message_fuzz: an "allow" that was not a boolean threw on the
+// Found while adding tests/fuzz/device_message_fuzz: an "allow" that was not a boolean threw on the
 // reactor (json::value), which ended the relay.
 TEST(ConsentAnswer, AnAllowOfAnotherTypeIsARefusalNotAnException) {
   auto answer = relay::parse_consent_answer(json::parse(R"({"id":7,"allow":"yes"})"));
@@ -70,7 +70,7 @@ TEST(ConsentAnswer, AnAllowOfAnotherTypeIsARefusalNotAnException) {
   EXPECT_FALSE(relay::parse_consent_answer(json::parse(R"({"id":"7"})")));
 }
 
-// Found by tests/fuzz/agent_message_fuzz: mistyped members threw (json::value) and a
+// Found while adding tests/fuzz/agent_message_fuzz: mistyped members threw (json::value) and a
 // fractional or huge check interval was converted to int with undefined behaviour.
 TEST(RelayMessage, MistypedMembersReadAsTheirFallback) {
   auto read = agent::read_relay_message(

@@ -177,8 +177,8 @@ TEST(CastReader, RefusesWhatIsNotAsciicastV2) {
   EXPECT_THROW(rec::CastReader(tmp.path() / "missing.cast"), std::runtime_error);
 }
 
-// Found by tests/fuzz/asciicast_fuzz: mistyped header members threw json::type_error (not the
-// documented std::runtime_error) in `relay replay`, and huge times overflowed its conversions.
+// Found while adding tests/fuzz/asciicast_fuzz: mistyped header members threw json::type_error (not
+// the documented std::runtime_error) in `relay replay`, and huge times overflowed its conversions.
 TEST(CastReader, RefusesMistypedHeadersAndTimesOutOfRange) {
   TempDir tmp;
   auto reader_of = [&](const std::string& text) {
