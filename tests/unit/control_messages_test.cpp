@@ -46,7 +46,7 @@ TEST(DeviceHello, ReadsKindNameConsentAndInfo) {
   EXPECT_EQ(result.hello->name, "web-01");
   EXPECT_FALSE(result.hello->consent_prompt);
   EXPECT_EQ(result.hello->info["hostname"], "lap-7");
-  EXPECT_TRUE(relay::parse_hello(hello_with({}))->consent_prompt);
+  EXPECT_TRUE(relay::parse_hello(hello_with(json::object())).hello->consent_prompt);
 }
 
 TEST(DeviceHello, RefusesBadInfoKindAndName) {
