@@ -42,7 +42,7 @@ void Bridge::start_session(SessionRequest request) {
   dev_callbacks_.channel_exit_signal_function = &Bridge::on_exit_signal;
   ssh_callbacks_init(&dev_callbacks_);
   ssh_set_channel_callbacks(dev_, &dev_callbacks_);
-  step_setup();
+  pump();
 }
 
 void Bridge::start_forward(ForwardRequest request) {
@@ -50,7 +50,7 @@ void Bridge::start_forward(ForwardRequest request) {
   forward_ = std::move(request);
   dev_ = ssh_channel_new(device_conn_.raw());
   if (!dev_) return fail("the relay could not open a channel to the device");
-  step_setup();
+  pump();
 }
 
 void Bridge::window_change(int cols, int rows) {
@@ -163,7 +163,13 @@ bool Bridge::move(ssh_channel from, const ServerConn& from_conn, ssh_channel to,
 
 void Bridge::pump() {
   if (state_ == State::kDone) return;
-  if (state_ != State::kRunning && state_ != State::kClosing) return step_setup();
+  if (state_ != State::kRunning && state_ != State::kClosing) {
+    step_setup();
+    // The operator's data and EOF often arrive while the device side is still being set up:
+    // the operator's connection consumed those packets long ago and no new packet will announce
+    // them, so the step that finishes the setup moves them at once.
+    if (state_ != State::kRunning) return;
+  }
   if (state_ == State::kRunning) {
     if (pending_resize_ && !is_forward_) {
       ssh_channel_change_pty_size(dev_, pending_resize_->first, pending_resize_->second);

@@ -191,10 +191,10 @@ void SharedTerminal::forward_input(Member& m) {
 void SharedTerminal::pump() {
   if (finished_ || !dev_) return;
   if (state_ != State::kRunning) step_setup();
-  // Members whose operator closed this channel (but kept the connection) leave.
-  std::erase_if(members_, [](const Member& m) {
-    return ssh_channel_is_closed(m.channel) || ssh_channel_is_eof(m.channel);
-  });
+  // Members whose operator closed this channel (but kept the connection) leave. An EOF only
+  // means "my input is done" (`printf 'cmd\nexit\n' | ssh -tt`): what it sent before is still
+  // forwarded, and the member goes on watching until the shell ends or it closes the channel.
+  std::erase_if(members_, [](const Member& m) { return ssh_channel_is_closed(m.channel); });
   if (members_.empty() && state_ != State::kEnded) return leave(nullptr);
   if (state_ == State::kRunning) {
     for (auto& m : members_) flush_member(m);
