@@ -208,17 +208,28 @@ void Bridge::propagate_end() {
   bool device_drained = device_ending && to_operator_.empty() && to_operator_err_.empty() &&
                         ssh_channel_poll(dev_, 0) <= 0 && ssh_channel_poll(dev_, 1) <= 0;
   if (!eof_to_operator_ && device_drained && ssh_channel_is_eof(dev_)) {
+    // The status first: OpenSSH closes its side as soon as our EOF ends its output, and what
+    // the device sends after its EOF (its CLOSE) may reach us only after that.
+    send_exit_once();
     ssh_channel_send_eof(op_);
     eof_to_operator_ = true;
   }
   if (device_drained && ssh_channel_is_closed(dev_)) finish_operator_side();
 }
 
-void Bridge::finish_operator_side() {
+void Bridge::send_exit_once() {
+  if (exit_sent_) return;
   if (exit_status_)
     ssh_channel_request_send_exit_status(op_, *exit_status_);
   else if (!exit_signal_.empty())
     ssh_channel_request_send_exit_signal(op_, exit_signal_.c_str(), 0, "", "");
+  else
+    return;  // not known yet (or never: the device closed without one)
+  exit_sent_ = true;
+}
+
+void Bridge::finish_operator_side() {
+  send_exit_once();
   if (!eof_to_operator_) ssh_channel_send_eof(op_);
   eof_to_operator_ = true;
   release_device_channel();

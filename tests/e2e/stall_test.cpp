@@ -129,7 +129,7 @@ TEST_F(InputReadyAtOpen, ScpDownloadFinishesAtOnce) {
   std::ofstream(source) << content;
   for (int i = 0; i < kRuns; ++i) {
     const fs::path target = tmp_ / ("copy-" + std::to_string(i) + ".txt");
-    std::vector<std::string> argv{"scp",
+    std::vector<std::string> argv{"/usr/bin/scp",
                                   "-O",
                                   "-F",
                                   "/dev/null",
