@@ -30,6 +30,8 @@ class LineChannel {
   LineChannel& operator=(const LineChannel&) = delete;
 
   Channel& channel() const { return *channel_; }
+  // The raw handle, for relay code that does not use ssh::Channel yet (being removed).
+  ssh_channel raw() const { return channel_->raw(); }
   // Queues one message; false (and error()) if the peer is not reading and the bound is hit.
   bool send(const nlohmann::json& message);
   // Moves queued output into the channel as far as the peer's window allows.
