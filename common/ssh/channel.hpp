@@ -143,7 +143,6 @@ class Channel {
  private:
   friend class Message;
   friend class ServerCallbacks;
-  friend class LineChannel;  // borrows handles still held raw outside common/ssh
   explicit Channel(ssh_channel raw) : raw_(raw) {}
   ssh_channel raw() const { return raw_; }
 

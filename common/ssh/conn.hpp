@@ -40,8 +40,6 @@ class Conn : public std::enable_shared_from_this<Conn> {
   const boost::asio::any_io_executor& executor() const { return executor_; }
   // The session, for typed calls and for Channel::create; empty once the connection closed.
   SessionRef session() const { return SessionRef(session_.get()); }
-  // The raw handle, for relay code that does not use the typed calls yet (being removed).
-  ssh_session raw() const { return session_.get(); }
   // Installs the session-level callbacks (replacing earlier ones). They are removed by
   // stop_listening() or, at the latest, just before the session is freed.
   void listen(ServerEvents events);

@@ -2,13 +2,6 @@
 
 namespace sb::ssh {
 
-LineChannel::LineChannel(ssh_channel channel, std::size_t max_line, std::size_t max_out)
-    : borrowed_(channel), channel_(&borrowed_), in_(max_line), out_(max_out) {}
-
-LineChannel::~LineChannel() {
-  borrowed_.abandon();
-}
-
 bool LineChannel::send(const nlohmann::json& message) {
   std::string line = message.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   line += '\n';

@@ -21,17 +21,10 @@ class LineChannel {
   explicit LineChannel(Channel& channel, std::size_t max_line = kDefaultMaxLine,
                        std::size_t max_out = kDefaultMaxOut)
       : channel_(&channel), in_(max_line), out_(max_out) {}
-  // A channel still held as a raw libssh handle by code outside common/ssh (its owner frees
-  // it; this object only borrows it).
-  explicit LineChannel(ssh_channel channel, std::size_t max_line = kDefaultMaxLine,
-                       std::size_t max_out = kDefaultMaxOut);
-  ~LineChannel();
   LineChannel(const LineChannel&) = delete;
   LineChannel& operator=(const LineChannel&) = delete;
 
   Channel& channel() const { return *channel_; }
-  // The raw handle, for relay code that does not use ssh::Channel yet (being removed).
-  ssh_channel raw() const { return channel_->raw(); }
   // Queues one message; false (and error()) if the peer is not reading and the bound is hit.
   bool send(const nlohmann::json& message);
   // Moves queued output into the channel as far as the peer's window allows.
@@ -44,7 +37,6 @@ class LineChannel {
 
  private:
   void read_available();
-  Channel borrowed_;  // only for the raw-handle constructor; never freed here
   Channel* channel_;
   LineBuffer in_;
   OutBuffer out_;

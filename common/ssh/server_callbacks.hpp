@@ -23,7 +23,7 @@ enum class KeyOffer { kProbe, kSigned, kOther };
 
 struct ServerEvents {
   // True authenticates (kSigned) or says the key would do (kProbe).
-  std::function<bool(std::string_view user, ssh_key key, KeyOffer offer)> auth_pubkey;
+  std::function<bool(std::string_view user, BorrowedKey key, KeyOffer offer)> auth_pubkey;
   std::function<bool(std::string_view user)> auth_none;
   // A session channel: the handler makes it (Channel::create on this session), keeps owning it
   // and returns it; nullptr refuses the open.
