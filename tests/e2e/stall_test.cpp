@@ -115,6 +115,10 @@ Timed run_piped(const std::vector<std::string>& argv, const std::string& input) 
   Timed t;
   t.exit_code = p.wait(10s);  // a stalled run waits for a keepalive a minute away
   t.seconds = seconds_since(start);
+  // Its pipes reach EOF once the process and whoever holds them (an `ssh -M` master gets the
+  // client's descriptors) let go: only then is everything it printed captured.
+  p.wait_for_output("\x01never\x02", 5s, false);
+  p.wait_for_output("\x01never\x02", 5s, true);
   t.out = p.out();
   t.err = p.err();
   return t;
