@@ -5,6 +5,7 @@
 
 #include "common/cli/duration_validator.hpp"
 #include "common/io/net.hpp"
+#include "common/io/read_ahead_switch.hpp"
 #include "common/logging.hpp"
 #include "common/util.hpp"
 #include "relay/admin/cli.hpp"
@@ -114,6 +115,7 @@ void add_serve(CLI::App& app, int* exit_code) {
     setup_logging("relay", args->log_level, args->log_json);
     const ServeOptions options = to_serve_options(*args);
     try {
+      io::check_read_ahead();
       *exit_code = serve(options);
     } catch (const std::exception& e) {
       spdlog::critical("relay cannot serve: {}", e.what());
