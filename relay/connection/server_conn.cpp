@@ -30,7 +30,7 @@ ServerConn::ServerConn(boost::asio::any_io_executor executor, ssh::Session sessi
       // direct-tcpip has no typed callback in libssh 0.10: it arrives as a message.
       .message = [this](ssh::Message& message) { return on_message(message); },
   });
-  this->session().allow_only_publickey_auth();  // the parameter `session` hides it here
+  this->session().allow_only_publickey_auth();  // the parameter was moved into Conn
 }
 
 ServerConn::~ServerConn() {
