@@ -23,7 +23,7 @@ set(layers
   "relay|relay/admin"
   "device-agent|common,common/cli,common/io,common/ssh,keys,device-agent"
   "operator-cli|common,common/cli,common/io")
-set(private_headers "sqlite3.h|relay/store" "libssh/|common/ssh,keys,relay/bridge,relay/connection,relay/device,relay/operator,device-agent"
+set(private_headers "sqlite3.h|relay/store" "libssh/|common/ssh,keys"
     "CLI/|common/cli,relay/admin,device-agent,operator-cli")
 
 set(errors "")

@@ -12,39 +12,26 @@ std::size_t HostState::live_channels() const {
       std::count_if(channels.begin(), channels.end(), [](const auto& c) { return c->live(); }));
 }
 
-HostedChannel::HostedChannel(std::shared_ptr<HostState> host, ssh_channel channel)
-    : host_(std::move(host)), channel_(channel) {
-  ssh_callbacks_init(&callbacks_);
-  callbacks_.userdata = this;
-  callbacks_.channel_data_function = &HostedChannel::on_data;
-  callbacks_.channel_eof_function = &HostedChannel::on_eof;
-  callbacks_.channel_close_function = &HostedChannel::on_close;
-}
+HostedChannel::HostedChannel(std::shared_ptr<HostState> host, ssh::Channel channel)
+    : host_(std::move(host)), channel_(std::move(channel)) {}
 
-void HostedChannel::install_callbacks() {
-  callbacks_installed_ = ssh_set_channel_callbacks(channel_, &callbacks_) == SSH_OK;
-  if (!callbacks_installed_) want_close();
-}
-
-// Data stays in libssh's buffer (return 0): it is read when the destination can take it, and
-// until then libssh stops growing the window. The flag saves a poll per channel per step.
-int HostedChannel::on_data(ssh_session, ssh_channel, void*, uint32_t, int is_stderr, void* self) {
-  auto* c = static_cast<HostedChannel*>(self);
-  (is_stderr ? c->stderr_pending_ : c->input_pending_) = true;
-  return 0;
-}
-
-void HostedChannel::on_eof(ssh_session, ssh_channel, void* self) {
-  auto* c = static_cast<HostedChannel*>(self);
-  c->remote_eof_ = true;
-  c->input_pending_ = true;  // ssh_channel_poll reports SSH_EOF once the buffer is empty
-}
-
-// Only records: freeing here would never send our CLOSE (LIBSSH_NOTES §5.2).
-void HostedChannel::on_close(ssh_session, ssh_channel, void* self) {
-  auto* c = static_cast<HostedChannel*>(self);
-  c->remote_closed_ = true;
-  c->input_pending_ = true;
+void HostedChannel::install_callbacks(ssh::ChannelEvents events) {
+  // Data stays in libssh's buffer (0 consumed): it is read when the destination can take it,
+  // and until then libssh stops growing the window. The flag saves a poll per channel per step.
+  events.data = [this](std::string_view, bool is_stderr) -> std::size_t {
+    (is_stderr ? stderr_pending_ : input_pending_) = true;
+    return 0;
+  };
+  events.eof = [this] {
+    remote_eof_ = true;
+    input_pending_ = true;  // a poll reports EOF once the buffer is empty
+  };
+  // Only records: freeing here would never send our CLOSE (LIBSSH_NOTES §5.2).
+  events.close = [this] {
+    remote_closed_ = true;
+    input_pending_ = true;
+  };
+  if (!channel_.listen(std::move(events))) want_close();
 }
 
 void HostedChannel::stop_local_once() {
@@ -58,18 +45,13 @@ void HostedChannel::sweep() {
   stop_local_once();
   // Non-blocking close may return SSH_AGAIN before CLOSE was queued (§5.3): repeat on a later
   // step (pending output arms the tunnel's write wait, which runs one).
-  if (ssh_channel_close(channel_) == SSH_AGAIN) return;
-  // Callbacks first: a channel freed before the peer's CLOSE still fires them (§5.1).
-  if (callbacks_installed_) ssh_remove_channel_callbacks(channel_, &callbacks_);
-  ssh_channel_free(channel_);
-  channel_ = nullptr;
+  if (channel_.close() == ssh::Rc::kAgain) return;
+  channel_.reset();  // callbacks first: a channel freed before the peer's CLOSE still fires them
 }
 
-void HostedChannel::abandon(bool session_alive) {
+void HostedChannel::abandon() {
   stop_local_once();
-  if (channel_ && session_alive && callbacks_installed_)
-    ssh_remove_channel_callbacks(channel_, &callbacks_);
-  channel_ = nullptr;  // libssh frees it with the session
+  channel_.abandon();  // libssh frees it with the session
 }
 
 void HostedChannel::kick() {
@@ -83,23 +65,22 @@ void HostedChannel::kick() {
 // libssh sends only after its own poll saw the socket writable: what we just wrote may wait in
 // its out-buffer, and only the tunnel's step arms the wait for writability.
 bool HostedChannel::output_pending() const {
-  ssh_session session = ssh_channel_get_session(channel_);
-  return session && (ssh_get_poll_flags(session) & SSH_WRITE_PENDING);
+  ssh::SessionRef session = channel_.session();
+  return session && session.write_pending();
 }
 
-bool OutPump::flush(ssh_channel channel) {
+bool OutPump::flush(ssh::Channel& channel) {
   while (begin_ < end_) {
-    uint32_t window = ssh_channel_window_size(channel);
+    std::uint32_t window = channel.window();
     if (window == 0) return true;  // a WINDOW_ADJUST will bring us back through service()
-    auto n = static_cast<uint32_t>(std::min<std::size_t>(end_ - begin_, window));
-    int rc = is_stderr_ ? ssh_channel_write_stderr(channel, buf_.data() + begin_, n)
-                        : ssh_channel_write(channel, buf_.data() + begin_, n);
-    if (rc < 0) {
+    std::string_view chunk(buf_.data() + begin_, std::min<std::size_t>(end_ - begin_, window));
+    ssh::Io written = is_stderr_ ? channel.write_stderr(chunk) : channel.write(chunk);
+    if (written.error) {
       failed_ = true;
       return false;
     }
-    if (rc == 0) return true;  // re-key in progress: libssh takes nothing; retried next step
-    begin_ += static_cast<std::size_t>(rc);
+    if (written.bytes == 0) return true;  // re-key in progress: libssh takes nothing; retried
+    begin_ += written.bytes;
   }
   return true;
 }
@@ -123,39 +104,39 @@ void OutPump::on_read(const boost::system::error_code& ec, std::size_t n) {
   if (!clean) failed_ = true;
 }
 
-InPump::Fill InPump::fill(ssh_channel channel, bool* pending) {
+InPump::Fill InPump::fill(ssh::Channel& channel, bool* pending) {
   if (!*pending || !wants_fill()) return Fill::kNothing;
-  int avail = ssh_channel_poll(channel, 0);
-  if (avail == SSH_EOF) {
+  ssh::Io avail = channel.poll();
+  if (avail.eof) {
     eof_ = true;
     *pending = false;
     return Fill::kEof;
   }
-  if (avail < 0) return Fill::kError;
-  if (avail == 0) {
+  if (avail.error) return Fill::kError;
+  if (avail.bytes == 0) {
     *pending = false;
     return Fill::kNothing;
   }
   if (buf_.empty()) buf_.resize(kMax);
-  auto want = static_cast<uint32_t>(std::min<std::size_t>(static_cast<std::size_t>(avail), kMax));
-  int n = ssh_channel_read_nonblocking(channel, buf_.data(), want, 0);
-  if (n == SSH_EOF) {
+  ssh::Io n = channel.read(std::span(buf_.data(), std::min(avail.bytes, kMax)));
+  if (n.eof) {
     eof_ = true;
     return Fill::kEof;
   }
-  if (n < 0) return Fill::kError;
-  len_ = static_cast<std::size_t>(n);
-  return n > 0 ? Fill::kData : Fill::kNothing;
+  if (n.error) return Fill::kError;
+  len_ = n.bytes;
+  return n.bytes > 0 ? Fill::kData : Fill::kNothing;
 }
 
-void discard_stderr(ssh_channel channel, bool* pending) {
+void discard_stderr(ssh::Channel& channel, bool* pending) {
   char sink[4096];
   for (int i = 0; i < 16; ++i) {
-    if (ssh_channel_poll(channel, 1) <= 0) {
+    ssh::Io avail = channel.poll(true);
+    if (avail.eof || avail.error || avail.bytes == 0) {
       *pending = false;
       return;
     }
-    ssh_channel_read_nonblocking(channel, sink, sizeof sink, 1);
+    channel.read(sink, true);
   }
 }
 

@@ -33,8 +33,8 @@ bool is_ip_literal(const std::string& host) {
 
 class ForwardChannel final : public HostedChannel {
  public:
-  ForwardChannel(std::shared_ptr<HostState> host, ssh_channel channel, ForwardTarget target)
-      : HostedChannel(std::move(host), channel),
+  ForwardChannel(std::shared_ptr<HostState> host, ssh::Channel channel, ForwardTarget target)
+      : HostedChannel(std::move(host), std::move(channel)),
         target_(std::move(target)),
         resolver_(host_->executor),
         socket_(host_->executor),
@@ -132,7 +132,7 @@ class ForwardChannel final : public HostedChannel {
     if (!out_.flush(channel_) || out_.failed()) return want_close();
     if (out_.finished() && !eof_sent_) {
       eof_sent_ = true;
-      ssh_channel_send_eof(channel_);  // SSH_AGAIN only means not flushed yet
+      channel_.send_eof();  // kAgain only means not flushed yet
     }
     if (!out_.wants_read()) return;
     socket_.async_read_some(out_.start_read(),
@@ -186,8 +186,8 @@ std::optional<ForwardTarget> route_forward(const ChannelPolicy& policy, const st
 }
 
 std::shared_ptr<HostedChannel> make_forward_channel(std::shared_ptr<HostState> host,
-                                                    ssh_channel channel, ForwardTarget target) {
-  auto c = std::make_shared<ForwardChannel>(std::move(host), channel, std::move(target));
+                                                    ssh::Channel channel, ForwardTarget target) {
+  auto c = std::make_shared<ForwardChannel>(std::move(host), std::move(channel), std::move(target));
   c->install_callbacks();
   c->start();
   return c;

@@ -6,11 +6,9 @@
 //
 // libssh rules followed here (LIBSSH_NOTES.md): libssh callbacks only record state or answer
 // synchronously; channels are closed and freed only from the host's service step (never inside a
-// libssh callback), with their callbacks removed first; libssh used from a completion handler is
-// followed by Conn::after_foreign_use() so packets consumed by hidden pumping are noticed.
+// libssh callback; ssh::Channel removes the callbacks first); libssh used from a completion handler
+// is followed by Conn::after_foreign_use() so packets consumed by hidden pumping are noticed.
 #pragma once
-#include <libssh/callbacks.h>
-#include <libssh/libssh.h>
 #include <sys/types.h>
 
 #include <algorithm>
@@ -24,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "common/ssh/channel.hpp"
 #include "common/ssh/conn.hpp"
 #include "device-agent/channel_host.hpp"
 
@@ -61,7 +60,7 @@ struct HostState : std::enable_shared_from_this<HostState> {
 // One channel the relay opened toward us.
 class HostedChannel : public std::enable_shared_from_this<HostedChannel> {
  public:
-  HostedChannel(std::shared_ptr<HostState> host, ssh_channel channel);
+  HostedChannel(std::shared_ptr<HostState> host, ssh::Channel channel);
   virtual ~HostedChannel() = default;
   HostedChannel(const HostedChannel&) = delete;
   HostedChannel& operator=(const HostedChannel&) = delete;
@@ -72,11 +71,13 @@ class HostedChannel : public std::enable_shared_from_this<HostedChannel> {
   virtual void check_child() {}
   // Closes and frees the channel once it is finished or the relay closed it. Service step only.
   void sweep();
-  // The tunnel is going away: drop everything local and forget the channel (libssh frees it
-  // with the session). session_alive: callbacks can still be removed.
-  void abandon(bool session_alive);
-  bool live() const { return channel_ != nullptr; }
-  bool done() const { return channel_ == nullptr; }
+  // The tunnel is going away (its session is still alive): drop everything local, remove the
+  // callbacks and forget the channel (libssh frees it with the session).
+  void abandon();
+  bool live() const { return static_cast<bool>(channel_); }
+  bool done() const { return !channel_; }
+  // For libssh's channel-open answer: the channel stays ours.
+  ssh::Channel& channel() { return channel_; }
 
  protected:
   // Ends processes and sockets; called once, before the channel is closed.
@@ -87,25 +88,20 @@ class HostedChannel : public std::enable_shared_from_this<HostedChannel> {
   void want_close() { close_wanted_ = true; }
   bool closing() const { return close_wanted_ || remote_closed_; }
   bool active() const { return !host_->detached && channel_ && !closing(); }
-  ssh_channel_callbacks_struct& callbacks() { return callbacks_; }
-  // Registers callbacks() (after the subclass filled in its own functions).
-  void install_callbacks();
+  // Installs the subclass's request events together with the data/EOF/close events every
+  // hosted channel needs.
+  void install_callbacks(ssh::ChannelEvents events = {});
 
   std::shared_ptr<HostState> host_;
-  ssh_channel channel_;
+  ssh::Channel channel_;
   bool remote_eof_ = false;      // EOF callback seen (data may still be buffered)
   bool input_pending_ = true;    // data callback seen since the buffer was last found empty
   bool stderr_pending_ = false;  // extended data arrived (nothing reads it: it is dropped)
 
  private:
-  static int on_data(ssh_session, ssh_channel, void*, uint32_t, int, void* self);
-  static void on_eof(ssh_session, ssh_channel, void* self);
-  static void on_close(ssh_session, ssh_channel, void* self);
   void stop_local_once();
   bool output_pending() const;
 
-  ssh_channel_callbacks_struct callbacks_{};
-  bool callbacks_installed_ = false;
   bool remote_closed_ = false;
   bool close_wanted_ = false;
   bool stopped_ = false;
@@ -124,7 +120,7 @@ class OutPump {
   explicit OutPump(bool is_stderr = false) : is_stderr_(is_stderr) {}
 
   // Writes what the peer's window allows; false on a channel error.
-  bool flush(ssh_channel channel);
+  bool flush(ssh::Channel& channel);
   bool wants_read() const { return !reading_ && !eof_ && drained(); }
   boost::asio::mutable_buffer start_read();
   // Completion of the read that start_read() began. EOF, EIO (pty closed) and errors all end
@@ -157,7 +153,7 @@ class InPump {
 
   bool wants_fill() const { return !writing_ && !eof_; }
   // Takes buffered channel data; *pending is cleared once the channel's buffer is empty.
-  Fill fill(ssh_channel channel, bool* pending);
+  Fill fill(ssh::Channel& channel, bool* pending);
   boost::asio::const_buffer data() const { return boost::asio::buffer(buf_.data(), len_); }
   void start_write() { writing_ = true; }
   void on_written() { writing_ = false, len_ = 0; }
@@ -172,7 +168,7 @@ class InPump {
 };
 
 // Reads and drops extended data the relay sends us (nothing consumes it; the window must move).
-void discard_stderr(ssh_channel channel, bool* pending);
+void discard_stderr(ssh::Channel& channel, bool* pending);
 
 // --- processes (chan_process.cpp) ---
 
@@ -208,7 +204,7 @@ void terminate_in_background(const boost::asio::any_io_executor& executor, pid_t
 
 // A session channel just opened by the relay (callbacks installed).
 std::shared_ptr<HostedChannel> make_session_channel(std::shared_ptr<HostState> host,
-                                                    ssh_channel channel);
+                                                    ssh::Channel channel);
 
 struct ForwardTarget {
   std::string host;
@@ -220,6 +216,6 @@ std::optional<ForwardTarget> route_forward(const ChannelPolicy& policy, const st
                                            int port, std::string* why);
 // An accepted direct-tcpip channel; starts resolving and connecting.
 std::shared_ptr<HostedChannel> make_forward_channel(std::shared_ptr<HostState> host,
-                                                    ssh_channel channel, ForwardTarget target);
+                                                    ssh::Channel channel, ForwardTarget target);
 
 }  // namespace sb::agent::detail

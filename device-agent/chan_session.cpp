@@ -84,17 +84,21 @@ void add_agent_locale(std::map<std::string, std::string>& env) {
 
 class SessionChannel final : public HostedChannel {
  public:
-  SessionChannel(std::shared_ptr<HostState> host, ssh_channel channel)
-      : HostedChannel(std::move(host), channel), err_(true) {
-    auto& cb = callbacks();
-    cb.channel_pty_request_function = &SessionChannel::on_pty;
-    cb.channel_shell_request_function = &SessionChannel::on_shell;
-    cb.channel_exec_request_function = &SessionChannel::on_exec;
-    cb.channel_env_request_function = &SessionChannel::on_env;
-    cb.channel_pty_window_change_function = &SessionChannel::on_window_change;
-    cb.channel_signal_function = &SessionChannel::on_signal;
+  SessionChannel(std::shared_ptr<HostState> host, ssh::Channel channel)
+      : HostedChannel(std::move(host), std::move(channel)), err_(true) {}
+
+  void install() {
+    ssh::ChannelEvents events;
+    events.pty = [this](const ssh::PtyRequest& r) { return on_pty(r); };
+    events.shell = [this] { return start(std::nullopt); };
+    events.exec = [this](std::string_view command) { return on_exec(command); };
+    events.env = [this](std::string_view name, std::string_view value) {
+      return on_env(name, value);
+    };
+    events.window_change = [this](const ssh::WindowSize& size) { return on_window_change(size); };
+    events.signal = [this](std::string_view name) { on_signal(name); };
+    install_callbacks(std::move(events));
   }
-  using HostedChannel::install_callbacks;
 
   void step() override {
     if (!active() || !started_) return;  // before shell/exec, relay data waits in libssh
@@ -126,54 +130,42 @@ class SessionChannel final : public HostedChannel {
   std::shared_ptr<SessionChannel> self() {
     return std::static_pointer_cast<SessionChannel>(shared_from_this());
   }
-  static SessionChannel* of(void* p) { return static_cast<SessionChannel*>(p); }
-
-  static int on_pty(ssh_session, ssh_channel, const char* term, int cols, int rows, int px, int py,
-                    void* p) {
-    auto* c = of(p);
-    std::string t = term ? term : "";
-    if (c->started_ || c->pty_ || !term_valid(t)) return SSH_ERROR;
-    c->pty_ = bounded_size(cols, rows, px, py);
-    c->term_ = t;
-    return SSH_OK;
+  bool on_pty(const ssh::PtyRequest& request) {
+    std::string term(request.term);
+    if (started_ || pty_ || !term_valid(term)) return false;
+    pty_ = bounded_size(request.cols, request.rows, request.px, request.py);
+    term_ = term;
+    return true;
   }
 
-  static int on_shell(ssh_session, ssh_channel, void* p) {
-    return of(p)->start(std::nullopt) ? SSH_OK : SSH_ERROR;
+  bool on_exec(std::string_view command) {
+    if (command.size() > kMaxCommand) return false;
+    return start(std::string(command));
   }
 
-  static int on_exec(ssh_session, ssh_channel, const char* command, void* p) {
-    if (!command || std::strlen(command) > kMaxCommand) return SSH_ERROR;
-    return of(p)->start(std::string(command)) ? SSH_OK : SSH_ERROR;
+  bool on_env(std::string_view name, std::string_view value) {
+    if (started_) return false;
+    std::string n(name), v(value);
+    if (!env_name_allowed(n) || !env_value_allowed(v)) return false;
+    if (!env_.count(n) && env_.size() >= kMaxEnvVars) return false;
+    env_[n] = v;
+    return true;
   }
 
-  static int on_env(ssh_session, ssh_channel, const char* name, const char* value, void* p) {
-    auto* c = of(p);
-    if (c->started_ || !name || !value) return SSH_ERROR;
-    std::string n = name, v = value;
-    if (!env_name_allowed(n) || !env_value_allowed(v)) return SSH_ERROR;
-    if (!c->env_.count(n) && c->env_.size() >= kMaxEnvVars) return SSH_ERROR;
-    c->env_[n] = v;
-    return SSH_OK;
-  }
-
-  static int on_window_change(ssh_session, ssh_channel, int cols, int rows, int px, int py,
-                              void* p) {
-    auto* c = of(p);
-    if (!c->pty_) return SSH_ERROR;
-    c->pty_ = bounded_size(cols, rows, px, py);
-    if (c->master_) set_window_size(c->master_->native_handle(), *c->pty_);
-    return SSH_OK;
+  bool on_window_change(const ssh::WindowSize& size) {
+    if (!pty_) return false;
+    pty_ = bounded_size(size.cols, size.rows, size.px, size.py);
+    if (master_) set_window_size(master_->native_handle(), *pty_);
+    return true;
   }
 
   // A "signal" request: to the terminal's foreground job (what ^C would reach), else the
   // process group of the command.
-  static void on_signal(ssh_session, ssh_channel, const char* name, void* p) {
-    auto* c = of(p);
-    int sig = name ? signal_from_name(name) : 0;
-    if (!sig || c->pid_ <= 0 || c->exited_) return;
-    pid_t group = c->master_ ? ::tcgetpgrp(c->master_->native_handle()) : -1;
-    ::kill(group > 0 ? -group : -c->pid_, sig);
+  void on_signal(std::string_view name) {
+    int sig = signal_from_name(std::string(name));
+    if (!sig || pid_ <= 0 || exited_) return;
+    pid_t group = master_ ? ::tcgetpgrp(master_->native_handle()) : -1;
+    ::kill(group > 0 ? -group : -pid_, sig);
   }
 
   bool start(const std::optional<std::string>& command) {
@@ -315,20 +307,19 @@ class SessionChannel final : public HostedChannel {
     if (stderr_ && !err_.finished()) return;
     reported_ = true;
     report_exit();
-    ssh_channel_send_eof(channel_);  // SSH_AGAIN only means not flushed yet
+    channel_.send_eof();  // kAgain only means not flushed yet
     want_close();
   }
 
   void report_exit() {
     if (WIFSIGNALED(wait_status_)) {
       int sig = WTERMSIG(wait_status_);
-      ssh_channel_request_send_exit_signal(channel_, signal_name(sig).c_str(),
-                                           WCOREDUMP(wait_status_) ? 1 : 0, "", "");
+      channel_.send_exit_signal(signal_name(sig), WCOREDUMP(wait_status_) != 0, "");
       spdlog::info("operator channel: pid {} killed by SIG{}", pid_, signal_name(sig));
       return;
     }
     int code = WIFEXITED(wait_status_) ? WEXITSTATUS(wait_status_) : 255;
-    ssh_channel_request_send_exit_status(channel_, code);
+    channel_.send_exit_status(code);
     spdlog::info("operator channel: pid {} exited with {}", pid_, code);
   }
 
@@ -349,9 +340,9 @@ class SessionChannel final : public HostedChannel {
 }  // namespace
 
 std::shared_ptr<HostedChannel> make_session_channel(std::shared_ptr<HostState> host,
-                                                    ssh_channel channel) {
-  auto c = std::make_shared<SessionChannel>(std::move(host), channel);
-  c->install_callbacks();
+                                                    ssh::Channel channel) {
+  auto c = std::make_shared<SessionChannel>(std::move(host), std::move(channel));
+  c->install();
   return c;
 }
 

@@ -2,7 +2,6 @@
 // tunnel's service step. See chan_internal.hpp for the rules everything here follows.
 #include "device-agent/channel_host.hpp"
 
-#include <libssh/server.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
 
@@ -38,17 +37,6 @@ namespace {
 
 using detail::HostState;
 
-// Installed when we let go of a session that stays alive a little longer (ssh_disconnect):
-// without functions libssh just refuses what still arrives.
-ssh_server_callbacks_struct* no_server_callbacks() {
-  static ssh_server_callbacks_struct cb = [] {
-    ssh_server_callbacks_struct c{};
-    ssh_callbacks_init(&c);
-    return c;
-  }();
-  return &cb;
-}
-
 // Writing to a process's stdin after it closed it raises SIGPIPE, which would kill the whole
 // agent. Only the default disposition is replaced (an embedding program's choice is kept); the
 // child resets every signal before exec.
@@ -67,44 +55,39 @@ std::string default_shell() {
 
 struct ChannelHost::Impl {
   std::shared_ptr<HostState> state;
-  ssh_session session = nullptr;
-  ssh_server_callbacks_struct server_callbacks{};
+  bool installed = false;
   bool closed = false;
 
   bool accepting() const {
     return !closed && !state->detached && state->live_channels() < state->policy.max_channels;
   }
 
-  // A session channel: the callbacks answer its requests synchronously.
-  static ssh_channel on_session_open(ssh_session session, void* p) {
-    auto* impl = static_cast<Impl*>(p);
-    if (!impl->accepting()) return nullptr;  // libssh refuses the open
-    ssh_channel channel = ssh_channel_new(session);
+  // A session channel: its callbacks answer its requests synchronously.
+  ssh::Channel* on_session_open() {
+    if (!accepting()) return nullptr;  // libssh refuses the open
+    ssh::Channel channel = ssh::Channel::create(state->conn.session());
     if (!channel) return nullptr;
-    impl->state->channels.push_back(detail::make_session_channel(impl->state, channel));
-    return channel;
+    state->channels.push_back(detail::make_session_channel(state, std::move(channel)));
+    return &state->channels.back()->channel();
   }
 
-  // direct-tcpip arrives as a message (0.10.6 has no callback for it). Return 1: libssh sends
-  // its default refusal; 0: handled. The message is freed when we return.
-  static int on_message(ssh_session, ssh_message msg, void* p) {
-    auto* impl = static_cast<Impl*>(p);
-    if (ssh_message_type(msg) != SSH_REQUEST_CHANNEL_OPEN ||
-        ssh_message_subtype(msg) != SSH_CHANNEL_DIRECT_TCPIP || !impl->accepting())
-      return 1;
-    const char* host = ssh_message_channel_request_open_destination(msg);
-    int port = ssh_message_channel_request_open_destination_port(msg);
+  // direct-tcpip arrives as a message (0.10.6 has no callback for it). False: libssh sends
+  // its default refusal; true: handled. The message is freed when we return.
+  bool on_message(ssh::Message& msg) {
+    if (msg.kind() != ssh::Message::Kind::kDirectTcpip || !accepting()) return false;
+    std::string host = msg.destination();
+    int port = msg.destination_port();
     std::string why;
-    auto target = detail::route_forward(impl->state->policy, host ? host : "", port, &why);
+    auto target = detail::route_forward(state->policy, host, port, &why);
     if (!target) {
-      spdlog::info("refused forward to {}:{}: {}", host ? host : "", port, why);
-      return 1;
+      spdlog::info("refused forward to {}:{}: {}", host, port, why);
+      return false;
     }
-    ssh_channel channel = ssh_message_channel_request_open_reply_accept(msg);
-    if (!channel) return 0;  // the reply failed; libssh has nothing left to send
-    impl->state->channels.push_back(
-        detail::make_forward_channel(impl->state, channel, std::move(*target)));
-    return 0;
+    ssh::Channel channel = msg.accept_channel();
+    if (!channel) return true;  // the reply failed; libssh has nothing left to send
+    state->channels.push_back(
+        detail::make_forward_channel(state, std::move(channel), std::move(*target)));
+    return true;
   }
 };
 
@@ -120,15 +103,13 @@ ChannelHost::~ChannelHost() {
   close_all();
 }
 
-void ChannelHost::install(ssh_session session) {
-  if (impl_->closed || impl_->session) return;
-  impl_->session = session;
-  auto& cb = impl_->server_callbacks;
-  ssh_callbacks_init(&cb);
-  cb.userdata = impl_.get();
-  cb.channel_open_request_session_function = &Impl::on_session_open;
-  ssh_set_server_callbacks(session, &cb);
-  ssh_set_message_callback(session, &Impl::on_message, impl_.get());
+void ChannelHost::install() {
+  if (impl_->closed || impl_->installed) return;
+  impl_->installed = true;
+  ssh::ServerEvents events;
+  events.open_session = [impl = impl_.get()] { return impl->on_session_open(); };
+  events.message = [impl = impl_.get()](ssh::Message& msg) { return impl->on_message(msg); };
+  impl_->state->conn.listen(std::move(events));
 }
 
 void ChannelHost::service() {
@@ -146,14 +127,13 @@ void ChannelHost::close_all() {
   impl_->closed = true;
   auto& state = *impl_->state;
   state.detached = true;
-  bool session_alive = impl_->session != nullptr;
-  for (auto& c : state.channels) c->abandon(session_alive);
+  // The tunnel's session outlives this call (the Conn frees it after on_closed, or after its
+  // subclass, which owns us, is gone), so callbacks can still be removed.
+  for (auto& c : state.channels) c->abandon();
   state.channels.clear();
   state.sigchld.reset();  // cancels the wait; its handler sees detached
-  if (session_alive) {
-    ssh_set_message_callback(impl_->session, nullptr, nullptr);
-    ssh_set_server_callbacks(impl_->session, no_server_callbacks());
-  }
+  // Without functions libssh just refuses what still arrives until the session is freed.
+  if (impl_->installed) state.conn.stop_listening();
 }
 
 std::size_t ChannelHost::open_channels() const {

@@ -5,8 +5,6 @@
 //    own sshd, any other host:port only if --allow-proxy allows its address.
 // Everything runs on the tunnel's reactor; data moves with backpressure both ways.
 #pragma once
-#include <libssh/libssh.h>
-
 #include <boost/asio/any_io_executor.hpp>
 #include <cstdint>
 #include <memory>
@@ -45,9 +43,9 @@ class ChannelHost {
   ChannelHost(const ChannelHost&) = delete;
   ChannelHost& operator=(const ChannelHost&) = delete;
 
-  // Installs libssh callbacks on the (client) session so relay-opened channels reach us.
-  // Call once the tunnel is authenticated.
-  void install(ssh_session session);
+  // Installs the session callbacks on the tunnel's (client) session so relay-opened channels
+  // reach us. Call once the tunnel is authenticated.
+  void install();
   // Moves data for every channel; called from the tunnel's service step.
   void service();
   // Ends every process and connection (tunnel closing).

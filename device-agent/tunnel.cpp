@@ -14,19 +14,11 @@ constexpr const char* kCiphers =
 }
 
 ssh::Session Tunnel::make_session(int fd, const std::string& host) {
-  ssh::Session session(ssh_new());
-  if (!session) throw std::runtime_error("out of memory");
-  int no = 0, yes = 1;
-  ssh_options_set(session.get(), SSH_OPTIONS_PROCESS_CONFIG, &no);  // ~/.ssh/config is not ours
-  ssh_options_set(session.get(), SSH_OPTIONS_HOST, host.c_str());
-  ssh_options_set(session.get(), SSH_OPTIONS_USER, "device");
-  ssh_options_set(session.get(), SSH_OPTIONS_FD, &fd);
-  ssh_options_set(session.get(), SSH_OPTIONS_NODELAY, &yes);
-  ssh_options_set(session.get(), SSH_OPTIONS_CIPHERS_C_S, kCiphers);
-  ssh_options_set(session.get(), SSH_OPTIONS_CIPHERS_S_C, kCiphers);
-  ssh_options_set(session.get(), SSH_OPTIONS_HOSTKEYS, "ssh-ed25519");
-  ssh_set_blocking(session.get(), 0);
-  return session;
+  return ssh::make_client_session({.fd = fd,
+                                   .host = host,
+                                   .user = "device",
+                                   .ciphers = kCiphers,
+                                   .host_key_types = "ssh-ed25519"});
 }
 
 Tunnel::Tunnel(boost::asio::any_io_executor executor, ssh::Session session, TunnelConfig config,
@@ -57,50 +49,47 @@ void Tunnel::step_state() {
 }
 
 void Tunnel::step_connect() {
-  int rc = ssh_connect(raw());
+  ssh::Rc rc = session().connect();
   if (!has_event() && !attach_event()) return close("cannot set up the session's event loop");
-  if (rc == SSH_AGAIN) return;
-  if (rc != SSH_OK) return close(std::string("cannot connect: ") + ssh_get_error(raw()));
-  ssh_key server_key = nullptr;
-  if (ssh_get_server_publickey(raw(), &server_key) != SSH_OK)
-    return close("relay sent no host key");
-  ssh::Key owned(server_key);
-  std::string why = config_.verify_host(keys::fingerprint(owned));
+  if (rc == ssh::Rc::kAgain) return;
+  if (rc != ssh::Rc::kOk) return close("cannot connect: " + session().error());
+  ssh::Key server_key = session().server_key();
+  if (!server_key) return close("relay sent no host key");
+  std::string why = config_.verify_host(keys::fingerprint(server_key));
   if (!why.empty()) return refuse(why);
   state_ = State::kAuthenticating;
   step_auth();
 }
 
 void Tunnel::step_auth() {
-  int rc = ssh_userauth_publickey(raw(), nullptr, config_.key->get());
-  if (rc == SSH_AUTH_AGAIN) return;
-  if (rc == SSH_AUTH_DENIED || rc == SSH_AUTH_PARTIAL)
+  ssh::AuthResult rc = session().authenticate(*config_.key);
+  if (rc == ssh::AuthResult::kAgain) return;
+  if (rc == ssh::AuthResult::kDenied || rc == ssh::AuthResult::kPartial)
     return refuse("the relay refused this device's key");
-  if (rc != SSH_AUTH_SUCCESS)
-    return close(std::string("authentication failed: ") + ssh_get_error(raw()));
+  if (rc != ssh::AuthResult::kSuccess) return close("authentication failed: " + session().error());
   if (config_.policy) {
     // Before the control channel: the relay may open operator channels as soon as it answers.
     channels_ = std::make_unique<ChannelHost>(*this, executor(), *config_.policy);
-    channels_->install(raw());
+    channels_->install();
   }
-  channel_ = ssh_channel_new(raw());
+  channel_ = ssh::Channel::create(session());
   if (!channel_) return close("cannot create the control channel");
   state_ = State::kOpening;
   step_open();
 }
 
 void Tunnel::step_open() {
-  int rc = ssh_channel_open_session(channel_);
-  if (rc == SSH_AGAIN) return;
-  if (rc != SSH_OK) return close("the relay refused the control channel");
+  ssh::Rc rc = channel_.open_session();
+  if (rc == ssh::Rc::kAgain) return;
+  if (rc != ssh::Rc::kOk) return close("the relay refused the control channel");
   state_ = State::kSubsystem;
   step_subsystem();
 }
 
 void Tunnel::step_subsystem() {
-  int rc = ssh_channel_request_subsystem(channel_, "switchboard-agent");
-  if (rc == SSH_AGAIN) return;
-  if (rc != SSH_OK) return close("the relay refused the switchboard-agent subsystem");
+  ssh::Rc rc = channel_.request_subsystem("switchboard-agent");
+  if (rc == ssh::Rc::kAgain) return;
+  if (rc != ssh::Rc::kOk) return close("the relay refused the switchboard-agent subsystem");
   control_ = std::make_unique<ssh::LineChannel>(channel_);
   control_->send(config_.hello);
   state_ = State::kWaiting;
@@ -162,7 +151,7 @@ void Tunnel::refuse(const std::string& reason) {
 void Tunnel::on_closed(const std::string& reason) {
   if (channels_) channels_->close_all();
   control_.reset();
-  channel_ = nullptr;  // freed with the session
+  channel_.abandon();  // freed with the session
   if (events_.on_closed) events_.on_closed(reason, permanent_failure_);
 }
 

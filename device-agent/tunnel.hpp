@@ -9,8 +9,9 @@
 #include <optional>
 #include <string>
 
-#include "common/ssh/line_channel.hpp"
+#include "common/ssh/channel.hpp"
 #include "common/ssh/conn.hpp"
+#include "common/ssh/line_channel.hpp"
 #include "device-agent/channel_host.hpp"
 
 namespace sb::agent {
@@ -69,7 +70,7 @@ class Tunnel : public ssh::Conn {
   TunnelConfig config_;
   TunnelEvents events_;
   State state_ = State::kConnecting;
-  ssh_channel channel_ = nullptr;
+  ssh::Channel channel_;  // the control channel; control_ reads and writes it
   std::unique_ptr<ssh::LineChannel> control_;
   std::unique_ptr<ChannelHost> channels_;
   bool permanent_failure_ = false;

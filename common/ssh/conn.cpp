@@ -24,8 +24,15 @@ Conn::Conn(boost::asio::any_io_executor executor, Session session)
 }
 
 Conn::~Conn() {
+  server_callbacks_.reset();
   release_descriptor();
   if (event_ && session_) ssh_event_remove_session(event_.get(), session_.get());
+}
+
+void Conn::listen(ServerEvents events) {
+  if (!session_) return;
+  server_callbacks_.reset();
+  server_callbacks_.reset(new ServerCallbacks(session(), std::move(events)));
 }
 
 void Conn::start(int fd) {
@@ -243,6 +250,7 @@ void Conn::finish_close() {
     event_.reset();
   }
   read_ahead_.detach();
+  server_callbacks_.reset();
   bool fd_still_ours = fd_ >= 0 && !socket_closed_by_libssh() && !libssh_adopted_fd_;
   session_.reset();  // ssh_disconnect + ssh_free; libssh closes the fd it adopted
   if (fd_still_ours) ::close(fd_);

@@ -23,6 +23,8 @@
 
 #include "common/io/read_ahead.hpp"
 #include "common/ssh/handles.hpp"
+#include "common/ssh/server_callbacks.hpp"
+#include "common/ssh/session.hpp"
 
 namespace sb::ssh {
 
@@ -36,7 +38,12 @@ class Conn : public std::enable_shared_from_this<Conn> {
   Conn& operator=(const Conn&) = delete;
 
   const boost::asio::any_io_executor& executor() const { return executor_; }
-  ssh_session raw() const { return session_.get(); }
+  // The session, for typed calls and for Channel::create; empty once the connection closed.
+  SessionRef session() const { return SessionRef(session_.get()); }
+  // Installs the session-level callbacks (replacing earlier ones). They are removed by
+  // stop_listening() or, at the latest, just before the session is freed.
+  void listen(ServerEvents events);
+  void stop_listening() { server_callbacks_.reset(); }
   // Starts watching the session's socket. fd: the socket handed to libssh with SSH_OPTIONS_FD
   // (a client's libssh only adopts it during ssh_connect); -1 = ask libssh (server side).
   void start(int fd = -1);
@@ -84,6 +91,7 @@ class Conn : public std::enable_shared_from_this<Conn> {
 
   boost::asio::any_io_executor executor_;
   Session session_;
+  std::unique_ptr<ServerCallbacks> server_callbacks_;  // removed before session_ is freed
   Event event_;
   void continue_move();
   std::unique_ptr<boost::asio::posix::stream_descriptor> socket_;

@@ -1,5 +1,7 @@
-// RAII owners for libssh handles. Only common/ and keys/ see raw libssh types; everything else
-// uses these owners or the higher-level wrappers built on them.
+// RAII owners for libssh handles. Only common/ssh and keys/ include libssh or call it (the layering
+// check enforces the includes); everything else uses these owners and the typed wrappers beside
+// them: ssh::Conn (a session on a reactor), SessionRef (session calls), ssh::Channel (a channel
+// and its callbacks), ssh::Message (incoming requests) and ServerEvents (session callbacks).
 #pragma once
 #include <libssh/libssh.h>
 #include <libssh/server.h>
@@ -32,5 +34,7 @@ using Session = std::unique_ptr<ssh_session_struct, SessionDeleter>;
 using Bind = std::unique_ptr<ssh_bind_struct, BindDeleter>;
 using Event = std::unique_ptr<ssh_event_struct, EventDeleter>;
 using CString = std::unique_ptr<char, StringDeleter>;
+// A key libssh lends to a callback for the length of the call (not owned; keys/ reads it).
+using BorrowedKey = ssh_key;
 
 }  // namespace sb::ssh

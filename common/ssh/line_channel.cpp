@@ -12,34 +12,33 @@ std::optional<nlohmann::json> parse_control_message(std::string_view line) {
 
 bool LineChannel::send(const nlohmann::json& message) {
   std::string line = message.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-  if (out_.size() + line.size() + 1 > max_out_) {
+  line += '\n';
+  if (!out_.append(line)) {
     error_ = "peer is not reading its control channel";
     return false;
   }
-  out_ += line;
-  out_ += '\n';
   flush();
   return true;
 }
 
 void LineChannel::flush() {
-  while (!out_.empty() && ssh_channel_is_open(channel_)) {
-    int written = ssh_channel_write(channel_, out_.data(), static_cast<uint32_t>(out_.size()));
-    if (written == SSH_ERROR) {
+  while (!out_.empty() && channel_->is_open()) {
+    Io written = channel_->write(out_.data());
+    if (written.error) {
       error_ = "control channel write failed";
       return;
     }
-    if (written <= 0) return;  // window closed or re-keying: retried on the next step
-    out_.erase(0, static_cast<std::size_t>(written));
+    if (written.bytes == 0) return;  // window closed or re-keying: retried on the next step
+    out_.consume(written.bytes);
   }
 }
 
 void LineChannel::read_available() {
   char buf[4096];
   while (error_.empty()) {
-    int n = ssh_channel_read_nonblocking(channel_, buf, sizeof buf, 0);
-    if (n <= 0) return;
-    if (!in_.append(std::string_view(buf, static_cast<std::size_t>(n)))) {
+    Io n = channel_->read(buf);
+    if (n.error || n.eof || n.bytes == 0) return;
+    if (!in_.append(std::string_view(buf, n.bytes))) {
       error_ = "control message too long";
       return;
     }
@@ -60,7 +59,7 @@ std::optional<nlohmann::json> LineChannel::receive() {
 }
 
 bool LineChannel::peer_closed() const {
-  return ssh_channel_is_eof(channel_) || ssh_channel_is_closed(channel_);
+  return channel_->is_eof() || channel_->is_closed();
 }
 
 }  // namespace sb::ssh

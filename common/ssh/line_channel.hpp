@@ -2,13 +2,13 @@
 // longer than max_line, malformed JSON, or more than max_out bytes waiting to be sent is an
 // error that closes this channel only.
 #pragma once
-#include <libssh/libssh.h>
-
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
 
+#include "common/out_buffer.hpp"
+#include "common/ssh/channel.hpp"
 #include "common/util.hpp"
 
 namespace sb::ssh {
@@ -22,11 +22,14 @@ class LineChannel {
   static constexpr std::size_t kDefaultMaxLine = 16 * 1024;
   static constexpr std::size_t kDefaultMaxOut = 256 * 1024;
 
-  explicit LineChannel(ssh_channel channel, std::size_t max_line = kDefaultMaxLine,
+  // The channel stays its owner's; it must outlive this object.
+  explicit LineChannel(Channel& channel, std::size_t max_line = kDefaultMaxLine,
                        std::size_t max_out = kDefaultMaxOut)
-      : channel_(channel), in_(max_line), max_out_(max_out) {}
+      : channel_(&channel), in_(max_line), out_(max_out) {}
+  LineChannel(const LineChannel&) = delete;
+  LineChannel& operator=(const LineChannel&) = delete;
 
-  ssh_channel raw() const { return channel_; }
+  Channel& channel() const { return *channel_; }
   // Queues one message; false (and error()) if the peer is not reading and the bound is hit.
   bool send(const nlohmann::json& message);
   // Moves queued output into the channel as far as the peer's window allows.
@@ -39,10 +42,9 @@ class LineChannel {
 
  private:
   void read_available();
-  ssh_channel channel_;
+  Channel* channel_;
   LineBuffer in_;
-  std::string out_;
-  std::size_t max_out_;
+  OutBuffer out_;
   std::string error_;
 };
 

@@ -4,8 +4,6 @@
 // both ways only as fast as the receiving window allows: what is not read stays in libssh's
 // channel buffer, whose window then stops growing. EOF, close and the exit status propagate.
 #pragma once
-#include <libssh/callbacks.h>
-
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -13,6 +11,9 @@
 #include <string_view>
 #include <utility>
 #include <vector>
+
+#include "common/out_buffer.hpp"
+#include "common/ssh/channel.hpp"
 
 namespace sb::relay {
 
@@ -50,8 +51,9 @@ class Bridge {
  public:
   enum class State { kOpening, kPty, kEnv, kStart, kRunning, kClosing, kDone };
 
-  // op: the operator's channel (its callbacks are the caller's); device_conn: the device.
-  Bridge(PeerConn& op_conn, ssh_channel op, PeerConn& device_conn);
+  // op: the operator's channel, owned (with its callbacks) by the caller until operator_gone();
+  // device_conn: the device.
+  Bridge(PeerConn& op_conn, ssh::Channel& op, PeerConn& device_conn);
   ~Bridge();
   Bridge(const Bridge&) = delete;
   Bridge& operator=(const Bridge&) = delete;
@@ -76,29 +78,26 @@ class Bridge {
   std::uint64_t bytes_to_operator() const { return bytes_to_operator_; }
   std::optional<int> exit_status() const { return exit_status_; }
   const std::string& exit_signal() const { return exit_signal_; }
-  ssh_channel operator_channel() const { return op_; }
 
  private:
-  static void on_exit_status(ssh_session, ssh_channel, int status, void* userdata);
-  static void on_exit_signal(ssh_session, ssh_channel, const char* signal, int core,
-                             const char* errmsg, const char* lang, void* userdata);
   void step_setup();
-  int open_forward_channel();  // SSH_OK, SSH_AGAIN or SSH_ERROR, like ssh_channel_open_*
+  ssh::Rc open_forward_channel();
   // drained_at: the source session's packet count when this stream's channel buffer was last
   // seen empty (data only arrives in packets, so an unchanged count means nothing to read).
-  bool move(ssh_channel from, const PeerConn& from_conn, ssh_channel to, bool stderr_stream,
-            std::string& pending, std::uint64_t& drained_at, std::uint64_t& counter);
+  bool move(ssh::Channel& from, const PeerConn& from_conn, ssh::Channel& to, bool stderr_stream,
+            OutBuffer& pending, std::uint64_t& drained_at, std::uint64_t& counter);
   void propagate_end();
   void finish_operator_side();
+  // exit-status or exit-signal to the operator, once, as soon as the device sent one.
+  void send_exit_once();
   void release_device_channel();
   void release_operator_channel();
   void after_libssh_calls();
 
   PeerConn& op_conn_;
   PeerConn& device_conn_;
-  ssh_channel op_;
-  ssh_channel dev_ = nullptr;
-  ssh_channel_callbacks_struct dev_callbacks_{};
+  ssh::Channel* op_;  // null once the operator's session is gone
+  ssh::Channel dev_;
   State state_ = State::kOpening;
   bool is_forward_ = false;
   SessionRequest session_;
@@ -106,12 +105,14 @@ class Bridge {
   std::size_t env_index_ = 0;
   std::optional<std::pair<int, int>> pending_resize_;
   std::vector<std::string> pending_signals_;
-  std::string to_device_, to_operator_, to_operator_err_;
+  // What one side read and the other's window did not take yet: at most one move's chunk.
+  OutBuffer to_device_, to_operator_, to_operator_err_;
   static constexpr std::uint64_t kNotDrained = ~std::uint64_t{0};
   std::uint64_t drained_to_device_ = kNotDrained, drained_to_operator_ = kNotDrained,
                 drained_to_operator_err_ = kNotDrained;
   bool eof_to_device_ = false, eof_to_operator_ = false;
   bool op_closed_ = false;
+  bool exit_sent_ = false;
   std::uint64_t bytes_to_device_ = 0, bytes_to_operator_ = 0;
   std::optional<int> exit_status_;
   std::string exit_signal_;

@@ -2,8 +2,7 @@
 // within the channel's window, keystrokes are read from it, the end is stderr text, exit-status,
 // EOF and close.
 #pragma once
-#include <libssh/libssh.h>
-
+#include "common/ssh/channel.hpp"
 #include "relay/bridge/terminal_member.hpp"
 #include "relay/router/peer_conn.hpp"
 
@@ -11,7 +10,7 @@ namespace sb::relay {
 
 class ChannelMember : public TerminalMember {
  public:
-  ChannelMember(PeerConn& conn, ssh_channel channel, std::string operator_name)
+  ChannelMember(PeerConn& conn, ssh::Channel& channel, std::string operator_name)
       : conn_(conn), channel_(channel), operator_name_(std::move(operator_name)) {}
 
   const std::string& operator_name() const override { return operator_name_; }
@@ -24,7 +23,7 @@ class ChannelMember : public TerminalMember {
 
  private:
   PeerConn& conn_;
-  ssh_channel channel_;  // owned by the operator's channel, which outlives its membership
+  ssh::Channel& channel_;  // owned by the operator's channel, which outlives its membership
   std::string operator_name_;
 };
 

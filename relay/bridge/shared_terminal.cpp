@@ -13,13 +13,16 @@ constexpr std::size_t kOutputChunk = 16 * 1024;
 }
 
 SharedTerminal::SharedTerminal(PeerConn& device_conn, Recorder* recorder, RecordingInfo recording)
-    : device_conn_(device_conn), recorder_(recorder), recording_info_(std::move(recording)) {}
+    : device_conn_(device_conn),
+      recorder_(recorder),
+      recording_info_(std::move(recording)),
+      input_pending_(kOutputChunk) {}
 
 SharedTerminal::~SharedTerminal() {
-  if (!dev_) return;
-  ssh_remove_channel_callbacks(dev_, &dev_callbacks_);
-  ssh_channel_close(dev_);
-  ssh_channel_free(dev_);
+  // Callbacks off, close, then free (dev_'s destructor): libssh keeps a locally freed channel
+  // until the peer's CLOSE arrives.
+  dev_.stop_listening();
+  if (dev_) dev_.close();
 }
 
 SharedTerminal::MemberId SharedTerminal::join(std::unique_ptr<TerminalMember> member,
@@ -29,25 +32,20 @@ SharedTerminal::MemberId SharedTerminal::join(std::unique_ptr<TerminalMember> me
   if (members_.empty() && !dev_) term_ = term.empty() ? "xterm" : term;
   if (!bytes) bytes = std::make_shared<MemberBytes>();
   const MemberId id = next_member_id_++;
+  OutBuffer pending(kMemberPendingCap);
+  pending.append(recent_screen());
   members_.push_back(
-      Member{id, std::move(member), read_write, cols, rows, recent_screen(), std::move(bytes)});
+      Member{id, std::move(member), read_write, cols, rows, std::move(pending), std::move(bytes)});
   if (!dev_) {
-    dev_ = ssh_channel_new(device_conn_.raw());
+    dev_ = ssh::Channel::create(device_conn_.session());
     if (!dev_) {
       end_all("the relay could not open a channel to the device");
       return id;
     }
-    dev_callbacks_.userdata = this;
-    dev_callbacks_.channel_exit_status_function = &SharedTerminal::on_exit_status;
-    ssh_callbacks_init(&dev_callbacks_);
-    ssh_set_channel_callbacks(dev_, &dev_callbacks_);
+    dev_.listen({.exit_status = [this](int status) { exit_status_ = status; }});
   }
   pump();
   return id;
-}
-
-void SharedTerminal::on_exit_status(ssh_session, ssh_channel, int status, void* userdata) {
-  static_cast<SharedTerminal*>(userdata)->exit_status_ = status;
 }
 
 bool SharedTerminal::has(MemberId id) const {
@@ -59,7 +57,7 @@ void SharedTerminal::leave(MemberId id) {
   std::erase_if(members_, [id](const Member& m) { return m.id == id; });
   if (members_.empty() && dev_ && state_ != State::kEnded) {
     // Nobody is watching: end the device's shell rather than leave it running unseen.
-    ssh_channel_close(dev_);
+    dev_.close();
     state_ = State::kEnded;
     finished_ = true;
     recording_.reset();
@@ -90,33 +88,33 @@ void SharedTerminal::apply_size() {
   if (state_ != State::kRunning) return;
   auto size = smallest_size();
   if (!size || size == size_sent_) return;
-  ssh_channel_change_pty_size(dev_, size->first, size->second);
+  dev_.change_window(size->first, size->second);
   size_sent_ = size;
   if (recording_) recording_->resize(size->first, size->second);
 }
 
 void SharedTerminal::step_setup() {
-  int rc;
+  ssh::Rc rc;
   switch (state_) {
     case State::kOpening:
-      rc = ssh_channel_open_session(dev_);
-      if (rc == SSH_AGAIN) return;
-      if (rc != SSH_OK) return end_all("the device refused the shared terminal");
+      rc = dev_.open_session();
+      if (rc == ssh::Rc::kAgain) return;
+      if (rc != ssh::Rc::kOk) return end_all("the device refused the shared terminal");
       state_ = State::kPty;
       [[fallthrough]];
     case State::kPty: {
       auto [cols, rows] = smallest_size().value_or(std::pair{80, 24});
-      rc = ssh_channel_request_pty_size(dev_, term_.c_str(), cols, rows);
-      if (rc == SSH_AGAIN) return;
-      if (rc != SSH_OK) return end_all("the device could not allocate a terminal");
+      rc = dev_.request_pty(term_, cols, rows);
+      if (rc == ssh::Rc::kAgain) return;
+      if (rc != ssh::Rc::kOk) return end_all("the device could not allocate a terminal");
       size_sent_ = {cols, rows};
       state_ = State::kShell;
       [[fallthrough]];
     }
     case State::kShell:
-      rc = ssh_channel_request_shell(dev_);
-      if (rc == SSH_AGAIN) return;
-      if (rc != SSH_OK) return end_all("the device refused to start a shell");
+      rc = dev_.request_shell();
+      if (rc == ssh::Rc::kAgain) return;
+      if (rc != ssh::Rc::kOk) return end_all("the device refused to start a shell");
       state_ = State::kRunning;
       start_recording();
       apply_size();
@@ -152,10 +150,10 @@ std::string SharedTerminal::recent_screen() const {
 
 void SharedTerminal::flush_member(Member& m) {
   while (!m.pending.empty()) {
-    std::size_t n = m.sink->write_output(m.pending);
+    std::size_t n = m.sink->write_output(m.pending.data());
     if (n == 0) return;
     m.bytes->out += n;
-    m.pending.erase(0, n);
+    m.pending.consume(n);
   }
 }
 
@@ -167,14 +165,15 @@ void SharedTerminal::read_device_output() {
   std::string batch;
   char buf[kOutputChunk];
   for (int i = 0; i < 8 && most_pending + batch.size() + kOutputChunk <= kMemberPendingCap; ++i) {
-    int got = ssh_channel_read_nonblocking(dev_, buf, sizeof buf, 0);
-    if (got <= 0) break;
-    batch.append(buf, static_cast<std::size_t>(got));
+    ssh::Io got = dev_.read(buf);
+    if (got.bytes == 0) break;
+    batch.append(buf, got.bytes);
   }
   if (batch.empty()) return;
   remember(batch);
   if (recording_) recording_->output(batch);
   for (auto& m : members_) {
+    // Always fits: nothing was read unless every member had room for all of it.
     m.pending.append(batch);
     flush_member(m);
   }
@@ -184,23 +183,20 @@ void SharedTerminal::forward_input(Member& m) {
   char buf[kOutputChunk];
   for (int i = 0; i < 4; ++i) {
     if (!input_pending_.empty()) {
-      int n = ssh_channel_write(dev_, input_pending_.data(),
-                                static_cast<uint32_t>(input_pending_.size()));
-      if (n > 0) input_pending_.erase(0, static_cast<std::size_t>(n));
+      input_pending_.consume(dev_.write(input_pending_.data()).bytes);
       if (!input_pending_.empty()) return;
     }
-    std::size_t room = m.read_write
-                           ? std::min<std::size_t>(ssh_channel_window_size(dev_), sizeof buf)
-                           : sizeof buf;
+    std::size_t room = m.read_write ? std::min<std::size_t>(dev_.window(), sizeof buf) : sizeof buf;
     if (room == 0) return;
     int got = static_cast<int>(m.sink->read_input(buf, room));
     if (got <= 0) return;
     if (!m.read_write) continue;  // observers watch; their keystrokes go nowhere
     if (recording_) recording_->input({buf, static_cast<std::size_t>(got)});
     m.bytes->in += static_cast<std::uint64_t>(got);  // sent now or from input_pending_
-    int n = ssh_channel_write(dev_, buf, static_cast<uint32_t>(got));
-    if (n < got)
-      input_pending_.append(buf + std::max(n, 0), static_cast<std::size_t>(got - std::max(n, 0)));
+    // What the device's window did not take waits (at most one chunk: nothing more is read
+    // from any member until it is gone).
+    std::size_t n = dev_.write({buf, static_cast<std::size_t>(got)}).bytes;
+    input_pending_.append({buf + n, static_cast<std::size_t>(got) - n});
   }
 }
 
@@ -214,8 +210,9 @@ void SharedTerminal::pump() {
     for (auto& m : members_) flush_member(m);
     read_device_output();
     for (auto& m : members_) forward_input(m);
-    bool drained = ssh_channel_poll(dev_, 0) <= 0;
-    if (ssh_channel_is_closed(dev_) && drained) {
+    ssh::Io waiting = dev_.poll();
+    bool drained = waiting.eof || waiting.error || waiting.bytes == 0;
+    if (dev_.is_closed() && drained) {
       bool delivered = std::all_of(members_.begin(), members_.end(),
                                    [](const Member& m) { return m.pending.empty(); });
       if (delivered) end_all("");
@@ -237,8 +234,7 @@ void SharedTerminal::end_all(const std::string& why) {
 }
 
 void SharedTerminal::device_gone(const std::string& why) {
-  if (dev_) ssh_remove_channel_callbacks(dev_, &dev_callbacks_);
-  dev_ = nullptr;  // freed with the device's session
+  dev_.abandon();  // freed with the device's session
   end_all("the device disconnected (" + why + ")");
 }
 

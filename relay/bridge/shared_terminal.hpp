@@ -9,8 +9,6 @@
 // Members are TerminalMembers (terminal_member.hpp): the terminal fans out to them and reads
 // their keystrokes without knowing they are SSH channels.
 #pragma once
-#include <libssh/callbacks.h>
-
 #include <cstdint>
 #include <deque>
 #include <memory>
@@ -19,6 +17,8 @@
 #include <string_view>
 #include <vector>
 
+#include "common/out_buffer.hpp"
+#include "common/ssh/channel.hpp"
 #include "relay/audit/recorder.hpp"
 #include "relay/bridge/terminal_member.hpp"
 
@@ -66,10 +66,9 @@ class SharedTerminal {
     std::unique_ptr<TerminalMember> sink;
     bool read_write;
     int cols, rows;
-    std::string pending;  // output not yet accepted by this member's window
+    OutBuffer pending;  // output not yet accepted by this member's window
     std::shared_ptr<MemberBytes> bytes;
   };
-  static void on_exit_status(ssh_session, ssh_channel, int status, void* userdata);
   void step_setup();
   void read_device_output();
   void flush_member(Member& m);
@@ -88,13 +87,12 @@ class SharedTerminal {
   Recorder* recorder_;
   RecordingInfo recording_info_;
   MemberId next_member_id_ = 1;
-  ssh_channel dev_ = nullptr;
-  ssh_channel_callbacks_struct dev_callbacks_{};
+  ssh::Channel dev_;
   State state_ = State::kOpening;
   std::string term_ = "xterm";
   std::vector<Member> members_;
-  std::string replay_;  // the last kReplayBytes to 2 x kReplayBytes of output
-  std::string input_pending_;
+  std::string replay_;       // the last kReplayBytes to 2 x kReplayBytes of output
+  OutBuffer input_pending_;  // keystrokes the device's window did not take yet
   std::optional<std::pair<int, int>> size_sent_;
   std::optional<int> exit_status_;
   bool finished_ = false;

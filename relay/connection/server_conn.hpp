@@ -8,8 +8,6 @@
 // connection moves to its device's reactor; it never changes after that, so that reactor's
 // timers may still ask what it is.
 #pragma once
-#include <libssh/callbacks.h>
-
 #include <memory>
 #include <string>
 #include <variant>
@@ -45,13 +43,10 @@ class ServerConn : public PeerConn {
   void on_closed(const std::string& reason) override;
 
  private:
-  static int on_auth_pubkey(ssh_session, const char* user, ssh_key_struct* key,
-                            char signature_state, void* userdata);
-  static int on_auth_none(ssh_session, const char* user, void* userdata);
-  static ssh_channel on_channel_open(ssh_session, void* userdata);
-  static int on_message(ssh_session, ssh_message message, void* userdata);
-  int auth_operator(const std::string& user, const std::string& fp, char signature_state);
-  int auth_pubkey(const char* user, ssh_key key, char signature_state);
+  ssh::Channel* on_channel_open();
+  bool on_message(ssh::Message& message);
+  bool auth_operator(const std::string& user, const std::string& fp, ssh::KeyOffer offer);
+  bool auth_pubkey(std::string_view user, ssh::BorrowedKey key, ssh::KeyOffer offer);
   void refuse_auth(const std::string& user, const std::string& reason);
   void step_key_exchange();
   void leave_unauthenticated();
@@ -64,7 +59,6 @@ class ServerConn : public PeerConn {
   Admission::Ticket ticket_;
   bool counted_unauthenticated_ = false;
   int auth_failures_ = 0;
-  ssh_server_callbacks_struct server_callbacks_{};
   Role role_;
   bool closed_ = false;  // on_closed ran: the role is finished, libssh's callbacks are ignored
 };

@@ -27,13 +27,11 @@ const char* const kCiphers =
 class Shard {
  public:
   Shard(asio::io_context& io, Context& ctx, const DataDir& dir)
-      : io_(io), ctx_(ctx), tick_(io), sweep_(io) {
-    bind_.reset(ssh_bind_new());
-    if (!bind_) throw std::runtime_error("ssh_bind_new failed");
-    ssh_bind_options_set(bind_.get(), SSH_BIND_OPTIONS_HOSTKEY, dir.host_key().c_str());
-    ssh_bind_options_set(bind_.get(), SSH_BIND_OPTIONS_CIPHERS_C_S, kCiphers);
-    ssh_bind_options_set(bind_.get(), SSH_BIND_OPTIONS_CIPHERS_S_C, kCiphers);
-  }
+      : io_(io),
+        ctx_(ctx),
+        bind_(ssh::make_bind(dir.host_key(), kCiphers)),
+        tick_(io),
+        sweep_(io) {}
 
   void start_timers() {
     schedule_sweep();
@@ -47,15 +45,14 @@ class Shard {
       ctx_.admission.leave(ticket, Clock::now());
       return;
     }
-    ssh::Session session(ssh_new());
-    if (!session || ssh_bind_accept_fd(bind_.get(), session.get(), fd) != SSH_OK) {
-      spdlog::error("cannot set up a session for {}: {}", source_addr,
-                    session ? ssh_get_error(bind_.get()) : "out of memory");
+    std::string why;
+    ssh::Session session = ssh::accept_on(bind_, fd, &why);
+    if (!session) {
+      spdlog::error("cannot set up a session for {}: {}", source_addr, why);
       ::close(fd);
       ctx_.admission.leave(ticket, Clock::now());
       return;
     }
-    ssh_set_blocking(session.get(), 0);
     auto conn = std::make_shared<ServerConn>(io_.get_executor(), std::move(session), ctx_,
                                              std::move(source_addr), ticket);
     // A flood evicts its own idle sockets: from the listener's thread, hence close_async.

@@ -41,32 +41,29 @@ std::shared_ptr<DeviceTunnel> DeviceTunnel::handle() {
 }
 
 DeviceTunnel::~DeviceTunnel() {
-  if (control_raw_) ssh_remove_channel_callbacks(control_raw_, &channel_callbacks_);
+  control_.reset();
+  control_channel_.abandon();  // freed with the session
 }
 
-ssh_channel DeviceTunnel::open_control() {
-  if (control_raw_) return nullptr;  // one control channel per tunnel
-  control_raw_ = ssh_channel_new(conn_.raw());
-  if (!control_raw_) return nullptr;
-  channel_callbacks_.userdata = this;
-  channel_callbacks_.channel_subsystem_request_function = &DeviceTunnel::on_subsystem;
-  channel_callbacks_.channel_pty_request_function = &DeviceTunnel::on_pty;
-  channel_callbacks_.channel_shell_request_function = &DeviceTunnel::on_shell;
-  ssh_callbacks_init(&channel_callbacks_);
-  ssh_set_channel_callbacks(control_raw_, &channel_callbacks_);
-  return control_raw_;
+ssh::Channel* DeviceTunnel::open_control() {
+  if (control_channel_) return nullptr;  // one control channel per tunnel
+  control_channel_ = ssh::Channel::create(conn_.session());
+  if (!control_channel_) return nullptr;
+  control_channel_.listen({
+      // Only an agentless device's shell gets a pty (the console shows its session ID).
+      .pty = [this](const ssh::PtyRequest&) { return agentless_; },
+      .shell = [this] { return on_shell(); },
+      .subsystem = [this](std::string_view name) { return on_subsystem(name); },
+  });
+  return &control_channel_;
 }
 
-int DeviceTunnel::on_subsystem(ssh_session, ssh_channel channel, const char* subsystem,
-                               void* userdata) {
-  auto* self = static_cast<DeviceTunnel*>(userdata);
-  if (channel != self->control_raw_ || self->subsystem_ok_ || self->agentless_ ||
-      subsystem == nullptr || std::string_view(subsystem) != kSubsystem)
-    return SSH_ERROR;
-  self->subsystem_ok_ = true;
-  self->control_ =
-      std::make_unique<ssh::LineChannel>(channel, self->conn_.context().limits.max_control_line);
-  return SSH_OK;
+bool DeviceTunnel::on_subsystem(std::string_view subsystem) {
+  if (subsystem_ok_ || agentless_ || subsystem != kSubsystem) return false;
+  subsystem_ok_ = true;
+  control_ =
+      std::make_unique<ssh::LineChannel>(control_channel_, conn_.context().limits.max_control_line);
+  return true;
 }
 
 void DeviceTunnel::service() {
@@ -90,7 +87,7 @@ void DeviceTunnel::service() {
   }
   control_->flush();
   if (control_->peer_closed()) {
-    bool socket_gone = ssh_get_status(conn_.raw()) & (SSH_CLOSED | SSH_CLOSED_ERROR);
+    bool socket_gone = conn_.session().socket_closed();
     conn_.close(socket_gone ? "tunnel dropped" : "agent closed its control channel");
   }
 }
@@ -215,7 +212,7 @@ bool DeviceTunnel::finish_failure() {
   if (failure_.empty()) return false;
   control_->flush();
   if (!eof_sent_ && control_->pending_out() == 0) {
-    ssh_channel_send_eof(control_->raw());
+    control_channel_.send_eof();
     eof_sent_ = true;
   }
   return true;
@@ -239,10 +236,8 @@ void DeviceTunnel::on_closed(const std::string& closed_because) {
   if (shared_) shared_->device_gone(reason);
   for (DeviceMember* link : std::exchange(operators_, {})) link->device_gone(reason);
   shared_.reset();
-  if (control_raw_) {
-    ssh_remove_channel_callbacks(control_raw_, &channel_callbacks_);
-    control_raw_ = nullptr;
-  }
+  control_.reset();
+  control_channel_.abandon();  // freed with the session
   if (session_id_.empty()) return;
   Context& ctx = conn_.context();
   ctx.router.release(session_id_, device_name_);

@@ -15,8 +15,6 @@
 // register named services with tcpip-forward, and are kept alive with keepalive@openssh.com
 // global requests. A shell request from them shows the session ID and the services.
 #pragma once
-#include <libssh/callbacks.h>
-
 #include <boost/asio/steady_timer.hpp>
 
 #include <chrono>
@@ -27,7 +25,9 @@
 #include <string>
 #include <vector>
 
+#include "common/ssh/channel.hpp"
 #include "common/ssh/line_channel.hpp"
+#include "common/ssh/message.hpp"
 #include "relay/bridge/shared_terminal.hpp"
 #include "relay/device/device_services.hpp"
 #include "relay/device/member.hpp"
@@ -47,8 +47,9 @@ class DeviceTunnel {
   // tunnel, so the tunnel lives as long as a handle does.
   std::shared_ptr<DeviceTunnel> handle();
 
-  // The channel-open callback: the first session channel becomes the control channel.
-  ssh_channel open_control();
+  // The channel-open callback: the first session channel becomes the control channel (ours;
+  // nullptr refuses the open).
+  ssh::Channel* open_control();
   void service();
   void check(std::chrono::steady_clock::time_point now);
   void on_closed(const std::string& reason);
@@ -62,7 +63,7 @@ class DeviceTunnel {
   bool agentless() const { return agentless_; }
   const DeviceServices& services() const { return services_; }
   // tcpip-forward / cancel-tcpip-forward; false = libssh sends the default refusal.
-  bool on_global_request(ssh_message message);
+  bool on_global_request(ssh::Message& message);
 
   // Operators attached to this device (same reactor). Joins and leaves are announced.
   void attach(DeviceMember* link);
@@ -83,11 +84,10 @@ class DeviceTunnel {
   void expire_consents(std::chrono::steady_clock::time_point now);
 
  private:
-  static int on_subsystem(ssh_session, ssh_channel, const char* subsystem, void* userdata);
-  static int on_pty(ssh_session, ssh_channel, const char*, int, int, int, int, void* userdata);
-  static int on_shell(ssh_session, ssh_channel, void* userdata);
-  bool register_service(ssh_message message);
-  bool cancel_service(ssh_message message);
+  bool on_subsystem(std::string_view subsystem);
+  bool on_shell();
+  bool register_service(ssh::Message& message);
+  bool cancel_service(ssh::Message& message);
   void record_service_event(const store::EventKind& kind, const DeviceService& service);
   // The agentless device's shell: shows the session ID and services until Ctrl-C / Ctrl-D.
   void service_console();
@@ -114,8 +114,7 @@ class DeviceTunnel {
   bool consent_prompt_ = true;
 
   PeerConn& conn_;
-  ssh_channel control_raw_ = nullptr;
-  ssh_channel_callbacks_struct channel_callbacks_{};
+  ssh::Channel control_channel_;  // the agent's control channel, or an agentless shell
   bool subsystem_ok_ = false;
   std::unique_ptr<ssh::LineChannel> control_;
   bool hello_seen_ = false;

@@ -30,22 +30,21 @@ class RecordingObserver : public BridgeObserver {
 };
 }  // namespace
 
-OperatorChannel::OperatorChannel(OperatorLink& link, ssh_channel channel)
-    : link_(link), channel_(channel) {
-  callbacks_.userdata = this;
-  callbacks_.channel_pty_request_function = &OperatorChannel::on_pty;
-  callbacks_.channel_shell_request_function = &OperatorChannel::on_shell;
-  callbacks_.channel_exec_request_function = &OperatorChannel::on_exec;
-  callbacks_.channel_env_request_function = &OperatorChannel::on_env;
-  callbacks_.channel_subsystem_request_function = &OperatorChannel::on_subsystem;
-  callbacks_.channel_pty_window_change_function = &OperatorChannel::on_window_change;
-  callbacks_.channel_signal_function = &OperatorChannel::on_signal;
-  ssh_callbacks_init(&callbacks_);
-  ssh_set_channel_callbacks(channel_, &callbacks_);
+OperatorChannel::OperatorChannel(OperatorLink& link, ssh::Channel channel)
+    : link_(link), channel_(std::move(channel)) {
+  channel_.listen({
+      .signal = [this](std::string_view signal) { on_signal(signal); },
+      .pty = [this](const ssh::PtyRequest& request) { return on_pty(request); },
+      .shell = [this] { return accept_start(SessionRequest::Kind::kShell, ""); },
+      .exec = [this](std::string_view command) { return on_exec(command); },
+      .env = [this](std::string_view name, std::string_view value) { return on_env(name, value); },
+      .subsystem = [this](std::string_view name) { return on_subsystem(name); },
+      .window_change = [this](const ssh::WindowSize& size) { return on_window_change(size); },
+  });
 }
 
-OperatorChannel::OperatorChannel(OperatorLink& link, ssh_channel channel, ForwardRequest forward)
-    : link_(link), channel_(channel), forward_(std::move(forward)) {}
+OperatorChannel::OperatorChannel(OperatorLink& link, ssh::Channel channel, ForwardRequest forward)
+    : link_(link), channel_(std::move(channel)), forward_(std::move(forward)) {}
 
 OperatorChannel::~OperatorChannel() {
   record_end();
@@ -62,10 +61,9 @@ void OperatorChannel::release() {
   if (!channel_) return;
   bridge_.reset();  // closes the device side
   if (auto* terminal = shared(); terminal && terminal->has(member_id_)) terminal->leave(member_id_);
-  ssh_remove_channel_callbacks(channel_, &callbacks_);
-  ssh_channel_close(channel_);
-  ssh_channel_free(channel_);
-  channel_ = nullptr;
+  channel_.stop_listening();
+  channel_.close();
+  channel_.reset();
 }
 
 std::string OperatorChannel::capability() const {
@@ -89,73 +87,61 @@ std::string OperatorChannel::target_description() const {
   return request_.pty ? "shell (pty)" : "shell";
 }
 
-int OperatorChannel::on_pty(ssh_session, ssh_channel, const char* term, int cols, int rows, int,
-                            int, void* userdata) {
-  auto* self = static_cast<OperatorChannel*>(userdata);
-  std::string t = term ? term : "";
-  if (self->request_.kind != SessionRequest::Kind::kNone || t.size() > 64 || !valid_label(t))
-    return SSH_ERROR;
-  self->request_.pty = true;
-  self->request_.term = t.empty() ? "xterm" : t;
+bool OperatorChannel::on_pty(const ssh::PtyRequest& request) {
+  std::string t(request.term);
+  if (request_.kind != SessionRequest::Kind::kNone || t.size() > 64 || !valid_label(t))
+    return false;
+  request_.pty = true;
+  request_.term = t.empty() ? "xterm" : t;
   // 0 means "unknown" (e.g. ssh -tt without a terminal): a conventional 80x24.
-  self->request_.cols = cols <= 0 ? 80 : std::min(cols, 1000);
-  self->request_.rows = rows <= 0 ? 24 : std::min(rows, 1000);
-  return SSH_OK;
+  request_.cols = request.cols <= 0 ? 80 : std::min(request.cols, 1000);
+  request_.rows = request.rows <= 0 ? 24 : std::min(request.rows, 1000);
+  return true;
 }
 
-int OperatorChannel::on_env(ssh_session, ssh_channel, const char* name, const char* value,
-                            void* userdata) {
-  auto* self = static_cast<OperatorChannel*>(userdata);
-  std::string n = name ? name : "", v = value ? value : "";
-  if (!env_name_allowed(n) || !env_value_allowed(v) || self->request_.env.size() >= kMaxEnvVars)
-    return SSH_ERROR;
-  self->request_.env.emplace_back(n, v);
-  return SSH_OK;
+bool OperatorChannel::on_env(std::string_view name, std::string_view value) {
+  std::string n(name), v(value);
+  if (!env_name_allowed(n) || !env_value_allowed(v) || request_.env.size() >= kMaxEnvVars)
+    return false;
+  request_.env.emplace_back(n, v);
+  return true;
 }
 
-int OperatorChannel::accept_start(SessionRequest::Kind kind, const std::string& command) {
-  if (request_.kind != SessionRequest::Kind::kNone || finished_) return SSH_ERROR;
-  if (!link_.may_request(kind)) return SSH_ERROR;
+bool OperatorChannel::accept_start(SessionRequest::Kind kind, const std::string& command) {
+  if (request_.kind != SessionRequest::Kind::kNone || finished_) return false;
+  if (!link_.may_request(kind)) return false;
   request_.kind = kind;
   request_.command = command;
   link_.channel_ready();
-  return SSH_OK;
+  return true;
 }
 
-int OperatorChannel::on_shell(ssh_session, ssh_channel, void* userdata) {
-  return static_cast<OperatorChannel*>(userdata)->accept_start(SessionRequest::Kind::kShell, "");
+bool OperatorChannel::on_exec(std::string_view command) {
+  if (command.empty() || command.size() > kMaxCommand) return false;
+  return accept_start(SessionRequest::Kind::kExec, std::string(command));
 }
 
-int OperatorChannel::on_exec(ssh_session, ssh_channel, const char* command, void* userdata) {
-  std::string c = command ? command : "";
-  if (c.empty() || c.size() > kMaxCommand) return SSH_ERROR;
-  return static_cast<OperatorChannel*>(userdata)->accept_start(SessionRequest::Kind::kExec, c);
+bool OperatorChannel::on_subsystem(std::string_view name) {
+  std::string n(name);
+  if (n.empty() || n.size() > 64 || !valid_label(n)) return false;
+  return accept_start(SessionRequest::Kind::kSubsystem, n);
 }
 
-int OperatorChannel::on_subsystem(ssh_session, ssh_channel, const char* name, void* userdata) {
-  std::string n = name ? name : "";
-  if (n.empty() || n.size() > 64 || !valid_label(n)) return SSH_ERROR;
-  return static_cast<OperatorChannel*>(userdata)->accept_start(SessionRequest::Kind::kSubsystem, n);
+bool OperatorChannel::on_window_change(const ssh::WindowSize& size) {
+  int cols = std::clamp(size.cols, 1, 1000);
+  int rows = std::clamp(size.rows, 1, 1000);
+  request_.cols = cols;
+  request_.rows = rows;
+  if (bridge_) bridge_->window_change(cols, rows);
+  if (auto* terminal = shared()) terminal->resize(member_id_, cols, rows);
+  return true;
 }
 
-int OperatorChannel::on_window_change(ssh_session, ssh_channel, int cols, int rows, int, int,
-                                      void* userdata) {
-  auto* self = static_cast<OperatorChannel*>(userdata);
-  cols = std::clamp(cols, 1, 1000);
-  rows = std::clamp(rows, 1, 1000);
-  self->request_.cols = cols;
-  self->request_.rows = rows;
-  if (self->bridge_) self->bridge_->window_change(cols, rows);
-  if (auto* terminal = self->shared()) terminal->resize(self->member_id_, cols, rows);
-  return SSH_OK;
-}
-
-void OperatorChannel::on_signal(ssh_session, ssh_channel, const char* signal, void* userdata) {
-  auto* self = static_cast<OperatorChannel*>(userdata);
-  std::string name = signal ? signal : "";
+void OperatorChannel::on_signal(std::string_view signal) {
+  std::string name(signal);
   bool known = name.size() <= 8 && !name.empty() &&
                std::all_of(name.begin(), name.end(), [](char c) { return c >= 'A' && c <= 'Z'; });
-  if (known && self->bridge_) self->bridge_->signal(name);
+  if (known && bridge_) bridge_->signal(name);
 }
 
 void OperatorChannel::start_on_agentless(DeviceTunnel& device) {
@@ -222,19 +208,17 @@ void OperatorChannel::fail(const std::string& message) {
   if (bridge_) return bridge_->fail(message);
   if (!channel_) return;
   if (!forward_) {  // forwarded connections carry no stderr: they just close
-    std::string line = "switchboard: " + message + "\r\n";
-    ssh_channel_write_stderr(channel_, line.data(), static_cast<uint32_t>(line.size()));
-    ssh_channel_request_send_exit_status(channel_, 1);
+    channel_.write_stderr("switchboard: " + message + "\r\n");
+    channel_.send_exit_status(1);
   }
-  ssh_channel_send_eof(channel_);
-  ssh_channel_close(channel_);
+  channel_.send_eof();
+  channel_.close();
 }
 
 void OperatorChannel::notice(const std::string& text) {
   bool running = in_shared_ || (bridge_ && bridge_->state() == Bridge::State::kRunning);
   if (!channel_ || finished_ || !request_.pty || !running) return;
-  std::string line = "\r\n[switchboard] " + text + "\r\n";
-  ssh_channel_write(channel_, line.data(), static_cast<uint32_t>(line.size()));
+  channel_.write("\r\n[switchboard] " + text + "\r\n");
 }
 
 void OperatorChannel::device_gone(const std::string& why) {
@@ -251,8 +235,7 @@ void OperatorChannel::session_gone() {
     terminal->leave(member_id_);
   if (bridge_) bridge_->operator_gone();
   bridge_.reset();
-  if (channel_) ssh_remove_channel_callbacks(channel_, &callbacks_);
-  channel_ = nullptr;  // libssh frees it with the session
+  channel_.abandon();  // libssh frees it with the session
   finished_ = true;
 }
 
@@ -262,7 +245,7 @@ bool OperatorChannel::done() const {
     auto* terminal = shared();
     return !terminal || !terminal->has(member_id_);
   }
-  return finished_ && (!channel_ || ssh_channel_is_closed(channel_));
+  return finished_ && channel_.is_closed();
 }
 
 std::string OperatorChannel::audit_kind() const {

@@ -2,8 +2,6 @@
 // replies) and recorded; once the device side may be used (attached, consent given) they are
 // replayed toward the device through a Bridge.
 #pragma once
-#include <libssh/callbacks.h>
-
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -11,6 +9,7 @@
 #include <string>
 
 #include "common/time.hpp"
+#include "common/ssh/channel.hpp"
 #include "relay/bridge/bridge.hpp"
 #include "relay/bridge/shared_terminal.hpp"
 
@@ -23,9 +22,9 @@ class SharedTerminal;
 class OperatorChannel {
  public:
   // A session channel: installs the request callbacks.
-  OperatorChannel(OperatorLink& link, ssh_channel channel);
+  OperatorChannel(OperatorLink& link, ssh::Channel channel);
   // A direct-tcpip channel.
-  OperatorChannel(OperatorLink& link, ssh_channel channel, ForwardRequest forward);
+  OperatorChannel(OperatorLink& link, ssh::Channel channel, ForwardRequest forward);
   ~OperatorChannel();
   OperatorChannel(const OperatorChannel&) = delete;
   OperatorChannel& operator=(const OperatorChannel&) = delete;
@@ -45,22 +44,21 @@ class OperatorChannel {
   // The operator's session is about to be freed (and this channel with it).
   void session_gone();
   bool done() const;
+  // The operator's channel (for libssh's channel-open answer).
+  ssh::Channel& channel() { return channel_; }
   const Bridge* bridge() const { return bridge_.get(); }
   // Posts the channels row's end (outcome, bytes each way) and a "channel.closed" event, once;
   // nothing if the channel never started toward the device.
   void record_end();
 
  private:
-  static int on_pty(ssh_session, ssh_channel, const char* term, int cols, int rows, int, int,
-                    void* userdata);
-  static int on_shell(ssh_session, ssh_channel, void* userdata);
-  static int on_exec(ssh_session, ssh_channel, const char* command, void* userdata);
-  static int on_env(ssh_session, ssh_channel, const char* name, const char* value, void* userdata);
-  static int on_subsystem(ssh_session, ssh_channel, const char* name, void* userdata);
-  static void on_signal(ssh_session, ssh_channel, const char* signal, void* userdata);
-  static int on_window_change(ssh_session, ssh_channel, int cols, int rows, int, int,
-                              void* userdata);
-  int accept_start(SessionRequest::Kind kind, const std::string& command);
+  bool on_pty(const ssh::PtyRequest& request);
+  bool on_exec(std::string_view command);
+  bool on_env(std::string_view name, std::string_view value);
+  bool on_subsystem(std::string_view name);
+  void on_signal(std::string_view signal);
+  bool on_window_change(const ssh::WindowSize& size);
+  bool accept_start(SessionRequest::Kind kind, const std::string& command);
   // A device without the agent: forwards go to its registered services, sessions are refused.
   void start_on_agentless(DeviceTunnel& device);
   void start_recording();
@@ -70,8 +68,7 @@ class OperatorChannel {
   std::string audit_kind() const;
 
   OperatorLink& link_;
-  ssh_channel channel_;
-  ssh_channel_callbacks_struct callbacks_{};
+  ssh::Channel channel_;  // empty once released or freed with the session
   SessionRequest request_;
   std::optional<ForwardRequest> forward_;
   std::unique_ptr<Bridge> bridge_;

@@ -121,32 +121,31 @@ void OperatorLink::on_moved() {
   start_ready_channels();
 }
 
-ssh_channel OperatorLink::open_session_channel() {
+ssh::Channel* OperatorLink::open_session_channel() {
   if (phase_ == Phase::kRefused || channels_.size() >= kMaxChannels) return nullptr;
-  ssh_channel channel = ssh_channel_new(conn_.raw());
+  ssh::Channel channel = ssh::Channel::create(conn_.session());
   if (!channel) return nullptr;
-  channels_.push_back(std::make_unique<OperatorChannel>(*this, channel));
-  return channel;
+  channels_.push_back(std::make_unique<OperatorChannel>(*this, std::move(channel)));
+  return &channels_.back()->channel();
 }
 
-ssh_channel OperatorLink::open_forward(ssh_message message) {
+bool OperatorLink::open_forward(ssh::Message& message) {
   if (phase_ == Phase::kRefused || channels_.size() >= kMaxChannels ||
       target_.mode == AttachMode::kObserver)
-    return nullptr;
-  const char* host = ssh_message_channel_request_open_destination(message);
-  int port = ssh_message_channel_request_open_destination_port(message);
-  const char* origin = ssh_message_channel_request_open_originator(message);
-  std::string h = host ? host : "";
+    return false;
+  std::string h = message.destination();
+  int port = message.destination_port();
   spdlog::debug("operator {} asks for {}:{}", operator_name_, h, port);
-  if (h.empty() || h.size() > 255 || port < 0 || port > 65535) return nullptr;
-  if (!agentless_service_exists(h, port)) return nullptr;
-  ssh_channel channel = ssh_message_channel_request_open_reply_accept(message);
-  if (!channel) return nullptr;
-  ForwardRequest forward{h, port, origin ? origin : "127.0.0.1",
-                         ssh_message_channel_request_open_originator_port(message)};
-  channels_.push_back(std::make_unique<OperatorChannel>(*this, channel, std::move(forward)));
+  if (h.empty() || h.size() > 255 || port < 0 || port > 65535) return false;
+  if (!agentless_service_exists(h, port)) return false;
+  ssh::Channel channel = message.accept_channel();
+  if (!channel) return false;
+  std::string origin = message.originator();
+  ForwardRequest forward{h, port, origin.empty() ? "127.0.0.1" : origin, message.originator_port()};
+  channels_.push_back(
+      std::make_unique<OperatorChannel>(*this, std::move(channel), std::move(forward)));
   channel_ready();
-  return channel;
+  return true;
 }
 
 bool OperatorLink::agentless_service_exists(const std::string& host, int port) const {

@@ -14,6 +14,8 @@
 #include <string>
 #include <vector>
 
+#include "common/ssh/channel.hpp"
+#include "common/ssh/message.hpp"
 #include "relay/bridge/bridge.hpp"
 #include "relay/device/device_tunnel.hpp"
 #include "relay/device/member.hpp"
@@ -44,9 +46,10 @@ class OperatorLink : public DeviceMember {
 
   // Right after authentication.
   void begin();
-  ssh_channel open_session_channel();
-  // A direct-tcpip request; returns a channel (accepted) or nullptr (refused now).
-  ssh_channel open_forward(ssh_message message);
+  // A session channel the operator opens: ours (nullptr refuses it).
+  ssh::Channel* open_session_channel();
+  // A direct-tcpip request: true if accepted, false if refused now (libssh replies).
+  bool open_forward(ssh::Message& message);
   // Whether a channel of this operator may ask for that kind of session (observers: shell).
   bool may_request(SessionRequest::Kind kind) const;
   void channel_ready();  // a channel's request arrived: start what may start

@@ -16,10 +16,8 @@ constexpr auto kMaxLifetime = std::chrono::seconds(30);
 constexpr std::size_t kMaxChunk = 32 * 1024;
 }  // namespace
 
-struct OperatorQuery::Channel {
-  OperatorQuery* owner = nullptr;
-  ssh_channel channel = nullptr;
-  ssh_channel_callbacks_struct callbacks{};
+struct OperatorQuery::QueryChannel {
+  ssh::Channel channel;
   bool asked = false;  // exec or shell arrived
   QueryAnswer reply;
   std::size_t out_sent = 0;
@@ -33,62 +31,42 @@ OperatorQuery::OperatorQuery(PeerConn& conn, std::string operator_name)
       operator_name_(std::move(operator_name)),
       started_(std::chrono::steady_clock::now()) {}
 
-OperatorQuery::~OperatorQuery() {
-  for (auto& c : channels_) {
-    if (!c->channel) continue;
-    ssh_remove_channel_callbacks(c->channel, &c->callbacks);
-    ssh_channel_free(c->channel);
-  }
-}
+// Each channel's destructor removes its callbacks, then frees it.
+OperatorQuery::~OperatorQuery() = default;
 
-ssh_channel OperatorQuery::open_channel() {
+ssh::Channel* OperatorQuery::open_channel() {
   if (channels_.size() >= kMaxQueryChannels) return nullptr;
-  ssh_channel channel = ssh_channel_new(conn_.raw());
+  ssh::Channel channel = ssh::Channel::create(conn_.session());
   if (!channel) return nullptr;
-  auto c = std::make_unique<Channel>();
-  c->owner = this;
-  c->channel = channel;
-  c->callbacks.userdata = c.get();
-  c->callbacks.channel_pty_request_function = &OperatorQuery::on_pty;
-  c->callbacks.channel_env_request_function = &OperatorQuery::on_env;
-  c->callbacks.channel_shell_request_function = &OperatorQuery::on_shell;
-  c->callbacks.channel_exec_request_function = &OperatorQuery::on_exec;
-  c->callbacks.channel_subsystem_request_function = &OperatorQuery::on_subsystem;
-  ssh_callbacks_init(&c->callbacks);
-  ssh_set_channel_callbacks(channel, &c->callbacks);
+  auto c = std::make_unique<QueryChannel>();
+  c->channel = std::move(channel);
+  QueryChannel* q = c.get();
+  c->channel.listen({
+      .pty = [](const ssh::PtyRequest&) { return false; },  // nothing here is interactive
+      .shell = [this, q] { return on_shell(*q); },
+      .exec = [this, q](std::string_view command) { return on_exec(*q, command); },
+      // Accepted and ignored: the answers do not depend on the locale.
+      .env = [](std::string_view, std::string_view) { return true; },
+      .subsystem = [](std::string_view) { return false; },
+  });
   channels_.push_back(std::move(c));
-  return channel;
+  return &q->channel;
 }
 
-int OperatorQuery::on_pty(ssh_session, ssh_channel, const char*, int, int, int, int, void*) {
-  return SSH_ERROR;  // nothing here is interactive
+bool OperatorQuery::on_shell(QueryChannel& c) {
+  if (c.asked) return false;
+  answer(c, "");  // a shell gets the usage text and exit status 2
+  return true;
 }
 
-int OperatorQuery::on_env(ssh_session, ssh_channel, const char*, const char*, void*) {
-  return SSH_OK;  // accepted and ignored: the answers do not depend on the locale
+bool OperatorQuery::on_exec(QueryChannel& c, std::string_view command) {
+  if (c.asked) return false;
+  std::string text(command.substr(0, kMaxCommandShown + 1));
+  answer(c, text.size() > kMaxCommandShown ? text.substr(0, kMaxCommandShown) + "..." : text);
+  return true;
 }
 
-int OperatorQuery::on_subsystem(ssh_session, ssh_channel, const char*, void*) {
-  return SSH_ERROR;
-}
-
-int OperatorQuery::on_shell(ssh_session, ssh_channel, void* userdata) {
-  auto* c = static_cast<Channel*>(userdata);
-  if (c->asked) return SSH_ERROR;
-  c->owner->answer(*c, "");  // a shell gets the usage text and exit status 2
-  return SSH_OK;
-}
-
-int OperatorQuery::on_exec(ssh_session, ssh_channel, const char* command, void* userdata) {
-  auto* c = static_cast<Channel*>(userdata);
-  if (c->asked || !command) return SSH_ERROR;
-  std::string text(command, strnlen(command, kMaxCommandShown + 1));
-  c->owner->answer(
-      *c, text.size() > kMaxCommandShown ? text.substr(0, kMaxCommandShown) + "..." : text);
-  return SSH_OK;
-}
-
-void OperatorQuery::answer(Channel& c, const std::string& command) {
+void OperatorQuery::answer(QueryChannel& c, const std::string& command) {
   c.asked = true;
   auto request = parse_query(command);
   if (request.verb == QueryRequest::Verb::kSessions) {
@@ -122,47 +100,40 @@ QueryAnswer OperatorQuery::sessions_answer(bool json) const {
 
 // Writes what the peer's window takes (never more: a short write would lose data), then
 // exit-status, EOF and CLOSE.
-bool OperatorQuery::flush(Channel& c) {
-  if (!c.asked || ssh_channel_is_closed(c.channel)) return false;
+bool OperatorQuery::flush(QueryChannel& c) {
+  if (!c.asked || c.channel.is_closed()) return false;
   auto write_part = [&](const std::string& text, std::size_t& sent, bool is_stderr) {
     while (sent < text.size()) {
-      std::size_t window = ssh_channel_window_size(c.channel);
+      std::size_t window = c.channel.window();
       std::size_t n = std::min({text.size() - sent, window, kMaxChunk});
       if (n == 0) return false;
-      int rc =
-          is_stderr
-              ? ssh_channel_write_stderr(c.channel, text.data() + sent, static_cast<uint32_t>(n))
-              : ssh_channel_write(c.channel, text.data() + sent, static_cast<uint32_t>(n));
-      if (rc < 0) {
+      std::string_view part(text.data() + sent, n);
+      ssh::Io written = is_stderr ? c.channel.write_stderr(part) : c.channel.write(part);
+      if (written.error) {
         sent = text.size();  // the channel is gone; nothing more to say
         return true;
       }
-      if (rc == 0) return false;
-      sent += static_cast<std::size_t>(rc);
+      if (written.bytes == 0) return false;
+      sent += written.bytes;
     }
     return true;
   };
   if (!write_part(c.reply.out, c.out_sent, false)) return false;
   if (!write_part(c.reply.err, c.err_sent, true)) return false;
   if (!c.status_sent) {
-    ssh_channel_request_send_exit_status(c.channel, c.reply.exit_status);
+    c.channel.send_exit_status(c.reply.exit_status);
     c.status_sent = true;
   }
-  // ssh_channel_close may return SSH_AGAIN before queueing CLOSE (libssh 0.10): repeat it.
-  if (!c.close_sent) c.close_sent = ssh_channel_close(c.channel) == SSH_OK;
+  // A close may return kAgain before queueing CLOSE (libssh 0.10): repeat it.
+  if (!c.close_sent) c.close_sent = c.channel.close() == ssh::Rc::kOk;
   return c.close_sent;
 }
 
 void OperatorQuery::service() {
   for (auto& c : channels_) flush(*c);
-  // Closed by us once answered, or by the client at any time.
-  std::erase_if(channels_, [](const auto& c) {
-    if (!ssh_channel_is_closed(c->channel)) return false;
-    ssh_remove_channel_callbacks(c->channel, &c->callbacks);
-    ssh_channel_free(c->channel);
-    c->channel = nullptr;
-    return true;
-  });
+  // Closed by us once answered, or by the client at any time; the channel's destructor
+  // removes its callbacks, then frees it.
+  std::erase_if(channels_, [](const auto& c) { return c->channel.is_closed(); });
 }
 
 void OperatorQuery::sweep(std::chrono::steady_clock::time_point now) {
@@ -171,10 +142,7 @@ void OperatorQuery::sweep(std::chrono::steady_clock::time_point now) {
 
 void OperatorQuery::on_closed() {
   // libssh frees the channels with the session; only our callbacks must go first.
-  for (auto& c : channels_) {
-    if (c->channel) ssh_remove_channel_callbacks(c->channel, &c->callbacks);
-    c->channel = nullptr;
-  }
+  for (auto& c : channels_) c->channel.abandon();
   channels_.clear();
 }
 

@@ -122,17 +122,17 @@ class HostClient : public ssh::Conn {
  private:
   bool authenticate() {
     if (!connected_) {
-      int rc = ssh_connect(raw());
+      ssh::Rc rc = session().connect();
       if (!has_event() && !attach_event()) return close("no event"), false;
-      if (rc == SSH_AGAIN) return false;
-      if (rc != SSH_OK) return close("connect failed"), false;
+      if (rc == ssh::Rc::kAgain) return false;
+      if (rc != ssh::Rc::kOk) return close("connect failed"), false;
       connected_ = true;
     }
-    int rc = ssh_userauth_publickey(raw(), nullptr, key_.get());
-    if (rc == SSH_AUTH_AGAIN) return false;
-    if (rc != SSH_AUTH_SUCCESS) return close("auth failed"), false;
+    ssh::AuthResult rc = session().authenticate(key_);
+    if (rc == ssh::AuthResult::kAgain) return false;
+    if (rc != ssh::AuthResult::kSuccess) return close("auth failed"), false;
     authenticated_ = true;
-    host_.install(raw());  // as the tunnel does: right after authentication
+    host_.install();  // as the tunnel does: right after authentication
     installed = true;
     return true;
   }
