@@ -11,11 +11,7 @@
 #include <unordered_map>
 
 #include "common/util.hpp"
-#include "relay/router/context.hpp"
-#include "relay/device/device_tunnel.hpp"
-#include "relay/operator/operator_link.hpp"
 #include "relay/audit/recording.hpp"
-#include "relay/connection/server_conn.hpp"
 #include "relay/store/store.hpp"
 
 namespace sb::relay {
@@ -398,26 +394,5 @@ std::set<std::string> Recorder::open_paths() const {
 }
 
 // ---- hooks ------------------------------------------------------------------------------------
-
-std::unique_ptr<Recording> record_shell(ServerConn& device_conn, ServerConn& op_conn, bool shared,
-                                        int cols, int rows, const std::string& term) {
-  Recorder* recorder = device_conn.context().recorder;
-  DeviceTunnel* device = device_conn.device();
-  if (!recorder || !device) return nullptr;
-  RecordingInfo info;
-  info.session = device->session_id();
-  info.device = device->device_name();
-  if (const OperatorLink* link = op_conn.operator_link()) {
-    info.operator_name = link->operator_name();
-    // An own shell belongs to one attachment; a shared terminal outlives its members'.
-    if (!shared && link->attachment_id() != 0) info.attachment = link->attachment_id();
-  }
-  info.fingerprint = op_conn.fingerprint();
-  info.shared = shared;
-  info.cols = cols;
-  info.rows = rows;
-  info.term = term.empty() ? "xterm" : term;
-  return recorder->start(std::move(info));
-}
 
 }  // namespace sb::relay

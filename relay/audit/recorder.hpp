@@ -20,8 +20,6 @@ class Store;
 
 namespace sb::relay {
 
-class ServerConn;
-
 struct RecorderOptions {
   std::uint64_t max_file_bytes = 64ull << 20;  // per recording; then a marker and it stops
   bool record_input = false;
@@ -91,10 +89,5 @@ class Recorder {
   RecorderOptions options_;
   std::thread thread_;
 };
-
-// The recording of a shell on this device for this operator, or nullptr when the relay does
-// not record (serve --no-record).
-std::unique_ptr<Recording> record_shell(ServerConn& device_conn, ServerConn& op_conn, bool shared,
-                                        int cols, int rows, const std::string& term);
 
 }  // namespace sb::relay

@@ -4,7 +4,7 @@
 
 #include <memory>
 
-#include "relay/connection/server_conn.hpp"
+#include "relay/router/peer_conn.hpp"
 
 namespace sb::relay {
 
@@ -25,7 +25,7 @@ char* move_buffer() {
 }
 }  // namespace
 
-Bridge::Bridge(ServerConn& op_conn, ssh_channel op, ServerConn& device_conn)
+Bridge::Bridge(PeerConn& op_conn, ssh_channel op, PeerConn& device_conn)
     : op_conn_(op_conn), device_conn_(device_conn), op_(op) {}
 
 Bridge::~Bridge() {
@@ -120,7 +120,7 @@ void Bridge::step_setup() {
   }
 }
 
-bool Bridge::move(ssh_channel from, const ServerConn& from_conn, ssh_channel to, bool stderr_stream,
+bool Bridge::move(ssh_channel from, const PeerConn& from_conn, ssh_channel to, bool stderr_stream,
                   std::string& pending, std::uint64_t& drained_at, std::uint64_t& counter) {
   auto write = [&](const char* data, std::size_t len) {
     int n = stderr_stream ? ssh_channel_write_stderr(to, data, static_cast<uint32_t>(len))

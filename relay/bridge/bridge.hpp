@@ -16,7 +16,7 @@
 
 namespace sb::relay {
 
-class ServerConn;
+class PeerConn;
 
 struct SessionRequest {
   bool pty = false;
@@ -51,7 +51,7 @@ class Bridge {
   enum class State { kOpening, kPty, kEnv, kStart, kRunning, kClosing, kDone };
 
   // op: the operator's channel (its callbacks are the caller's); device_conn: the device.
-  Bridge(ServerConn& op_conn, ssh_channel op, ServerConn& device_conn);
+  Bridge(PeerConn& op_conn, ssh_channel op, PeerConn& device_conn);
   ~Bridge();
   Bridge(const Bridge&) = delete;
   Bridge& operator=(const Bridge&) = delete;
@@ -86,7 +86,7 @@ class Bridge {
   int open_forward_channel();  // SSH_OK, SSH_AGAIN or SSH_ERROR, like ssh_channel_open_*
   // drained_at: the source session's packet count when this stream's channel buffer was last
   // seen empty (data only arrives in packets, so an unchanged count means nothing to read).
-  bool move(ssh_channel from, const ServerConn& from_conn, ssh_channel to, bool stderr_stream,
+  bool move(ssh_channel from, const PeerConn& from_conn, ssh_channel to, bool stderr_stream,
             std::string& pending, std::uint64_t& drained_at, std::uint64_t& counter);
   void propagate_end();
   void finish_operator_side();
@@ -94,8 +94,8 @@ class Bridge {
   void release_operator_channel();
   void after_libssh_calls();
 
-  ServerConn& op_conn_;
-  ServerConn& device_conn_;
+  PeerConn& op_conn_;
+  PeerConn& device_conn_;
   ssh_channel op_;
   ssh_channel dev_ = nullptr;
   ssh_channel_callbacks_struct dev_callbacks_{};

@@ -4,8 +4,7 @@
 
 #include <algorithm>
 
-#include "relay/audit/recorder.hpp"
-#include "relay/connection/server_conn.hpp"
+#include "relay/router/peer_conn.hpp"
 
 namespace sb::relay {
 
@@ -13,7 +12,8 @@ namespace {
 constexpr std::size_t kOutputChunk = 16 * 1024;
 }
 
-SharedTerminal::SharedTerminal(ServerConn& device_conn) : device_conn_(device_conn) {}
+SharedTerminal::SharedTerminal(PeerConn& device_conn, Recorder* recorder, RecordingInfo recording)
+    : device_conn_(device_conn), recorder_(recorder), recording_info_(std::move(recording)) {}
 
 SharedTerminal::~SharedTerminal() {
   if (!dev_) return;
@@ -22,34 +22,41 @@ SharedTerminal::~SharedTerminal() {
   ssh_channel_free(dev_);
 }
 
-void SharedTerminal::join(ServerConn& op_conn, ssh_channel op, bool read_write, int cols, int rows,
-                          const std::string& term, std::shared_ptr<MemberBytes> bytes) {
+SharedTerminal::MemberId SharedTerminal::join(std::unique_ptr<TerminalMember> member,
+                                              bool read_write, int cols, int rows,
+                                              const std::string& term,
+                                              std::shared_ptr<MemberBytes> bytes) {
   if (members_.empty() && !dev_) term_ = term.empty() ? "xterm" : term;
   if (!bytes) bytes = std::make_shared<MemberBytes>();
+  const MemberId id = next_member_id_++;
   members_.push_back(
-      Member{&op_conn, op, read_write, cols, rows, recent_screen(), std::move(bytes)});
+      Member{id, std::move(member), read_write, cols, rows, recent_screen(), std::move(bytes)});
   if (!dev_) {
     dev_ = ssh_channel_new(device_conn_.raw());
-    if (!dev_) return end_all("the relay could not open a channel to the device");
+    if (!dev_) {
+      end_all("the relay could not open a channel to the device");
+      return id;
+    }
     dev_callbacks_.userdata = this;
     dev_callbacks_.channel_exit_status_function = &SharedTerminal::on_exit_status;
     ssh_callbacks_init(&dev_callbacks_);
     ssh_set_channel_callbacks(dev_, &dev_callbacks_);
   }
   pump();
+  return id;
 }
 
 void SharedTerminal::on_exit_status(ssh_session, ssh_channel, int status, void* userdata) {
   static_cast<SharedTerminal*>(userdata)->exit_status_ = status;
 }
 
-bool SharedTerminal::has(ssh_channel op) const {
+bool SharedTerminal::has(MemberId id) const {
   return std::any_of(members_.begin(), members_.end(),
-                     [op](const Member& m) { return m.channel == op; });
+                     [id](const Member& m) { return m.id == id; });
 }
 
-void SharedTerminal::leave(ssh_channel op) {
-  std::erase_if(members_, [op](const Member& m) { return m.channel == op; });
+void SharedTerminal::leave(MemberId id) {
+  std::erase_if(members_, [id](const Member& m) { return m.id == id; });
   if (members_.empty() && dev_ && state_ != State::kEnded) {
     // Nobody is watching: end the device's shell rather than leave it running unseen.
     ssh_channel_close(dev_);
@@ -61,9 +68,9 @@ void SharedTerminal::leave(ssh_channel op) {
   }
 }
 
-void SharedTerminal::resize(ssh_channel op, int cols, int rows) {
+void SharedTerminal::resize(MemberId id, int cols, int rows) {
   for (auto& m : members_)
-    if (m.channel == op) m.cols = cols, m.rows = rows;
+    if (m.id == id) m.cols = cols, m.rows = rows;
   apply_size();
 }
 
@@ -111,14 +118,25 @@ void SharedTerminal::step_setup() {
       if (rc == SSH_AGAIN) return;
       if (rc != SSH_OK) return end_all("the device refused to start a shell");
       state_ = State::kRunning;
-      if (!members_.empty())
-        recording_ = record_shell(device_conn_, *members_.front().conn, true, size_sent_->first,
-                                  size_sent_->second, term_);
+      start_recording();
       apply_size();
       break;
     default:
       break;
   }
+}
+
+void SharedTerminal::start_recording() {
+  if (!recorder_ || members_.empty()) return;
+  RecordingInfo info = recording_info_;
+  // A shared terminal outlives its members' attachments: it belongs to the session.
+  info.operator_name = members_.front().sink->operator_name();
+  info.fingerprint = members_.front().sink->fingerprint();
+  info.shared = true;
+  info.cols = size_sent_->first;
+  info.rows = size_sent_->second;
+  info.term = term_;
+  recording_ = recorder_->start(std::move(info));
 }
 
 void SharedTerminal::remember(std::string_view data) {
@@ -134,12 +152,10 @@ std::string SharedTerminal::recent_screen() const {
 
 void SharedTerminal::flush_member(Member& m) {
   while (!m.pending.empty()) {
-    std::size_t room = std::min<std::size_t>(ssh_channel_window_size(m.channel), m.pending.size());
-    if (room == 0) return;
-    int n = ssh_channel_write(m.channel, m.pending.data(), static_cast<uint32_t>(room));
-    if (n <= 0) return;
-    m.bytes->out += static_cast<std::uint64_t>(n);
-    m.pending.erase(0, static_cast<std::size_t>(n));
+    std::size_t n = m.sink->write_output(m.pending);
+    if (n == 0) return;
+    m.bytes->out += n;
+    m.pending.erase(0, n);
   }
 }
 
@@ -177,7 +193,7 @@ void SharedTerminal::forward_input(Member& m) {
                            ? std::min<std::size_t>(ssh_channel_window_size(dev_), sizeof buf)
                            : sizeof buf;
     if (room == 0) return;
-    int got = ssh_channel_read_nonblocking(m.channel, buf, static_cast<uint32_t>(room), 0);
+    int got = static_cast<int>(m.sink->read_input(buf, room));
     if (got <= 0) return;
     if (!m.read_write) continue;  // observers watch; their keystrokes go nowhere
     if (recording_) recording_->input({buf, static_cast<std::size_t>(got)});
@@ -192,10 +208,8 @@ void SharedTerminal::pump() {
   if (finished_ || !dev_) return;
   if (state_ != State::kRunning) step_setup();
   // Members whose operator closed this channel (but kept the connection) leave.
-  std::erase_if(members_, [](const Member& m) {
-    return ssh_channel_is_closed(m.channel) || ssh_channel_is_eof(m.channel);
-  });
-  if (members_.empty() && state_ != State::kEnded) return leave(nullptr);
+  std::erase_if(members_, [](const Member& m) { return m.sink->left(); });
+  if (members_.empty() && state_ != State::kEnded) return leave(0);
   if (state_ == State::kRunning) {
     for (auto& m : members_) flush_member(m);
     read_device_output();
@@ -211,16 +225,10 @@ void SharedTerminal::pump() {
 }
 
 void SharedTerminal::end_all(const std::string& why) {
+  const int status = exit_status_.value_or(why.empty() ? 0 : 1);
   for (auto& m : members_) {
-    if (!why.empty()) {
-      std::string line = "switchboard: " + why + "\r\n";
-      ssh_channel_write_stderr(m.channel, line.data(), static_cast<uint32_t>(line.size()));
-    }
-    const int status = exit_status_.value_or(why.empty() ? 0 : 1);
     m.bytes->exit_status = status;
-    ssh_channel_request_send_exit_status(m.channel, status);
-    ssh_channel_send_eof(m.channel);
-    ssh_channel_close(m.channel);
+    m.sink->end(why, status);
   }
   members_.clear();
   state_ = State::kEnded;
@@ -236,7 +244,7 @@ void SharedTerminal::device_gone(const std::string& why) {
 
 void SharedTerminal::after_libssh_calls() {
   device_conn_.after_foreign_use();
-  for (auto& m : members_) m.conn->after_foreign_use();
+  for (auto& m : members_) m.sink->after_io();
 }
 
 }  // namespace sb::relay

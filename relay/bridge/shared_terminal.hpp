@@ -5,6 +5,9 @@
 //
 // Backpressure: output is read from the device only while every member has room (its pending
 // bytes under a cap), so a slow member slows the terminal instead of growing memory.
+//
+// Members are TerminalMembers (terminal_member.hpp): the terminal fans out to them and reads
+// their keystrokes without knowing they are SSH channels.
 #pragma once
 #include <libssh/callbacks.h>
 
@@ -16,10 +19,12 @@
 #include <string_view>
 #include <vector>
 
+#include "relay/audit/recorder.hpp"
+#include "relay/bridge/terminal_member.hpp"
+
 namespace sb::relay {
 
-class ServerConn;
-class Recording;
+class PeerConn;
 
 // What one member moved, counted at the relay: keystrokes forwarded to the device (in) and
 // output delivered to the member (out).
@@ -35,17 +40,20 @@ class SharedTerminal {
   static constexpr std::size_t kReplayBytes = 64 * 1024;
   static constexpr std::size_t kMemberPendingCap = 256 * 1024;
 
-  explicit SharedTerminal(ServerConn& device_conn);
+  // recording: what the device's side of a recording says (session, device); null recorder:
+  // nothing is recorded.
+  SharedTerminal(PeerConn& device_conn, Recorder* recorder, RecordingInfo recording);
   ~SharedTerminal();
   SharedTerminal(const SharedTerminal&) = delete;
   SharedTerminal& operator=(const SharedTerminal&) = delete;
 
-  void join(ServerConn& op_conn, ssh_channel op, bool read_write, int cols, int rows,
-            const std::string& term, std::shared_ptr<MemberBytes> bytes = nullptr);
-  // The member's channel is going away (its owner frees it after this).
-  void leave(ssh_channel op);
-  bool has(ssh_channel op) const;
-  void resize(ssh_channel op, int cols, int rows);
+  using MemberId = std::uint64_t;
+  MemberId join(std::unique_ptr<TerminalMember> member, bool read_write, int cols, int rows,
+                const std::string& term, std::shared_ptr<MemberBytes> bytes = nullptr);
+  // The member is going away (its owner frees what it wraps after this).
+  void leave(MemberId id);
+  bool has(MemberId id) const;
+  void resize(MemberId id, int cols, int rows);
   void pump();
   void device_gone(const std::string& why);
   bool empty() const { return members_.empty(); }
@@ -54,8 +62,8 @@ class SharedTerminal {
 
  private:
   struct Member {
-    ServerConn* conn;
-    ssh_channel channel;
+    MemberId id;
+    std::unique_ptr<TerminalMember> sink;
     bool read_write;
     int cols, rows;
     std::string pending;  // output not yet accepted by this member's window
@@ -69,13 +77,17 @@ class SharedTerminal {
   void apply_size();
   std::optional<std::pair<int, int>> smallest_size() const;
   void end_all(const std::string& why);
+  void start_recording();
   void remember(std::string_view data);
   // What a late joiner sees first: the last kReplayBytes of output.
   std::string recent_screen() const;
   void after_libssh_calls();
 
   enum class State { kOpening, kPty, kShell, kRunning, kEnded };
-  ServerConn& device_conn_;
+  PeerConn& device_conn_;
+  Recorder* recorder_;
+  RecordingInfo recording_info_;
+  MemberId next_member_id_ = 1;
   ssh_channel dev_ = nullptr;
   ssh_channel_callbacks_struct dev_callbacks_{};
   State state_ = State::kOpening;

@@ -5,10 +5,7 @@
 #include "common/names.hpp"
 #include "common/util.hpp"
 #include "keys/keys.hpp"
-#include "relay/device/device_tunnel.hpp"
 #include "relay/device/janitor_policy.hpp"
-#include "relay/operator/operator_link.hpp"
-#include "relay/operator/operator_query.hpp"
 
 namespace sb::relay {
 
@@ -24,9 +21,7 @@ bool is_agent_client(ssh_session session) {
 
 ServerConn::ServerConn(boost::asio::any_io_executor executor, ssh::Session session, Context& ctx,
                        std::string source_addr)
-    : ssh::Conn(std::move(executor), std::move(session)),
-      ctx_(ctx),
-      source_addr_(std::move(source_addr)) {
+    : PeerConn(std::move(executor), std::move(session), ctx, std::move(source_addr)) {
   counted_unauthenticated_ = true;  // the listener admitted this source before creating us
   server_callbacks_.userdata = this;
   server_callbacks_.auth_pubkey_function = &ServerConn::on_auth_pubkey;
@@ -44,8 +39,8 @@ ServerConn::~ServerConn() {
 }
 
 bool ServerConn::established() const {
-  return (state_ == State::kDevice && device_ && device_->has_session()) ||
-         state_ == State::kOperator || state_ == State::kQuery;
+  if (const auto* device = std::get_if<DeviceTunnel>(&role_)) return device->has_session();
+  return is_operator() || std::holds_alternative<OperatorQuery>(role_);
 }
 
 void ServerConn::leave_unauthenticated() {
@@ -55,24 +50,16 @@ void ServerConn::leave_unauthenticated() {
 }
 
 void ServerConn::service() {
-  switch (state_) {
-    case State::kKeyExchange:
-      step_key_exchange();
-      break;
-    case State::kAuthenticating:
-      break;  // authentication advances inside libssh's callbacks
-    case State::kDevice:
-      device_->service();
-      break;
-    case State::kOperator:
-      operator_->service();
-      break;
-    case State::kQuery:
-      query_->service();
-      break;
-    case State::kClosed:
-      break;
-  }
+  if (closed_) return;
+  std::visit(
+      [this](auto& role) {
+        using R = std::decay_t<decltype(role)>;
+        if constexpr (std::is_same_v<R, KeyExchange>)
+          step_key_exchange();
+        else if constexpr (!std::is_same_v<R, Authenticating>)
+          role.service();  // authentication itself advances inside libssh's callbacks
+      },
+      role_);
 }
 
 void ServerConn::step_key_exchange() {
@@ -83,7 +70,8 @@ void ServerConn::step_key_exchange() {
     return;
   }
   if (rc == SSH_OK) {
-    state_ = State::kAuthenticating;
+    // Authentication may already have chosen a role in the pump that finished the exchange.
+    if (std::holds_alternative<KeyExchange>(role_)) role_.emplace<Authenticating>();
   } else if (rc == SSH_ERROR) {
     spdlog::info("handshake failed from {}: {}", source_addr_, ssh_get_error(raw()));
     close("key exchange failed");
@@ -115,7 +103,8 @@ void ServerConn::refuse_auth(const std::string& user, const std::string& reason)
 int ServerConn::auth_pubkey(const char* user_c, ssh_key key, char signature_state) {
   // libssh only asks once key exchange is complete; our state may not have caught up yet when
   // the request came in the same pump that finished the exchange.
-  bool may_authenticate = state_ == State::kAuthenticating || state_ == State::kKeyExchange;
+  bool may_authenticate =
+      std::holds_alternative<Authenticating>(role_) || std::holds_alternative<KeyExchange>(role_);
   if (!may_authenticate || user_c == nullptr) return SSH_AUTH_DENIED;
   std::string user(user_c, strnlen(user_c, kMaxUserName + 1));
   if (user.size() > kMaxUserName) user.resize(kMaxUserName);
@@ -135,11 +124,10 @@ int ServerConn::auth_pubkey(const char* user_c, ssh_key key, char signature_stat
 
   fingerprint_ = fp;
   key_line_ = keys::public_key_of(key).openssh_line();
-  state_ = State::kDevice;
   leave_unauthenticated();
-  device_ = std::make_unique<DeviceTunnel>(*this);
+  auto& device = role_.emplace<DeviceTunnel>(*this);
   // The banner with its session ID has to go out before authentication succeeds.
-  if (!is_agent_client(raw())) device_->begin_agentless();
+  if (!is_agent_client(raw())) device.begin_agentless();
   return SSH_AUTH_SUCCESS;
 }
 
@@ -163,21 +151,19 @@ int ServerConn::auth_operator(const std::string& user, const std::string& fp,
   if (signature_state != SSH_PUBLICKEY_STATE_VALID) return SSH_AUTH_DENIED;
   leave_unauthenticated();
   if (query) {
-    state_ = State::kQuery;
-    query_ = std::make_unique<OperatorQuery>(*this, op->second);
+    role_.emplace<OperatorQuery>(*this, op->second);
     return SSH_AUTH_SUCCESS;
   }
-  state_ = State::kOperator;
-  operator_ = std::make_unique<OperatorLink>(*this, *target, op->second);
-  operator_->begin();
+  role_.emplace<OperatorLink>(*this, *target, op->second).begin();
   return SSH_AUTH_SUCCESS;
 }
 
 ssh_channel ServerConn::on_channel_open(ssh_session, void* userdata) {
   auto* self = static_cast<ServerConn*>(userdata);
-  if (self->state_ == State::kDevice && self->device_) return self->device_->open_control();
-  if (self->state_ == State::kOperator) return self->operator_->open_session_channel();
-  if (self->state_ == State::kQuery) return self->query_->open_channel();
+  if (self->closed_) return nullptr;
+  if (auto* device = std::get_if<DeviceTunnel>(&self->role_)) return device->open_control();
+  if (auto* link = std::get_if<OperatorLink>(&self->role_)) return link->open_session_channel();
+  if (auto* query = std::get_if<OperatorQuery>(&self->role_)) return query->open_channel();
   return nullptr;
 }
 
@@ -185,12 +171,13 @@ int ServerConn::on_message(ssh_session, ssh_message message, void* userdata) {
   auto* self = static_cast<ServerConn*>(userdata);
   bool direct_tcpip = ssh_message_type(message) == SSH_REQUEST_CHANNEL_OPEN &&
                       ssh_message_subtype(message) == SSH_CHANNEL_DIRECT_TCPIP;
-  if (direct_tcpip && self->state_ == State::kOperator)
-    return self->operator_->open_forward(message) ? 0 : 1;
+  if (self->closed_) return 1;
+  auto* link = std::get_if<OperatorLink>(&self->role_);
+  if (direct_tcpip && link) return link->open_forward(message) ? 0 : 1;
   // tcpip-forward from `ssh -R NAME:PORT:...`: an agentless device's services.
-  if (ssh_message_type(message) == SSH_REQUEST_GLOBAL && self->state_ == State::kDevice &&
-      self->device_)
-    return self->device_->on_global_request(message) ? 0 : 1;
+  auto* device = std::get_if<DeviceTunnel>(&self->role_);
+  if (ssh_message_type(message) == SSH_REQUEST_GLOBAL && device)
+    return device->on_global_request(message) ? 0 : 1;
   return 1;  // libssh sends the default refusal
 }
 
@@ -201,21 +188,21 @@ void ServerConn::check(std::chrono::steady_clock::time_point now) {
       close("handshake timeout");
     return;
   }
-  if (state_ == State::kDevice) device_->check(now);
+  if (auto* device = std::get_if<DeviceTunnel>(&role_)) device->check(now);
 }
 
 void ServerConn::sweep(std::chrono::steady_clock::time_point now) {
   if (closing()) return;
   if (!established()) return check(now);
-  if (state_ == State::kDevice) device_->expire_consents(now);
-  if (state_ == State::kQuery) query_->sweep(now);
+  if (auto* device = std::get_if<DeviceTunnel>(&role_)) device->expire_consents(now);
+  if (auto* query = std::get_if<OperatorQuery>(&role_)) query->sweep(now);
 }
 
 void ServerConn::on_closed(const std::string& reason) {
-  state_ = State::kClosed;
-  if (device_) device_->on_closed(reason);
-  if (operator_) operator_->on_closed(reason);
-  if (query_) query_->on_closed();
+  closed_ = true;
+  if (auto* device = std::get_if<DeviceTunnel>(&role_)) device->on_closed(reason);
+  if (auto* link = std::get_if<OperatorLink>(&role_)) link->on_closed(reason);
+  if (auto* query = std::get_if<OperatorQuery>(&role_)) query->on_closed();
   leave_unauthenticated();
 }
 

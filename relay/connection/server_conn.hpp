@@ -1,41 +1,39 @@
 // One SSH connection accepted by the relay: key exchange, public-key authentication, then the
-// role its user name asks for. User "device" is a device tunnel (DeviceTunnel handles its
-// control channel, or the services of an agentless OpenSSH device); user "relay" is an
-// operator's query the relay answers itself (OperatorQuery); other user names are operators
-// joining a device (OperatorLink).
+// role its user name asks for, held as one object: user "device" is a device tunnel
+// (DeviceTunnel: its control channel, or the services of an agentless OpenSSH device); user
+// "relay" is an operator's query the relay answers itself (OperatorQuery); other user names are
+// operators joining a device (OperatorLink).
+//
+// The role is chosen once, on the reactor that accepted the connection, before an operator's
+// connection moves to its device's reactor; it never changes after that, so that reactor's
+// timers may still ask what it is.
 #pragma once
 #include <libssh/callbacks.h>
 
-#include <atomic>
 #include <memory>
 #include <string>
+#include <variant>
 
-#include "common/ssh/conn.hpp"
-#include "relay/router/context.hpp"
+#include "relay/device/device_tunnel.hpp"
+#include "relay/operator/operator_link.hpp"
+#include "relay/operator/operator_query.hpp"
+#include "relay/router/peer_conn.hpp"
 
 namespace sb::relay {
 
-class DeviceTunnel;
-class OperatorLink;
-class OperatorQuery;
-
-class ServerConn : public ssh::Conn {
+class ServerConn : public PeerConn {
  public:
-  enum class State { kKeyExchange, kAuthenticating, kDevice, kOperator, kQuery, kClosed };
-
   ServerConn(boost::asio::any_io_executor executor, ssh::Session session, Context& ctx,
              std::string source_addr);
   ~ServerConn() override;
 
-  State state() const { return state_; }
-  const std::string& source_addr() const { return source_addr_; }
-  const std::string& fingerprint() const { return fingerprint_; }
-  const std::string& key_line() const { return key_line_; }
   // Established: authenticated and (for devices) holding a session.
   bool established() const;
-  DeviceTunnel* device() { return device_.get(); }
-  OperatorLink* operator_link() { return operator_.get(); }
-  Context& context() { return ctx_; }
+  // The role, once authentication chose it (null otherwise).
+  DeviceTunnel* device() { return std::get_if<DeviceTunnel>(&role_); }
+  OperatorLink* operator_link() { return std::get_if<OperatorLink>(&role_); }
+  bool is_device() const { return std::holds_alternative<DeviceTunnel>(role_); }
+  bool is_operator() const { return std::holds_alternative<OperatorLink>(role_); }
   // The janitor's tick for this connection.
   void check(std::chrono::steady_clock::time_point now);
   // The shard's one-second sweep: handshake deadlines, consent deadlines.
@@ -57,17 +55,16 @@ class ServerConn : public ssh::Conn {
   void step_key_exchange();
   void leave_unauthenticated();
 
-  Context& ctx_;
-  std::string source_addr_;
-  std::atomic<State> state_{State::kKeyExchange};  // read by the accepting shard's timers
+  // Before a role: the key exchange runs, then authentication (inside libssh's callbacks).
+  struct KeyExchange {};
+  struct Authenticating {};
+  using Role = std::variant<KeyExchange, Authenticating, DeviceTunnel, OperatorLink, OperatorQuery>;
+
   bool counted_unauthenticated_ = false;
   int auth_failures_ = 0;
-  std::string fingerprint_;
-  std::string key_line_;
   ssh_server_callbacks_struct server_callbacks_{};
-  std::unique_ptr<DeviceTunnel> device_;
-  std::unique_ptr<OperatorLink> operator_;
-  std::unique_ptr<OperatorQuery> query_;  // user "relay": the relay answers itself
+  Role role_;
+  bool closed_ = false;  // on_closed ran: the role is finished, libssh's callbacks are ignored
 };
 
 }  // namespace sb::relay

@@ -9,7 +9,6 @@
 #include "common/names.hpp"
 #include "common/util.hpp"
 #include "relay/device/device_tunnel.hpp"
-#include "relay/connection/server_conn.hpp"
 
 namespace sb::relay {
 
@@ -35,8 +34,8 @@ std::optional<std::string> requester(const json& request) {
   return by;
 }
 
-std::shared_ptr<ServerConn> live_device(Context& ctx, const std::string& session_id) {
-  return std::static_pointer_cast<ServerConn>(ctx.registry.find(session_id));
+std::shared_ptr<DeviceTunnel> live_device(Context& ctx, const std::string& session_id) {
+  return ctx.router.find(session_id);
 }
 
 void kill_session(Context& ctx, const json& request, const Reply& reply) {
@@ -46,11 +45,10 @@ void kill_session(Context& ctx, const json& request, const Reply& reply) {
   if (!id) return reply(error("\"session\" must be a nine-digit session ID"));
   std::string op = string_field(request, "operator");
   if (!op.empty() && !valid_name(op)) return reply(error("invalid operator name '" + op + "'"));
-  auto conn = live_device(ctx, *id);
-  if (!conn) return reply(error("session " + *id + " is not live"));
-  asio::post(conn->executor(), [&ctx, conn, id = *id, op, by = *by, reply] {
-    DeviceTunnel* device = conn->device();
-    if (conn->closing() || !device) return reply(error("session " + id + " is not live"));
+  auto device = live_device(ctx, *id);
+  if (!device) return reply(error("session " + *id + " is not live"));
+  asio::post(device->conn().executor(), [&ctx, device, id = *id, op, by = *by, reply] {
+    if (device->conn().closing()) return reply(error("session " + id + " is not live"));
     const std::string reason = "killed by admin:" + by;
     json detail{{"session", id}, {"device", device->device_name()}, {"by", by}};
     if (!op.empty()) detail["operator"] = op;
@@ -60,7 +58,7 @@ void kill_session(Context& ctx, const json& request, const Reply& reply) {
       ctx.store.post([detail, by, when = now_iso8601()](store::Db& db) {
         db.add_event("session.killed", "admin:" + by, detail, when);
       });
-      conn->wake();
+      device->conn().wake();
       return reply({{"ok", true}, {"session", id}, {"operators", json::array({op})}});
     }
     ctx.store.post([detail, by, when = now_iso8601()](store::Db& db) {
@@ -73,23 +71,22 @@ void kill_session(Context& ctx, const json& request, const Reply& reply) {
 
 // Closes a device's live tunnel once the key snapshot refuses its key (or the wait is over).
 void close_when_refused(Context& ctx, std::shared_ptr<asio::steady_timer> timer,
-                        std::shared_ptr<ServerConn> conn, std::string reason, std::string told,
+                        std::shared_ptr<DeviceTunnel> device, std::string reason, std::string told,
                         std::chrono::steady_clock::time_point deadline, Reply reply) {
-  bool refused = ctx.keys()->revoked_by_fingerprint.count(conn->fingerprint()) > 0;
+  bool refused = ctx.keys()->revoked_by_fingerprint.count(device->conn().fingerprint()) > 0;
   if (!refused && std::chrono::steady_clock::now() < deadline) {
     timer->expires_after(kRevokePoll);
     timer->async_wait(
-        [&ctx, timer, conn, reason, told, deadline, reply](const boost::system::error_code& ec) {
-          if (!ec) close_when_refused(ctx, timer, conn, reason, told, deadline, reply);
+        [&ctx, timer, device, reason, told, deadline, reply](const boost::system::error_code& ec) {
+          if (!ec) close_when_refused(ctx, timer, device, reason, told, deadline, reply);
         });
     return;
   }
   if (!refused)
     spdlog::warn("device {}: its key is not marked revoked in the store; closing it anyway",
-                 conn->fingerprint());
-  asio::post(conn->executor(), [conn, reason, told, reply] {
-    DeviceTunnel* device = conn->device();
-    if (conn->closing() || !device) return reply({{"ok", true}, {"closed", false}});
+                 device->conn().fingerprint());
+  asio::post(device->conn().executor(), [device, reason, told, reply] {
+    if (device->conn().closing()) return reply({{"ok", true}, {"closed", false}});
     std::string session = device->session_id();
     auto ended = device->end_by_admin(reason, told);
     reply({{"ok", true}, {"closed", true}, {"session", session}, {"operators", ended}});
@@ -103,14 +100,14 @@ void disconnect_device(const ControlTargets& targets, const json& request, const
   if (!valid_name(name)) return reply(error("invalid device name '" + name + "'"));
   const bool revoked = string_field(request, "reason") == "revoked";
   Context& ctx = targets.ctx;
-  auto id = ctx.registry.session_of_device(name);
-  auto conn = id ? live_device(ctx, *id) : nullptr;
-  if (!conn) return reply({{"ok", true}, {"closed", false}});
+  auto id = ctx.router.session_of_device(name);
+  auto device = id ? live_device(ctx, *id) : nullptr;
+  if (!device) return reply({{"ok", true}, {"closed", false}});
   const std::string reason = (revoked ? "revoked by admin:" : "disconnected by admin:") + *by;
   const std::string told = revoked ? "this device was revoked by the administrator"
                                    : "disconnected by the administrator";
   auto deadline = std::chrono::steady_clock::now() + (revoked ? kRevokeWait : kRevokeWait * 0);
-  close_when_refused(ctx, std::make_shared<asio::steady_timer>(targets.executor), conn, reason,
+  close_when_refused(ctx, std::make_shared<asio::steady_timer>(targets.executor), device, reason,
                      told, deadline, reply);
 }
 
@@ -140,7 +137,7 @@ ControlServer::Handler make_control_handler(ControlTargets targets) {
   return [targets](const json& request, Reply reply) {
     const std::string cmd = string_field(request, "cmd");
     spdlog::info("control socket: {} by {}", cmd, string_field(request, "by"));
-    if (cmd == "ping") return reply({{"ok", true}, {"live_sessions", targets.ctx.registry.live()}});
+    if (cmd == "ping") return reply({{"ok", true}, {"live_sessions", targets.ctx.router.live()}});
     if (cmd == "session.kill") return kill_session(targets.ctx, request, reply);
     if (cmd == "device.disconnect") return disconnect_device(targets, request, reply);
     if (cmd == "keys.purge") return purge_keys(targets, request, reply);

@@ -13,11 +13,11 @@
 #include "common/io/reactor_pool.hpp"
 #include "common/util.hpp"
 #include "keys/keys.hpp"
-#include "relay/daemon/control_commands.hpp"
-#include "relay/control/control_server.hpp"
-#include "relay/daemon/data_dir.hpp"
 #include "relay/audit/retention.hpp"
 #include "relay/connection/server_conn.hpp"
+#include "relay/control/control_server.hpp"
+#include "relay/daemon/control_commands.hpp"
+#include "relay/daemon/data_dir.hpp"
 
 namespace sb::relay {
 
@@ -78,8 +78,8 @@ class Shard {
     int closed = 0;
     auto now = Clock::now();
     for (auto& weak : conns_)
-      if (auto conn = weak.lock(); conn && !conn->closing() && conn->established() &&
-                                   conn->state() == ServerConn::State::kDevice) {
+      if (auto conn = weak.lock();
+          conn && !conn->closing() && conn->established() && conn->is_device()) {
         conn->check(now);
         if (conn->closing())
           ++closed;
@@ -106,8 +106,7 @@ class Shard {
       auto now = Clock::now();
       std::erase_if(conns_, [](const std::weak_ptr<ServerConn>& w) { return w.expired(); });
       for (auto& weak : conns_)
-        if (auto conn = weak.lock(); conn && conn->state() != ServerConn::State::kOperator)
-          conn->sweep(now);
+        if (auto conn = weak.lock(); conn && !conn->is_operator()) conn->sweep(now);
       ctx_.guard.prune(now);
       schedule_sweep();
     });
@@ -119,8 +118,7 @@ class Shard {
       if (ec || stopping_) return;
       auto now = Clock::now();
       for (auto& weak : conns_)
-        if (auto conn = weak.lock();
-            conn && conn->established() && conn->state() == ServerConn::State::kDevice) {
+        if (auto conn = weak.lock(); conn && conn->established() && conn->is_device()) {
           conn->check(now);
           if (!conn->closing()) conn->wake();  // flush the ping
         }

@@ -9,9 +9,7 @@
 #include "common/util.hpp"
 #include "keys/keys.hpp"
 #include "relay/device/janitor_policy.hpp"
-#include "relay/operator/operator_link.hpp"
 #include "relay/router/operator_target.hpp"
-#include "relay/connection/server_conn.hpp"
 
 namespace sb::relay {
 
@@ -36,7 +34,11 @@ const char* redeem_error(store::RedeemStatus status) {
 }
 }  // namespace
 
-DeviceTunnel::DeviceTunnel(ServerConn& conn) : conn_(conn) {}
+DeviceTunnel::DeviceTunnel(PeerConn& conn) : conn_(conn) {}
+
+std::shared_ptr<DeviceTunnel> DeviceTunnel::handle() {
+  return std::shared_ptr<DeviceTunnel>(conn_.shared_from_this(), this);
+}
 
 DeviceTunnel::~DeviceTunnel() {
   if (control_raw_) ssh_remove_channel_callbacks(control_raw_, &channel_callbacks_);
@@ -69,7 +71,7 @@ int DeviceTunnel::on_subsystem(ssh_session, ssh_channel channel, const char* sub
 
 void DeviceTunnel::service() {
   // Data from the device for operators' channels arrived with this pump.
-  for (OperatorLink* link : std::vector<OperatorLink*>(operators_)) link->service();
+  for (DeviceMember* link : std::vector<DeviceMember*>(operators_)) link->service();
   if (shared_) {
     shared_->pump();
     if (shared_->finished() && shared_->empty()) shared_.reset();
@@ -142,15 +144,16 @@ void DeviceTunnel::handle_hello(const nlohmann::json& hello) {
 
 void DeviceTunnel::redeem_token(const std::string& token, const std::string& wanted_name) {
   waiting_for_store_ = true;
-  std::weak_ptr<ssh::Conn> weak = conn_.shared_from_this();
+  std::weak_ptr<DeviceTunnel> weak = handle();
   auto executor = conn_.executor();
   auto job = [weak, executor, wanted_name, hash = keys::hash_token(token), fp = conn_.fingerprint(),
               key = conn_.key_line()](store::Db& db) {
     auto result = db.redeem_enrollment(hash, fp, key, now_iso8601());
     boost::asio::post(executor, [weak, result, wanted_name] {
-      auto conn = std::static_pointer_cast<ServerConn>(weak.lock());
-      if (!conn || conn->closing() || !conn->device()) return;
-      DeviceTunnel& self = *conn->device();
+      auto self_handle = weak.lock();
+      if (!self_handle || self_handle->conn().closing()) return;
+      DeviceTunnel& self = *self_handle;
+      PeerConn* conn = &self.conn();
       self.waiting_for_store_ = false;
       if (result.status != store::RedeemStatus::kOk) return self.fail(redeem_error(result.status));
       if (!wanted_name.empty() && wanted_name != result.device)
@@ -171,10 +174,10 @@ void DeviceTunnel::issue_session(const std::string& device_name, const std::stri
   kind_ = kind;
   // Agentless devices have nobody to ask: registering a service with -R is the consent.
   bool prompt = !agentless_ && (kind == "adhoc" || consent_prompt_);
-  session_id_ = ctx.registry.issue(conn_.weak_from_this(), device_name, kind == "enrolled", prompt);
+  session_id_ = ctx.router.issue(handle(), device_name, kind == "enrolled", prompt);
   if (!device_name.empty()) {
-    if (auto previous = ctx.registry.bind_device(device_name, session_id_))
-      previous->close_async("replaced by a new connection from " + conn_.source_addr());
+    if (auto previous = ctx.router.bind_device(device_name, session_id_))
+      previous->conn().close_async("replaced by a new connection from " + conn_.source_addr());
   }
   store::SessionStart start{session_id_, device_name,         conn_.fingerprint(), conn_.key_line(),
                             kind,        conn_.source_addr(), now_iso8601(),       info_};
@@ -238,7 +241,7 @@ void DeviceTunnel::on_closed(const std::string& closed_because) {
   if (kill_timer_) kill_timer_->cancel();
   consents_.clear();
   if (shared_) shared_->device_gone(reason);
-  for (OperatorLink* link : std::exchange(operators_, {})) link->device_gone(reason);
+  for (DeviceMember* link : std::exchange(operators_, {})) link->device_gone(reason);
   shared_.reset();
   if (control_raw_) {
     ssh_remove_channel_callbacks(control_raw_, &channel_callbacks_);
@@ -246,7 +249,7 @@ void DeviceTunnel::on_closed(const std::string& closed_because) {
   }
   if (session_id_.empty()) return;
   Context& ctx = conn_.context();
-  ctx.registry.release(session_id_, device_name_);
+  ctx.router.release(session_id_, device_name_);
   ctx.store.post([id = session_id_, device = device_name_, fp = conn_.fingerprint(), reason,
                   when = now_iso8601()](store::Db& db) {
     db.add_event("device.disconnected", fp,
@@ -259,31 +262,36 @@ void DeviceTunnel::on_closed(const std::string& closed_because) {
 }
 
 SharedTerminal& DeviceTunnel::shared_terminal() {
-  if (!shared_ || shared_->finished()) shared_ = std::make_unique<SharedTerminal>(conn_);
+  if (!shared_ || shared_->finished()) {
+    RecordingInfo recording;
+    recording.session = session_id_;
+    recording.device = device_name_;
+    shared_ = std::make_unique<SharedTerminal>(conn_, conn_.context().recorder, recording);
+  }
   return *shared_;
 }
 
-void DeviceTunnel::attach(OperatorLink* link) {
+void DeviceTunnel::attach(DeviceMember* link) {
   operators_.push_back(link);
   broadcast_notice(link->operator_name() + " (" + link->conn().fingerprint() + ") joined (" +
-                       mode_name(link->target().mode) + ")",
+                       mode_name(link->mode()) + ")",
                    link);
 }
 
-void DeviceTunnel::detach(OperatorLink* link) {
+void DeviceTunnel::detach(DeviceMember* link) {
   std::erase(operators_, link);
   std::erase_if(consents_, [link](const auto& kv) { return kv.second.link == link; });
   broadcast_notice(link->operator_name() + " left");
 }
 
-void DeviceTunnel::broadcast_notice(const std::string& text, OperatorLink* except) {
+void DeviceTunnel::broadcast_notice(const std::string& text, DeviceMember* except) {
   if (control_) control_->send({{"type", "notice"}, {"text", text}});
-  for (OperatorLink* link : operators_)
+  for (DeviceMember* link : operators_)
     if (link != except) link->notice(text);
   conn_.wake();
 }
 
-void DeviceTunnel::request_consent(OperatorLink* link, const std::string& capability,
+void DeviceTunnel::request_consent(DeviceMember* link, const std::string& capability,
                                    const std::string& what) {
   if (!control_) return link->consent_answer(capability, false, "the device cannot be asked");
   std::uint64_t id = next_consent_id_++;
@@ -357,9 +365,9 @@ std::vector<std::string> DeviceTunnel::end_by_admin(const std::string& reason,
   kill_reason_ = reason;
   Context& ctx = conn_.context();
   // No operator may join from now on, even before the tunnel is gone.
-  ctx.registry.release(session_id_, device_name_);
+  ctx.router.release(session_id_, device_name_);
   consents_.clear();
-  for (OperatorLink* link : std::exchange(operators_, {})) {
+  for (DeviceMember* link : std::exchange(operators_, {})) {
     ended.push_back(link->operator_name());
     link->end_by_admin(reason);
   }
@@ -386,7 +394,7 @@ std::vector<std::string> DeviceTunnel::end_by_admin(const std::string& reason,
 int DeviceTunnel::end_operator_by_admin(const std::string& operator_name,
                                         const std::string& reason) {
   int ended = 0;
-  for (OperatorLink* link : std::vector<OperatorLink*>(operators_)) {
+  for (DeviceMember* link : std::vector<DeviceMember*>(operators_)) {
     if (link->operator_name() != operator_name) continue;
     link->end_by_admin(reason);
     detach(link);

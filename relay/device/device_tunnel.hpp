@@ -28,18 +28,23 @@
 #include <vector>
 
 #include "common/ssh/line_channel.hpp"
-#include "relay/device/device_services.hpp"
 #include "relay/bridge/shared_terminal.hpp"
+#include "relay/device/device_services.hpp"
+#include "relay/device/member.hpp"
 
 namespace sb::relay {
 
-class ServerConn;
-class OperatorLink;
-
 class DeviceTunnel {
  public:
-  explicit DeviceTunnel(ServerConn& conn);
+  explicit DeviceTunnel(PeerConn& conn);
   ~DeviceTunnel();
+  DeviceTunnel(const DeviceTunnel&) = delete;
+  DeviceTunnel& operator=(const DeviceTunnel&) = delete;
+
+  PeerConn& conn() { return conn_; }
+  // The typed handle the router hands out: shares ownership of the connection that holds this
+  // tunnel, so the tunnel lives as long as a handle does.
+  std::shared_ptr<DeviceTunnel> handle();
 
   // The channel-open callback: the first session channel becomes the control channel.
   ssh_channel open_control();
@@ -59,11 +64,11 @@ class DeviceTunnel {
   bool on_global_request(ssh_message message);
 
   // Operators attached to this device (same reactor). Joins and leaves are announced.
-  void attach(OperatorLink* link);
-  void detach(OperatorLink* link);
-  // Asks the device's user; the answer (or a timeout: no) goes to link->consent_answer().
-  void request_consent(OperatorLink* link, const std::string& capability, const std::string& what);
-  void broadcast_notice(const std::string& text, OperatorLink* except = nullptr);
+  void attach(DeviceMember* link);
+  void detach(DeviceMember* link);
+  // Asks the device's user; the answer (or a timeout: no) goes to member->consent_answer().
+  void request_consent(DeviceMember* link, const std::string& capability, const std::string& what);
+  void broadcast_notice(const std::string& text, DeviceMember* except = nullptr);
   // The device's shared terminal, started by its first member.
   SharedTerminal& shared_terminal();
   SharedTerminal* shared_terminal_if_any() { return shared_.get(); }
@@ -97,17 +102,17 @@ class DeviceTunnel {
   void handle_consent_answer(const nlohmann::json& answer);
 
   struct PendingConsent {
-    OperatorLink* link;
+    DeviceMember* link;
     std::string capability;
     std::chrono::steady_clock::time_point deadline;
   };
-  std::vector<OperatorLink*> operators_;
+  std::vector<DeviceMember*> operators_;
   std::unique_ptr<SharedTerminal> shared_;
   std::map<std::uint64_t, PendingConsent> consents_;
   std::uint64_t next_consent_id_ = 1;
   bool consent_prompt_ = true;
 
-  ServerConn& conn_;
+  PeerConn& conn_;
   ssh_channel control_raw_ = nullptr;
   ssh_channel_callbacks_struct channel_callbacks_{};
   bool subsystem_ok_ = false;

@@ -5,7 +5,6 @@
 #include "common/names.hpp"
 #include "common/util.hpp"
 #include "relay/device/device_tunnel.hpp"
-#include "relay/connection/server_conn.hpp"
 
 namespace sb::relay {
 

@@ -2,14 +2,13 @@
 
 #include <algorithm>
 
-#include "common/util.hpp"
-
 #include "common/names.hpp"
+#include "common/util.hpp"
+#include "relay/audit/recorder.hpp"
+#include "relay/bridge/channel_member.hpp"
+#include "relay/bridge/shared_terminal.hpp"
 #include "relay/device/device_tunnel.hpp"
 #include "relay/operator/operator_link.hpp"
-#include "relay/audit/recorder.hpp"
-#include "relay/connection/server_conn.hpp"
-#include "relay/bridge/shared_terminal.hpp"
 
 namespace sb::relay {
 
@@ -61,14 +60,13 @@ OperatorChannel::~OperatorChannel() {
 SharedTerminal* OperatorChannel::shared() const {
   if (!in_shared_) return nullptr;
   auto device = link_.device();
-  if (!device || !device->device()) return nullptr;
-  return device->device()->shared_terminal_if_any();
+  return device ? device->shared_terminal_if_any() : nullptr;
 }
 
 void OperatorChannel::release() {
   if (!channel_) return;
   bridge_.reset();  // closes the device side
-  if (auto* terminal = shared(); terminal && terminal->has(channel_)) terminal->leave(channel_);
+  if (auto* terminal = shared(); terminal && terminal->has(member_id_)) terminal->leave(member_id_);
   ssh_remove_channel_callbacks(channel_, &callbacks_);
   ssh_channel_close(channel_);
   ssh_channel_free(channel_);
@@ -154,7 +152,7 @@ int OperatorChannel::on_window_change(ssh_session, ssh_channel, int cols, int ro
   self->request_.cols = cols;
   self->request_.rows = rows;
   if (self->bridge_) self->bridge_->window_change(cols, rows);
-  if (auto* terminal = self->shared()) terminal->resize(self->channel_, cols, rows);
+  if (auto* terminal = self->shared()) terminal->resize(self->member_id_, cols, rows);
   return SSH_OK;
 }
 
@@ -166,8 +164,8 @@ void OperatorChannel::on_signal(ssh_session, ssh_channel, const char* signal, vo
   if (known && self->bridge_) self->bridge_->signal(name);
 }
 
-void OperatorChannel::start_on_agentless(ServerConn& device) {
-  const DeviceServices& services = device.device()->services();
+void OperatorChannel::start_on_agentless(DeviceTunnel& device) {
+  const DeviceServices& services = device.services();
   if (!forward_)
     return fail("this device offers services only: " + services.names() +
                 " (reach one with ssh -L LOCAL_PORT:NAME:PORT or operator-cli forward)");
@@ -176,32 +174,47 @@ void OperatorChannel::start_on_agentless(ServerConn& device) {
   forward_->port = service->port;  // what the device's ssh matches the channel against
   forward_->reverse = true;
   record_start();
-  bridge_ = std::make_unique<Bridge>(link_.conn(), channel_, device);
+  bridge_ = std::make_unique<Bridge>(link_.conn(), channel_, device.conn());
   bridge_->start_forward(*forward_);
 }
 
-void OperatorChannel::start(ServerConn& device) {
-  if (device.device()->agentless()) return start_on_agentless(device);
+void OperatorChannel::start(DeviceTunnel& device) {
+  if (device.agentless()) return start_on_agentless(device);
   AttachMode mode = link_.target().mode;
   if (request_.kind == SessionRequest::Kind::kShell && mode != AttachMode::kOwn) {
     in_shared_ = true;
     shared_bytes_ = std::make_shared<MemberBytes>();
     record_start();
-    device.device()->shared_terminal().join(link_.conn(), channel_, mode == AttachMode::kShared,
-                                            request_.cols, request_.rows, request_.term,
-                                            shared_bytes_);
+    member_id_ = device.shared_terminal().join(
+        std::make_unique<ChannelMember>(link_.conn(), channel_, link_.operator_name()),
+        mode == AttachMode::kShared, request_.cols, request_.rows, request_.term, shared_bytes_);
     return;
   }
   record_start();
-  bridge_ = std::make_unique<Bridge>(link_.conn(), channel_, device);
-  if (request_.kind == SessionRequest::Kind::kShell && request_.pty)
-    if (auto recording =
-            record_shell(device, link_.conn(), false, request_.cols, request_.rows, request_.term))
-      bridge_->observe(std::make_unique<RecordingObserver>(std::move(recording)));
+  bridge_ = std::make_unique<Bridge>(link_.conn(), channel_, device.conn());
+  if (request_.kind == SessionRequest::Kind::kShell && request_.pty) start_recording();
   if (forward_)
     bridge_->start_forward(*forward_);
   else
     bridge_->start_session(request_);
+}
+
+// An own shell's recording belongs to this operator's attachment.
+void OperatorChannel::start_recording() {
+  Recorder* recorder = link_.conn().context().recorder;
+  if (!recorder) return;
+  RecordingInfo info;
+  info.session = link_.session_id();
+  info.device = link_.device_name();
+  info.operator_name = link_.operator_name();
+  if (link_.attachment_id() != 0) info.attachment = link_.attachment_id();
+  info.fingerprint = link_.conn().fingerprint();
+  info.shared = false;
+  info.cols = request_.cols;
+  info.rows = request_.rows;
+  info.term = request_.term.empty() ? "xterm" : request_.term;
+  if (auto recording = recorder->start(std::move(info)))
+    bridge_->observe(std::make_unique<RecordingObserver>(std::move(recording)));
 }
 
 void OperatorChannel::pump() {
@@ -240,8 +253,8 @@ void OperatorChannel::device_gone(const std::string& why) {
 
 void OperatorChannel::session_gone() {
   record_end();
-  if (auto* terminal = shared(); terminal && channel_ && terminal->has(channel_))
-    terminal->leave(channel_);
+  if (auto* terminal = shared(); terminal && channel_ && terminal->has(member_id_))
+    terminal->leave(member_id_);
   if (bridge_) bridge_->operator_gone();
   bridge_.reset();
   if (channel_) ssh_remove_channel_callbacks(channel_, &callbacks_);
@@ -253,7 +266,7 @@ bool OperatorChannel::done() const {
   if (bridge_) return bridge_->done();
   if (in_shared_) {
     auto* terminal = shared();
-    return !terminal || !terminal->has(channel_);
+    return !terminal || !terminal->has(member_id_);
   }
   return finished_ && (!channel_ || ssh_channel_is_closed(channel_));
 }

@@ -15,8 +15,8 @@
 
 namespace sb::relay {
 
+class DeviceTunnel;
 class OperatorLink;
-class ServerConn;
 class SharedTerminal;
 
 class OperatorChannel {
@@ -35,7 +35,7 @@ class OperatorChannel {
   bool ready_to_start() const {
     return !bridge_ && !in_shared_ && !finished_ && !capability().empty();
   }
-  void start(ServerConn& device);
+  void start(DeviceTunnel& device);
   void pump();
   void fail(const std::string& message);
   // A one-line notice (someone joined or left), shown only in interactive terminals.
@@ -61,7 +61,8 @@ class OperatorChannel {
                               void* userdata);
   int accept_start(SessionRequest::Kind kind, const std::string& command);
   // A device without the agent: forwards go to its registered services, sessions are refused.
-  void start_on_agentless(ServerConn& device);
+  void start_on_agentless(DeviceTunnel& device);
+  void start_recording();
   void release();
   SharedTerminal* shared() const;
   void record_start();
@@ -74,6 +75,7 @@ class OperatorChannel {
   std::optional<ForwardRequest> forward_;
   std::unique_ptr<Bridge> bridge_;
   bool in_shared_ = false;  // a member of the device's shared terminal instead of a bridge
+  SharedTerminal::MemberId member_id_ = 0;  // while in_shared_
   bool finished_ = false;
   // The audit row: assigned when the channel starts toward the device.
   std::int64_t audit_id_ = 0;

@@ -3,9 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "common/util.hpp"
-#include "relay/device/device_tunnel.hpp"
 #include "relay/operator/operator_channel.hpp"
-#include "relay/connection/server_conn.hpp"
 
 namespace sb::relay {
 
@@ -19,7 +17,7 @@ constexpr auto kMaxChannels = 32;
 constexpr auto kRefusalGrace = std::chrono::seconds(2);
 }  // namespace
 
-OperatorLink::OperatorLink(ServerConn& conn, OperatorTarget target, std::string operator_name)
+OperatorLink::OperatorLink(PeerConn& conn, OperatorTarget target, std::string operator_name)
     : conn_(conn), target_(std::move(target)), operator_name_(std::move(operator_name)) {}
 
 OperatorLink::~OperatorLink() = default;
@@ -56,18 +54,17 @@ void OperatorLink::record_rate_limit(std::chrono::milliseconds delay, const char
 
 void OperatorLink::resolve() {
   Context& ctx = conn_.context();
-  auto live = target_.session_id.empty() ? ctx.registry.lookup_device(target_.device_name)
-                                         : ctx.registry.lookup_id(target_.session_id);
+  auto live = target_.session_id.empty() ? ctx.router.lookup_device(target_.device_name)
+                                         : ctx.router.lookup_id(target_.session_id);
   bool permitted = false;
   if (live) {
     auto keys = ctx.keys();
-    permitted = !live->enrolled || keys->grants.count({operator_name_, live->device}) > 0;
+    permitted = !live->enrolled || keys->grants.count({operator_name_, live->device_name}) > 0;
   }
-  auto device =
-      live && permitted ? std::static_pointer_cast<ServerConn>(live->conn.lock()) : nullptr;
-  if (!device || device->closing()) return refuse_uniformly();
+  auto device = live && permitted ? live->device.lock() : nullptr;
+  if (!device || device->conn().closing()) return refuse_uniformly();
   session_id_ = live->id;
-  device_name_ = live->device;
+  device_name_ = live->device_name;
   needs_consent_ = !live->enrolled || live->consent_prompt;
   move_to_device(std::move(device));
 }
@@ -103,22 +100,22 @@ void OperatorLink::refuse_uniformly() {
   });
 }
 
-void OperatorLink::move_to_device(std::shared_ptr<ServerConn> device) {
+void OperatorLink::move_to_device(std::shared_ptr<DeviceTunnel> device) {
   phase_ = Phase::kMoving;
   device_ = device;
-  conn_.move_to(device->executor(), [this] { on_moved(); });
+  conn_.move_to(device->conn().executor(), [this] { on_moved(); });
 }
 
 void OperatorLink::on_moved() {
   auto device = device_.lock();
-  if (!device || device->closing() || !device->device()) {
+  if (!device || device->conn().closing()) {
     phase_ = Phase::kRefused;
     refusal_ = "the device disconnected";
     return fail_all(refusal_);
   }
   phase_ = Phase::kAttached;
   record_attach();
-  device->device()->attach(this);
+  device->attach(this);
   spdlog::info("operator {} fp={} from={} attached to session {} ({})", operator_name_,
                conn_.fingerprint(), conn_.source_addr(), session_id_, mode_name(target_.mode));
   start_ready_channels();
@@ -154,8 +151,7 @@ ssh_channel OperatorLink::open_forward(ssh_message message) {
 
 bool OperatorLink::agentless_service_exists(const std::string& host, int port) const {
   // Known only once attached; earlier requests are checked when they start.
-  auto device = phase_ == Phase::kAttached ? device_.lock() : nullptr;
-  DeviceTunnel* tunnel = device ? device->device() : nullptr;
+  auto tunnel = phase_ == Phase::kAttached ? device_.lock() : nullptr;
   if (!tunnel || !tunnel->agentless() || tunnel->services().find(host, port)) return true;
   spdlog::info("operator {} fp={}: no service \"{}\" (port {}) on session {}; it offers {}",
                operator_name_, conn_.fingerprint(), host, port, session_id_,
@@ -175,17 +171,17 @@ void OperatorLink::channel_ready() {
 
 void OperatorLink::start_ready_channels() {
   auto device = device_.lock();
-  if (!device || !device->device()) return;
+  if (!device) return;
   for (auto& channel : channels_) {
     if (!channel->ready_to_start()) continue;
     std::string capability = channel->capability();
     if (denied_.count(capability)) {
       channel->fail("the device's user declined (" + capability + ")");
-    } else if (!needs_consent_ || device->device()->agentless() || allowed_.count(capability)) {
+    } else if (!needs_consent_ || device->agentless() || allowed_.count(capability)) {
       channel->start(*device);
     } else if (!asked_.count(capability)) {
       asked_.insert(capability);
-      device->device()->request_consent(this, capability, channel->target_description());
+      device->request_consent(this, capability, channel->target_description());
     }
   }
 }
@@ -257,7 +253,7 @@ void OperatorLink::on_closed(const std::string& reason) {
   for (auto& channel : channels_) channel->session_gone();
   if (phase_ == Phase::kAttached) {
     record_detach(reason);
-    if (auto device = device_.lock(); device && device->device()) device->device()->detach(this);
+    if (auto device = device_.lock()) device->detach(this);
   }
   channels_.clear();
   spdlog::info("operator {} fp={} left {}: {}", operator_name_, conn_.fingerprint(),

@@ -15,27 +15,32 @@
 #include <vector>
 
 #include "relay/bridge/bridge.hpp"
+#include "relay/device/device_tunnel.hpp"
+#include "relay/device/member.hpp"
 #include "relay/router/operator_target.hpp"
 
 namespace sb::relay {
 
-class ServerConn;
 class OperatorChannel;
 
-class OperatorLink {
+class OperatorLink : public DeviceMember {
  public:
-  OperatorLink(ServerConn& conn, OperatorTarget target, std::string operator_name);
+  OperatorLink(PeerConn& conn, OperatorTarget target, std::string operator_name);
   ~OperatorLink();
+  OperatorLink(const OperatorLink&) = delete;
+  OperatorLink& operator=(const OperatorLink&) = delete;
 
-  ServerConn& conn() { return conn_; }
-  const std::string& operator_name() const { return operator_name_; }
+  PeerConn& conn() override { return conn_; }
+  const std::string& operator_name() const override { return operator_name_; }
+  AttachMode mode() const override { return target_.mode; }
   const OperatorTarget& target() const { return target_; }
   bool attached() const { return phase_ == Phase::kAttached; }
-  std::shared_ptr<ServerConn> device() const { return device_.lock(); }
+  // The device this operator attached to (or is moving to); null once it is gone.
+  std::shared_ptr<DeviceTunnel> device() const { return device_.lock(); }
   const std::string& session_id() const { return session_id_; }
   const std::string& device_name() const { return device_name_; }
   // The attachments row of this operator (0 until attached).
-  std::int64_t attachment_id() const { return attachment_id_; }
+  std::int64_t attachment_id() const override { return attachment_id_; }
 
   // Right after authentication.
   void begin();
@@ -45,23 +50,23 @@ class OperatorLink {
   // Whether a channel of this operator may ask for that kind of session (observers: shell).
   bool may_request(SessionRequest::Kind kind) const;
   void channel_ready();  // a channel's request arrived: start what may start
-  void service();
+  void service() override;
   void on_closed(const std::string& reason);
 
   // From the device (same reactor once attached).
-  void device_gone(const std::string& why);
-  void consent_answer(const std::string& capability, bool allow, const std::string& why);
-  void notice(const std::string& text);
+  void device_gone(const std::string& why) override;
+  void consent_answer(const std::string& capability, bool allow, const std::string& why) override;
+  void notice(const std::string& text) override;
   // The administrator ended this attachment (or the whole session): every channel gets
   // "switchboard: session ended by the administrator", then the connection closes.
-  void end_by_admin(const std::string& reason);
+  void end_by_admin(const std::string& reason) override;
 
  private:
   enum class Phase { kResolving, kMoving, kAttached, kRefused };
   void resolve();
   void refuse_uniformly();
   void record_rate_limit(std::chrono::milliseconds delay, const char* by);
-  void move_to_device(std::shared_ptr<ServerConn> device);
+  void move_to_device(std::shared_ptr<DeviceTunnel> device);
   void on_moved();
   void start_ready_channels();
   void fail_all(const std::string& message);
@@ -74,11 +79,11 @@ class OperatorLink {
   // Records every channel's end, then the attachment's (once).
   void record_detach(const std::string& reason);
 
-  ServerConn& conn_;
+  PeerConn& conn_;
   OperatorTarget target_;
   std::string operator_name_;
   Phase phase_ = Phase::kResolving;
-  std::weak_ptr<ServerConn> device_;
+  std::weak_ptr<DeviceTunnel> device_;
   std::string session_id_;
   std::string device_name_;  // enrolled name, "" for ad hoc
   std::int64_t attachment_id_ = 0;

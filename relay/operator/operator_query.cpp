@@ -4,7 +4,7 @@
 
 #include <algorithm>
 
-#include "relay/connection/server_conn.hpp"
+#include "relay/router/peer_conn.hpp"
 
 namespace sb::relay {
 
@@ -28,7 +28,7 @@ struct OperatorQuery::Channel {
   bool close_sent = false;
 };
 
-OperatorQuery::OperatorQuery(ServerConn& conn, std::string operator_name)
+OperatorQuery::OperatorQuery(PeerConn& conn, std::string operator_name)
     : conn_(conn),
       operator_name_(std::move(operator_name)),
       started_(std::chrono::steady_clock::now()) {}
@@ -106,7 +106,7 @@ void OperatorQuery::answer(Channel& c, const std::string& command) {
 QueryAnswer OperatorQuery::sessions_answer(bool json) const {
   Context& ctx = conn_.context();
   auto devices = granted_devices(*ctx.keys(), operator_name_, [&](const std::string& name) {
-    auto live = ctx.registry.lookup_device(name);
+    auto live = ctx.router.lookup_device(name);
     return live ? std::optional<std::string>(live->id) : std::nullopt;
   });
   spdlog::info("operator {} fp={} from={} listed its sessions ({} granted devices)", operator_name_,

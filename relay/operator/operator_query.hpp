@@ -15,11 +15,11 @@
 
 namespace sb::relay {
 
-class ServerConn;
+class PeerConn;
 
 class OperatorQuery {
  public:
-  OperatorQuery(ServerConn& conn, std::string operator_name);
+  OperatorQuery(PeerConn& conn, std::string operator_name);
   ~OperatorQuery();
   OperatorQuery(const OperatorQuery&) = delete;
   OperatorQuery& operator=(const OperatorQuery&) = delete;
@@ -40,7 +40,7 @@ class OperatorQuery {
   QueryAnswer sessions_answer(bool json) const;
   bool flush(Channel& channel);  // true once everything is written and the channel closed
 
-  ServerConn& conn_;
+  PeerConn& conn_;
   std::string operator_name_;
   std::chrono::steady_clock::time_point started_;
   std::vector<std::unique_ptr<Channel>> channels_;

@@ -6,8 +6,8 @@
 #include <sstream>
 
 #include "common/names.hpp"
-#include "common/util.hpp"
 #include "common/table.hpp"
+#include "common/util.hpp"
 
 namespace sb::relay {
 

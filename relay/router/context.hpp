@@ -10,7 +10,7 @@
 #include <unordered_map>
 
 #include "relay/router/guess_guard.hpp"
-#include "relay/router/registry.hpp"
+#include "relay/router/router.hpp"
 #include "relay/store/store.hpp"
 
 namespace sb::relay {
@@ -35,7 +35,7 @@ class Context {
         relay_fingerprint(std::move(relay_fingerprint)) {}
 
   store::Store& store;
-  SessionRegistry registry;
+  Router router;
   GuessGuard guard;
   store::AuditIds ids;  // attachment and channel IDs, set from the store at start
   const std::chrono::milliseconds check_interval;

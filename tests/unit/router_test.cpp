@@ -1,30 +1,23 @@
-// SessionRegistry: live session IDs and the device -> session binding shared by all reactors.
-#include "relay/router/registry.hpp"
+// Router: live session IDs and the device -> session binding shared by all reactors.
+#include "relay/router/router.hpp"
 
 #include <gtest/gtest.h>
 
-#include <boost/asio/io_context.hpp>
 #include <memory>
 #include <set>
 #include <string>
 #include <thread>
 #include <vector>
 
-#include "common/ssh/conn.hpp"
-
 namespace sb::relay {
 namespace {
 
-// A connection that is never started: no socket, no I/O, just something to point at.
-class IdleConn : public ssh::Conn {
- public:
-  explicit IdleConn(boost::asio::io_context& io)
-      : ssh::Conn(io.get_executor(), ssh::Session(ssh_new())) {}
-
- protected:
-  void service() override {}
-  void on_closed(const std::string&) override {}
-};
+// The router only stores and hands out device handles, never calls into them: a handle that
+// shares ownership of a plain int (and points at it) stands in for a device tunnel.
+std::shared_ptr<DeviceTunnel> fake_device() {
+  auto owner = std::make_shared<int>(0);
+  return std::shared_ptr<DeviceTunnel>(owner, reinterpret_cast<DeviceTunnel*>(owner.get()));
+}
 
 bool is_session_id(const std::string& id) {
   if (id.size() != 9 || id[0] < '1' || id[0] > '9') return false;
@@ -33,23 +26,22 @@ bool is_session_id(const std::string& id) {
   return true;
 }
 
-class Registry : public ::testing::Test {
+class RouterTest : public ::testing::Test {
  protected:
-  std::shared_ptr<ssh::Conn> conn() { return std::make_shared<IdleConn>(io_); }
-  boost::asio::io_context io_;
-  SessionRegistry reg_;
+  std::shared_ptr<DeviceTunnel> conn() { return fake_device(); }
+  Router reg_;
 };
 
-TEST_F(Registry, IssuesNineDigitIds) {
-  auto id = reg_.issue(std::weak_ptr<ssh::Conn>());
+TEST_F(RouterTest, IssuesNineDigitIds) {
+  auto id = reg_.issue(std::weak_ptr<DeviceTunnel>());
   EXPECT_TRUE(is_session_id(id)) << id;
   EXPECT_EQ(reg_.live(), 1u);
 }
 
-TEST_F(Registry, IssuesThousandUniqueIds) {
+TEST_F(RouterTest, IssuesThousandUniqueIds) {
   std::set<std::string> ids;
   for (int i = 0; i < 1000; ++i) {
-    auto id = reg_.issue(std::weak_ptr<ssh::Conn>());
+    auto id = reg_.issue(std::weak_ptr<DeviceTunnel>());
     EXPECT_TRUE(is_session_id(id)) << id;
     ids.insert(id);
   }
@@ -57,9 +49,9 @@ TEST_F(Registry, IssuesThousandUniqueIds) {
   EXPECT_EQ(reg_.live(), 1000u);
 }
 
-TEST_F(Registry, ReleaseFreesTheId) {
-  auto a = reg_.issue(std::weak_ptr<ssh::Conn>());
-  auto b = reg_.issue(std::weak_ptr<ssh::Conn>());
+TEST_F(RouterTest, ReleaseFreesTheId) {
+  auto a = reg_.issue(std::weak_ptr<DeviceTunnel>());
+  auto b = reg_.issue(std::weak_ptr<DeviceTunnel>());
   EXPECT_EQ(reg_.live(), 2u);
   reg_.release(a, "");
   EXPECT_EQ(reg_.live(), 1u);
@@ -71,14 +63,14 @@ TEST_F(Registry, ReleaseFreesTheId) {
   EXPECT_EQ(reg_.live(), 0u);
 }
 
-TEST_F(Registry, FindReturnsTheLiveConnection) {
+TEST_F(RouterTest, FindReturnsTheLiveConnection) {
   auto c = conn();
   auto id = reg_.issue(c);
   EXPECT_EQ(reg_.find(id), c);
   EXPECT_EQ(reg_.find(id), c) << "find does not consume";
 }
 
-TEST_F(Registry, FindReturnsNullForUnknownIds) {
+TEST_F(RouterTest, FindReturnsNullForUnknownIds) {
   auto c = conn();
   auto id = reg_.issue(c);
   EXPECT_EQ(reg_.find(""), nullptr);
@@ -90,8 +82,8 @@ TEST_F(Registry, FindReturnsNullForUnknownIds) {
   EXPECT_EQ(reg_.find(id.substr(0, 8)), nullptr);
 }
 
-TEST_F(Registry, FindReturnsNullForExpiredConnections) {
-  auto empty_id = reg_.issue(std::weak_ptr<ssh::Conn>());
+TEST_F(RouterTest, FindReturnsNullForExpiredConnections) {
+  auto empty_id = reg_.issue(std::weak_ptr<DeviceTunnel>());
   EXPECT_EQ(reg_.find(empty_id), nullptr);
 
   auto c = conn();
@@ -100,21 +92,21 @@ TEST_F(Registry, FindReturnsNullForExpiredConnections) {
   EXPECT_EQ(reg_.find(id), nullptr);
 }
 
-TEST_F(Registry, FindReturnsNullAfterRelease) {
+TEST_F(RouterTest, FindReturnsNullAfterRelease) {
   auto c = conn();
   auto id = reg_.issue(c);
   reg_.release(id, "");
   EXPECT_EQ(reg_.find(id), nullptr);
 }
 
-TEST_F(Registry, FirstBindReturnsNothing) {
+TEST_F(RouterTest, FirstBindReturnsNothing) {
   auto c = conn();
   auto id = reg_.issue(c);
   EXPECT_EQ(reg_.bind_device("pi-01", id), nullptr);
   EXPECT_EQ(reg_.session_of_device("pi-01"), id);
 }
 
-TEST_F(Registry, RebindingTheSameSessionReturnsNothing) {
+TEST_F(RouterTest, RebindingTheSameSessionReturnsNothing) {
   auto c = conn();
   auto id = reg_.issue(c);
   reg_.bind_device("pi-01", id);
@@ -122,7 +114,7 @@ TEST_F(Registry, RebindingTheSameSessionReturnsNothing) {
   EXPECT_EQ(reg_.session_of_device("pi-01"), id);
 }
 
-TEST_F(Registry, BindingANewSessionReturnsThePreviousLiveConnection) {
+TEST_F(RouterTest, BindingANewSessionReturnsThePreviousLiveConnection) {
   auto old_conn = conn();
   auto old_id = reg_.issue(old_conn);
   reg_.bind_device("pi-01", old_id);
@@ -136,7 +128,7 @@ TEST_F(Registry, BindingANewSessionReturnsThePreviousLiveConnection) {
   EXPECT_EQ(reg_.live(), 2u);
 }
 
-TEST_F(Registry, BindingReturnsNothingWhenThePreviousConnectionIsGone) {
+TEST_F(RouterTest, BindingReturnsNothingWhenThePreviousConnectionIsGone) {
   auto old_conn = conn();
   auto old_id = reg_.issue(old_conn);
   reg_.bind_device("pi-01", old_id);
@@ -148,7 +140,7 @@ TEST_F(Registry, BindingReturnsNothingWhenThePreviousConnectionIsGone) {
   EXPECT_EQ(reg_.session_of_device("pi-01"), new_id);
 }
 
-TEST_F(Registry, BindingReturnsNothingWhenThePreviousSessionWasReleased) {
+TEST_F(RouterTest, BindingReturnsNothingWhenThePreviousSessionWasReleased) {
   auto old_conn = conn();
   auto old_id = reg_.issue(old_conn);
   reg_.bind_device("pi-01", old_id);
@@ -159,7 +151,7 @@ TEST_F(Registry, BindingReturnsNothingWhenThePreviousSessionWasReleased) {
   EXPECT_EQ(reg_.bind_device("pi-01", new_id), nullptr);
 }
 
-TEST_F(Registry, DevicesAreIndependent) {
+TEST_F(RouterTest, DevicesAreIndependent) {
   auto a = conn();
   auto b = conn();
   auto id_a = reg_.issue(a);
@@ -172,7 +164,7 @@ TEST_F(Registry, DevicesAreIndependent) {
   EXPECT_EQ(reg_.session_of_device(""), std::nullopt);
 }
 
-TEST_F(Registry, ReleasingTheReplacedSessionKeepsTheNewBinding) {
+TEST_F(RouterTest, ReleasingTheReplacedSessionKeepsTheNewBinding) {
   auto old_conn = conn();
   auto old_id = reg_.issue(old_conn);
   reg_.bind_device("pi-01", old_id);
@@ -192,7 +184,7 @@ TEST_F(Registry, ReleasingTheReplacedSessionKeepsTheNewBinding) {
   EXPECT_EQ(reg_.live(), 0u);
 }
 
-TEST_F(Registry, ReleaseWithoutDeviceKeepsOtherBindings) {
+TEST_F(RouterTest, ReleaseWithoutDeviceKeepsOtherBindings) {
   auto a = conn();
   auto id_a = reg_.issue(a);
   reg_.bind_device("alpha", id_a);
@@ -202,9 +194,9 @@ TEST_F(Registry, ReleaseWithoutDeviceKeepsOtherBindings) {
   EXPECT_EQ(reg_.session_of_device("alpha"), id_a);
 }
 
-TEST_F(Registry, LiveCountsIssuedMinusReleased) {
+TEST_F(RouterTest, LiveCountsIssuedMinusReleased) {
   std::vector<std::string> ids;
-  for (int i = 0; i < 50; ++i) ids.push_back(reg_.issue(std::weak_ptr<ssh::Conn>()));
+  for (int i = 0; i < 50; ++i) ids.push_back(reg_.issue(std::weak_ptr<DeviceTunnel>()));
   EXPECT_EQ(reg_.live(), 50u);
   for (int i = 0; i < 50; i += 2) reg_.release(ids[i], "");
   EXPECT_EQ(reg_.live(), 25u);
@@ -215,16 +207,16 @@ TEST_F(Registry, LiveCountsIssuedMinusReleased) {
   EXPECT_EQ(reg_.live(), 26u);
 }
 
-TEST_F(Registry, ReleasedIdsLeaveRoomForNewOnes) {
+TEST_F(RouterTest, ReleasedIdsLeaveRoomForNewOnes) {
   for (int round = 0; round < 20; ++round) {
     std::vector<std::string> ids;
-    for (int i = 0; i < 100; ++i) ids.push_back(reg_.issue(std::weak_ptr<ssh::Conn>()));
+    for (int i = 0; i < 100; ++i) ids.push_back(reg_.issue(std::weak_ptr<DeviceTunnel>()));
     for (const auto& id : ids) reg_.release(id, "");
   }
   EXPECT_EQ(reg_.live(), 0u);
 }
 
-TEST_F(Registry, ConcurrentIssueYieldsNoDuplicates) {
+TEST_F(RouterTest, ConcurrentIssueYieldsNoDuplicates) {
   constexpr int kThreads = 4;
   constexpr int kPerThread = 2500;
   std::vector<std::vector<std::string>> issued(kThreads);
@@ -232,7 +224,7 @@ TEST_F(Registry, ConcurrentIssueYieldsNoDuplicates) {
   for (int t = 0; t < kThreads; ++t)
     threads.emplace_back([&, t] {
       for (int i = 0; i < kPerThread; ++i)
-        issued[t].push_back(reg_.issue(std::weak_ptr<ssh::Conn>()));
+        issued[t].push_back(reg_.issue(std::weak_ptr<DeviceTunnel>()));
     });
   for (auto& th : threads) th.join();
 
@@ -246,10 +238,10 @@ TEST_F(Registry, ConcurrentIssueYieldsNoDuplicates) {
   EXPECT_EQ(reg_.live(), std::size_t{kThreads * kPerThread});
 }
 
-TEST_F(Registry, ConcurrentIssueBindAndReleaseStayConsistent) {
+TEST_F(RouterTest, ConcurrentIssueBindAndReleaseStayConsistent) {
   constexpr int kThreads = 4;
   constexpr int kRounds = 500;
-  std::vector<std::shared_ptr<ssh::Conn>> conns;
+  std::vector<std::shared_ptr<DeviceTunnel>> conns;
   for (int t = 0; t < kThreads; ++t) conns.push_back(conn());
   std::vector<std::thread> threads;
   for (int t = 0; t < kThreads; ++t)
