@@ -5,6 +5,7 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <array>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -22,6 +23,23 @@ std::string json_escape(std::string_view s) {
   const std::string quoted =
       nlohmann::json(std::string(s)).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   return quoted.substr(1, quoted.size() - 2);
+}
+
+void append_hex(std::string& out, unsigned char c) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  out += "\\x";
+  out += kHex[c >> 4];
+  out += kHex[c & 0xf];
+}
+
+// Length of the valid UTF-8 sequence at s[i] (0 if it is not one).
+std::size_t utf8_sequence(std::string_view s, std::size_t i) {
+  const auto lead = static_cast<unsigned char>(s[i]);
+  std::size_t len = lead >= 0xf0 && lead <= 0xf4 ? 4 : lead >= 0xe0 ? 3 : lead >= 0xc2 ? 2 : 0;
+  if (lead >= 0xf5 || len == 0 || i + len > s.size()) return 0;
+  for (std::size_t k = 1; k < len; ++k)
+    if ((static_cast<unsigned char>(s[i + k]) & 0xc0) != 0x80) return 0;
+  return len;
 }
 
 // spdlog interprets '%' in a pattern; a program name is literal text.
@@ -48,6 +66,20 @@ class JsonMessageFlag : public spdlog::custom_flag_formatter {
   }
 };
 
+// %* in the text pattern: the message payload with every control character escaped.
+class TextMessageFlag : public spdlog::custom_flag_formatter {
+ public:
+  void format(const spdlog::details::log_msg& msg, const std::tm&,
+              spdlog::memory_buf_t& dest) override {
+    const std::string escaped =
+        escape_log_text(std::string_view(msg.payload.data(), msg.payload.size()));
+    dest.append(escaped.data(), escaped.data() + escaped.size());
+  }
+  std::unique_ptr<custom_flag_formatter> clone() const override {
+    return std::make_unique<TextMessageFlag>();
+  }
+};
+
 spdlog::level::level_enum parse_level(std::string_view level) {
   static constexpr std::array<std::pair<std::string_view, spdlog::level::level_enum>, 7> kLevels{{
       {"trace", spdlog::level::trace},
@@ -65,26 +97,57 @@ spdlog::level::level_enum parse_level(std::string_view level) {
                               "': expected trace, debug, info, warn, error, critical or off");
 }
 
-std::unique_ptr<spdlog::formatter> make_formatter(std::string_view program, bool json) {
+}  // namespace
+
+std::string escape_log_text(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (std::size_t i = 0; i < text.size();) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    if (c >= 0x20 && c < 0x7f) {
+      out += static_cast<char>(c);
+      ++i;
+    } else if (c == '\n' || c == '\r' || c == '\t') {
+      out += c == '\n' ? "\\n" : c == '\r' ? "\\r" : "\\t";
+      ++i;
+    } else {
+      const std::size_t len = c >= 0x80 ? utf8_sequence(text, i) : 0;
+      const bool c1_control =
+          len == 2 && c == 0xc2 && static_cast<unsigned char>(text[i + 1]) < 0xa0;
+      if (len > 0 && !c1_control) {
+        out.append(text.substr(i, len));  // printable UTF-8
+      } else {
+        // C0, DEL, C1 and bytes that are not UTF-8: visible, never interpreted by a terminal.
+        for (std::size_t k = 0; k < std::max<std::size_t>(len, 1); ++k)
+          append_hex(out, static_cast<unsigned char>(text[i + k]));
+      }
+      i += std::max<std::size_t>(len, 1);
+    }
+  }
+  return out;
+}
+
+std::unique_ptr<spdlog::formatter> make_log_formatter(std::string_view program, bool json) {
   auto formatter = std::make_unique<spdlog::pattern_formatter>();
   if (json) {
     formatter->add_flag<JsonMessageFlag>('*').set_pattern(
         R"({"time":"%Y-%m-%dT%H:%M:%S.%e%z","level":"%l","program":")" +
         pattern_literal(json_escape(program)) + R"(","msg":"%*"})");
   } else {
-    formatter->set_pattern("%Y-%m-%dT%H:%M:%S.%e%z %^%l%$ [" + pattern_literal(program) + "] %v");
+    // Peers choose user names, commands and env names that end up in log lines: escaped, a
+    // "\r\n" cannot forge a line and an escape sequence cannot reach the admin's terminal.
+    formatter->add_flag<TextMessageFlag>('*').set_pattern("%Y-%m-%dT%H:%M:%S.%e%z %^%l%$ [" +
+                                                          pattern_literal(program) + "] %*");
   }
   return formatter;
 }
-
-}  // namespace
 
 void setup_logging(std::string_view program, std::string_view level, bool json) {
   const auto lvl = parse_level(level);  // validate before replacing the working logger
   // The color sink already drops colors when stderr is not a terminal.
   auto sink = std::make_shared<spdlog::sinks::stderr_color_sink_mt>();
   auto logger = std::make_shared<spdlog::logger>(std::string(program), std::move(sink));
-  logger->set_formatter(make_formatter(program, json));
+  logger->set_formatter(make_log_formatter(program, json));
   logger->set_level(lvl);
   logger->flush_on(spdlog::level::warn);
   spdlog::set_default_logger(std::move(logger));

@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <iostream>
 
+#include "common/io/read_ahead_switch.hpp"
 #include "common/util.hpp"
 #include "device-agent/backoff.hpp"
 #include "device-agent/consent_prompt.hpp"
@@ -284,6 +285,7 @@ class Agent {
 }  // namespace
 
 int run_agent(const AgentOptions& options) {
+  io::check_read_ahead();
   return Agent(options).run();
 }
 

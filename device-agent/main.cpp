@@ -4,6 +4,7 @@
 #include <csignal>
 #include <iostream>
 
+#include "common/cli/duration_validator.hpp"
 #include "common/logging.hpp"
 #include "common/names.hpp"
 #include "common/util.hpp"
@@ -30,12 +31,6 @@ struct Args {
   std::string consent = "grants";
 };
 
-std::chrono::milliseconds duration_or_throw(const std::string& text, const char* option) {
-  auto d = sb::parse_duration(text);
-  if (!d) throw CLI::ValidationError(option, "expected a duration like 500ms, 15s, 2m");
-  return *d;
-}
-
 void add_connection_options(CLI::App& verb, Args& args) {
   verb.add_option("--relay", args.relay, "The relay, HOST:PORT")->required();
   verb.add_option("--relay-key", args.relay_key,
@@ -44,8 +39,10 @@ void add_connection_options(CLI::App& verb, Args& args) {
   verb.add_option("--data-dir", args.data_dir, "Agent state: keys, pins, status")
       ->capture_default_str();
   verb.add_option("--keepalive", args.keepalive, "How often to ping the relay")
+      ->check(sb::duration_validator())
       ->capture_default_str();
   verb.add_option("--max-backoff", args.max_backoff, "Longest wait between reconnects")
+      ->check(sb::duration_validator())
       ->capture_default_str();
   verb.add_option("--log-level", args.log_level, "trace, debug, info, warn, error")
       ->capture_default_str();
@@ -80,8 +77,8 @@ sb::agent::AgentOptions to_options(const Args& args, bool adhoc) {
   o.adhoc = adhoc;
   o.enroll_token = args.enroll_token;
   o.name = args.name;
-  o.keepalive = duration_or_throw(args.keepalive, "--keepalive");
-  o.max_backoff = duration_or_throw(args.max_backoff, "--max-backoff");
+  o.keepalive = sb::checked_duration(args.keepalive);
+  o.max_backoff = sb::checked_duration(args.max_backoff);
   o.initial_backoff = std::min(o.initial_backoff, o.max_backoff);
   if (!args.screen.empty()) {
     auto screen = sb::net::parse_host_port(args.screen, 0, &error);

@@ -90,25 +90,13 @@ void add_common(CLI::App& verb, Args& args, bool session = true) {
         ->required();
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  CLI::App app{
-      "switchboard operator client: attach to a device by session ID or name.\n"
-      "Uses your OpenSSH client; the relay's host key is checked like any ssh host.",
-      "operator-cli"};
-  app.set_version_flag("--version", SB_VERSION);
-  app.set_config("--config", "",
-                 "Defaults from a TOML file (relay = \"host:2222\", identity = ...)");
-  app.require_subcommand(1);
-  Args args;
-
+void add_connect(CLI::App& app, Args& args) {
   auto* connect =
       app.add_subcommand("connect", "Interactive terminal (shared by default; ~. leaves)");
   add_common(*connect, args);
   connect->add_flag("--read-only", args.read_only, "Watch the shared terminal without typing");
   connect->add_flag("--own", args.own, "Your own private shell instead of the shared one");
-  connect->callback([&] {
+  connect->callback([&args] {
     refuse_command(args);
     if (args.read_only && args.own)
       throw CLI::ValidationError("--read-only and --own exclude each other");
@@ -117,45 +105,53 @@ int main(int argc, char** argv) {
                                : sb::op::Mode::kShared;
     run_ssh(sb::op::connect_args(connection(args), user_for(args, mode)), args.dry_run);
   });
+}
 
+void add_exec(CLI::App& app, Args& args) {
   auto* exec = app.add_subcommand("exec", "Run one command on the device; exits with its code");
   add_common(*exec, args);
   exec->footer("COMMAND: the command and its arguments, after --");
-  exec->callback([&] {
+  exec->callback([&args] {
     if (args.command.empty()) throw CLI::ValidationError("COMMAND", "give the command after --");
     run_ssh(
         sb::op::exec_args(connection(args), user_for(args, sb::op::Mode::kShared), args.command),
         args.dry_run);
   });
+}
 
+void add_screen(CLI::App& app, Args& args) {
   auto* screen = app.add_subcommand("screen", "Forward the device's screen (VNC) to a local port");
   add_common(*screen, args);
   args.listen = "127.0.0.1:5901";
   screen->add_option("--listen", args.listen, "Local address for your VNC viewer")
       ->capture_default_str();
-  screen->callback([&] {
+  screen->callback([&args] {
     refuse_command(args);
     std::cerr << "Point your VNC viewer at " << args.listen << " (Ctrl-C to stop)\n";
     run_ssh(sb::op::local_forward_args(connection(args), user_for(args, sb::op::Mode::kShared),
                                        args.listen, "screen:5900"),
             args.dry_run);
   });
+}
 
+void add_proxy(CLI::App& app, Args& args) {
   auto* proxy = app.add_subcommand("proxy", "A local SOCKS5 proxy through the device's network");
   add_common(*proxy, args);
   proxy->add_option("--socks", args.socks, "Local SOCKS5 address")->capture_default_str();
-  proxy->callback([&] {
+  proxy->callback([&args] {
     refuse_command(args);
     std::cerr << "SOCKS5 proxy on " << args.socks << " (Ctrl-C to stop)\n";
     run_ssh(sb::op::socks_args(connection(args), user_for(args, sb::op::Mode::kShared), args.socks),
             args.dry_run);
   });
+}
 
+void add_forward(CLI::App& app, Args& args) {
   auto* forward =
       app.add_subcommand("forward", "Forward a local port to HOST:PORT seen from the device");
   add_common(*forward, args);
   forward->add_option("-L", args.forward, "LOCAL_PORT:HOST:PORT")->required();
-  forward->callback([&] {
+  forward->callback([&args] {
     refuse_command(args);
     auto colon = args.forward.find(':');
     if (colon == std::string::npos || args.forward.find(':', colon + 1) == std::string::npos)
@@ -165,7 +161,27 @@ int main(int argc, char** argv) {
                                        local, args.forward.substr(colon + 1)),
             args.dry_run);
   });
+}
 
+// `sessions` runs ssh as a child (not exec) to add a hint when the relay cannot be reached.
+[[noreturn]] void list_sessions(const Args& args) {
+  refuse_command(args);
+  auto argv = sb::op::sessions_args(connection(args), args.json);
+  if (args.dry_run) run_ssh(argv, true);
+  auto result = sb::op::run_capturing_stderr(argv);
+  if (!result.start_error.empty()) {
+    std::cerr << "operator-cli: cannot run " << argv[0] << ": " << result.start_error
+              << " (install openssh-client)\n";
+    std::exit(127);
+  }
+  std::cerr << result.err;
+  if (auto hint = sb::op::explain_ssh_failure(result.exit_status, result.err); !hint.empty())
+    std::cerr << "operator-cli: " << hint << '\n';
+  std::cout.flush();
+  std::exit(result.exit_status);
+}
+
+void add_sessions(CLI::App& app, Args& args) {
   auto* sessions = app.add_subcommand(
       "sessions", "List the devices you may join: online (with the session ID) or offline");
   add_common(*sessions, args, false);
@@ -178,34 +194,43 @@ int main(int argc, char** argv) {
       "Join one with `operator-cli connect DEVICE` (or the session ID).\n"
       "Plain OpenSSH does the same: ssh -p PORT relay@HOST sessions [--json]\n"
       "Exit status: 0 listed (even if empty), 255 not reached or key refused.");
-  sessions->callback([&] {
-    refuse_command(args);
-    auto argv = sb::op::sessions_args(connection(args), args.json);
-    if (args.dry_run) run_ssh(argv, true);
-    auto result = sb::op::run_capturing_stderr(argv);
-    if (!result.start_error.empty()) {
-      std::cerr << "operator-cli: cannot run " << argv[0] << ": " << result.start_error
-                << " (install openssh-client)\n";
-      std::exit(127);
-    }
-    std::cerr << result.err;
-    if (auto hint = sb::op::explain_ssh_failure(result.exit_status, result.err); !hint.empty())
-      std::cerr << "operator-cli: " << hint << '\n';
-    std::cout.flush();
-    std::exit(result.exit_status);
-  });
+  sessions->callback([&args] { list_sessions(args); });
+}
 
-  // Everything after the first "--" is the remote command, word for word: CLI11 would read
-  // "[a,b]" as a list and options inside the command as its own.
+// Everything after the first "--" is the remote command, word for word: CLI11 would read
+// "[a,b]" as a list and options inside the command as its own. Returns the words before it,
+// reversed as CLI11 takes them.
+std::vector<std::string> take_remote_command(int argc, char** argv, Args& args) {
   std::vector<std::string> words(argv + 1, argv + argc);
   auto dashes = std::find(words.begin(), words.end(), "--");
   if (dashes != words.end()) {
     args.command.assign(dashes + 1, words.end());
     words.erase(dashes, words.end());
   }
-  std::reverse(words.begin(), words.end());  // CLI11 takes a reversed vector
+  std::reverse(words.begin(), words.end());
+  return words;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "switchboard operator client: attach to a device by session ID or name.\n"
+      "Uses your OpenSSH client; the relay's host key is checked like any ssh host.",
+      "operator-cli"};
+  app.set_version_flag("--version", SB_VERSION);
+  app.set_config("--config", "",
+                 "Defaults from a TOML file (relay = \"host:2222\", identity = ...)");
+  app.require_subcommand(1);
+  Args args;
+  add_connect(app, args);
+  add_exec(app, args);
+  add_screen(app, args);
+  add_proxy(app, args);
+  add_forward(app, args);
+  add_sessions(app, args);
   try {
-    app.parse(words);
+    app.parse(take_remote_command(argc, argv, args));
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   } catch (const std::exception& e) {

@@ -18,12 +18,14 @@ int main(int argc, char** argv) {
   int exit_code = 0;
   sb::relay::cli::add_init(app, &exit_code);
   sb::relay::cli::add_serve(app, &exit_code);
-  sb::relay::cli::add_lists(app, &exit_code);
+  sb::relay::cli::add_device(app, &exit_code);
+  sb::relay::cli::add_session(app, &exit_code);
+  sb::relay::cli::add_keys(app, &exit_code);
   sb::relay::cli::add_enroll(app, &exit_code);
-  sb::relay::cli::add_access(app, &exit_code);
+  sb::relay::cli::add_operator(app, &exit_code);
+  sb::relay::cli::add_grant(app, &exit_code);
   sb::relay::cli::add_audit(app, &exit_code);
   sb::relay::cli::add_replay(app, &exit_code);
-  sb::relay::cli::add_control(app, &exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

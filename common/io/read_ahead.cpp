@@ -1,7 +1,5 @@
-// The recv()/poll()/close() shim of read_ahead.hpp. These definitions replace libc's for the
-// whole process (libssh, Asio, SQLite, our code); for descriptors not attached to a ReadAhead
-// they do exactly what libc does.
-#undef _FORTIFY_SOURCE  // the fortified headers define recv()/poll() inline; we define them
+// ReadAhead and what the interposed recv()/poll()/close() do (read_ahead.hpp). The libc
+// symbols themselves are defined in read_ahead_shim.cpp, its own object library.
 #include "common/io/read_ahead.hpp"
 
 #include <poll.h>
@@ -15,6 +13,8 @@
 #include <cerrno>
 #include <cstring>
 #include <ctime>
+
+#include "common/io/read_ahead_switch.hpp"
 
 namespace sb::io {
 
@@ -77,6 +77,14 @@ ReadAhead* attached_read_ahead(int fd) {
 }
 
 bool ReadAhead::attach(int fd) {
+  if (!read_ahead_status().in_effect) {
+    detach();
+    return false;
+  }
+  return enter_in_table(fd);
+}
+
+bool ReadAhead::enter_in_table(int fd) {
   detach();
   if (fd < 0 || fd >= kMaxFd) return false;
   fd_ = fd;
@@ -129,28 +137,27 @@ long ReadAhead::recv(int fd, void* dst, std::size_t len, int flags) {
   return got;
 }
 
-}  // namespace sb::io
+namespace interposed {
 
-extern "C" {
-
-ssize_t recv(int fd, void* buf, size_t len, int flags) {
-  if (sb::io::ReadAhead* ra = sb::io::attached_read_ahead(fd)) return ra->recv(fd, buf, len, flags);
+ssize_t recv(int fd, void* buf, std::size_t len, int flags) {
+  if (ReadAhead* ra = attached_read_ahead(fd)) return ra->recv(fd, buf, len, flags);
   return ::recvfrom(fd, buf, len, flags, nullptr, nullptr);
 }
 
-int poll(pollfd* fds, nfds_t nfds, int timeout) {
+int poll(pollfd* fds, nfds_t nfds, int timeout_ms) {
   for (nfds_t i = 0; i < nfds; ++i)
-    if (sb::io::readable_from_memory(fds[i])) return sb::io::poll_with_memory(fds, nfds);
-  return sb::io::kernel_poll(fds, nfds, timeout);
+    if (readable_from_memory(fds[i])) return poll_with_memory(fds, nfds);
+  return kernel_poll(fds, nfds, timeout_ms);
 }
 
 int close(int fd) {
-  if (sb::io::ReadAhead* ra = sb::io::attached_read_ahead(fd)) {
+  if (ReadAhead* ra = attached_read_ahead(fd)) {
     // libssh closes sockets itself: forget this one before its number can be reused.
-    if (sb::io::g_table[fd].compare_exchange_strong(ra, nullptr, std::memory_order_acq_rel))
-      ra->forget();
+    if (g_table[fd].compare_exchange_strong(ra, nullptr, std::memory_order_acq_rel)) ra->forget();
   }
   return static_cast<int>(::syscall(SYS_close, fd));
 }
 
-}  // extern "C"
+}  // namespace interposed
+
+}  // namespace sb::io

@@ -4,26 +4,20 @@
 #include <algorithm>
 
 #include "common/json_field.hpp"
+#include "common/table.hpp"
 #include "common/util.hpp"
 #include "common/util_time.hpp"
-#include "common/table.hpp"
+#include "relay/admin/cli.hpp"
 
 namespace sb::relay {
 
+using cli::or_dash;
 using nlohmann::json;
 using store::AuditRow;
 
 namespace {
 
 constexpr std::size_t kMaxShownText = 60;  // longer commands and targets are cut in the table
-
-std::string or_dash(const std::string& s) {
-  return s.empty() ? "-" : s;
-}
-
-json or_null(const std::string& s) {
-  return s.empty() ? json() : json(s);
-}
 
 // detail[key] as text: strings as they are, numbers and booleans in JSON form, "" if absent.
 std::string field(const json& detail, const char* key) {
@@ -190,18 +184,6 @@ void print_audit_table(const store::AuditPage& page, std::ostream& out) {
   out << '\n';
 }
 
-json audit_row_json(const AuditRow& row) {
-  return {{"id", row.id},
-          {"time", row.time},
-          {"kind", row.kind},
-          {"actor", or_null(row.actor)},
-          {"session", or_null(row.session)},
-          {"device", or_null(row.device)},
-          {"operator", or_null(row.operator_name)},
-          {"detail", row.detail},
-          {"recorded", row.recorded}};
-}
-
 namespace {
 
 std::string channel_line(const store::ChannelRow& c) {
@@ -278,56 +260,6 @@ void print_session_story(const store::SessionStory& story, std::ostream& out) {
   }
 }
 
-json session_story_json(const store::SessionStory& story) {
-  const store::SessionRow& s = story.session;
-  json attachments = json::array();
-  for (const auto& a : story.attachments) {
-    json channels = json::array();
-    for (const auto& c : a.channels)
-      channels.push_back({{"id", c.id},
-                          {"kind", c.kind},
-                          {"target", or_null(c.target)},
-                          {"command", or_null(c.command)},
-                          {"exit_status", c.exit_status ? json(*c.exit_status) : json()},
-                          {"exit_signal", or_null(c.exit_signal)},
-                          {"bytes_in", c.bytes_in},
-                          {"bytes_out", c.bytes_out},
-                          {"started", c.started},
-                          {"ended", or_null(c.ended)}});
-    attachments.push_back({{"id", a.id},
-                           {"operator", a.operator_name},
-                           {"fingerprint", a.fingerprint},
-                           {"mode", a.mode},
-                           {"source_addr", or_null(a.source_addr)},
-                           {"started", a.started},
-                           {"ended", or_null(a.ended)},
-                           {"end_reason", or_null(a.end_reason)},
-                           {"channels", std::move(channels)}});
-  }
-  json events = json::array();
-  for (const auto& e : story.events) events.push_back(audit_row_json(e));
-  json recordings = json::array();
-  for (const auto& r : story.recordings)
-    recordings.push_back({{"path", r.path},
-                          {"kind", r.kind},
-                          {"operator", or_null(r.operator_name)},
-                          {"started", r.started}});
-  return {{"id", s.id},
-          {"device", or_null(s.device)},
-          {"kind", s.kind},
-          {"fingerprint", s.fingerprint},
-          {"source_addr", or_null(s.source_addr)},
-          {"started", s.started},
-          {"ended", or_null(s.ended)},
-          {"end_reason", or_null(s.end_reason)},
-          {"active", s.ended.empty()},
-          {"info", s.info},
-          {"attachments", std::move(attachments)},
-          {"events", std::move(events)},
-          {"events_total", story.events_total},
-          {"recordings", std::move(recordings)}};
-}
-
 void print_device_story(const store::DeviceStory& story, std::ostream& out) {
   const store::DeviceRow& d = story.device;
   const json& info = d.info;
@@ -361,32 +293,6 @@ void print_device_story(const store::DeviceStory& story, std::ostream& out) {
                or_dash(s.source_addr), or_dash(operators), or_dash(s.end_reason)});
   }
   table.print(out);
-}
-
-json device_story_json(const store::DeviceStory& story) {
-  const store::DeviceRow& d = story.device;
-  json grants = json::array();
-  for (const auto& g : story.grants) grants.push_back(g.operator_name);
-  json sessions = json::array();
-  for (const auto& summary : story.recent_sessions) {
-    const store::SessionRow& s = summary.session;
-    sessions.push_back({{"id", s.id},
-                        {"source_addr", or_null(s.source_addr)},
-                        {"started", s.started},
-                        {"ended", or_null(s.ended)},
-                        {"end_reason", or_null(s.end_reason)},
-                        {"active", s.ended.empty()},
-                        {"operators", summary.operators}});
-  }
-  return {{"name", d.name},
-          {"status", story.status},
-          {"fingerprint", d.fingerprint},
-          {"enrolled", d.enrolled},
-          {"last_seen", or_null(d.last_seen)},
-          {"address", or_null(story.address)},
-          {"info", d.info},
-          {"grants", std::move(grants)},
-          {"recent_sessions", std::move(sessions)}};
 }
 
 }  // namespace sb::relay

@@ -1,8 +1,8 @@
-// How the admin CLI shows the audit: the `relay audit` table and JSON, the story of a session
+// How the admin CLI shows the audit: the `relay audit` table, the story of a session
 // (`relay session show`) and of a device (`relay device show`). Times are shown in local time,
-// durations and sizes in human units; --json keeps the stored UTC times and raw numbers.
+// durations and sizes in human units. --json (row_json.hpp) keeps the stored UTC times and raw
+// numbers.
 #pragma once
-#include <nlohmann/json.hpp>
 #include <ostream>
 #include <string>
 
@@ -22,12 +22,9 @@ std::string describe_event(const store::AuditRow& row);
 // TIME, KIND, SESSION, DEVICE, OPERATOR, DETAIL (REC after a session that has a recording),
 // then a footer "page 2 of 7 (312 rows); next: --page 3".
 void print_audit_table(const store::AuditPage& page, std::ostream& out);
-nlohmann::json audit_row_json(const store::AuditRow& row);
 
 void print_session_story(const store::SessionStory& story, std::ostream& out);
-nlohmann::json session_story_json(const store::SessionStory& story);
 
 void print_device_story(const store::DeviceStory& story, std::ostream& out);
-nlohmann::json device_story_json(const store::DeviceStory& story);
 
 }  // namespace sb::relay

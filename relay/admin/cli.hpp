@@ -1,12 +1,18 @@
-// The `relay` command line: one function per verb group registers its subcommands.
+// The `relay` command line: one file per noun registers that noun's verbs (session.cpp has
+// `relay session list|show|kill`); cli.cpp holds what several nouns share.
 #pragma once
 #include <CLI/CLI.hpp>
 #include <functional>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 
 namespace sb::store {
 class Db;
+}
+
+namespace sb::relay {
+struct DataDir;
 }
 
 namespace sb::relay::cli {
@@ -16,21 +22,35 @@ struct Common {
   bool json = false;
 };
 
-// Each returns nothing; the chosen verb's callback sets *exit_code.
+// Each adds one noun (or verb) to the app; the chosen verb's callback sets *exit_code. main()
+// calls them in the order `relay --help` lists them.
 void add_init(CLI::App& app, int* exit_code);
 void add_serve(CLI::App& app, int* exit_code);
-void add_lists(CLI::App& app, int* exit_code);
-void add_enroll(CLI::App& app, int* exit_code);
-void add_access(CLI::App& app, int* exit_code);
-// `relay audit`, and `show` in the `session` and `device` groups (call after add_lists).
+void add_device(CLI::App& app, int* exit_code);    // list, show, revoke
+void add_session(CLI::App& app, int* exit_code);   // list, show, kill
+void add_keys(CLI::App& app, int* exit_code);      // list, purge
+void add_enroll(CLI::App& app, int* exit_code);    // create, list
+void add_operator(CLI::App& app, int* exit_code);  // add, list, remove
+void add_grant(CLI::App& app, int* exit_code);     // add, list, remove
 void add_audit(CLI::App& app, int* exit_code);
 void add_replay(CLI::App& app, int* exit_code);
-// `session kill`, `device revoke`, `keys purge` (through the control socket); after add_lists.
-void add_control(CLI::App& app, int* exit_code);
 
 // Adds --data-dir (default $SWITCHBOARD_DATA_DIR or /var/lib/switchboard) to a verb.
 void add_data_dir_option(CLI::App& verb, std::string& target);
 // The data dir's existing database, for an admin verb (it throws if `relay init` never ran).
 std::unique_ptr<store::Db> open_db(const std::string& data_dir);
+
+// Throws a validation error for `what` unless `name` is a valid operator or device name.
+void require_name(const std::string& name, const char* what);
+// Accepts "482913075" or "482 913 075" and leaves the nine digits in the option.
+CLI::Validator session_id_validator();
+
+// The cell as shown in a table: "-" when empty.
+std::string or_dash(const std::string& s);
+
+// Who runs this command, for the audit trail: the sudo caller if any, else our user.
+std::string invoking_user();
+// One request to the running relay's control socket; throws if no relay runs on `dir`.
+nlohmann::json ask_running_relay(const DataDir& dir, const nlohmann::json& request);
 
 }  // namespace sb::relay::cli

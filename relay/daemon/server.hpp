@@ -5,8 +5,8 @@
 #include <string>
 
 #include "common/io/net.hpp"
-#include "relay/router/context.hpp"
 #include "relay/audit/recorder.hpp"
+#include "relay/router/context.hpp"
 
 namespace sb::relay {
 

@@ -7,15 +7,13 @@
 #include <csignal>
 
 #include "harness.hpp"
+#include "operator_support.hpp"
 #include "tcp_service.hpp"
 
 namespace sb::e2e {
 namespace {
 
 namespace fs = std::filesystem;
-
-// What OpenSSH prints on stderr from the relay's userauth banner.
-constexpr const char* kAgentlessBannerRegex = R"(switchboard: session ID (\d{3} \d{3} \d{3}))";
 
 // OpenSSH logs "Local forwarding listening on" just before it binds: retry a refused connect.
 std::string talk_when_listening(int port) {
@@ -30,26 +28,7 @@ class Agentless : public ::testing::Test {
 
   // `ssh [-N] -R SPEC... device@relay`: OpenSSH as the device, with its own fresh key.
   std::vector<std::string> device_ssh_argv(const std::vector<std::string>& options) const {
-    std::vector<std::string> argv{"/usr/bin/ssh",
-                                  "-F",
-                                  "/dev/null",
-                                  "-p",
-                                  std::to_string(relay_.port()),
-                                  "-i",
-                                  device_key_.key.string(),
-                                  "-o",
-                                  "IdentitiesOnly=yes",
-                                  "-o",
-                                  "StrictHostKeyChecking=no",
-                                  "-o",
-                                  "UserKnownHostsFile=" + (tmp_ / "device_known_hosts").string(),
-                                  "-o",
-                                  "BatchMode=yes",
-                                  "-o",
-                                  "ExitOnForwardFailure=yes"};
-    argv.insert(argv.end(), options.begin(), options.end());
-    argv.push_back("device@127.0.0.1");
-    return argv;
+    return agentless_device_argv(relay_, device_key_, tmp_ / "device_known_hosts", options);
   }
 
   // Starts `ssh -N -R screen:5900:127.0.0.1:ECHO device@relay`; returns its session ID (digits)
@@ -70,21 +49,8 @@ class Agentless : public ::testing::Test {
                                                   const std::vector<std::string>& forwards) {
     std::vector<std::string> options{"-v", "-N"};
     options.insert(options.end(), forwards.begin(), forwards.end());
-    std::unique_ptr<Process> p;
-    wait_until(
-        [&] {
-          p = std::make_unique<Process>(
-              operator_ssh_argv(relay_, op, tmp_ / "known_hosts", id, options));
-          wait_until(
-              [&] {
-                return p->err().find("Local forwarding listening on") != std::string::npos ||
-                       !p->running();
-              },
-              10s);
-          return p->running();
-        },
-        10s);
-    return p;
+    return start_operator_process(operator_ssh_argv(relay_, op, tmp_ / "known_hosts", id, options),
+                                  [](Process& p) { return contains(p.err(), kForwardListening); });
   }
 
   TempDir tmp_;
@@ -135,7 +101,7 @@ TEST_F(Agentless, OperatorsReachTheServiceByName) {
                "--relay", relay_.address(), "-i", alice.key.string(), "--known-hosts",
                (tmp_ / "known_hosts").string(), "--host-key-checking", "accept-new", "-o",
                "LogLevel=DEBUG1"});
-  ASSERT_TRUE(cli.wait_for_output("Local forwarding listening on", 10s, true)) << cli.err();
+  ASSERT_TRUE(cli.wait_for_output(kForwardListening, 10s, true)) << cli.err();
   EXPECT_EQ(talk_when_listening(cli_port), "RFB 003.008\necho:ping\n") << cli.err();
   EXPECT_EQ(service_.connections(), 2);
 }
@@ -185,9 +151,9 @@ TEST_F(Agentless, ShellShowsTheIdAndServicesUntilCtrlC) {
 }
 
 TEST_F(Agentless, InvalidAndTooManyServicesAreRefused) {
-  auto bad = run_with_status(
-      device_ssh_argv({"-N", "-R", "Bad_Name:80:127.0.0.1:" + std::to_string(service_.port())}),
-      15s);
+  auto bad =
+      run(device_ssh_argv({"-N", "-R", "Bad_Name:80:127.0.0.1:" + std::to_string(service_.port())}),
+          {.timeout = 15s});
   EXPECT_EQ(bad.exit_code, 255);
   EXPECT_NE(bad.err.find("remote port forwarding failed"), std::string::npos) << bad.err;
   EXPECT_TRUE(relay_.process().wait_for_output("service refused", 5s, true));
@@ -196,7 +162,7 @@ TEST_F(Agentless, InvalidAndTooManyServicesAreRefused) {
   for (int i = 0; i < 17; ++i)
     many.insert(many.end(), {"-R", "svc" + std::to_string(i) + ":" + std::to_string(1000 + i) +
                                        ":127.0.0.1:" + std::to_string(service_.port())});
-  auto too_many = run_with_status(device_ssh_argv(many), 15s);
+  auto too_many = run(device_ssh_argv(many), {.timeout = 15s});
   EXPECT_EQ(too_many.exit_code, 255);
   EXPECT_NE(too_many.err.find("remote port forwarding failed for listen port 1016"),
             std::string::npos)
@@ -213,7 +179,7 @@ TEST_F(Agentless, CancelledForwardWithdrawsTheService) {
   auto id = device_->wait_for_match(kAgentlessBannerRegex, 10s, true);
   ASSERT_TRUE(id) << device_->err();
   ASSERT_TRUE(relay_.process().wait_for_output("service web:80 registered", 10s, true));
-  auto cancel = run_with_status(device_ssh_argv({"-S", socket, "-O", "cancel", "-R", spec}), 10s);
+  auto cancel = run(device_ssh_argv({"-S", socket, "-O", "cancel", "-R", spec}), {.timeout = 10s});
   EXPECT_EQ(cancel.exit_code, 0) << cancel.err;
   EXPECT_TRUE(relay_.process().wait_for_output("service screen:5900 withdrawn", 5s, true));
 

@@ -15,27 +15,26 @@
 namespace sb::e2e {
 namespace {
 
+class AuditCli : public OperatorTest {};
+
 bool has_kind(const nlohmann::json& rows, const std::string& kind) {
   return !find_by(rows, "kind", kind).is_null();
 }
 
-TEST(AuditCli, AdhocExecIsInTheAuditAndTheSessionStory) {
-  AliceAndShellAgent device;
-  auto& [tmp, relay, alice, agent, id, consent] = device;
-  ASSERT_TRUE(id) << agent.err();
-  auto r = run_operator_ssh(
-      operator_ssh_argv(relay, alice, tmp / "known_hosts", *id, {}, {"echo hi; exit 3"}));
+TEST_F(AuditCli, AdhocExecIsInTheAuditAndTheSessionStory) {
+  start_device({"alice"});
+  auto r = exec("alice", "echo hi; exit 3");
   ASSERT_EQ(r.exit_code, 3) << r.err;
 
   // The store writes behind a queue: wait for the consent answer to land.
   nlohmann::json rows;
   ASSERT_TRUE(wait_until([&] {
-    rows = relay.admin_json({"audit", "--session", spaced_session_id(*id)});
+    rows = relay().admin_json({"audit", "--session", spaced_session_id(id_)});
     return has_kind(rows, "consent.answered");
   }));
   auto issued = find_by(rows, "kind", "session.issued");
   ASSERT_FALSE(issued.is_null()) << rows.dump(2);
-  EXPECT_EQ(issued["session"], *id);
+  EXPECT_EQ(issued["session"], id_);
   EXPECT_TRUE(issued["device"].is_null());  // ad hoc
   auto answered = find_by(rows, "kind", "consent.answered");
   EXPECT_EQ(answered["operator"], "alice");
@@ -43,93 +42,89 @@ TEST(AuditCli, AdhocExecIsInTheAuditAndTheSessionStory) {
   EXPECT_LT(rows[1]["id"].get<std::int64_t>(), rows[0]["id"].get<std::int64_t>());  // newest 1st
 
   // Filters: by operator, by kind prefix, by time.
-  auto by_alice = relay.admin_json({"audit", "--operator", "alice"});
+  auto by_alice = relay().admin_json({"audit", "--operator", "alice"});
   EXPECT_TRUE(has_kind(by_alice, "consent.answered")) << by_alice.dump(2);
   EXPECT_FALSE(has_kind(by_alice, "session.issued"));
-  auto sessions_only = relay.admin_json({"audit", "--kind", "session"});
+  auto sessions_only = relay().admin_json({"audit", "--kind", "session"});
   ASSERT_FALSE(sessions_only.empty());
   for (const auto& row : sessions_only)
     EXPECT_EQ(row["kind"].get<std::string>().rfind("session", 0), 0u) << row.dump();
   EXPECT_TRUE(
-      has_kind(relay.admin_json({"audit", "--since", "1h", "--until", "now"}), "session.issued"));
-  EXPECT_TRUE(relay.admin_json({"audit", "--until", "1h"}).empty());
+      has_kind(relay().admin_json({"audit", "--since", "1h", "--until", "now"}), "session.issued"));
+  EXPECT_TRUE(relay().admin_json({"audit", "--until", "1h"}).empty());
 
   // The readable table: local times, spaced session ID, a human detail and the paging footer.
-  auto table = relay.admin({"audit", "--session", *id, "--limit", "1", "--page", "2"});
+  auto table = relay().admin({"audit", "--session", id_, "--limit", "1", "--page", "2"});
   ASSERT_EQ(table.exit_code, 0) << table.err;
   EXPECT_NE(table.out.find("TIME"), std::string::npos) << table.out;
-  EXPECT_NE(table.out.find(spaced_session_id(*id)), std::string::npos) << table.out;
+  EXPECT_NE(table.out.find(spaced_session_id(id_)), std::string::npos) << table.out;
   EXPECT_NE(table.out.find("page 2 of "), std::string::npos) << table.out;
-  auto full = relay.admin({"audit", "--session", *id});
+  auto full = relay().admin({"audit", "--session", id_});
   EXPECT_NE(full.out.find(": allowed"), std::string::npos) << full.out;
 
   // The session's story.
-  auto story = relay.admin_json({"session", "show", *id});
-  EXPECT_EQ(story["id"], *id);
+  auto story = relay().admin_json({"session", "show", id_});
+  EXPECT_EQ(story["id"], id_);
   EXPECT_EQ(story["active"], true);
   EXPECT_TRUE(has_kind(story["events"], "session.issued")) << story.dump(2);
   EXPECT_TRUE(has_kind(story["events"], "consent.answered")) << story.dump(2);
-  auto text = relay.admin({"session", "show", spaced_session_id(*id)});
+  auto text = relay().admin({"session", "show", spaced_session_id(id_)});
   ASSERT_EQ(text.exit_code, 0) << text.err;
-  EXPECT_NE(text.out.find("Session " + spaced_session_id(*id) + " (live)"), std::string::npos)
+  EXPECT_NE(text.out.find("Session " + spaced_session_id(id_) + " (live)"), std::string::npos)
       << text.out;
 
   // Clear errors.
-  auto unknown = relay.admin({"session", "show", "100000001"});
+  auto unknown = relay().admin({"session", "show", "100000001"});
   EXPECT_EQ(unknown.exit_code, 1);
   EXPECT_NE(unknown.err.find("no session 100 000 001"), std::string::npos) << unknown.err;
-  auto bad_time = relay.admin({"audit", "--since", "tomorrow"});
+  auto bad_time = relay().admin({"audit", "--since", "tomorrow"});
   EXPECT_NE(bad_time.exit_code, 0);
   EXPECT_NE(bad_time.err.find("2026-11-01 14:30"), std::string::npos) << bad_time.err;
-  auto bad_id = relay.admin({"audit", "--session", "12x"});
+  auto bad_id = relay().admin({"audit", "--session", "12x"});
   EXPECT_NE(bad_id.exit_code, 0);
   EXPECT_NE(bad_id.err.find("not a session ID"), std::string::npos) << bad_id.err;
 }
 
-TEST(AuditCli, DeviceShowTellsStatusGrantsAndRecentSessions) {
-  TempDir tmp;
-  Relay relay(tmp / "relay");
-  auto bob = register_operator(relay, tmp.path(), "bob");
-  std::string token = create_enroll_token(relay, "web-01");
-  ASSERT_EQ(relay.admin({"grant", "add", "bob", "web-01"}).exit_code, 0);
-  Process agent(agent_run_argv(relay.address(), tmp / "agent",
-                               {"--enroll-token", token, "--shell", "/bin/sh"}));
-  auto id = logged_session_id(agent);
-  ASSERT_TRUE(id) << agent.err();
+TEST_F(AuditCli, DeviceShowTellsStatusGrantsAndRecentSessions) {
+  start_relay({"bob"});
+  std::string token = create_enroll_token(relay(), "web-01");
+  ASSERT_EQ(relay().admin({"grant", "add", "bob", "web-01"}).exit_code, 0);
+  start_enrolled_agent(token);
 
   nlohmann::json device;
   ASSERT_TRUE(wait_until([&] {
-    device = relay.admin_json({"device", "show", "web-01"});
+    device = relay().admin_json({"device", "show", "web-01"});
     return device.value("status", "") == "online";
   })) << device.dump(2);
   EXPECT_EQ(device["grants"], nlohmann::json::array({"bob"}));
   ASSERT_EQ(device["recent_sessions"].size(), 1u) << device.dump(2);
-  EXPECT_EQ(device["recent_sessions"][0]["id"], *id);
+  EXPECT_EQ(device["recent_sessions"][0]["id"], id_);
   EXPECT_EQ(device["recent_sessions"][0]["active"], true);
-  auto text = relay.admin({"device", "show", "web-01"});
+  auto text = relay().admin({"device", "show", "web-01"});
   ASSERT_EQ(text.exit_code, 0) << text.err;
   EXPECT_NE(text.out.find("status:    online"), std::string::npos) << text.out;
   EXPECT_NE(text.out.find("Grants (1): bob"), std::string::npos) << text.out;
-  EXPECT_NE(text.out.find(spaced_session_id(*id)), std::string::npos) << text.out;
-  EXPECT_TRUE(has_kind(relay.admin_json({"audit", "--device", "web-01"}), "session.issued"));
+  EXPECT_NE(text.out.find(spaced_session_id(id_)), std::string::npos) << text.out;
+  EXPECT_TRUE(has_kind(relay().admin_json({"audit", "--device", "web-01"}), "session.issued"));
 
-  auto unknown = relay.admin({"device", "show", "nope"});
+  auto unknown = relay().admin({"device", "show", "nope"});
   EXPECT_EQ(unknown.exit_code, 1);
   EXPECT_NE(unknown.err.find("no enrolled device named 'nope'"), std::string::npos) << unknown.err;
 
   // The agent stops: the device goes offline and its session shows how it ended.
-  agent.signal(SIGTERM);
-  ASSERT_TRUE(agent.wait(10s));
+  agent().signal(SIGTERM);
+  ASSERT_TRUE(agent().wait(10s));
   ASSERT_TRUE(wait_until([&] {
-    device = relay.admin_json({"device", "show", "web-01"});
+    device = relay().admin_json({"device", "show", "web-01"});
     return device.value("status", "") == "offline";
   })) << device.dump(2);
   EXPECT_FALSE(device["recent_sessions"][0]["ended"].is_null());
-  EXPECT_TRUE(has_kind(relay.admin_json({"audit", "--device", "web-01", "--kind", "session.ended"}),
-                       "session.ended"));
+  EXPECT_TRUE(
+      has_kind(relay().admin_json({"audit", "--device", "web-01", "--kind", "session.ended"}),
+               "session.ended"));
 }
 
-TEST(AuditCli, ServeWithRetentionPrunesOldRowsAtStart) {
+TEST_F(AuditCli, ServeWithRetentionPrunesOldRowsAtStart) {
   TempDir tmp;
   Relay relay(tmp / "relay", Relay::Options{"1s", {"--audit-retention", "30d"}});
   ASSERT_EQ(relay.stop(), 0);
@@ -155,7 +150,7 @@ TEST(AuditCli, ServeWithRetentionPrunesOldRowsAtStart) {
 // Recordings follow the retention: an old session's recording (its rows written with old
 // timestamps before the relay starts) and a file the store no longer knows, last written long
 // ago, are deleted; a recent session's recording and stray files stay.
-TEST(AuditCli, ServeWithRetentionDeletesOldRecordingsAndKeepsRecentOnes) {
+TEST_F(AuditCli, ServeWithRetentionDeletesOldRecordingsAndKeepsRecentOnes) {
   TempDir tmp;
   Relay relay(tmp / "relay", Relay::Options{"1s", {"--audit-retention", "30d"}});
   ASSERT_EQ(relay.stop(), 0);

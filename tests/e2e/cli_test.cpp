@@ -73,7 +73,7 @@ TEST(Cli, BadFlagsFailWithAClearMessage) {
   for (const auto& c : cases) {
     std::string cmd;
     for (const auto& a : c.argv) cmd += a + " ";
-    auto r = run(c.argv, 10s);
+    auto r = run(c.argv, {.timeout = 10s});
     EXPECT_NE(r.exit_code, 0) << cmd;
     EXPECT_NE(r.exit_code, -1) << cmd << " did not exit by itself";
     EXPECT_TRUE(contains(r.err, c.mention))
@@ -99,7 +99,7 @@ TEST(Cli, AdminVerbsWithoutDatabaseSayRunInit) {
     argv.insert(argv.end(), args.begin(), args.end());
     argv.push_back("--data-dir");
     argv.push_back(dir);
-    auto r = run(argv, 10s);
+    auto r = run(argv, {.timeout = 10s});
     EXPECT_NE(r.exit_code, 0) << args[0] << " " << args[1];
     EXPECT_TRUE(contains(r.err, "relay init")) << args[0] << " " << args[1] << ":\n" << r.err;
   }
@@ -108,7 +108,7 @@ TEST(Cli, AdminVerbsWithoutDatabaseSayRunInit) {
   // Neither does serve start on an uninitialised dir.
   auto serve = run({relay_bin(), "serve", "--data-dir", dir, "--listen",
                     "127.0.0.1:" + std::to_string(free_port())},
-                   10s);
+                   {.timeout = 10s});
   EXPECT_NE(serve.exit_code, 0);
   EXPECT_NE(serve.exit_code, -1) << "serve should have failed, not run";
 }
@@ -145,7 +145,7 @@ TEST(Cli, SecondServeOnSameDataDirFails) {
   Relay relay(tmp / "relay");
   auto second = run({relay_bin(), "serve", "--data-dir", relay.data_dir().string(), "--listen",
                      "127.0.0.1:" + std::to_string(free_port()), "--check-interval", "1s"},
-                    15s);
+                    {.timeout = 15s});
   EXPECT_NE(second.exit_code, 0);
   EXPECT_NE(second.exit_code, -1) << "the second serve kept running";
   EXPECT_TRUE(contains(second.err, "already running")) << second.err;

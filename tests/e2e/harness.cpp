@@ -146,6 +146,14 @@ TempDir::~TempDir() {
   fs::remove_all(path_, ec);
 }
 
+int exit_code_of(int wait_status) {
+  return WIFEXITED(wait_status) ? WEXITSTATUS(wait_status) : -1;
+}
+
+int signal_of(int wait_status) {
+  return WIFSIGNALED(wait_status) ? WTERMSIG(wait_status) : 0;
+}
+
 bool wait_until(const std::function<bool()>& cond, Millis timeout) {
   auto deadline = Clock::now() + timeout;
   while (true) {
@@ -169,6 +177,7 @@ struct Process::Impl {
   std::condition_variable cv;
   std::string out;
   std::string err;
+  bool capture_out = true;  // else the test reads stdout_fd itself
   bool out_eof = false;
   bool err_eof = false;
   std::thread reader;
@@ -182,11 +191,9 @@ struct Process::Impl {
   // Non-blocking reap attempt; true once the child has been reaped.
   bool try_reap();
   bool wait_raw(Millis timeout);
-  int exit_code_from_status() const {
-    if (WIFEXITED(raw_status)) return WEXITSTATUS(raw_status);
-    if (WIFSIGNALED(raw_status)) return 128 + WTERMSIG(raw_status);
-    return -1;
-  }
+  // Until the reader has seen both pipes close (every holder of them has exited) or deadline.
+  bool wait_output_closed(Clock::time_point deadline);
+
   void kill_group(int signo) {
     std::lock_guard lock(mu);
     if (reaped || pid <= 0) return;
@@ -252,7 +259,7 @@ void Process::Impl::spawn(const std::map<std::string, std::string>& env, bool st
 
 void Process::Impl::read_loop() {
   char buf[8192];
-  bool out_open = true, err_open = true;
+  bool out_open = capture_out, err_open = true;
   while (out_open || err_open) {
     pollfd fds[2];
     nfds_t n = 0;
@@ -320,9 +327,17 @@ bool Process::Impl::wait_raw(Millis timeout) {
   return true;
 }
 
-Process::Process(std::vector<std::string> argv, const std::map<std::string, std::string>& env)
+bool Process::Impl::wait_output_closed(Clock::time_point deadline) {
+  std::unique_lock lock(mu);
+  return cv.wait_until(lock, deadline, [&] { return out_eof && err_eof; });
+}
+
+Process::Process(std::vector<std::string> argv, const std::map<std::string, std::string>& env,
+                 Stdout stdout_mode)
     : impl_(std::make_unique<Impl>()) {
   impl_->argv = std::move(argv);
+  impl_->capture_out = stdout_mode == Stdout::Captured;
+  impl_->out_eof = !impl_->capture_out;
   if (impl_->argv.empty()) throw std::invalid_argument("Process: empty argv");
   impl_->spawn(env, false);
   pid_ = impl_->pid;
@@ -350,9 +365,20 @@ void Process::signal(int signo) {
 }
 
 std::optional<int> Process::wait(Millis timeout) {
+  // The output of a process that has just exited is still on its way through the pipes: a
+  // moment more than the timeout to read it to the end (pipes a grandchild keeps open would
+  // otherwise hold this forever).
+  constexpr auto kOutputGrace = 2s;
+  const auto deadline = Clock::now() + timeout;
   if (!impl_->wait_raw(timeout)) return std::nullopt;
+  impl_->wait_output_closed(std::max(deadline, Clock::now() + kOutputGrace));
   std::lock_guard lock(impl_->mu);
-  return impl_->exit_code_from_status();
+  return exit_code_of(impl_->raw_status);
+}
+
+int Process::end_signal() const {
+  std::lock_guard lock(impl_->mu);
+  return impl_->reaped ? signal_of(impl_->raw_status) : 0;
 }
 
 std::string Process::out() const {
@@ -403,6 +429,10 @@ std::vector<std::string> Process::matches(const std::string& regex, bool from_er
   return line_matches(from_err ? impl_->err : impl_->out, re);
 }
 
+int Process::raw_stdout() const {
+  return impl_->capture_out ? -1 : impl_->stdout_fd;
+}
+
 void Process::write_stdin(const std::string& data) {
   if (impl_->stdin_fd < 0) return;
   std::size_t done = 0;
@@ -424,23 +454,24 @@ void Process::close_stdin() {
 // ---------------------------------------------------------------------------------------------
 // run
 
-RunResult run(const std::vector<std::string>& argv, Millis timeout,
-              const std::map<std::string, std::string>& env) {
-  Process p(argv, env);
-  p.close_stdin();
+RunResult run(const std::vector<std::string>& argv, const RunOptions& options) {
+  Process p(argv, options.env);
+  // From a thread: a process that does not read its stdin must not block the test's timeout.
+  std::thread feeder([&] {
+    p.write_stdin(options.input);
+    p.close_stdin();
+  });
   RunResult result;
-  auto code = p.wait(timeout);
+  auto code = p.wait(options.timeout);
   if (!code) {
     p.signal(SIGKILL);
-    p.wait(10s);
-    result.exit_code = -1;
-    ADD_FAILURE() << "timed out after " << timeout.count() << " ms: " << describe(argv);
-  } else {
-    result.exit_code = *code >= 128 ? -1 : *code;
+    code = p.wait(10s);
+    result.timed_out = true;
+    ADD_FAILURE() << "timed out after " << options.timeout.count() << " ms: " << describe(argv);
   }
-  // The pipes reach EOF once the process (group) is gone; wait for the reader to drain them.
-  p.wait_for_output("\x01never\x02", 5s, false);
-  p.wait_for_output("\x01never\x02", 5s, true);
+  feeder.join();
+  result.exit_code = code.value_or(-1);
+  result.signal = p.end_signal();
   result.out = p.out();
   result.err = p.err();
   return result;
@@ -561,7 +592,7 @@ std::string Relay::address() const {
 
 void Relay::start() {
   if (fingerprint_.empty() || !fs::exists(data_dir_ / "relay.db")) {
-    auto init = run({relay_bin(), "init", "--data-dir", data_dir_.string()}, 30s);
+    auto init = run({relay_bin(), "init", "--data-dir", data_dir_.string()});
     if (init.exit_code != 0)
       throw std::runtime_error("relay init failed (" + std::to_string(init.exit_code) +
                                "): " + init.err);
@@ -614,7 +645,7 @@ RunResult Relay::admin(std::vector<std::string> args) {
   argv.insert(argv.end(), args.begin(), args.end());
   argv.push_back("--data-dir");
   argv.push_back(data_dir_.string());
-  return run(argv, 30s);
+  return run(argv);
 }
 
 nlohmann::json Relay::admin_json(std::vector<std::string> args) {
@@ -641,152 +672,6 @@ nlohmann::json Relay::tunnel_keys() {
 
 nlohmann::json Relay::devices() {
   return admin_json({"device", "list"});
-}
-
-}  // namespace sb::e2e
-
-// ---------------------------------------------------------------------------------------------
-// Operator helpers (appended for the operator_*_test.cpp files)
-
-namespace sb::e2e {
-
-OperatorKey make_operator_key(const std::filesystem::path& dir, const std::string& name) {
-  OperatorKey op{name, dir / (name + ".key"), ""};
-  auto gen = run(
-      {"/usr/bin/ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", name, "-f", op.key.string()});
-  EXPECT_EQ(gen.exit_code, 0) << "ssh-keygen: " << gen.err;
-  auto listed = run({"/usr/bin/ssh-keygen", "-l", "-E", "sha256", "-f", op.key.string() + ".pub"});
-  std::smatch m;
-  static const std::regex fp_re("(SHA256:[A-Za-z0-9+/]+)");
-  if (std::regex_search(listed.out, m, fp_re)) op.fingerprint = m[1].str();
-  EXPECT_FALSE(op.fingerprint.empty()) << listed.out << listed.err;
-  return op;
-}
-
-OperatorKey register_operator(Relay& relay, const std::filesystem::path& dir,
-                              const std::string& name) {
-  auto op = make_operator_key(dir, name);
-  auto added = relay.admin({"operator", "add", name, "--key", op.key.string() + ".pub"});
-  EXPECT_EQ(added.exit_code, 0) << "relay operator add " << name << ": " << added.out << added.err;
-  return op;
-}
-
-std::string create_enroll_token(Relay& relay, const std::string& name) {
-  auto r = relay.admin({"enroll", "create", "--name", name});
-  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
-  std::string token = r.out;
-  while (!token.empty() && (token.back() == '\n' || token.back() == ' ')) token.pop_back();
-  return token;
-}
-
-std::vector<std::string> operator_ssh_argv(const Relay& relay, const OperatorKey& op,
-                                           const std::filesystem::path& known_hosts,
-                                           const std::string& user,
-                                           const std::vector<std::string>& options,
-                                           const std::vector<std::string>& command) {
-  std::vector<std::string> argv{"/usr/bin/ssh",
-                                "-F",
-                                "/dev/null",
-                                "-p",
-                                std::to_string(relay.port()),
-                                "-i",
-                                op.key.string(),
-                                "-o",
-                                "IdentitiesOnly=yes",
-                                "-o",
-                                "UserKnownHostsFile=" + known_hosts.string(),
-                                "-o",
-                                "StrictHostKeyChecking=accept-new",
-                                "-o",
-                                "BatchMode=yes",
-                                "-o",
-                                "LogLevel=ERROR",
-                                "-o",
-                                "ConnectTimeout=10"};
-  argv.insert(argv.end(), options.begin(), options.end());
-  argv.push_back(user + "@127.0.0.1");
-  argv.insert(argv.end(), command.begin(), command.end());
-  return argv;
-}
-
-RunResult run_with_status(const std::vector<std::string>& argv, Millis timeout) {
-  Process p(argv);
-  p.close_stdin();
-  RunResult result;
-  auto code = p.wait(timeout);
-  if (!code) {
-    p.signal(SIGKILL);
-    p.wait(10s);
-    ADD_FAILURE() << "timed out after " << timeout.count() << " ms: " << describe(argv);
-  }
-  result.exit_code = code ? *code : -1;
-  p.wait_for_output("\x01never\x02", 5s, false);  // drain the pipes to EOF
-  p.wait_for_output("\x01never\x02", 5s, true);
-  result.out = p.out();
-  result.err = p.err();
-  return result;
-}
-
-bool ssh_auth_refused(const RunResult& r) {
-  return (r.exit_code == 255 || r.exit_code == -1) &&
-         r.err.find("Permission denied (publickey)") != std::string::npos;
-}
-
-RunResult run_operator_ssh(const std::vector<std::string>& argv, Millis timeout) {
-  RunResult r;
-  wait_until(
-      [&] {
-        r = run_with_status(argv, timeout);
-        return !ssh_auth_refused(r);
-      },
-      10s);
-  return r;
-}
-
-std::string spaced_session_id(const std::string& id) {
-  if (id.size() != 9) return id;
-  return id.substr(0, 3) + " " + id.substr(3, 3) + " " + id.substr(6, 3);
-}
-
-ConsentAnswerer::ConsentAnswerer(Process& agent, std::string answer)
-    : agent_(agent), answer_(std::move(answer)), thread_([this] { loop(); }) {}
-
-ConsentAnswerer::~ConsentAnswerer() {
-  stop_ = true;
-  thread_.join();
-}
-
-void ConsentAnswerer::loop() {
-  std::size_t answered = 0;
-  while (!stop_) {
-    if (agent_.wait_for_nth_match(kConsentPromptRegex, answered + 1, 100ms)) {
-      agent_.write_stdin(answer_ + "\n");
-      ++answered;
-    } else {
-      std::this_thread::sleep_for(20ms);  // poll interval, in case the agent has exited
-    }
-  }
-}
-
-std::vector<std::string> ConsentAnswerer::full_questions() const {
-  std::vector<std::string> out;
-  static const std::regex re(kConsentPromptRegex);
-  for (const auto& line : agent_.matches(R"((.* - allow\? \[y/N\].*))")) {
-    std::smatch m;
-    if (std::regex_search(line, m, re))
-      out.push_back(m[1].str() + " (" + m[2].str() + ") " + m[3].str());
-  }
-  return out;
-}
-
-std::vector<std::string> ConsentAnswerer::questions() const {
-  std::vector<std::string> out;
-  static const std::regex re(kConsentPromptRegex);
-  for (const auto& line : agent_.matches(R"((.* - allow\? \[y/N\].*))")) {
-    std::smatch m;
-    if (std::regex_search(line, m, re)) out.push_back(m[3].str());
-  }
-  return out;
 }
 
 }  // namespace sb::e2e

@@ -53,21 +53,41 @@ class TempDir {
   std::filesystem::path path_;
 };
 
+// How a process ended, by one rule for every process the tests start (run() and Process):
+// exit_code is the status it passed to exit(), 0-255 (so ssh's own 255 is 255); it is -1 when a
+// signal ended it, and `signal` then says which. A run() that outlives its timeout is killed,
+// reported as timed_out (exit_code -1, signal SIGKILL) and fails the test.
 struct RunResult {
-  int exit_code = -1;  // -1 if killed by a signal or timed out
+  int exit_code = -1;
+  int signal = 0;
+  bool timed_out = false;
   std::string out;
   std::string err;
 };
 
-// Runs a command to completion (stdin from /dev/null), killing it after timeout.
-RunResult run(const std::vector<std::string>& argv, Millis timeout = 30s,
-              const std::map<std::string, std::string>& env = {});
+// RunResult's rule applied to a waitpid() status: exit_code, and the signal (0 if none).
+int exit_code_of(int wait_status);
+int signal_of(int wait_status);
+
+struct RunOptions {
+  std::string input;  // written to its stdin, which is then closed
+  Millis timeout = 30s;
+  // Added to the test's own environment (a name given here replaces the inherited value).
+  std::map<std::string, std::string> env;
+};
+
+// Runs a command to completion and returns how it ended with everything it printed.
+RunResult run(const std::vector<std::string>& argv, const RunOptions& options = {});
 
 // A background process whose stdout and stderr are captured (read by a thread) and can be
 // waited on. Killed (SIGKILL) on destruction if still running.
 class Process {
  public:
-  Process(std::vector<std::string> argv, const std::map<std::string, std::string>& env = {});
+  // Stdout is read by the harness (out(), the waits), or left to the test to read at its own
+  // pace from raw_stdout() (e.g. to stall a reader); stderr is always captured.
+  enum class Stdout { Captured, Raw };
+  Process(std::vector<std::string> argv, const std::map<std::string, std::string>& env = {},
+          Stdout stdout_mode = Stdout::Captured);
   ~Process();
   Process(const Process&) = delete;
   Process& operator=(const Process&) = delete;
@@ -76,8 +96,11 @@ class Process {
   bool running();
   // Sends a signal (SIGTERM, SIGKILL, SIGSTOP, SIGCONT...).
   void signal(int signo);
-  // Waits for exit; nullopt on timeout. The exit code, or 128+signal if killed.
+  // Waits until it has exited and its output has all been read (or the timeout passes); nullopt
+  // if it still runs. Its exit code by RunResult's rule: -1 if a signal ended it (end_signal()).
   std::optional<int> wait(Millis timeout = 10s);
+  // The signal that ended it; 0 while it runs or if it exited by itself.
+  int end_signal() const;
   // Everything captured so far.
   std::string out() const;
   std::string err() const;
@@ -93,6 +116,8 @@ class Process {
                                                 Millis timeout = 10s, bool from_err = false);
   // The captures of every line matching the regex so far, oldest first.
   std::vector<std::string> matches(const std::string& regex, bool from_err = false) const;
+  // The read end of its stdout pipe (Stdout::Raw), owned by the Process.
+  int raw_stdout() const;
   // Writes to the process's stdin.
   void write_stdin(const std::string& data);
   void close_stdin();
@@ -194,80 +219,5 @@ std::optional<std::string> logged_session_id(Process& agent, std::size_t nth = 1
 // The first element of a JSON array whose string field equals value; null if none.
 nlohmann::json find_by(const nlohmann::json& rows, const std::string& field,
                        const std::string& value);
-
-}  // namespace sb::e2e
-
-// ---- Operator helpers (appended for the operator_*_test.cpp files) -------------------------
-#include <atomic>
-#include <thread>
-
-namespace sb::e2e {
-
-// What every refused attach (unknown, ended or not permitted session) says on ssh's stderr.
-inline constexpr const char* kNotAvailableText =
-    "is not available (it ended, never existed, or you may not join it)";
-// A consent question on an ad-hoc agent's stdout:
-// "alice (SHA256:...) asks to run a command: ls - allow? [y/N] ";
-// groups: 1 operator, 2 fingerprint, 3 "asks ...".
-inline constexpr const char* kConsentPromptRegex =
-    R"((\S+) \((SHA256:[^)]*)\) (asks .*) - allow\? \[y/N\])";
-
-struct OperatorKey {
-  std::string name;
-  std::filesystem::path key;  // private key; the public key is key + ".pub"
-  std::string fingerprint;    // "SHA256:..."
-};
-
-// A fresh ed25519 key pair DIR/NAME.key(.pub) without passphrase (ssh-keygen).
-OperatorKey make_operator_key(const std::filesystem::path& dir, const std::string& name);
-// make_operator_key, then `relay operator add NAME --key DIR/NAME.key.pub`. The running relay
-// picks the key up within a moment: use run_operator_ssh for the first connection.
-OperatorKey register_operator(Relay& relay, const std::filesystem::path& dir,
-                              const std::string& name);
-
-// `relay enroll create --name NAME` (expected to succeed); the token with trailing newlines and
-// spaces removed.
-std::string create_enroll_token(Relay& relay, const std::string& name);
-
-// `/usr/bin/ssh -F /dev/null -p PORT -i KEY -o IdentitiesOnly=yes -o UserKnownHostsFile=KH
-//  -o StrictHostKeyChecking=accept-new -o BatchMode=yes -o LogLevel=ERROR OPTIONS...
-//  USER@127.0.0.1 COMMAND...`
-std::vector<std::string> operator_ssh_argv(const Relay& relay, const OperatorKey& op,
-                                           const std::filesystem::path& known_hosts,
-                                           const std::string& user,
-                                           const std::vector<std::string>& options = {},
-                                           const std::vector<std::string>& command = {});
-// Like run(), but exit_code is the real one even when it is 128 or more (ssh's 255), or
-// 128+signal if killed; -1 only on timeout.
-RunResult run_with_status(const std::vector<std::string>& argv, Millis timeout = 30s);
-// ssh exited 255 with "Permission denied (publickey)" (run() reports 255 as -1: both count).
-bool ssh_auth_refused(const RunResult& r);
-// run_with_status(argv), repeated (for up to 10 s) while the relay refuses the key at
-// authentication, i.e. until it has loaded an operator key registered a moment ago.
-RunResult run_operator_ssh(const std::vector<std::string>& argv, Millis timeout = 30s);
-
-// "482913075" -> "482 913 075".
-std::string spaced_session_id(const std::string& id);
-
-// Answers every consent question an agent prints (kConsentPromptRegex) by writing the answer
-// and a newline to its stdin, from a thread, until destroyed.
-class ConsentAnswerer {
- public:
-  explicit ConsentAnswerer(Process& agent, std::string answer = "y");
-  ~ConsentAnswerer();
-  ConsentAnswerer(const ConsentAnswerer&) = delete;
-  ConsentAnswerer& operator=(const ConsentAnswerer&) = delete;
-  // The "asks ..." part of every question so far, oldest first.
-  std::vector<std::string> questions() const;
-  // The full "NAME (SHA256:...) asks ..." text of every question so far.
-  std::vector<std::string> full_questions() const;
-
- private:
-  void loop();
-  Process& agent_;
-  std::string answer_;
-  std::atomic<bool> stop_{false};
-  std::thread thread_;
-};
 
 }  // namespace sb::e2e

@@ -13,63 +13,57 @@ namespace {
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
+class OperatorExec : public OperatorTest {};
+class OperatorConsent : public OperatorTest {};
+class OperatorEnrolled : public OperatorTest {};
+
 // ---- Tests ---------------------------------------------------------------------------------
 
-TEST(OperatorExec, OpenSshExecGivesOutputStderrAndExitCode) {
-  AliceAndShellAgent device;
-  auto& [tmp, relay, alice, agent, id, consent] = device;
-  ASSERT_TRUE(id) << agent.err();
-  const auto kh = tmp / "known_hosts";
+TEST_F(OperatorExec, OpenSshExecGivesOutputStderrAndExitCode) {
+  start_device({"alice"});
 
-  auto r = run_operator_ssh(operator_ssh_argv(
-      relay, alice, kh, *id, {}, {"echo out-$((40+2)); echo err-$((40+3)) >&2; exit 3"}));
+  auto r = exec("alice", "echo out-$((40+2)); echo err-$((40+3)) >&2; exit 3");
   EXPECT_EQ(r.exit_code, 3) << r.out << r.err;
   EXPECT_EQ(r.out, "out-42\n");
   EXPECT_NE(r.err.find("err-43"), std::string::npos) << r.err;
 
   // The device's user was asked, with the operator's name, key fingerprint and the command.
-  auto prompt = agent.wait_for_match(kConsentPromptRegex, 1s);
-  ASSERT_TRUE(prompt) << agent.out();
+  auto prompt = agent().wait_for_match(kConsentPromptRegex, 1s);
+  ASSERT_TRUE(prompt) << agent().out();
   EXPECT_EQ(*prompt, "alice");
-  auto asked = consent.full_questions();
-  ASSERT_EQ(asked.size(), 1u) << agent.out();
-  EXPECT_EQ(asked[0], "alice (" + alice.fingerprint +
+  auto asked = consent().full_questions();
+  ASSERT_EQ(asked.size(), 1u) << agent().out();
+  EXPECT_EQ(asked[0], "alice (" + op("alice").fingerprint +
                           ") asks to run a command: echo out-$((40+2)); echo err-$((40+3)) >&2; "
                           "exit 3");
 
   // The session ID may be written with dashes or spaces.
-  std::string dashed = id->substr(0, 3) + "-" + id->substr(3, 3) + "-" + id->substr(6, 3);
-  auto d =
-      run_operator_ssh(operator_ssh_argv(relay, alice, kh, dashed, {}, {"echo dashed; exit 0"}));
+  std::string dashed = id_.substr(0, 3) + "-" + id_.substr(3, 3) + "-" + id_.substr(6, 3);
+  auto d = run_operator_ssh(ssh("alice", dashed, {}, {"echo dashed; exit 0"}));
   EXPECT_EQ(d.exit_code, 0) << d.err;
   EXPECT_EQ(d.out, "dashed\n");
-  auto s = run_operator_ssh(
-      operator_ssh_argv(relay, alice, kh, spaced_session_id(*id), {}, {"exit 42"}));
+  auto s = run_operator_ssh(ssh("alice", spaced_session_id(id_), {}, {"exit 42"}));
   EXPECT_EQ(s.exit_code, 42) << s.err;
 
   // stdin reaches the command, and its EOF ends it.
-  Process upper(operator_ssh_argv(relay, alice, kh, *id, {}, {"tr a-z A-Z"}));
-  upper.write_stdin("hello through the relay\n");
-  upper.close_stdin();
-  EXPECT_EQ(upper.wait(15s), 0) << upper.err();
-  EXPECT_TRUE(upper.wait_for_output("HELLO THROUGH THE RELAY\n", 5s)) << upper.out();
+  auto upper = exec("alice", "tr a-z A-Z", {.input = "hello through the relay\n", .timeout = 15s});
+  EXPECT_EQ(upper.exit_code, 0) << upper.err;
+  EXPECT_EQ(upper.out, "HELLO THROUGH THE RELAY\n");
 }
 
-TEST(OperatorExec, OperatorCliExecQuotesArgumentsAndReturnsExitCode) {
-  AliceAndShellAgent device;
-  auto& [tmp, relay, alice, agent, id, consent] = device;
-  ASSERT_TRUE(id) << agent.err();
+TEST_F(OperatorExec, OperatorCliExecQuotesArgumentsAndReturnsExitCode) {
+  start_device({"alice"});
 
   auto cli = [&](const std::string& session, std::vector<std::string> command) {
     std::vector<std::string> argv{operator_bin(),
                                   "exec",
                                   session,
                                   "--relay",
-                                  relay.address(),
+                                  relay().address(),
                                   "-i",
-                                  alice.key.string(),
+                                  op("alice").key.string(),
                                   "--known-hosts",
-                                  (tmp / "known_hosts").string(),
+                                  known_hosts_.string(),
                                   "--host-key-checking",
                                   "accept-new",
                                   "--"};
@@ -78,76 +72,64 @@ TEST(OperatorExec, OperatorCliExecQuotesArgumentsAndReturnsExitCode) {
   };
 
   // Arguments arrive as the operator wrote them (spaces, quotes, $), one word each.
-  auto words = cli(*id, {"printf", "[%s]", "a b", "it's", "$HOME", "*"});
+  auto words = cli(id_, {"printf", "[%s]", "a b", "it's", "$HOME", "*"});
   EXPECT_EQ(words.exit_code, 0) << words.err;
   EXPECT_EQ(words.out, "[a b][it's][$HOME][*]");
 
   // The remote exit code is operator-cli's own; stderr arrives on stderr.
-  auto coded = cli(spaced_session_id(*id), {"sh", "-c", "echo out; echo err >&2; exit 7"});
+  auto coded = cli(spaced_session_id(id_), {"sh", "-c", "echo out; echo err >&2; exit 7"});
   EXPECT_EQ(coded.exit_code, 7) << coded.err;
   EXPECT_EQ(coded.out, "out\n");
   EXPECT_NE(coded.err.find("err"), std::string::npos) << coded.err;
 
   // The relay's host key was pinned in the given known_hosts file.
-  auto pinned = run({"/usr/bin/ssh-keygen", "-F", "[127.0.0.1]:" + std::to_string(relay.port()),
-                     "-f", (tmp / "known_hosts").string()});
+  auto pinned = run({"/usr/bin/ssh-keygen", "-F", "[127.0.0.1]:" + std::to_string(relay().port()),
+                     "-f", known_hosts_.string()});
   EXPECT_EQ(pinned.exit_code, 0) << pinned.out << pinned.err;
 }
 
-TEST(OperatorExec, UnregisteredOrRemovedKeyIsRefused) {
-  TempDir tmp;
-  Relay relay(tmp / "relay");
-  auto alice = register_operator(relay, tmp.path(), "alice");
-  auto mallory = make_operator_key(tmp.path(), "mallory");  // never registered
-  Process agent(agent_help_argv(relay.address(), tmp / "agent", {"--shell", "/bin/sh"}));
-  auto id = banner_session_id(agent);
-  ASSERT_TRUE(id) << agent.err();
-  ConsentAnswerer consent(agent);
-  const auto kh = tmp / "known_hosts";
+TEST_F(OperatorExec, UnregisteredOrRemovedKeyIsRefused) {
+  start_device({"alice"});
+  auto mallory = make_operator_key(tmp_.path(), "mallory");  // never registered
 
-  auto r = run_with_status(operator_ssh_argv(relay, mallory, kh, *id, {}, {"echo should-not-run"}));
+  auto r = run(operator_ssh_argv(relay(), mallory, known_hosts_, id_, {}, {"echo should-not-run"}));
   EXPECT_EQ(r.exit_code, 255) << r.out << r.err;
   EXPECT_NE(r.err.find("Permission denied (publickey)"), std::string::npos) << r.err;
   EXPECT_EQ(r.out.find("should-not-run"), std::string::npos);
 
   // alice gets in; once her key is removed, she is refused like any unknown key.
-  auto ok = run_operator_ssh(operator_ssh_argv(relay, alice, kh, *id, {}, {"echo alice-in"}));
+  auto ok = exec("alice", "echo alice-in");
   EXPECT_EQ(ok.exit_code, 0) << ok.err;
   EXPECT_EQ(ok.out, "alice-in\n");
-  auto removed = relay.admin({"operator", "remove", "alice"});
+  auto removed = relay().admin({"operator", "remove", "alice"});
   EXPECT_EQ(removed.exit_code, 0) << removed.out << removed.err;
   RunResult after;
   EXPECT_TRUE(wait_until(
       [&] {
-        after = run_with_status(operator_ssh_argv(relay, alice, kh, *id, {}, {"echo alice-again"}));
+        after = run(ssh("alice", id_, {}, {"echo alice-again"}));
         return ssh_auth_refused(after);
       },
       10s))
       << after.exit_code << " " << after.out << after.err;
 
   // mallory never reached the device's user.
-  EXPECT_FALSE(consent.full_questions().empty()) << agent.out();
-  for (const auto& q : consent.full_questions()) EXPECT_TRUE(q.starts_with("alice (")) << q;
-  EXPECT_EQ(agent.out().find("mallory"), std::string::npos) << agent.out();
-  EXPECT_EQ(agent.out().find(mallory.fingerprint), std::string::npos) << agent.out();
+  EXPECT_FALSE(consent().full_questions().empty()) << agent().out();
+  for (const auto& q : consent().full_questions()) EXPECT_TRUE(q.starts_with("alice (")) << q;
+  EXPECT_EQ(agent().out().find("mallory"), std::string::npos) << agent().out();
+  EXPECT_EQ(agent().out().find(mallory.fingerprint), std::string::npos) << agent().out();
 }
 
 // A registered key is accepted at every attempt, not only most of the time.
-TEST(OperatorExec, RegisteredKeyIsAcceptedAtEveryAttempt) {
-  TempDir tmp;
-  Relay relay(tmp / "relay");
-  auto bob = register_operator(relay, tmp.path(), "bob");
-  std::string token = create_enroll_token(relay, "web-01");
-  ASSERT_EQ(relay.admin({"grant", "add", "bob", "web-01"}).exit_code, 0);
-  Process agent(agent_run_argv(relay.address(), tmp / "agent",
-                               {"--enroll-token", token, "--shell", "/bin/sh"}));
-  ASSERT_TRUE(logged_session_id(agent)) << agent.err();
-  const auto kh = tmp / "known_hosts";
+TEST_F(OperatorExec, RegisteredKeyIsAcceptedAtEveryAttempt) {
+  start_relay({"bob"});
+  std::string token = create_enroll_token(relay(), "web-01");
+  ASSERT_EQ(relay().admin({"grant", "add", "bob", "web-01"}).exit_code, 0);
+  start_enrolled_agent(token);
   // Once the relay has loaded the key and the grant...
   RunResult first;
   ASSERT_TRUE(wait_until(
       [&] {
-        first = run_with_status(operator_ssh_argv(relay, bob, kh, "web-01", {}, {"echo ready"}));
+        first = run(ssh("bob", "web-01", {}, {"echo ready"}));
         return first.exit_code == 0;
       },
       10s))
@@ -156,8 +138,7 @@ TEST(OperatorExec, RegisteredKeyIsAcceptedAtEveryAttempt) {
   int refused = 0;
   std::string errors;
   for (int i = 0; i < 12; ++i) {
-    auto r = run_with_status(
-        operator_ssh_argv(relay, bob, kh, "web-01", {}, {"echo " + std::to_string(i)}));
+    auto r = run(ssh("bob", "web-01", {}, {"echo " + std::to_string(i)}));
     if (r.exit_code != 0 || r.out != std::to_string(i) + "\n") {
       ++refused;
       errors +=
@@ -167,16 +148,13 @@ TEST(OperatorExec, RegisteredKeyIsAcceptedAtEveryAttempt) {
   EXPECT_EQ(refused, 0) << errors;
 }
 
-TEST(OperatorExec, UnknownEndedAndForbiddenSessionsGetTheSameAnswer) {
-  TempDir tmp;
-  Relay relay(tmp / "relay");
-  auto alice = register_operator(relay, tmp.path(), "alice");
-  const auto kh = tmp / "known_hosts";
+TEST_F(OperatorExec, UnknownEndedAndForbiddenSessionsGetTheSameAnswer) {
+  start_relay({"alice"});
 
   // An ended ad-hoc session.
   std::string ended;
   {
-    Process agent(agent_help_argv(relay.address(), tmp / "gone"));
+    Process agent(agent_help_argv(relay().address(), tmp_ / "gone"));
     auto id = banner_session_id(agent);
     ASSERT_TRUE(id) << agent.err();
     ended = *id;
@@ -184,17 +162,17 @@ TEST(OperatorExec, UnknownEndedAndForbiddenSessionsGetTheSameAnswer) {
     ASSERT_TRUE(agent.wait(10s));
   }
   ASSERT_TRUE(wait_until([&] {
-    auto active = relay.sessions(true);
+    auto active = relay().sessions(true);
     return active.is_array() && find_by(active, "id", ended).is_null();
   }));
 
   // A live enrolled device alice holds no grant for (by ID and by name).
-  std::string token = create_enroll_token(relay, "web-01");
-  Process enrolled(agent_run_argv(relay.address(), tmp / "web", {"--enroll-token", token}));
+  std::string token = create_enroll_token(relay(), "web-01");
+  Process enrolled(agent_run_argv(relay().address(), tmp_ / "web", {"--enroll-token", token}));
   auto web_id = logged_session_id(enrolled);
   ASSERT_TRUE(web_id) << enrolled.err();
   // A live ad-hoc session gives a never-issued ID (any other nine digits).
-  Process adhoc(agent_help_argv(relay.address(), tmp / "adhoc"));
+  Process adhoc(agent_help_argv(relay().address(), tmp_ / "adhoc"));
   auto live = banner_session_id(adhoc);
   ASSERT_TRUE(live) << adhoc.err();
   std::string unknown = *live == "123456789" || *web_id == "123456789" ? "987654321" : "123456789";
@@ -211,8 +189,7 @@ TEST(OperatorExec, UnknownEndedAndForbiddenSessionsGetTheSameAnswer) {
     wait_until(
         [&] {
           auto start = Clock::now();
-          a.result = run_with_status(
-              operator_ssh_argv(relay, alice, kh, a.user, {}, {"echo should-not-run"}));
+          a.result = run(ssh("alice", a.user, {}, {"echo should-not-run"}));
           a.seconds = seconds_since(start);
           return !ssh_auth_refused(a.result);
         },
@@ -232,93 +209,71 @@ TEST(OperatorExec, UnknownEndedAndForbiddenSessionsGetTheSameAnswer) {
   EXPECT_EQ(enrolled.out().find("alice"), std::string::npos) << enrolled.out();
 }
 
-TEST(OperatorConsent, RefusedByTheDeviceUserAndToldWhy) {
-  TempDir tmp;
-  Relay relay(tmp / "relay");
-  auto alice = register_operator(relay, tmp.path(), "alice");
-  Process agent(agent_help_argv(relay.address(), tmp / "agent", {"--shell", "/bin/sh"}));
-  auto id = banner_session_id(agent);
-  ASSERT_TRUE(id) << agent.err();
-  ConsentAnswerer consent(agent, "n");
-  const auto marker = tmp / "ran";
+TEST_F(OperatorConsent, RefusedByTheDeviceUserAndToldWhy) {
+  start_relay({"alice"});
+  start_adhoc_agent({"--shell", "/bin/sh"}, "n");
+  const auto marker = tmp_ / "ran";
 
-  auto r = run_operator_ssh(
-      operator_ssh_argv(relay, alice, tmp / "known_hosts", *id, {}, {"touch " + marker.string()}));
+  auto r = exec("alice", "touch " + marker.string());
   EXPECT_NE(r.exit_code, 0) << r.out << r.err;
   EXPECT_NE(r.err.find("declined"), std::string::npos) << r.err;
   EXPECT_FALSE(fs::exists(marker)) << "the refused command ran";
-  EXPECT_TRUE(agent.wait_for_output("Refused.", 5s)) << agent.out();
-  ASSERT_EQ(consent.questions().size(), 1u) << agent.out();
-  EXPECT_EQ(consent.questions()[0], "asks to run a command: touch " + marker.string());
+  EXPECT_TRUE(agent().wait_for_output("Refused.", 5s)) << agent().out();
+  ASSERT_EQ(consent().questions().size(), 1u) << agent().out();
+  EXPECT_EQ(consent().questions()[0], "asks to run a command: touch " + marker.string());
 }
 
-TEST(OperatorConsent, NoAnswerInTimeMeansNo) {
-  TempDir tmp;
-  Relay::Options options;
-  options.extra_args = {"--consent-timeout", "1s"};
-  Relay relay(tmp / "relay", options);
-  auto alice = register_operator(relay, tmp.path(), "alice");
+TEST_F(OperatorConsent, NoAnswerInTimeMeansNo) {
+  start_relay({"alice"}, {"--consent-timeout", "1s"});
   // The agent's stdin stays open and nobody answers.
-  Process agent(agent_help_argv(relay.address(), tmp / "agent", {"--shell", "/bin/sh"}));
-  auto id = banner_session_id(agent);
-  ASSERT_TRUE(id) << agent.err();
-  const auto marker = tmp / "ran";
+  start_adhoc_agent({"--shell", "/bin/sh"}, "");
+  const auto marker = tmp_ / "ran";
 
   auto start = Clock::now();
-  auto r = run_operator_ssh(
-      operator_ssh_argv(relay, alice, tmp / "known_hosts", *id, {}, {"touch " + marker.string()}));
+  auto r = exec("alice", "touch " + marker.string());
   double took = seconds_since(start);
   EXPECT_NE(r.exit_code, 0) << r.out << r.err;
   EXPECT_NE(r.err.find("did not answer in time"), std::string::npos) << r.err;
   EXPECT_GE(took, 0.9);
   EXPECT_LT(took, 8.0);
-  EXPECT_TRUE(agent.wait_for_output("no answer in time", 5s)) << agent.out();
+  EXPECT_TRUE(agent().wait_for_output("no answer in time", 5s)) << agent().out();
   EXPECT_FALSE(fs::exists(marker)) << "the command ran without consent";
 }
 
-TEST(OperatorEnrolled, GrantedOperatorsAttachWithoutPromptOthersDoNot) {
-  TempDir tmp;
-  Relay relay(tmp / "relay");
-  auto bob = register_operator(relay, tmp.path(), "bob");
-  auto carol = register_operator(relay, tmp.path(), "carol");
-  std::string token = create_enroll_token(relay, "web-01");
-  Process agent(agent_run_argv(relay.address(), tmp / "agent",
-                               {"--enroll-token", token, "--shell", "/bin/sh"}));
-  auto id = logged_session_id(agent);
-  ASSERT_TRUE(id) << agent.err();
-  auto granted = relay.admin({"grant", "add", "bob", "web-01"});
+TEST_F(OperatorEnrolled, GrantedOperatorsAttachWithoutPromptOthersDoNot) {
+  start_relay({"bob", "carol"});
+  start_enrolled_agent(create_enroll_token(relay(), "web-01"));
+  auto granted = relay().admin({"grant", "add", "bob", "web-01"});
   ASSERT_EQ(granted.exit_code, 0) << granted.out << granted.err;
-  const auto kh = tmp / "known_hosts";
 
   // bob, granted: by name and by session ID, no question asked.
   RunResult by_name;
   ASSERT_TRUE(wait_until(
       [&] {
-        by_name = run(operator_ssh_argv(relay, bob, kh, "web-01", {}, {"echo by-name; exit 5"}));
+        by_name = run(ssh("bob", "web-01", {}, {"echo by-name; exit 5"}));
         return by_name.exit_code == 5;  // the grant is picked up within a moment
       },
       10s))
       << by_name.exit_code << " " << by_name.out << by_name.err;
   EXPECT_EQ(by_name.out, "by-name\n");
-  auto by_id = run_operator_ssh(operator_ssh_argv(relay, bob, kh, *id, {}, {"echo by-id"}));
+  auto by_id = exec("bob", "echo by-id");
   EXPECT_EQ(by_id.exit_code, 0) << by_id.err;
   EXPECT_EQ(by_id.out, "by-id\n");
-  EXPECT_EQ(agent.out().find("allow?"), std::string::npos) << agent.out();
+  EXPECT_EQ(agent().out().find("allow?"), std::string::npos) << agent().out();
 
   // carol, registered but without a grant: the same answer as an unknown ID.
-  auto refused =
-      run_operator_ssh(operator_ssh_argv(relay, carol, kh, "web-01", {}, {"echo should-not-run"}));
+  auto refused = run_operator_ssh(ssh("carol", "web-01", {}, {"echo should-not-run"}));
   EXPECT_NE(refused.exit_code, 0);
   EXPECT_NE(refused.err.find(kNotAvailableText), std::string::npos) << refused.err;
   EXPECT_EQ(refused.out, "");
 
   // Without the grant, bob is refused too.
-  auto revoked = relay.admin({"grant", "remove", "bob", "web-01"});
+  auto revoked = relay().admin({"grant", "remove", "bob", "web-01"});
   ASSERT_EQ(revoked.exit_code, 0) << revoked.out << revoked.err;
   RunResult after;
   EXPECT_TRUE(wait_until(
       [&] {
-        after = run_with_status(operator_ssh_argv(relay, bob, kh, "web-01", {}, {"echo still-in"}));
+        after = run(ssh("bob", "web-01", {}, {"echo still-in"}));
         return after.exit_code != 0 && !ssh_auth_refused(after);
       },
       10s))
@@ -327,32 +282,26 @@ TEST(OperatorEnrolled, GrantedOperatorsAttachWithoutPromptOthersDoNot) {
   EXPECT_NE(after.err.find(kNotAvailableText), std::string::npos) << after.err;
 }
 
-TEST(OperatorEnrolled, ConsentPromptPolicyAsksEvenGrantedOperators) {
-  TempDir tmp;
-  Relay relay(tmp / "relay");
-  auto bob = register_operator(relay, tmp.path(), "bob");
-  std::string token = create_enroll_token(relay, "kiosk-1");
-  ASSERT_EQ(relay.admin({"grant", "add", "bob", "kiosk-1"}).exit_code, 0);
-  Process agent(
-      agent_run_argv(relay.address(), tmp / "agent",
-                     {"--enroll-token", token, "--consent", "prompt", "--shell", "/bin/sh"}));
-  ASSERT_TRUE(logged_session_id(agent)) << agent.err();
-  ConsentAnswerer consent(agent);
+TEST_F(OperatorEnrolled, ConsentPromptPolicyAsksEvenGrantedOperators) {
+  start_relay({"bob"});
+  std::string token = create_enroll_token(relay(), "kiosk-1");
+  ASSERT_EQ(relay().admin({"grant", "add", "bob", "kiosk-1"}).exit_code, 0);
+  start_enrolled_agent(token, {"--consent", "prompt", "--shell", "/bin/sh"}, "y");
 
   RunResult r;
   ASSERT_TRUE(wait_until(
       [&] {
-        r = run(operator_ssh_argv(relay, bob, tmp / "known_hosts", "kiosk-1", {}, {"echo asked"}));
+        r = run(ssh("bob", "kiosk-1", {}, {"echo asked"}));
         return r.exit_code == 0;
       },
       10s))
       << r.exit_code << " " << r.out << r.err;
   EXPECT_EQ(r.out, "asked\n");
-  auto questions = consent.questions();
-  ASSERT_EQ(questions.size(), 1u) << agent.out();
+  auto questions = consent().questions();
+  ASSERT_EQ(questions.size(), 1u) << agent().out();
   EXPECT_EQ(questions[0], "asks to run a command: echo asked");
-  EXPECT_NE(agent.out().find("bob (" + bob.fingerprint + ") asks"), std::string::npos)
-      << agent.out();
+  EXPECT_NE(agent().out().find("bob (" + op("bob").fingerprint + ") asks"), std::string::npos)
+      << agent().out();
 }
 
 }  // namespace

@@ -10,6 +10,7 @@
 #include <fstream>
 
 #include "harness.hpp"
+#include "operator_support.hpp"
 #include "tcp_service.hpp"
 
 namespace sb::e2e {
@@ -33,49 +34,34 @@ RunResult curl(const std::string& socks, const std::string& url) {
   if (!socks.empty()) argv.insert(argv.end(), {"--socks5-hostname", socks});
   argv.push_back(url);
   // No proxy from the environment: only the one given here.
-  return run(argv, 20s,
-             {{"http_proxy", ""}, {"HTTP_PROXY", ""}, {"all_proxy", ""}, {"ALL_PROXY", ""}});
+  return run(
+      argv,
+      {.timeout = 20s,
+       .env = {{"http_proxy", ""}, {"HTTP_PROXY", ""}, {"all_proxy", ""}, {"ALL_PROXY", ""}}});
 }
 
 // Starts ssh (or operator-cli, which execs ssh) that sets up local forwards, at log level
 // DEBUG1, and waits until it listens; restarts it while the relay refuses the key at
 // authentication (an operator registered a moment ago).
 std::unique_ptr<Process> start_forwarder(const std::vector<std::string>& argv) {
-  std::unique_ptr<Process> p;
-  wait_until(
-      [&] {
-        p = std::make_unique<Process>(argv);
-        bool listening = false;
-        wait_until(
-            [&] {
-              listening = p->err().find("Local forwarding listening on") != std::string::npos;
-              return listening || !p->running();
-            },
-            15s);
-        if (listening) return true;
-        p->wait_for_output("\x01never\x02", 2s, true);
-        return p->err().find("Permission denied") == std::string::npos;
-      },
-      10s);
-  return p;
+  return start_operator_process(
+      argv, [](Process& p) { return contains(p.err(), kForwardListening); }, 15s);
 }
 
-std::string read_file(const fs::path& path) {
-  std::ifstream in(path);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
-
-std::vector<std::string> cli_common(const Relay& relay, const OperatorKey& op,
-                                    const fs::path& known_hosts) {
-  return {"--relay",
-          relay.address(),
-          "-i",
-          op.key.string(),
-          "--known-hosts",
-          known_hosts.string(),
-          "--host-key-checking",
-          "accept-new"};
-}
+class OperatorForward : public OperatorTest {
+ protected:
+  // operator-cli's options to reach the relay as operator `name`.
+  std::vector<std::string> cli_common(const std::string& name) const {
+    return {"--relay",
+            relay_->address(),
+            "-i",
+            op(name).key.string(),
+            "--known-hosts",
+            known_hosts_.string(),
+            "--host-key-checking",
+            "accept-new"};
+  }
+};
 
 std::vector<std::string> concat(std::vector<std::string> a, const std::vector<std::string>& b) {
   a.insert(a.end(), b.begin(), b.end());
@@ -84,37 +70,30 @@ std::vector<std::string> concat(std::vector<std::string> a, const std::vector<st
 
 // ---- Tests ---------------------------------------------------------------------------------
 
-TEST(OperatorForward, SshLocalForwardReachesTheScreenService) {
-  TempDir tmp;
+TEST_F(OperatorForward, SshLocalForwardReachesTheScreenService) {
   EchoService screen;
-  Relay relay(tmp / "relay");
-  auto alice = register_operator(relay, tmp.path(), "alice");
-  Process agent(agent_help_argv(relay.address(), tmp / "agent",
-                                {"--screen", "127.0.0.1:" + std::to_string(screen.port())}));
-  auto id = banner_session_id(agent);
-  ASSERT_TRUE(id) << agent.err();
-  ConsentAnswerer consent(agent);
+  start_relay({"alice"});
+  start_adhoc_agent({"--screen", "127.0.0.1:" + std::to_string(screen.port())});
 
   int local = free_port();
-  auto ssh =
-      start_forwarder(operator_ssh_argv(relay, alice, tmp / "known_hosts", *id,
-                                        {"-v", "-N", "-o", "ExitOnForwardFailure=yes", "-L",
-                                         "127.0.0.1:" + std::to_string(local) + ":screen:5900"}));
-  ASSERT_TRUE(ssh->running()) << ssh->err();
+  auto forward = start_forwarder(ssh("alice", id_,
+                                     {"-v", "-N", "-o", "ExitOnForwardFailure=yes", "-L",
+                                      "127.0.0.1:" + std::to_string(local) + ":screen:5900"}));
+  ASSERT_TRUE(forward->running()) << forward->err();
   EXPECT_EQ(talk_to_echo(local), "RFB 003.008\necho:ping\n");
   EXPECT_EQ(screen.connections(), 1);
   // A second connection through the same forward is not asked about again.
   EXPECT_EQ(talk_to_echo(local), "RFB 003.008\necho:ping\n");
-  auto questions = consent.questions();
-  ASSERT_EQ(questions.size(), 1u) << agent.out();
+  auto questions = consent().questions();
+  ASSERT_EQ(questions.size(), 1u) << agent().out();
   EXPECT_EQ(questions[0], "asks to see your screen");
 
   // operator-cli screen does the same.
   int cli_port = free_port();
   auto cli =
-      start_forwarder(concat({operator_bin(), "screen", *id, "--listen",
+      start_forwarder(concat({operator_bin(), "screen", id_, "--listen",
                               "127.0.0.1:" + std::to_string(cli_port), "-o", "LogLevel=DEBUG1"},
-                             cli_common(relay, alice, tmp / "known_hosts")));
+                             cli_common("alice")));
   ASSERT_TRUE(cli->running()) << cli->err();
   EXPECT_EQ(talk_to_echo(cli_port), "RFB 003.008\necho:ping\n");
   EXPECT_EQ(screen.connections(), 3);
@@ -122,23 +101,13 @@ TEST(OperatorForward, SshLocalForwardReachesTheScreenService) {
 
 // Allowed: 127.0.0.1/32 (the agent's --allow-proxy); not allowed: 127.0.0.2, where a server
 // listens too (so a refusal is the device's policy, not a dead port).
-class OperatorProxy : public ::testing::Test {
+class OperatorProxy : public OperatorForward {
  protected:
   void SetUp() override {
     allowed_ = std::make_unique<TcpServer>("127.0.0.1", http_handler("allowed-page-7f3a\n"));
     other_ = std::make_unique<TcpServer>("127.0.0.2", http_handler("forbidden-page-9c1e\n"));
-    relay_ = std::make_unique<Relay>(tmp_ / "relay");
-    alice_ = register_operator(*relay_, tmp_.path(), "alice");
-    agent_ = std::make_unique<Process>(
-        agent_help_argv(relay_->address(), tmp_ / "agent", {"--allow-proxy", "127.0.0.1/32"}));
-    auto id = banner_session_id(*agent_);
-    ASSERT_TRUE(id) << agent_->err();
-    id_ = *id;
-    consent_ = std::make_unique<ConsentAnswerer>(*agent_);
-  }
-  void TearDown() override {
-    consent_.reset();
-    agent_.reset();
+    start_relay({"alice"});
+    start_adhoc_agent({"--allow-proxy", "127.0.0.1/32"});
   }
   std::string allowed_url() const {
     return "http://127.0.0.1:" + std::to_string(allowed_->port()) + "/";
@@ -165,25 +134,19 @@ class OperatorProxy : public ::testing::Test {
     EXPECT_EQ(direct.out, "forbidden-page-9c1e\n") << "the other server is up: " << direct.err;
   }
 
-  TempDir tmp_;
   std::unique_ptr<TcpServer> allowed_, other_;
-  std::unique_ptr<Relay> relay_;
-  OperatorKey alice_;
-  std::unique_ptr<Process> agent_;
-  std::unique_ptr<ConsentAnswerer> consent_;
-  std::string id_;
 };
 
 TEST_F(OperatorProxy, SshDynamicForwardReachesOnlyAllowedDestinations) {
   int socks = free_port();
-  auto ssh = start_forwarder(operator_ssh_argv(
-      *relay_, alice_, tmp_ / "known_hosts", id_,
+  auto forward = start_forwarder(ssh(
+      "alice", id_,
       {"-v", "-N", "-o", "ExitOnForwardFailure=yes", "-D", "127.0.0.1:" + std::to_string(socks)}));
-  ASSERT_TRUE(ssh->running()) << ssh->err();
+  ASSERT_TRUE(forward->running()) << forward->err();
   expect_allowed_only(socks);
   // Asked once for this connection, naming the first destination.
-  auto questions = consent_->questions();
-  ASSERT_EQ(questions.size(), 1u) << agent_->out();
+  auto questions = consent().questions();
+  ASSERT_EQ(questions.size(), 1u) << agent().out();
   EXPECT_EQ(questions[0],
             "asks to use your network (127.0.0.1:" + std::to_string(allowed_->port()) + ")");
 }
@@ -192,7 +155,7 @@ TEST_F(OperatorProxy, OperatorCliProxyReachesOnlyAllowedDestinations) {
   int socks = free_port();
   auto cli = start_forwarder(concat({operator_bin(), "proxy", spaced_session_id(id_), "--socks",
                                      "127.0.0.1:" + std::to_string(socks), "-o", "LogLevel=DEBUG1"},
-                                    cli_common(*relay_, alice_, tmp_ / "known_hosts")));
+                                    cli_common("alice")));
   ASSERT_TRUE(cli->running()) << cli->err();
   expect_allowed_only(socks);
 }
@@ -203,7 +166,7 @@ TEST_F(OperatorProxy, OperatorCliForwardReachesOnlyAllowedDestinations) {
       concat({operator_bin(), "forward", id_, "-L",
               std::to_string(to_allowed) + ":127.0.0.1:" + std::to_string(allowed_->port()), "-o",
               "LogLevel=DEBUG1"},
-             cli_common(*relay_, alice_, tmp_ / "known_hosts")));
+             cli_common("alice")));
   ASSERT_TRUE(cli->running()) << cli->err();
   auto page = curl("", "http://127.0.0.1:" + std::to_string(to_allowed) + "/");
   EXPECT_EQ(page.exit_code, 0) << page.err;
@@ -214,7 +177,7 @@ TEST_F(OperatorProxy, OperatorCliForwardReachesOnlyAllowedDestinations) {
       concat({operator_bin(), "forward", id_, "-L",
               std::to_string(to_other) + ":127.0.0.2:" + std::to_string(other_->port()), "-o",
               "LogLevel=DEBUG1"},
-             cli_common(*relay_, alice_, tmp_ / "known_hosts")));
+             cli_common("alice")));
   ASSERT_TRUE(refused_cli->running()) << refused_cli->err();
   auto refused = curl("", "http://127.0.0.1:" + std::to_string(to_other) + "/");
   EXPECT_NE(refused.exit_code, 0) << refused.out;
@@ -224,10 +187,10 @@ TEST_F(OperatorProxy, OperatorCliForwardReachesOnlyAllowedDestinations) {
 
 // `ssh -J SESSION@relay:PORT root@sshd`: the relay only carries the inner SSH connection to the
 // device's own sshd, whose host key the operator checks end to end.
-TEST(OperatorForward, JumpReachesTheDeviceSshdEndToEnd) {
-  TempDir tmp;
-  Relay relay(tmp / "relay");
-  auto alice = register_operator(relay, tmp.path(), "alice");
+TEST_F(OperatorForward, JumpReachesTheDeviceSshdEndToEnd) {
+  start_relay({"alice"});
+  const auto& tmp = tmp_;
+  const auto& alice = op("alice");
 
   // A private sshd on loopback that accepts alice's key.
   auto host_key = tmp / "sshd_host_key";
@@ -247,17 +210,13 @@ TEST(OperatorForward, JumpReachesTheDeviceSshdEndToEnd) {
                 std::to_string(sshd_port)});
   ASSERT_TRUE(sshd.wait_for_output("Server listening on", 10s, true)) << sshd.err();
 
-  Process agent(agent_help_argv(relay.address(), tmp / "agent",
-                                {"--sshd", "127.0.0.1:" + std::to_string(sshd_port)}));
-  auto id = banner_session_id(agent);
-  ASSERT_TRUE(id) << agent.err();
-  ConsentAnswerer consent(agent);
+  start_adhoc_agent({"--sshd", "127.0.0.1:" + std::to_string(sshd_port)});
 
   // The jump host (the relay) is trusted on first use; the device's sshd must present the key
   // generated above (StrictHostKeyChecking yes), so nothing in between can answer for it.
   {
     std::ofstream known(tmp / "device_known_hosts");
-    known << "sshd " << read_file(host_key.string() + ".pub");
+    known << "sshd " << read_text(host_key.string() + ".pub");
   }
   {
     std::ofstream config(tmp / "ssh_config");
@@ -271,12 +230,12 @@ TEST(OperatorForward, JumpReachesTheDeviceSshdEndToEnd) {
            << "  StrictHostKeyChecking yes\n  BatchMode yes\n  LogLevel ERROR\n";
   }
   auto r = run_operator_ssh({"/usr/bin/ssh", "-F", (tmp / "ssh_config").string(), "-J",
-                             *id + "@127.0.0.1:" + std::to_string(relay.port()), "root@sshd",
+                             id_ + "@127.0.0.1:" + std::to_string(relay().port()), "root@sshd",
                              "echo e2e-$((6*7)); exit 4"});
   EXPECT_EQ(r.exit_code, 4) << r.out << r.err;
   EXPECT_EQ(r.out, "e2e-42\n") << r.err;
-  auto questions = consent.questions();
-  ASSERT_EQ(questions.size(), 1u) << agent.out();
+  auto questions = consent().questions();
+  ASSERT_EQ(questions.size(), 1u) << agent().out();
   EXPECT_EQ(questions[0], "asks to use your network (sshd:22)");
   EXPECT_NE(sshd.err().find("Accepted publickey for root"), std::string::npos) << sshd.err();
 }

@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "harness.hpp"
+#include "operator_support.hpp"
 #include "relay/store/store.hpp"
 
 namespace sb::e2e {
@@ -16,48 +17,43 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// One attempt from a source address, timed from its last try (a refusal at authentication,
-// while the relay loads a just-registered key, is retried and not counted as a miss).
 struct Timed {
   RunResult result;
   double seconds = 0;
 };
-Timed attempt(const Relay& relay, const OperatorKey& op, const std::filesystem::path& kh,
-              const std::string& source, const std::string& user, const std::string& command) {
-  Timed t;
-  wait_until(
-      [&] {
-        auto start = Clock::now();
-        t.result =
-            run_with_status(operator_ssh_argv(relay, op, kh, user, {"-b", source}, {command}));
-        t.seconds = seconds_since(start);
-        return !ssh_auth_refused(t.result);
-      },
-      20s);
-  return t;
-}
-
 std::string wrong_id(const std::string& live, int n) {
   std::string id = std::to_string(100000000 + 7919 * (n + 1));
   return id == live ? std::to_string(100000001 + 7919 * (n + 1)) : id;
 }
 
-TEST(OperatorGuard, GuessedIdsAreSlowedWhileTheRightOperatorGetsInAtOnce) {
-  TempDir tmp;
-  Relay relay(tmp / "relay");
-  auto bob = register_operator(relay, tmp.path(), "bob");          // the legitimate operator
-  auto mallory = register_operator(relay, tmp.path(), "mallory");  // guesses from 127.0.0.1
-  auto eve = register_operator(relay, tmp.path(), "eve");          // guesses from there too
-  Process agent(agent_help_argv(relay.address(), tmp / "agent", {"--shell", "/bin/sh"}));
-  auto id = banner_session_id(agent);
-  ASSERT_TRUE(id) << agent.err();
-  ConsentAnswerer consent(agent);
-  const auto kh = tmp / "known_hosts";
+class OperatorGuard : public OperatorTest {
+ protected:
+  // One attempt by operator `name` from a source address, timed from its last try (a refusal
+  // at authentication, while the relay loads a just-registered key, is retried and not counted
+  // as a miss).
+  Timed attempt(const std::string& name, const std::string& source, const std::string& user,
+                const std::string& command) {
+    Timed t;
+    wait_until(
+        [&] {
+          auto start = Clock::now();
+          t.result = run(ssh(name, user, {"-b", source}, {command}));
+          t.seconds = seconds_since(start);
+          return !ssh_auth_refused(t.result);
+        },
+        20s);
+    return t;
+  }
+};
+
+TEST_F(OperatorGuard, GuessedIdsAreSlowedWhileTheRightOperatorGetsInAtOnce) {
+  // bob is the legitimate operator; mallory guesses from 127.0.0.1, and eve from there too.
+  start_device({"bob", "mallory", "eve"});
 
   // Every key works before any guessing (these attempts hit the live ID: no misses).
-  for (const auto* op : {&bob, &mallory, &eve}) {
-    auto warm = attempt(relay, *op, kh, "127.0.0.4", *id, "echo warm");
-    ASSERT_EQ(warm.result.exit_code, 0) << op->name << ": " << warm.result.err;
+  for (const char* name : {"bob", "mallory", "eve"}) {
+    auto warm = attempt(name, "127.0.0.4", id_, "echo warm");
+    ASSERT_EQ(warm.result.exit_code, 0) << name << ": " << warm.result.err;
   }
 
   // The allowance: five misses, answered without penalty (in parallel).
@@ -65,9 +61,8 @@ TEST(OperatorGuard, GuessedIdsAreSlowedWhileTheRightOperatorGetsInAtOnce) {
   {
     std::vector<std::thread> threads;
     for (int i = 0; i < 5; ++i)
-      threads.emplace_back([&, i] {
-        free_misses[i] = attempt(relay, mallory, kh, "127.0.0.1", wrong_id(*id, i), "true");
-      });
+      threads.emplace_back(
+          [&, i] { free_misses[i] = attempt("mallory", "127.0.0.1", wrong_id(id_, i), "true"); });
     for (auto& t : threads) t.join();
   }
   for (const auto& miss : free_misses) {
@@ -76,7 +71,7 @@ TEST(OperatorGuard, GuessedIdsAreSlowedWhileTheRightOperatorGetsInAtOnce) {
   }
 
   // The sixth miss waits (the uniform 0.4 s answer plus a penalty of about a second).
-  auto sixth = attempt(relay, mallory, kh, "127.0.0.1", wrong_id(*id, 5), "true");
+  auto sixth = attempt("mallory", "127.0.0.1", wrong_id(id_, 5), "true");
   EXPECT_NE(sixth.result.exit_code, 0);
   EXPECT_GE(sixth.seconds, 1.3) << "the sixth miss in a minute was not slowed";
 
@@ -86,14 +81,14 @@ TEST(OperatorGuard, GuessedIdsAreSlowedWhileTheRightOperatorGetsInAtOnce) {
   Timed by_key, by_source;
   std::atomic<bool> by_key_done{false}, by_source_done{false};
   std::thread key_thread([&] {
-    by_key = attempt(relay, mallory, kh, "127.0.0.3", wrong_id(*id, 6), "true");
+    by_key = attempt("mallory", "127.0.0.3", wrong_id(id_, 6), "true");
     by_key_done = true;
   });
   std::thread source_thread([&] {
-    by_source = attempt(relay, eve, kh, "127.0.0.1", wrong_id(*id, 7), "true");
+    by_source = attempt("eve", "127.0.0.1", wrong_id(id_, 7), "true");
     by_source_done = true;
   });
-  auto legit = attempt(relay, bob, kh, "127.0.0.2", *id, "echo bob-is-in");
+  auto legit = attempt("bob", "127.0.0.2", id_, "echo bob-is-in");
   bool guessers_still_held = !by_key_done && !by_source_done;
   key_thread.join();
   source_thread.join();
@@ -113,33 +108,25 @@ TEST(OperatorGuard, GuessedIdsAreSlowedWhileTheRightOperatorGetsInAtOnce) {
       << "a new key from the guessing source address is not slowed (more)";
 
   // The relay recorded the penalties.
-  EXPECT_NE(relay.process().err().find("rate limit"), std::string::npos);
+  EXPECT_NE(relay().process().err().find("rate limit"), std::string::npos);
 }
 
-TEST(OperatorGuard, AGuesserBehindTheSameAddressNeverSlowsAnHonestOperator) {
-  TempDir tmp;
-  Relay relay(tmp / "relay");
-  auto bob = register_operator(relay, tmp.path(), "bob");          // honest, granted web-01
-  auto mallory = register_operator(relay, tmp.path(), "mallory");  // guesses
-  Process agent(agent_run_argv(
-      relay.address(), tmp / "agent",
-      {"--enroll-token", create_enroll_token(relay, "web-01"), "--shell", "/bin/sh"}));
-  auto id = logged_session_id(agent);
-  ASSERT_TRUE(id) << agent.err();
-  ASSERT_EQ(relay.admin({"grant", "add", "bob", "web-01"}).exit_code, 0);
-  const auto kh = tmp / "known_hosts";
+TEST_F(OperatorGuard, AGuesserBehindTheSameAddressNeverSlowsAnHonestOperator) {
+  // bob is honest, granted web-01; mallory guesses.
+  start_relay({"bob", "mallory"});
+  start_enrolled_agent(create_enroll_token(relay(), "web-01"));
+  ASSERT_EQ(relay().admin({"grant", "add", "bob", "web-01"}).exit_code, 0);
   const std::string nat = "127.0.0.1";  // everyone's address
 
   // Once the relay has loaded bob's key and grant (asked without an attach, so no miss is
   // counted against the shared address), bob gets in.
   ASSERT_TRUE(wait_until(
       [&] {
-        auto r = run_with_status(
-            operator_ssh_argv(relay, bob, kh, "relay", {"-b", nat}, {"sessions", "--json"}));
-        return r.exit_code == 0 && r.out.find(*id) != std::string::npos;
+        auto r = run(ssh("bob", "relay", {"-b", nat}, {"sessions", "--json"}));
+        return r.exit_code == 0 && r.out.find(id_) != std::string::npos;
       },
       10s));
-  auto warm = attempt(relay, bob, kh, nat, *id, "echo warm");
+  auto warm = attempt("bob", nat, id_, "echo warm");
   ASSERT_EQ(warm.result.exit_code, 0) << warm.result.err;
 
   // mallory, from the same address: the allowance (in parallel, answered at the uniform
@@ -148,9 +135,9 @@ TEST(OperatorGuard, AGuesserBehindTheSameAddressNeverSlowsAnHonestOperator) {
   std::vector<std::thread> threads;
   for (int i = 0; i < 5; ++i)
     threads.emplace_back(
-        [&, i] { free_misses[i] = attempt(relay, mallory, kh, nat, wrong_id(*id, i), "true"); });
+        [&, i] { free_misses[i] = attempt("mallory", nat, wrong_id(id_, i), "true"); });
   for (auto& t : threads) t.join();
-  auto sixth = attempt(relay, mallory, kh, nat, wrong_id(*id, 5), "true");
+  auto sixth = attempt("mallory", nat, wrong_id(id_, 5), "true");
   for (const auto& miss : free_misses) {
     EXPECT_NE(miss.result.exit_code, 0);
     EXPECT_LT(miss.seconds, 1.0) << "within the allowance a miss is not delayed";
@@ -160,7 +147,7 @@ TEST(OperatorGuard, AGuesserBehindTheSameAddressNeverSlowsAnHonestOperator) {
   EXPECT_GE(sixth.seconds, 1.3) << "the sixth miss in a minute was not slowed";
 
   // bob, from the very same address, right after: at once (no refusal delay, no penalty).
-  auto legit = attempt(relay, bob, kh, nat, *id, "echo bob-is-in");
+  auto legit = attempt("bob", nat, id_, "echo bob-is-in");
   EXPECT_EQ(legit.result.exit_code, 0) << legit.result.err;
   EXPECT_EQ(legit.result.out, "bob-is-in\n");
   EXPECT_LT(legit.seconds, 0.4) << "bob was slowed by mallory's guesses (warm-up took "
@@ -173,14 +160,14 @@ TEST(OperatorGuard, AGuesserBehindTheSameAddressNeverSlowsAnHonestOperator) {
   std::vector<nlohmann::json> hits;
   ASSERT_TRUE(wait_until(
       [&] {
-        auto db = store::Db::open(relay.data_dir() / "relay.db", false);
+        auto db = store::Db::open(relay().data_dir() / "relay.db", false);
         hits = db->list_events("ratelimit.hit", 100);
         return !hits.empty();
       },
       5s))
       << hits.size();
   for (const auto& hit : hits) {
-    EXPECT_EQ(hit["actor"], mallory.fingerprint) << hit.dump();
+    EXPECT_EQ(hit["actor"], op("mallory").fingerprint) << hit.dump();
     EXPECT_EQ(hit["detail"]["source_addr"], nat) << hit.dump();
     EXPECT_GE(hit["detail"]["delay_ms"].get<int>(), 900) << hit.dump();
   }

@@ -5,24 +5,34 @@
 #include <signal.h>
 
 #include "harness.hpp"
+#include "operator_support.hpp"
 
 namespace sb::e2e {
 namespace {
 
-std::vector<std::string> cli_sessions(const Relay& relay, const OperatorKey& op,
-                                      const std::filesystem::path& kh, bool json) {
-  std::vector<std::string> argv{
-      operator_bin(),  "sessions",      "--relay",   relay.address(),       "-i",
-      op.key.string(), "--known-hosts", kh.string(), "--host-key-checking", "accept-new"};
-  if (json) argv.push_back("--json");
-  return argv;
-}
+class OperatorSessions : public OperatorTest {
+ protected:
+  // `operator-cli sessions [--json]` with the key `key`.
+  std::vector<std::string> cli_sessions(const OperatorKey& key, bool json) const {
+    std::vector<std::string> argv{operator_bin(),
+                                  "sessions",
+                                  "--relay",
+                                  relay_->address(),
+                                  "-i",
+                                  key.key.string(),
+                                  "--known-hosts",
+                                  known_hosts_.string(),
+                                  "--host-key-checking",
+                                  "accept-new"};
+    if (json) argv.push_back("--json");
+    return argv;
+  }
+};
 
-TEST(OperatorSessions, ListsExactlyTheGrantedDevicesWithStatusAndSessionId) {
-  TempDir tmp;
-  Relay relay(tmp / "relay");
-  auto alice = register_operator(relay, tmp.path(), "alice");
-  const auto kh = tmp / "known_hosts";
+TEST_F(OperatorSessions, ListsExactlyTheGrantedDevicesWithStatusAndSessionId) {
+  start_relay({"alice"});
+  Relay& relay = *relay_;
+  const auto& tmp = tmp_;
 
   // web-01: granted, online. web-02: granted, enrolled, then offline. db-01: online, no grant.
   Process web01(agent_run_argv(relay.address(), tmp / "web01",
@@ -51,7 +61,7 @@ TEST(OperatorSessions, ListsExactlyTheGrantedDevicesWithStatusAndSessionId) {
   nlohmann::json rows;
   bool listed = wait_until(
       [&] {
-        json_run = run_with_status(cli_sessions(relay, alice, kh, true));
+        json_run = run(cli_sessions(op("alice"), true));
         if (json_run.exit_code != 0) return false;
         rows = nlohmann::json::parse(json_run.out, nullptr, false);
         return rows.is_array() && rows.size() == 2 &&
@@ -70,7 +80,7 @@ TEST(OperatorSessions, ListsExactlyTheGrantedDevicesWithStatusAndSessionId) {
     EXPECT_FALSE(contains(json_run.out, secret)) << secret << " listed:\n" << json_run.out;
 
   // The table.
-  auto table = run_with_status(cli_sessions(relay, alice, kh, false));
+  auto table = run(cli_sessions(op("alice"), false));
   EXPECT_EQ(table.exit_code, 0) << table.err;
   EXPECT_EQ(table.out,
             "DEVICE  STATUS   SESSION\n"
@@ -80,8 +90,7 @@ TEST(OperatorSessions, ListsExactlyTheGrantedDevicesWithStatusAndSessionId) {
                 "web-02  offline  -\n");
 
   // Plain OpenSSH gets the same answer from user "relay".
-  auto plain =
-      run_with_status(operator_ssh_argv(relay, alice, kh, "relay", {}, {"sessions", "--json"}));
+  auto plain = run(ssh("alice", "relay", {}, {"sessions", "--json"}));
   EXPECT_EQ(plain.exit_code, 0) << plain.err;
   EXPECT_EQ(nlohmann::json::parse(plain.out, nullptr, false), rows) << plain.out;
 
@@ -90,7 +99,7 @@ TEST(OperatorSessions, ListsExactlyTheGrantedDevicesWithStatusAndSessionId) {
   ASSERT_TRUE(web01.wait(10s));
   ASSERT_TRUE(wait_until(
       [&] {
-        auto r = run_with_status(cli_sessions(relay, alice, kh, true));
+        auto r = run(cli_sessions(op("alice"), true));
         auto now = nlohmann::json::parse(r.out, nullptr, false);
         return now.is_array() && find_by(now, "device", "web-01")["status"] == "offline";
       },
@@ -98,45 +107,42 @@ TEST(OperatorSessions, ListsExactlyTheGrantedDevicesWithStatusAndSessionId) {
       << "web-01 still listed online after its agent stopped";
 }
 
-TEST(OperatorSessions, RefusesUnregisteredKeysOtherCommandsShellsAndForwards) {
-  TempDir tmp;
-  Relay relay(tmp / "relay");
-  auto alice = register_operator(relay, tmp.path(), "alice");
-  auto stranger = make_operator_key(tmp.path(), "stranger");
-  const auto kh = tmp / "known_hosts";
+TEST_F(OperatorSessions, RefusesUnregisteredKeysOtherCommandsShellsAndForwards) {
+  start_relay({"alice"});
+  Relay& relay = *relay_;
+  auto stranger = make_operator_key(tmp_.path(), "stranger");
 
   // A registered operator without grants: an empty list, exit 0, and a hint on stderr.
-  auto empty = run_operator_ssh(operator_ssh_argv(relay, alice, kh, "relay", {}, {"sessions"}));
+  auto empty = run_operator_ssh(ssh("alice", "relay", {}, {"sessions"}));
   EXPECT_EQ(empty.exit_code, 0) << empty.err;
   EXPECT_EQ(empty.out, "DEVICE  STATUS  SESSION\n");
   EXPECT_TRUE(contains(empty.err, "relay grant add alice")) << empty.err;
 
   // An unregistered key: refused at authentication; operator-cli says what to do.
-  auto refused = run_with_status(cli_sessions(relay, stranger, kh, false));
+  auto refused = run(cli_sessions(stranger, false));
   EXPECT_NE(refused.exit_code, 0);
   EXPECT_EQ(refused.out, "");
   EXPECT_TRUE(contains(refused.err, "Permission denied")) << refused.err;
   EXPECT_TRUE(contains(refused.err, "relay operator add")) << refused.err;
   auto plain_refused =
-      run_with_status(operator_ssh_argv(relay, stranger, kh, "relay", {}, {"sessions"}));
+      run(operator_ssh_argv(relay, stranger, known_hosts_, "relay", {}, {"sessions"}));
   EXPECT_TRUE(ssh_auth_refused(plain_refused)) << plain_refused.exit_code << plain_refused.err;
 
   // Anything but `sessions [--json]`: usage on stderr, exit status 2.
-  auto unknown = run_with_status(operator_ssh_argv(relay, alice, kh, "relay", {}, {"uname -a"}));
+  auto unknown = run(ssh("alice", "relay", {}, {"uname -a"}));
   EXPECT_EQ(unknown.exit_code, 2);
   EXPECT_EQ(unknown.out, "");
   EXPECT_TRUE(contains(unknown.err, "unknown command 'uname -a'")) << unknown.err;
   EXPECT_TRUE(contains(unknown.err, "sessions --json")) << unknown.err;
-  auto shell = run_with_status(operator_ssh_argv(relay, alice, kh, "relay", {"-T"}));
+  auto shell = run(ssh("alice", "relay", {"-T"}));
   EXPECT_EQ(shell.exit_code, 2);
   EXPECT_TRUE(contains(shell.err, "no shell")) << shell.err;
   // A terminal is refused, and with it the session (ssh -t makes that fatal).
-  auto pty = run_with_status(operator_ssh_argv(relay, alice, kh, "relay", {"-tt"}, {"sessions"}));
+  auto pty = run(ssh("alice", "relay", {"-tt"}, {"sessions"}));
   EXPECT_NE(pty.exit_code, 0);
   EXPECT_TRUE(contains(pty.err, "PTY allocation request failed")) << pty.err;
   // Forwarding through the relay itself goes nowhere.
-  auto forward =
-      run_with_status(operator_ssh_argv(relay, alice, kh, "relay", {"-W", "127.0.0.1:22"}));
+  auto forward = run(ssh("alice", "relay", {"-W", "127.0.0.1:22"}));
   EXPECT_NE(forward.exit_code, 0);
   EXPECT_TRUE(contains(forward.err, "forwarding failed")) << forward.err;
 

@@ -37,7 +37,7 @@ class OperatorShared : public SharedTerminalTest {
     std::string s;
     for (const auto& [name, p] : terminals_)
       s += "---- " + name + " ----\n" + p->out() + "\n(stderr) " + p->err() + "\n";
-    return s + "---- agent ----\n" + agent_->out();
+    return s + "---- agent ----\n" + agent().out();
   }
 };
 
@@ -76,9 +76,9 @@ TEST_F(OperatorShared, WhatOneTypesAllSeeObserverCannotTypeLateJoinerSeesTheScre
   EXPECT_TRUE(term("alice").wait_for_output(
       "[switchboard] carol (" + ops_["carol"].fingerprint + ") joined (observer)", kSee))
       << screens();
-  EXPECT_TRUE(agent_->wait_for_output(
+  EXPECT_TRUE(agent().wait_for_output(
       "[switchboard] carol (" + ops_["carol"].fingerprint + ") joined (observer)", kSee))
-      << agent_->out();
+      << agent().out();
 
   // A late joiner first sees the recent screen, before anyone types again.
   open_terminal("dave");
@@ -98,7 +98,7 @@ TEST_F(OperatorShared, WhatOneTypesAllSeeObserverCannotTypeLateJoinerSeesTheScre
   term("bob").signal(SIGTERM);
   EXPECT_TRUE(term("bob").wait(10s));
   EXPECT_TRUE(term("alice").wait_for_output("[switchboard] bob left", kSee)) << screens();
-  EXPECT_TRUE(agent_->wait_for_output("[switchboard] bob left", kSee)) << agent_->out();
+  EXPECT_TRUE(agent().wait_for_output("[switchboard] bob left", kSee)) << agent().out();
   type("alice", "echo AFTER-$((6*7))-leave");
   missing = not_seen_by({"alice", "carol", "dave"}, "AFTER-42-leave");
   EXPECT_TRUE(missing.empty()) << "not seen by " << join(missing) << "\n" << screens();

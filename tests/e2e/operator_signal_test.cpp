@@ -69,12 +69,12 @@ bool read_until(ssh_channel channel, const std::string& text, Millis timeout) {
          got.find(text) != std::string::npos;
 }
 
-TEST(OperatorSignal, TermReachesTheDeviceProcessAndItsExitSignalComesBack) {
-  AliceAndShellAgent device;
-  auto& [tmp, relay, alice, agent, id, consent] = device;
-  ASSERT_TRUE(id) << agent.err();
+class OperatorSignal : public OperatorTest {};
 
-  auto session = connect_operator(relay, alice, *id);
+TEST_F(OperatorSignal, TermReachesTheDeviceProcessAndItsExitSignalComesBack) {
+  start_device({"alice"});
+
+  auto session = connect_operator(relay(), op("alice"), id_);
   ASSERT_TRUE(session) << "the relay did not accept the operator key";
   ssh_channel channel = ssh_channel_new(session.get());
   ASSERT_NE(channel, nullptr);
@@ -88,7 +88,7 @@ TEST(OperatorSignal, TermReachesTheDeviceProcessAndItsExitSignalComesBack) {
   ASSERT_EQ(ssh_channel_open_session(channel), SSH_OK) << ssh_get_error(session.get());
   ASSERT_EQ(ssh_channel_request_exec(channel, "echo started; exec sleep 30"), SSH_OK);
   // Once it printed, the command runs on the device (consent was given) and may be signalled.
-  ASSERT_TRUE(read_until(channel, "started", 10s)) << agent.out() << agent.err();
+  ASSERT_TRUE(read_until(channel, "started", 10s)) << agent().out() << agent().err();
 
   auto sent = std::chrono::steady_clock::now();
   ASSERT_EQ(ssh_channel_request_send_signal(channel, "TERM"), SSH_OK);
@@ -104,7 +104,7 @@ TEST(OperatorSignal, TermReachesTheDeviceProcessAndItsExitSignalComesBack) {
   ssh_channel_get_exit_status(channel);
   bool ended = report.status || !report.signal.empty();
   auto took = std::chrono::steady_clock::now() - sent;
-  EXPECT_TRUE(ended) << "no exit report within 5 s of the signal; agent log:\n" << agent.err();
+  EXPECT_TRUE(ended) << "no exit report within 5 s of the signal; agent log:\n" << agent().err();
   EXPECT_EQ(report.signal, "TERM") << "exit status " << report.status.value_or(-1);
   EXPECT_FALSE(report.status) << "a killed process has no exit status";
   EXPECT_LT(took, 5s);

@@ -1,11 +1,7 @@
 // Bulk data through the relay: 100 MiB device -> operator and operator -> device arrive intact
 // (SHA-256) although the reader stalls midway, and the relay does not buffer what the stalled
 // reader does not take (its memory stays bounded: backpressure, not buffering).
-#include <fcntl.h>
 #include <gtest/gtest.h>
-#include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -14,8 +10,7 @@
 #include <thread>
 
 #include "harness.hpp"
-
-extern char** environ;
+#include "operator_support.hpp"
 
 namespace sb::e2e {
 namespace {
@@ -38,7 +33,7 @@ void write_random_file(const fs::path& path, std::size_t size) {
 }
 
 std::string sha256_of(const fs::path& path) {
-  auto r = run({"/usr/bin/sha256sum", path.string()}, 60s);
+  auto r = run({"/usr/bin/sha256sum", path.string()}, {.timeout = 60s});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   return r.out.substr(0, 64);
 }
@@ -75,58 +70,6 @@ class PeakRss {
   std::thread thread_;
 };
 
-// A child whose stdout is a pipe this test reads itself, at its own pace (the harness's
-// Process reads everything as it comes, which cannot stall).
-struct PipedChild {
-  pid_t pid = -1;
-  int out = -1;
-  PipedChild() = default;
-  PipedChild(const PipedChild&) = delete;
-  PipedChild& operator=(const PipedChild&) = delete;
-  PipedChild(PipedChild&& o) noexcept : pid(o.pid), out(o.out) { o.pid = o.out = -1; }
-  // Reaps the child; its exit code, or 128+signal.
-  int wait() {
-    int status = 0;
-    if (pid > 0 && ::waitpid(pid, &status, 0) == pid) {
-      pid = -1;
-      return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    }
-    return -1;
-  }
-  ~PipedChild() {
-    if (out >= 0) ::close(out);
-    if (pid > 0) {
-      ::kill(pid, SIGKILL);
-      ::waitpid(pid, nullptr, 0);
-    }
-  }
-};
-
-PipedChild spawn_piped(const std::vector<std::string>& argv, const fs::path& stderr_file) {
-  int fds[2];
-  if (::pipe2(fds, O_CLOEXEC) != 0) throw std::runtime_error("pipe2");
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_adddup2(&actions, fds[1], 1);
-  posix_spawn_file_actions_addopen(&actions, 2, stderr_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
-                                   0600);
-  std::vector<char*> cargv;
-  std::vector<std::string> copy = argv;
-  for (auto& a : copy) cargv.push_back(a.data());
-  cargv.push_back(nullptr);
-  PipedChild child;
-  int rc = ::posix_spawn(&child.pid, cargv[0], &actions, nullptr, cargv.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  ::close(fds[1]);
-  if (rc != 0) {
-    ::close(fds[0]);
-    throw std::runtime_error("posix_spawn " + argv[0]);
-  }
-  child.out = fds[0];
-  return child;
-}
-
 // Reads up to limit bytes (or to EOF) from fd into the file.
 std::size_t copy_to(int fd, std::ofstream& sink, std::size_t limit) {
   std::vector<char> buf(256 * 1024);
@@ -141,55 +84,41 @@ std::size_t copy_to(int fd, std::ofstream& sink, std::size_t limit) {
   return done;
 }
 
-class OperatorStream : public ::testing::Test {
+class OperatorStream : public OperatorTest {
  protected:
   void SetUp() override {
     data_ = tmp_ / "data.bin";
     write_random_file(data_, kStreamSize);
     expected_ = sha256_of(data_);
-    relay_ = std::make_unique<Relay>(tmp_ / "relay");
-    alice_ = register_operator(*relay_, tmp_.path(), "alice");
-    agent_ = std::make_unique<Process>(
-        agent_help_argv(relay_->address(), tmp_ / "agent", {"--shell", "/bin/sh"}));
-    auto id = banner_session_id(*agent_);
-    ASSERT_TRUE(id) << agent_->err();
-    id_ = *id;
-    consent_ = std::make_unique<ConsentAnswerer>(*agent_);
+    start_device({"alice"});
     // The relay knows alice's key before the timed part starts.
-    auto ready = run_operator_ssh(ssh({"echo ready"}));
+    auto ready = exec("alice", "echo ready");
     ASSERT_EQ(ready.exit_code, 0) << ready.err;
   }
-  void TearDown() override {
-    consent_.reset();
-    agent_.reset();
-  }
-  std::vector<std::string> ssh(const std::vector<std::string>& command) {
-    return operator_ssh_argv(*relay_, alice_, tmp_ / "known_hosts", id_, {}, command);
+  // alice's ssh into the session, running command.
+  std::vector<std::string> alice_ssh(const std::string& command) const {
+    return ssh("alice", id_, {}, {command});
   }
 
-  TempDir tmp_;
   fs::path data_;
   std::string expected_;
-  std::unique_ptr<Relay> relay_;
-  OperatorKey alice_;
-  std::unique_ptr<Process> agent_;
-  std::unique_ptr<ConsentAnswerer> consent_;
-  std::string id_;
 };
 
 TEST_F(OperatorStream, HundredMiBToTheOperatorWithAStalledReader) {
   std::size_t baseline = rss_of(relay_->process().pid());
   PeakRss peak(relay_->process().pid());
-  auto child = spawn_piped(ssh({"cat " + data_.string()}), tmp_ / "ssh.err");
+  // Its stdout is read here, at this test's pace (the harness would read it all as it comes).
+  Process download(alice_ssh("cat " + data_.string()), {}, Process::Stdout::Raw);
+  download.close_stdin();
   std::ofstream sink(tmp_ / "received.bin", std::ios::binary);
 
-  std::size_t got = copy_to(child.out, sink, 10 * kMiB);
+  std::size_t got = copy_to(download.raw_stdout(), sink, 10 * kMiB);
   ASSERT_EQ(got, 10 * kMiB) << "the stream stopped early";
   std::this_thread::sleep_for(kStall);  // the deliberate stall of the reader
   std::size_t during_stall = peak.peak();
-  got += copy_to(child.out, sink, kStreamSize);  // the rest, to EOF
+  got += copy_to(download.raw_stdout(), sink, kStreamSize);  // the rest, to EOF
   sink.close();
-  EXPECT_EQ(child.wait(), 0) << read_text(tmp_ / "ssh.err");
+  EXPECT_EQ(download.wait(60s), 0) << download.err();
   EXPECT_EQ(got, kStreamSize);
   EXPECT_EQ(sha256_of(tmp_ / "received.bin"), expected_) << "the stream arrived altered";
   // With backpressure the relay holds at most a few windows' worth, not the 90 MiB the stalled
@@ -205,8 +134,8 @@ TEST_F(OperatorStream, HundredMiBToTheDeviceWithAStalledReader) {
   PeakRss peak(relay_->process().pid());
   // On the device, the reader takes 10 MiB, stalls, then takes the rest (dd reads exactly).
   Process upload(
-      ssh({"{ dd bs=1048576 count=10 iflag=fullblock status=none; sleep 3; cat; } | "
-           "sha256sum"}));
+      alice_ssh("{ dd bs=1048576 count=10 iflag=fullblock status=none; sleep 3; cat; } | "
+                "sha256sum"));
   std::ifstream in(data_, std::ios::binary);
   std::vector<char> buf(kMiB);
   auto start = Clock::now();

@@ -1,6 +1,7 @@
 // The admin CLI's audit views (relay/audit_view.cpp): one readable DETAIL per event, the
 // `relay audit` table with its REC mark and paging footer, and the stories as text and JSON.
 #include "relay/admin/audit_view.hpp"
+#include "relay/admin/row_json.hpp"
 
 #include <gtest/gtest.h>
 #include <stdlib.h>
@@ -134,7 +135,7 @@ TEST_F(AuditView, TableShowsLocalTimesRecMarkAndFooter) {
 TEST_F(AuditView, JsonRowKeepsUtcAndRawDetail) {
   auto r = row("consent.answered", {{"session", "482913075"}, {"allow", true}});
   r.actor = "bob";
-  const json j = audit_row_json(r);
+  const json j = r;
   EXPECT_EQ(j["id"], 7);
   EXPECT_EQ(j["time"], "2026-11-22T14:30:05.123Z");
   EXPECT_EQ(j["session"], "482913075");
@@ -188,7 +189,7 @@ TEST_F(AuditView, SessionStoryNestsChannelsUnderAttachments) {
   EXPECT_NE(text.find("replay: relay replay recordings/482913075/x_own-alice.cast"),
             std::string::npos)
       << text;
-  const json j = session_story_json(story);
+  const json j = story;
   EXPECT_EQ(j["attachments"][0]["channels"][0]["command"], "uname -a");
   EXPECT_EQ(j["attachments"][0]["channels"][0]["exit_status"], 0);
   EXPECT_EQ(j["recordings"][0]["kind"], "own");

@@ -1,19 +1,55 @@
 // ReadAhead: the recv()/poll()/close() shim that serves libssh's 4 KiB reads from one 64 KiB
-// read. Driven through the same libc entry points libssh calls, on a socketpair.
+// read. Driven through the entry points the dynamic linker gives libssh, on a socketpair. This
+// binary links the interposition (sb_read_ahead); read_ahead_absent_test.cpp, in unit_tests,
+// covers a program without it.
 #include "common/io/read_ahead.hpp"
 
+#include <dirent.h>
+#include <dlfcn.h>
 #include <gtest/gtest.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
+#include <cstdlib>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "common/io/read_ahead_switch.hpp"
+#include "common/logging.hpp"
+
 namespace sb::io {
 namespace {
+
+// libssh's view of libc (the read-ahead's functions, when the dynamic linker works as
+// expected), not whatever this file's own calls would bind to.
+const SocketCalls& lib() {
+  static const SocketCalls calls = dynamic_socket_calls();
+  return calls;
+}
+ssize_t lib_recv(int fd, void* buf, std::size_t len, int flags) {
+  return lib().recv(fd, buf, len, flags);
+}
+int lib_poll(pollfd* fds, nfds_t nfds, int timeout_ms) {
+  return lib().poll(fds, nfds, timeout_ms);
+}
+int lib_close(int fd) {
+  return lib().close(fd);
+}
+
+// libc's own functions, past the executable's: what a program without the interposition
+// hands libssh.
+SocketCalls libc_calls() {
+  SocketCalls calls;
+  calls.recv = reinterpret_cast<decltype(calls.recv)>(::dlsym(RTLD_NEXT, "recv"));
+  calls.poll = reinterpret_cast<decltype(calls.poll)>(::dlsym(RTLD_NEXT, "poll"));
+  calls.close = reinterpret_cast<decltype(calls.close)>(::dlsym(RTLD_NEXT, "close"));
+  return calls;
+}
 
 // A connected pair of stream sockets; `reader` is the end libssh would own.
 struct SocketPair {
@@ -44,7 +80,7 @@ std::string pattern(std::size_t size) {
 
 bool poll_readable(int fd) {
   pollfd p{fd, POLLIN | POLLOUT, 0};
-  return ::poll(&p, 1, 0) == 1 && (p.revents & POLLIN);
+  return lib_poll(&p, 1, 0) == 1 && (p.revents & POLLIN);
 }
 
 // libssh's way of reading: ask poll, then recv at most 4 KiB.
@@ -52,11 +88,21 @@ std::string read_like_libssh(int fd, std::size_t want) {
   std::string got;
   char buf[4096];
   while (got.size() < want && poll_readable(fd)) {
-    ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    ssize_t n = lib_recv(fd, buf, sizeof buf, 0);
     if (n <= 0) break;
     got.append(buf, static_cast<std::size_t>(n));
   }
   return got;
+}
+
+// This process's open descriptors.
+int open_descriptors() {
+  int count = 0;
+  if (DIR* dir = ::opendir("/proc/self/fd")) {
+    while (::readdir(dir)) ++count;
+    ::closedir(dir);
+  }
+  return count;
 }
 
 TEST(ReadAhead, ServesSmallReadsFromOneBigReadInOrder) {
@@ -66,7 +112,7 @@ TEST(ReadAhead, ServesSmallReadsFromOneBigReadInOrder) {
   const std::string data = pattern(100 * 1024);
   s.send_all(data);
   char buf[4096];
-  ASSERT_EQ(::recv(s.reader, buf, sizeof buf, 0), 4096);
+  ASSERT_EQ(lib_recv(s.reader, buf, sizeof buf, 0), 4096);
   // One recv took what the kernel had (up to 64 KiB): the rest is held here.
   EXPECT_GT(ra.buffered(), 0u);
   EXPECT_LE(ra.buffered(), kReadAheadBytes);
@@ -83,16 +129,16 @@ TEST(ReadAhead, PollReportsBytesInMemoryThoughTheKernelHasNone) {
   ASSERT_TRUE(ra.attach(s.reader));
   s.send_all(pattern(20000));
   char buf[1000];
-  ASSERT_EQ(::recv(s.reader, buf, sizeof buf, 0), 1000);
+  ASSERT_EQ(lib_recv(s.reader, buf, sizeof buf, 0), 1000);
   ASSERT_EQ(ra.buffered(), 19000u);  // the kernel queue is empty now
   pollfd p{s.reader, POLLIN, 0};
-  EXPECT_EQ(::poll(&p, 1, 5000), 1);
+  EXPECT_EQ(lib_poll(&p, 1, 5000), 1);
   EXPECT_EQ(p.revents, POLLIN);
   // A descriptor without read-ahead in the same call is still asked of the kernel.
   SocketPair other;
   other.send_all("x");
   pollfd two[2] = {{s.reader, POLLIN, 0}, {other.reader, POLLIN, 0}};
-  EXPECT_EQ(::poll(two, 2, 0), 2);
+  EXPECT_EQ(lib_poll(two, 2, 0), 2);
   EXPECT_TRUE(two[1].revents & POLLIN);
 }
 
@@ -102,9 +148,9 @@ TEST(ReadAhead, PeekDoesNotConsume) {
   ASSERT_TRUE(ra.attach(s.reader));
   s.send_all("hello world");
   char buf[5];
-  ASSERT_EQ(::recv(s.reader, buf, sizeof buf, 0), 5);
+  ASSERT_EQ(lib_recv(s.reader, buf, sizeof buf, 0), 5);
   char peek[6];
-  ASSERT_EQ(::recv(s.reader, peek, sizeof peek, MSG_PEEK), 6);
+  ASSERT_EQ(lib_recv(s.reader, peek, sizeof peek, MSG_PEEK), 6);
   EXPECT_EQ(std::string(peek, 6), " world");
   EXPECT_EQ(read_like_libssh(s.reader, 6), " world");
 }
@@ -119,11 +165,11 @@ TEST(ReadAhead, HeldBytesComeBeforeEndOfFile) {
   char buf[4096];
   std::string got;
   ssize_t n;
-  while ((n = ::recv(s.reader, buf, sizeof buf, 0)) > 0)
+  while ((n = lib_recv(s.reader, buf, sizeof buf, 0)) > 0)
     got.append(buf, static_cast<std::size_t>(n));
   EXPECT_EQ(n, 0) << "end of file after the held bytes";
   EXPECT_EQ(got, data);
-  EXPECT_EQ(::recv(s.reader, buf, sizeof buf, 0), 0);
+  EXPECT_EQ(lib_recv(s.reader, buf, sizeof buf, 0), 0);
 }
 
 TEST(ReadAhead, ErrorsReachTheCallerUnchanged) {
@@ -132,9 +178,9 @@ TEST(ReadAhead, ErrorsReachTheCallerUnchanged) {
   ASSERT_TRUE(ra.attach(s.reader));
   char buf[16];
   errno = 0;
-  EXPECT_EQ(::recv(s.reader, buf, sizeof buf, MSG_DONTWAIT), -1);
+  EXPECT_EQ(lib_recv(s.reader, buf, sizeof buf, MSG_DONTWAIT), -1);
   EXPECT_EQ(errno, EAGAIN);
-  ASSERT_EQ(::recv(-1, buf, sizeof buf, 0), -1);
+  ASSERT_EQ(lib_recv(-1, buf, sizeof buf, 0), -1);
   EXPECT_EQ(errno, EBADF);
 }
 
@@ -144,10 +190,10 @@ TEST(ReadAhead, CloseForgetsTheDescriptorBeforeItsNumberIsReused) {
   ASSERT_TRUE(ra.attach(first->reader));
   first->send_all(pattern(50000));
   char buf[100];
-  ASSERT_EQ(::recv(first->reader, buf, sizeof buf, 0), 100);
+  ASSERT_EQ(lib_recv(first->reader, buf, sizeof buf, 0), 100);
   ASSERT_GT(ra.buffered(), 0u);
   int number = first->reader;
-  ::close(first->reader);  // what libssh does when its peer goes away
+  lib_close(first->reader);  // what libssh does when its peer goes away
   first->reader = -1;
   EXPECT_EQ(attached_read_ahead(number), nullptr);
   EXPECT_FALSE(ra.attached());
@@ -172,7 +218,7 @@ TEST(ReadAhead, DetachDropsHeldBytesAndPassesThrough) {
   EXPECT_EQ(attached_read_ahead(s.reader), &ra);
   s.send_all(pattern(10000));
   char buf[10];
-  ASSERT_EQ(::recv(s.reader, buf, sizeof buf, 0), 10);
+  ASSERT_EQ(lib_recv(s.reader, buf, sizeof buf, 0), 10);
   ra.detach();
   EXPECT_EQ(attached_read_ahead(s.reader), nullptr);
   EXPECT_EQ(ra.buffered(), 0u);
@@ -186,6 +232,82 @@ TEST(ReadAhead, OutOfRangeDescriptorsAreNotAttached) {
   EXPECT_FALSE(ra.attach(-1));
   EXPECT_FALSE(ra.attach(1 << 20));
   EXPECT_FALSE(ra.attached());
+}
+
+TEST(ReadAheadSelfCheck, PassesThroughWhatTheDynamicLinkerHandsLibssh) {
+  ASSERT_NE(lib().recv, libc_calls().recv) << "this binary's recv() is not exported";
+  int before = open_descriptors();
+  EXPECT_EQ(self_check(lib()), "");
+  EXPECT_EQ(open_descriptors(), before) << "the self-check leaves no descriptor open";
+}
+
+TEST(ReadAheadSelfCheck, NamesTheCallThatIsNotTheReadAheads) {
+  int before = open_descriptors();
+  SocketCalls calls = lib();
+  calls.recv = libc_calls().recv;
+  EXPECT_NE(self_check(calls).find("recv()"), std::string::npos) << self_check(calls);
+  calls = lib();
+  calls.poll = libc_calls().poll;
+  EXPECT_NE(self_check(calls).find("poll()"), std::string::npos) << self_check(calls);
+  calls = lib();
+  calls.close = libc_calls().close;
+  EXPECT_NE(self_check(calls).find("close()"), std::string::npos) << self_check(calls);
+  EXPECT_NE(self_check(SocketCalls{}), "");
+  EXPECT_EQ(open_descriptors(), before) << "a failed self-check leaves no descriptor open";
+  for (int fd = 0; fd < 1024; ++fd) ASSERT_EQ(attached_read_ahead(fd), nullptr) << fd;
+}
+
+// The decision is made once per process, so these run it in a fresh child process each
+// (a death test in the style that re-executes the binary).
+TEST(ReadAheadSelfCheck, InEffectAndSilentInAProgramThatLinksIt) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(
+      {
+        ::unsetenv("SB_READ_AHEAD");
+        setup_logging("read_ahead_tests", "trace", false);
+        std::exit(read_ahead_status().in_effect ? 0 : 1);
+      },
+      testing::ExitedWithCode(0), "^$");
+}
+
+TEST(ReadAheadSwitch, OnlyZeroTurnsItOff) {
+  EXPECT_EQ(read_ahead_switch(nullptr), true);
+  EXPECT_EQ(read_ahead_switch(""), true);
+  EXPECT_EQ(read_ahead_switch("1"), true);
+  EXPECT_EQ(read_ahead_switch("0"), false);
+  EXPECT_EQ(read_ahead_switch("off"), std::nullopt);
+  EXPECT_EQ(read_ahead_switch("00"), std::nullopt);
+}
+
+// In the child: SB_READ_AHEAD=0 at start, then every check, each failure named on stderr.
+[[noreturn]] void run_switched_off() {
+  ::setenv("SB_READ_AHEAD", "0", 1);
+  setup_logging("read_ahead_tests", "trace", false);
+  bool ok = true;
+  auto expect = [&ok](bool holds, const char* what) {
+    if (!holds) std::fprintf(stderr, "FAILED: %s\n", what), ok = false;
+  };
+  expect(!read_ahead_status().in_effect, "not in effect");
+  expect(read_ahead_status().why_not == "switched off by SB_READ_AHEAD=0", "why_not");
+  ::setenv("SB_READ_AHEAD", "1", 1);
+  expect(!read_ahead_status().in_effect, "the switch is read once, at the decision");
+  SocketPair s;
+  ReadAhead ra;
+  expect(!ra.attach(s.reader) && !ra.attached(), "attach() refuses");
+  expect(attached_read_ahead(s.reader) == nullptr, "nothing in the table");
+  s.send_all("ab");
+  char c = 0;
+  expect(lib_recv(s.reader, &c, 1, 0) == 1 && c == 'a', "recv() reads");
+  expect(ra.buffered() == 0 && !ra.holds_memory(), "nothing read ahead");
+  expect(poll_readable(s.reader), "the second byte is still the kernel's");
+  expect(lib_recv(s.reader, &c, 1, 0) == 1 && c == 'b', "recv() reads on");
+  std::exit(ok ? 0 : 1);
+}
+
+TEST(ReadAheadSwitch, ZeroTurnsItOffForTheWholeRunWithOneLogLine) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(run_switched_off(), testing::ExitedWithCode(0),
+              "^[^\n]*read-ahead off \\(SB_READ_AHEAD=0\\)[^\n]*\n$");
 }
 
 }  // namespace

@@ -1,3 +1,4 @@
+// `relay init`: the data dir, the relay's host key and its database.
 #include <iostream>
 
 #include "relay/admin/cli.hpp"
@@ -5,18 +6,6 @@
 #include "relay/store/store.hpp"
 
 namespace sb::relay::cli {
-
-void add_data_dir_option(CLI::App& verb, std::string& target) {
-  target = default_data_dir();
-  verb.add_option("--data-dir", target,
-                  "Relay state: host key, database (default $SWITCHBOARD_DATA_DIR or "
-                  "/var/lib/switchboard)")
-      ->capture_default_str();
-}
-
-std::unique_ptr<store::Db> open_db(const std::string& data_dir) {
-  return store::Db::open(DataDir{data_dir}.database(), false);
-}
 
 void add_init(CLI::App& app, int* exit_code) {
   auto* verb = app.add_subcommand(

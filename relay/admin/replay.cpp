@@ -11,10 +11,11 @@
 #include <iostream>
 #include <thread>
 
+#include "common/cli/duration_validator.hpp"
+#include "common/table.hpp"
 #include "common/util.hpp"
 #include "relay/admin/cli.hpp"
 #include "relay/audit/recording.hpp"
-#include "common/table.hpp"
 
 namespace sb::relay::cli {
 
@@ -142,7 +143,7 @@ void print_list(const std::vector<fs::path>& files, const fs::path& data_dir, bo
   Table table({"STARTED", "KIND", "OPERATOR", "SIZE", "DURATION", "RECORDING"});
   for (const auto& s : rows) {
     auto ms = std::chrono::milliseconds(static_cast<std::int64_t>(s.seconds * 1000));
-    table.add({local_time(s.started), s.kind, s.operator_name.empty() ? "-" : s.operator_name,
+    table.add({local_time(s.started), s.kind, or_dash(s.operator_name),
                human_size(s.bytes) + (s.truncated ? " (truncated)" : ""),
                format_duration(std::max(ms, std::chrono::milliseconds(1))),
                s.file.filename().string()});
@@ -217,19 +218,18 @@ void add_replay(CLI::App& app, int* exit_code) {
       ->capture_default_str();
   verb->add_option("--max-idle", args->max_idle,
                    "Longest pause shown; longer idle stretches are cut to this")
+      ->check(duration_validator())
       ->capture_default_str();
   verb->add_flag("--list", args->list,
                  "List the recordings (start, kind, operator, size, duration) instead of "
                  "playing them");
   verb->add_flag("--json", args->json, "With --list: JSON output");
   verb->callback([args, exit_code] {
-    auto max_idle = parse_duration(args->max_idle);
-    if (!max_idle) throw CLI::ValidationError("--max-idle", "expected a duration like 500ms, 2s");
     auto files = resolve(args->target, args->data_dir);
     if (args->list) {
       print_list(files, args->data_dir, args->json);
     } else {
-      for (const auto& file : files) play(file, args->speed, *max_idle);
+      for (const auto& file : files) play(file, args->speed, checked_duration(args->max_idle));
     }
     *exit_code = 0;
   });

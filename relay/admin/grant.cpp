@@ -1,0 +1,58 @@
+// `relay grant add|list|remove`: which operator may attach to which device.
+#include <iostream>
+
+#include "common/table.hpp"
+#include "common/util.hpp"
+#include "relay/admin/cli.hpp"
+#include "relay/admin/row_json.hpp"
+#include "relay/store/store.hpp"
+
+namespace sb::relay::cli {
+
+void add_grant(CLI::App& app, int* exit_code) {
+  auto common = std::make_shared<Common>();
+  auto op = std::make_shared<std::string>();
+  auto device = std::make_shared<std::string>();
+  auto* group = app.add_subcommand("grant", "Grants: which operator may attach to which device");
+  group->require_subcommand(1);
+
+  auto* add = group->add_subcommand("add", "Let OPERATOR attach to the enrolled DEVICE");
+  add_data_dir_option(*add, common->data_dir);
+  add->add_option("OPERATOR", *op)->required();
+  add->add_option("DEVICE", *device)->required();
+  add->callback([common, op, device, exit_code] {
+    require_name(*op, "OPERATOR");
+    require_name(*device, "DEVICE");
+    open_db(common->data_dir)->add_grant(*op, *device, now_iso8601());
+    std::cout << "Granted " << *op << " access to " << *device << '\n';
+    *exit_code = 0;
+  });
+
+  auto* list = group->add_subcommand("list", "List grants");
+  add_data_dir_option(*list, common->data_dir);
+  list->add_flag("--json", common->json, "JSON output");
+  list->callback([common, exit_code] {
+    auto rows = open_db(common->data_dir)->list_grants();
+    if (common->json) {
+      std::cout << nlohmann::json(rows).dump(2) << '\n';
+    } else {
+      Table table({"OPERATOR", "DEVICE", "ADDED"});
+      for (const auto& r : rows) table.add({r.operator_name, r.device, r.added});
+      table.print(std::cout);
+    }
+    *exit_code = 0;
+  });
+
+  auto* remove = group->add_subcommand("remove", "Withdraw a grant");
+  add_data_dir_option(*remove, common->data_dir);
+  remove->add_option("OPERATOR", *op)->required();
+  remove->add_option("DEVICE", *device)->required();
+  remove->callback([common, op, device, exit_code] {
+    if (!open_db(common->data_dir)->remove_grant(*op, *device, now_iso8601()))
+      throw std::runtime_error("no grant for '" + *op + "' on '" + *device + "'");
+    std::cout << "Removed grant " << *op << " -> " << *device << '\n';
+    *exit_code = 0;
+  });
+}
+
+}  // namespace sb::relay::cli

@@ -1,0 +1,88 @@
+#include "relay/daemon/housekeeping.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include "common/util.hpp"
+
+namespace sb::relay {
+
+namespace asio = boost::asio;
+
+namespace {
+
+constexpr auto kAuditPrunePeriod = std::chrono::hours(1);
+
+// Jobs refused by a full store queue are lost audit rows: Store::post warns while it happens;
+// once the queue has room again, the loss itself goes into the audit trail.
+void schedule_drop_check(asio::steady_timer& timer, store::Store& store, std::uint64_t reported) {
+  timer.expires_after(std::chrono::seconds(1));
+  timer.async_wait([&timer, &store, reported](const boost::system::error_code& ec) mutable {
+    if (ec) return;
+    if (const std::uint64_t lost = store.drops_to_report(reported); lost > 0) {
+      const std::uint64_t dropped = reported + lost;
+      spdlog::warn("store: {} jobs (audit rows) were dropped while its queue was full", lost);
+      bool posted = store.post([lost, dropped](store::Db& db) {
+        db.add_event("store.dropped", "", {{"dropped", lost}, {"dropped_total", dropped}},
+                     now_iso8601());
+      });
+      if (posted) reported = dropped;
+    }
+    schedule_drop_check(timer, store, reported);
+  });
+}
+
+void schedule_orphan_sweep(asio::steady_timer& timer, store::Store& store,
+                           std::chrono::milliseconds every) {
+  timer.expires_after(every);
+  timer.async_wait([&timer, &store, every](const boost::system::error_code& ec) {
+    if (ec) return;
+    store.post([](store::Db& db) { db.purge_orphan_tunnel_keys(now_iso8601()); });
+    schedule_orphan_sweep(timer, store, every);
+  });
+}
+
+// Starts a retention run (relay/audit/retention.hpp) now and then every `every`: recordings and
+// rows older than the retention go, in small jobs on the store's writer thread, never here on a
+// reactor. A run still going when the next is due (a huge backlog) is left to finish.
+void schedule_audit_prune(asio::steady_timer& timer, store::Store& store,
+                          const RetentionOptions& options, std::chrono::milliseconds every,
+                          std::shared_ptr<std::atomic<bool>> running = nullptr) {
+  if (!running) running = std::make_shared<std::atomic<bool>>(false);
+  if (!running->exchange(true) &&
+      !start_retention_run(store, options, [running] { running->store(false); })) {
+    spdlog::warn("audit retention: store queue full; trying again in {}", format_duration(every));
+    running->store(false);
+  }
+  timer.expires_after(every);
+  timer.async_wait([&timer, &store, options, every, running](const boost::system::error_code& ec) {
+    if (!ec) schedule_audit_prune(timer, store, options, every, running);
+  });
+}
+
+}  // namespace
+
+Housekeeping::Housekeeping(asio::io_context& io, store::Store& store,
+                           std::chrono::milliseconds check_interval,
+                           std::optional<RetentionOptions> retention)
+    : store_(store),
+      check_interval_(check_interval),
+      retention_(std::move(retention)),
+      orphan_sweep_(io),
+      audit_prune_(io),
+      drop_check_(io) {
+  if (retention_) retention_->stop = retention_stop_;
+}
+
+void Housekeeping::start() {
+  schedule_orphan_sweep(orphan_sweep_, store_, check_interval_);
+  if (retention_) schedule_audit_prune(audit_prune_, store_, *retention_, kAuditPrunePeriod);
+  schedule_drop_check(drop_check_, store_, 0);
+}
+
+void Housekeeping::stop() {
+  orphan_sweep_.cancel();
+  audit_prune_.cancel();
+  drop_check_.cancel();
+}
+
+}  // namespace sb::relay
