@@ -61,7 +61,13 @@ void Conn::close_async(std::string reason) {
 
 void Conn::post_step() {
   unsigned generation = home_generation_.load(std::memory_order_acquire);
-  boost::asio::post(executor_, [self = shared_from_this(), generation] {
+  boost::asio::any_io_executor home;
+  {
+    // close_async and wake come from any thread, while a move may change the executor.
+    std::lock_guard lock(executor_mu_);
+    home = executor_;
+  }
+  boost::asio::post(home, [self = shared_from_this(), generation] {
     // Order matters: a finished move clears moving_ after bumping the generation.
     if (self->moving_.load(std::memory_order_acquire)) {
       self->wake_posted_ = false;  // the move ends with a step
@@ -156,7 +162,10 @@ void Conn::continue_move() {
   if (read_armed_ || write_armed_ || closed_) return;
   if (socket_->is_open()) socket_->release();
   boost::asio::post(move_target_, [self = shared_from_this()] {
-    self->executor_ = self->move_target_;
+    {
+      std::lock_guard lock(self->executor_mu_);
+      self->executor_ = self->move_target_;
+    }
     self->home_generation_.fetch_add(1, std::memory_order_release);
     self->socket_ = std::make_unique<boost::asio::posix::stream_descriptor>(self->executor_);
     boost::system::error_code ec;

@@ -92,6 +92,7 @@ class Conn : public std::enable_shared_from_this<Conn> {
   void post_step();
   std::atomic<bool> moving_{false};
   std::atomic<unsigned> home_generation_{0};
+  std::mutex executor_mu_;  // executor_ is read from other threads by post_step
   std::mutex close_request_mu_;
   std::string close_request_;  // set by close_async, taken by the next step
   std::atomic<bool> close_requested_{false};

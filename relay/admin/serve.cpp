@@ -1,6 +1,7 @@
 // `relay serve`: runs the relay with the options given on the command line or in a TOML file.
 #include <spdlog/spdlog.h>
 
+#include <cstdio>
 #include <iostream>
 
 #include "common/cli/duration_validator.hpp"
@@ -21,6 +22,7 @@ struct ServeArgs {
   std::string check_interval = "30s";
   std::string handshake_timeout = "20s";
   std::string consent_timeout = "60s";
+  std::string max_startups = "100:30:300";
   std::string audit_retention = "0";
   unsigned threads = 0;
   std::string log_level = "info";
@@ -46,6 +48,26 @@ void add_network_options(CLI::App& verb, ServeArgs& args) {
                   "How long the device's user has to answer; no answer means no")
       ->check(duration_validator())
       ->capture_default_str();
+  verb.add_option("--max-startups", args.max_startups,
+                  "START:RATE:FULL as OpenSSH's MaxStartups: from START unauthenticated "
+                  "connections in all, refuse new ones with RATE% probability, growing to "
+                  "every one at FULL")
+      ->capture_default_str();
+}
+
+// "START:RATE:FULL" with 1 <= START <= FULL and RATE in 0..100.
+void parse_max_startups(const std::string& text, Limits& limits) {
+  int start = 0, rate = 0, full = 0;
+  char tail = 0;
+  if (std::sscanf(text.c_str(), "%d:%d:%d%c", &start, &rate, &full, &tail) != 3 || start < 1 ||
+      full < start || rate < 0 || rate > 100 || full > 1000000)
+    throw CLI::ValidationError("--max-startups",
+                               "expected START:RATE:FULL, e.g. 100:30:300 (START <= FULL, RATE "
+                               "a percentage), got '" +
+                                   text + "'");
+  limits.startups_begin = start;
+  limits.startups_rate = rate;
+  limits.startups_full = full;
 }
 
 void add_audit_options(CLI::App& verb, ServeArgs& args) {
@@ -90,6 +112,7 @@ ServeOptions to_serve_options(const ServeArgs& args) {
   options.check_interval = checked_duration(args.check_interval);
   options.limits.handshake_timeout = checked_duration(args.handshake_timeout);
   options.limits.consent_timeout = checked_duration(args.consent_timeout);
+  parse_max_startups(args.max_startups, options.limits);
   options.audit_retention = checked_duration(args.audit_retention);  // 0: keep forever
   options.threads = args.threads;
   if (args.record_max_size < 4096)

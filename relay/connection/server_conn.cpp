@@ -20,9 +20,11 @@ bool is_agent_client(ssh_session session) {
 }  // namespace
 
 ServerConn::ServerConn(boost::asio::any_io_executor executor, ssh::Session session, Context& ctx,
-                       std::string source_addr)
-    : PeerConn(std::move(executor), std::move(session), ctx, std::move(source_addr)) {
-  counted_unauthenticated_ = true;  // the listener admitted this source before creating us
+                       std::string source_addr, Admission::Ticket ticket)
+    : PeerConn(std::move(executor), std::move(session), ctx, std::move(source_addr)),
+      ticket_(ticket) {
+  ++ctx.connections;
+  counted_unauthenticated_ = true;  // the listener admitted it before creating us
   server_callbacks_.userdata = this;
   server_callbacks_.auth_pubkey_function = &ServerConn::on_auth_pubkey;
   server_callbacks_.auth_none_function = &ServerConn::on_auth_none;
@@ -36,6 +38,7 @@ ServerConn::ServerConn(boost::asio::any_io_executor executor, ssh::Session sessi
 
 ServerConn::~ServerConn() {
   leave_unauthenticated();
+  --ctx_.connections;
 }
 
 bool ServerConn::established() const {
@@ -46,7 +49,7 @@ bool ServerConn::established() const {
 void ServerConn::leave_unauthenticated() {
   if (!counted_unauthenticated_) return;
   counted_unauthenticated_ = false;
-  ctx_.leave_source(source_addr_);
+  ctx_.admission.leave(ticket_, Admission::Clock::now());
 }
 
 void ServerConn::service() {
@@ -70,6 +73,7 @@ void ServerConn::step_key_exchange() {
     return;
   }
   if (rc == SSH_OK) {
+    ctx_.admission.progressed(ticket_);  // no longer an idle socket a flood may evict
     // Authentication may already have chosen a role in the pump that finished the exchange.
     if (std::holds_alternative<KeyExchange>(role_)) role_.emplace<Authenticating>();
   } else if (rc == SSH_ERROR) {
@@ -184,8 +188,8 @@ int ServerConn::on_message(ssh_session, ssh_message message, void* userdata) {
 void ServerConn::check(std::chrono::steady_clock::time_point now) {
   if (closing()) return;
   if (!established()) {
-    if (JanitorPolicy::handshake_expired(created(), now, ctx_.limits.handshake_timeout))
-      close("handshake timeout");
+    auto limit = ctx_.admission.deadline(ticket_, ctx_.limits.handshake_timeout, now);
+    if (JanitorPolicy::handshake_expired(created(), now, limit)) close("handshake timeout");
     return;
   }
   if (auto* device = std::get_if<DeviceTunnel>(&role_)) device->check(now);

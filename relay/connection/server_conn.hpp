@@ -23,8 +23,9 @@ namespace sb::relay {
 
 class ServerConn : public PeerConn {
  public:
+  // ticket: what Admission gave this connection when the listener accepted it.
   ServerConn(boost::asio::any_io_executor executor, ssh::Session session, Context& ctx,
-             std::string source_addr);
+             std::string source_addr, Admission::Ticket ticket);
   ~ServerConn() override;
 
   // Established: authenticated and (for devices) holding a session.
@@ -60,6 +61,7 @@ class ServerConn : public PeerConn {
   struct Authenticating {};
   using Role = std::variant<KeyExchange, Authenticating, DeviceTunnel, OperatorLink, OperatorQuery>;
 
+  Admission::Ticket ticket_;
   bool counted_unauthenticated_ = false;
   int auth_failures_ = 0;
   ssh_server_callbacks_struct server_callbacks_{};

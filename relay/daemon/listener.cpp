@@ -8,7 +8,7 @@ namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 
 Listener::Listener(asio::io_context& io, const net::HostPort& where, Context& ctx, Shards& shards)
-    : acceptor_(io), ctx_(ctx), shards_(shards) {
+    : acceptor_(io), summary_timer_(io), ctx_(ctx), shards_(shards) {
   tcp::resolver resolver(io);
   auto results = resolver.resolve(where.host, std::to_string(where.port),
                                   tcp::resolver::passive | tcp::resolver::numeric_service);
@@ -19,9 +19,38 @@ Listener::Listener(asio::io_context& io, const net::HostPort& where, Context& ct
   acceptor_.listen(4096);
 }
 
+void Listener::start() {
+  accept_next();
+  schedule_refusal_summary();
+}
+
 void Listener::stop() {
   boost::system::error_code ec;
   acceptor_.close(ec);
+  summary_timer_.cancel();
+}
+
+void Listener::log_refusal(const std::string& addr) {
+  auto held = refusals_.admit(addr, LogThrottle::Clock::now());
+  if (!held) return;
+  if (*held == 0)
+    spdlog::warn("too many unauthenticated connections from {}; refusing", addr);
+  else
+    spdlog::warn(
+        "too many unauthenticated connections from {}; refusing ({} more refused since "
+        "the last such line)",
+        addr, *held);
+}
+
+void Listener::schedule_refusal_summary() {
+  summary_timer_.expires_after(std::chrono::seconds(10));
+  summary_timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (ec) return;
+    for (const auto& [addr, count] : refusals_.drain(LogThrottle::Clock::now()))
+      spdlog::warn("refused {} more connection(s) from {} (handshake flood)", count,
+                   addr.empty() ? "other addresses" : addr);
+    schedule_refusal_summary();
+  });
 }
 
 void Listener::accept_next() {
@@ -39,13 +68,14 @@ void Listener::hand_over(tcp::socket socket) {
   boost::system::error_code ec;
   auto remote = socket.remote_endpoint(ec);
   std::string addr = ec ? "unknown" : remote.address().to_string();
-  if (!ctx_.admit_source(addr)) {
-    spdlog::warn("too many unauthenticated connections from {}; refusing", addr);
+  auto admitted = ctx_.admission.admit(addr, Admission::Clock::now(), roll_(random_));
+  if (const auto* refused = std::get_if<Admission::Refusal>(&admitted)) {
+    log_refusal(addr, refused->reason);
     return;  // the socket closes here
   }
   int fd = socket.release();
   net::tune_tcp_socket(fd);
-  shards_.adopt(fd, std::move(addr));
+  shards_.adopt(fd, std::move(addr), std::get<Admission::Ticket>(admitted));
 }
 
 }  // namespace sb::relay

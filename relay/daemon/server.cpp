@@ -70,18 +70,39 @@ struct MainReactor {
   ControlServer control;
 };
 
-void stop_on_signal(MainReactor& main, Shards& shards, ReactorPool& pool) {
-  main.signals.async_wait([&main, &shards, &pool](const boost::system::error_code& ec, int signo) {
-    if (ec) return;
-    spdlog::info("received {}, stopping: closing tunnels and ending sessions",
-                 signo == SIGTERM ? "SIGTERM" : "SIGINT");
-    sd_notify(0, "STOPPING=1");
-    main.listener.stop();
-    main.housekeeping.stop();
-    main.control.stop();
-    shards.close_all("relay shutting down");
-    pool.stop();
+// A stop closes every connection on its own reactor and waits for them to go (each ends its
+// session, attachment or channels in the store as it closes); what is still open after this
+// is left to the next start's purge, so that systemd's stop timeout is never reached.
+constexpr auto kStopDeadline = std::chrono::seconds(4);
+constexpr auto kStopPoll = std::chrono::milliseconds(10);
+
+void stop_when_closed(std::shared_ptr<asio::steady_timer> timer, const Context& ctx,
+                      ReactorPool& pool, std::chrono::steady_clock::time_point deadline) {
+  const int open = ctx.connections.load();
+  if (open == 0 || std::chrono::steady_clock::now() >= deadline) {
+    if (open > 0) spdlog::warn("stopping with {} connection(s) still closing", open);
+    return pool.stop();
+  }
+  timer->expires_after(kStopPoll);
+  timer->async_wait([timer, &ctx, &pool, deadline](const boost::system::error_code& ec) {
+    if (!ec) stop_when_closed(timer, ctx, pool, deadline);
   });
+}
+
+void stop_on_signal(MainReactor& main, Shards& shards, ReactorPool& pool, const Context& ctx) {
+  main.signals.async_wait(
+      [&main, &shards, &pool, &ctx](const boost::system::error_code& ec, int signo) {
+        if (ec) return;
+        spdlog::info("received {}, stopping: closing tunnels and ending sessions",
+                     signo == SIGTERM ? "SIGTERM" : "SIGINT");
+        sd_notify(0, "STOPPING=1");
+        main.listener.stop();
+        main.housekeeping.stop();
+        main.control.stop();
+        shards.close_all("relay stopped");
+        stop_when_closed(std::make_shared<asio::steady_timer>(main.signals.get_executor()), ctx,
+                         pool, std::chrono::steady_clock::now() + kStopDeadline);
+      });
 }
 
 // Runs the reactors until a signal stops them; tells systemd once connections are accepted.
@@ -128,7 +149,7 @@ int serve(const ServeOptions& options) {
   main.listener.start();
   main.housekeeping.start();
   main.control.start();
-  stop_on_signal(main, shards, pool);
+  stop_on_signal(main, shards, pool, ctx);
   run(pool, main, fingerprint, options.check_interval);
 
   main.housekeeping.finish();

@@ -41,10 +41,10 @@ class Shard {
   }
 
   // Runs on this shard's reactor: wraps an accepted socket in a libssh session.
-  void adopt(int fd, std::string source_addr) {
+  void adopt(int fd, std::string source_addr, Admission::Ticket ticket) {
     if (stopping_) {
       ::close(fd);
-      ctx_.leave_source(source_addr);
+      ctx_.admission.leave(ticket, Clock::now());
       return;
     }
     ssh::Session session(ssh_new());
@@ -52,12 +52,17 @@ class Shard {
       spdlog::error("cannot set up a session for {}: {}", source_addr,
                     session ? ssh_get_error(bind_.get()) : "out of memory");
       ::close(fd);
-      ctx_.leave_source(source_addr);
+      ctx_.admission.leave(ticket, Clock::now());
       return;
     }
     ssh_set_blocking(session.get(), 0);
     auto conn = std::make_shared<ServerConn>(io_.get_executor(), std::move(session), ctx_,
-                                             std::move(source_addr));
+                                             std::move(source_addr), ticket);
+    // A flood evicts its own idle sockets: from the listener's thread, hence close_async.
+    ctx_.admission.track(ticket, [weak = std::weak_ptr<ServerConn>(conn)] {
+      if (auto evicted = weak.lock())
+        evicted->close_async("evicted: idle unauthenticated connection during a flood");
+    });
     conns_.push_back(conn);
     conn->start();
   }
@@ -83,8 +88,16 @@ class Shard {
     stopping_ = true;
     tick_.cancel();
     sweep_.cancel();
+    // An operator's connection may have moved to its device's reactor: it closes there, in a
+    // step of its own. Everything else lives here and closes now; a device's attached
+    // operators hear of it (same reactor) before their own close request runs.
     for (auto& weak : conns_)
-      if (auto conn = weak.lock()) conn->close(reason);
+      if (auto conn = weak.lock()) {
+        if (conn->is_operator())
+          conn->close_async(reason);
+        else
+          conn->close(reason);
+      }
     conns_.clear();
   }
 
@@ -137,12 +150,10 @@ void Shards::start_timers() {
     asio::post(pool_.at(i), [shard = shards_[i].get()] { shard->start_timers(); });
 }
 
-void Shards::adopt(int fd, std::string source_addr) {
+void Shards::adopt(int fd, std::string source_addr, Admission::Ticket ticket) {
   std::size_t index = next_++ % shards_.size();
-  asio::post(pool_.at(index),
-             [shard = shards_[index].get(), fd, addr = std::move(source_addr)]() mutable {
-               shard->adopt(fd, std::move(addr));
-             });
+  asio::post(pool_.at(index), [shard = shards_[index].get(), fd, addr = std::move(source_addr),
+                               ticket]() mutable { shard->adopt(fd, std::move(addr), ticket); });
 }
 
 void Shards::check_all(std::function<void(int)> done) {

@@ -9,6 +9,7 @@
 #include <string>
 #include <unordered_map>
 
+#include "relay/router/admission.hpp"
 #include "relay/router/guess_guard.hpp"
 #include "relay/router/router.hpp"
 #include "relay/store/store.hpp"
@@ -21,6 +22,10 @@ struct Limits {
   std::chrono::milliseconds handshake_timeout{std::chrono::seconds(20)};
   int max_auth_attempts = 6;
   int max_unauthenticated_per_source = 32;
+  // Early drop of new connections as unauthenticated ones pile up (serve --max-startups).
+  int startups_begin = 100;
+  int startups_rate = 30;
+  int startups_full = 300;
   std::size_t max_control_line = 16 * 1024;
   std::chrono::milliseconds consent_timeout{std::chrono::seconds(60)};
 };
@@ -32,7 +37,8 @@ class Context {
       : store(store),
         check_interval(check_interval),
         limits(limits),
-        relay_fingerprint(std::move(relay_fingerprint)) {}
+        relay_fingerprint(std::move(relay_fingerprint)),
+        admission(admission_limits(limits)) {}
 
   store::Store& store;
   Router router;
@@ -41,6 +47,9 @@ class Context {
   const std::chrono::milliseconds check_interval;
   const Limits limits;
   const std::string relay_fingerprint;
+  // Connections that exist now (each counts itself from construction to destruction): a
+  // stopping relay waits until every one has closed and let go.
+  std::atomic<int> connections{0};
   // Shell recordings; null with `serve --no-record`. Set before the reactors start.
   Recorder* recorder = nullptr;
 
@@ -49,14 +58,19 @@ class Context {
     std::atomic_store(&keys_, std::move(keys));
   }
 
-  // Unauthenticated connections per source address (a cheap guard against handshake floods).
-  bool admit_source(const std::string& addr);
-  void leave_source(const std::string& addr);
+  // Unauthenticated connections: who may start a handshake, and until when (floods).
+  Admission admission;
 
  private:
+  static Admission::Limits admission_limits(const Limits& limits) {
+    Admission::Limits out;
+    out.per_source = limits.max_unauthenticated_per_source;
+    out.start = limits.startups_begin;
+    out.rate = limits.startups_rate;
+    out.full = limits.startups_full;
+    return out;
+  }
   std::shared_ptr<const store::KeySnapshot> keys_ = std::make_shared<store::KeySnapshot>();
-  std::mutex sources_mu_;
-  std::unordered_map<std::string, int> unauthenticated_by_source_;
 };
 
 }  // namespace sb::relay

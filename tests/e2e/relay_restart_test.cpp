@@ -91,7 +91,7 @@ TEST(RelayRestart, SigtermStopsRelayCleanlyAndEndsSessions) {
   auto row = find_by(relay.sessions(), "id", *id);
   ASSERT_FALSE(row.is_null());
   EXPECT_FALSE(row["ended"].is_null()) << row.dump(2);
-  EXPECT_EQ(row["end_reason"], "relay shutting down") << row.dump(2);
+  EXPECT_EQ(row["end_reason"], "relay stopped") << row.dump(2);
   EXPECT_EQ(relay.sessions(true).size(), 0u);
   EXPECT_EQ(relay.tunnel_keys().size(), 0u) << relay.tunnel_keys().dump(2);
 
@@ -107,7 +107,7 @@ TEST(RelayRestart, SigtermStopsRelayCleanlyAndEndsSessions) {
   // A clean stop leaves nothing for the next start to purge.
   EXPECT_EQ(relay.process().err().find("left open by an earlier run"), std::string::npos)
       << relay.process().err();
-  EXPECT_EQ(find_by(relay.sessions(), "id", *id)["end_reason"], "relay shutting down");
+  EXPECT_EQ(find_by(relay.sessions(), "id", *id)["end_reason"], "relay stopped");
 }
 
 TEST(RelayRestart, SigtermToAgentExitsZeroAndEndsItsSessionPromptly) {
