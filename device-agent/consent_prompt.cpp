@@ -7,6 +7,7 @@
 
 #include "common/json_field.hpp"
 #include "common/names.hpp"
+#include "device-agent/relay_message.hpp"
 
 namespace sb::agent {
 
@@ -69,7 +70,7 @@ void ConsentPrompt::clear() {
 
 void ConsentPrompt::next() {
   if (queue_.empty()) return;
-  auto id = queue_.front().value("id", std::uint64_t{0});
+  auto id = consent_request_id(queue_.front());
   if (input_closed_) {
     queue_.pop_front();
     answer_(id, false);
@@ -97,7 +98,7 @@ void ConsentPrompt::on_line(const boost::system::error_code& ec, std::size_t n) 
     line.pop_back();
   bool allow = line == "y" || line == "Y" || line == "yes" || line == "YES" || line == "Yes";
   if (!asking_ || queue_.empty()) return;  // the question expired meanwhile
-  auto id = queue_.front().value("id", std::uint64_t{0});
+  auto id = consent_request_id(queue_.front());
   queue_.pop_front();
   asking_ = false;
   std::cout << (allow ? "Allowed." : "Refused.") << std::endl;

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "device-agent/relay_message.hpp"
 #include "keys/keys.hpp"
 
 namespace sb::agent {
@@ -110,30 +111,28 @@ void Tunnel::step_messages() {
   while (!closing()) {
     auto message = control_->receive();
     if (!message) break;
-    const std::string type = (*message)["type"].get<std::string>();
+    const RelayMessage read = read_relay_message(*message);
+    const std::string& type = read.type;
     if (type == "session" && state_ == State::kWaiting) {
-      std::string id = message->value("id", "");
-      std::string device =
-          (*message)["device"].is_string() ? (*message)["device"].get<std::string>() : "";
-      auto check = std::chrono::milliseconds(message->value("check_interval_ms", 30000));
       state_ = State::kReady;
-      if (events_.on_session) events_.on_session(id, device, check);
+      if (events_.on_session) events_.on_session(read.id, read.device, read.check_interval);
     } else if (type == "error") {
-      return refuse("the relay says: " + message->value("message", "unknown error"));
+      return refuse("the relay says: " + (read.text.empty() ? "unknown error" : read.text));
     } else if (type == "ended") {
       // The relay's administrator ended this session (session kill, device revoke).
-      return close("the relay ended this session: " + message->value("reason", "no reason given"));
+      return close("the relay ended this session: " +
+                   (read.text.empty() ? "no reason given" : read.text));
     } else if (type == "ping") {
       control_->send({{"type", "pong"}});
     } else if (type == "consent") {
       if (events_.on_consent)
         events_.on_consent(*message);
       else
-        answer_consent(message->value("id", std::uint64_t{0}), false);
+        answer_consent(consent_request_id(*message), false);
     } else if (type == "consent-expired") {
       if (events_.on_consent_expired) events_.on_consent_expired(*message);
     } else if (type == "notice") {
-      if (events_.on_notice) events_.on_notice(message->value("text", ""));
+      if (events_.on_notice) events_.on_notice(read.text);
     }
   }
   if (closing()) return;

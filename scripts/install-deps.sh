@@ -8,6 +8,9 @@
 # start their own sshd on free ports. This script never enables, starts or stops the system sshd
 # service; if the package's own scripts started it, it is left as it is.
 #
+# clang and libclang-rt-14-dev (libFuzzer and clang's sanitizer runtimes) build the fuzz
+# harnesses that scripts/fuzz.sh runs, the last step of scripts/test.sh.
+#
 # asciinema is needed by the tests only: they check that `asciinema cat` accepts the relay's
 # shell recordings (it runs under `script`, from bsdutils, which every Debian system has).
 set -euo pipefail
@@ -18,6 +21,7 @@ PACKAGES=(
   nlohmann-json3-dev libsystemd-dev
   openssh-client openssh-server sqlite3 procps iproute2 curl
   asciinema
+  clang libclang-rt-14-dev
 )
 
 is_installed() {

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs what is missing, builds the normal and the sanitized trees, and runs every test in both.
+# Installs what is missing, builds the normal and the sanitized trees, runs every test in both,
+# then runs each fuzz harness briefly (scripts/fuzz.sh, build-fuzz/).
 # Exits non-zero if any build or any test fails; prints the total duration at the end.
 #
 # Env:
@@ -10,6 +11,8 @@
 #                    shows LeakSanitizer cannot run here (it refuses to run under ptrace, as in some
 #                    sandboxes), it falls back to 0 with a warning.
 #   ASAN_OPTIONS / UBSAN_OPTIONS  extra options, appended after ours (later options win)
+#   SB_FUZZ_SECONDS  how long each libFuzzer harness runs (scripts/fuzz.sh) after the suites;
+#                    default 5, 0 skips fuzzing
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -23,6 +26,7 @@ trap print_duration EXIT
 
 jobs="${SB_TEST_JOBS:-2}"
 sanitize="${SB_TEST_SANITIZE:-1}"
+fuzz_seconds="${SB_FUZZ_SECONDS:-5}"
 
 ctest_args=(--output-on-failure -j"$jobs" --timeout 300 --no-tests=error)
 if [[ -n "${SB_TEST_LABELS:-}" ]]; then
@@ -84,12 +88,21 @@ if [[ "$sanitize" == 1 ]]; then
   fi
 fi
 
+if [[ "$fuzz_seconds" != 0 ]]; then
+  echo "== fuzz (build-fuzz/, ${fuzz_seconds}s per harness)"
+  if ! bash scripts/fuzz.sh --seconds "$fuzz_seconds" --jobs "$jobs"; then
+    failed+=(fuzz)
+  fi
+fi
+
 if [[ ${#failed[@]} -ne 0 ]]; then
   echo "test: FAILED in: ${failed[*]}" >&2
   exit 1
 fi
+fuzzed="fuzz harnesses ran ${fuzz_seconds}s each without a crash"
+[[ "$fuzz_seconds" == 0 ]] && fuzzed="fuzzing skipped: SB_FUZZ_SECONDS=0"
 if [[ "$sanitize" == 1 ]]; then
-  echo "test: all tests passed in build/ and build-asan/"
+  echo "test: all tests passed in build/ and build-asan/; $fuzzed"
 else
-  echo "test: all tests passed in build/ (sanitized tree skipped: SB_TEST_SANITIZE=$sanitize)"
+  echo "test: all tests passed in build/ (sanitized tree skipped: SB_TEST_SANITIZE=$sanitize); $fuzzed"
 fi

@@ -2,6 +2,14 @@
 
 namespace sb::ssh {
 
+std::optional<nlohmann::json> parse_control_message(std::string_view line) {
+  auto parsed = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+  if (parsed.is_discarded() || !parsed.is_object()) return std::nullopt;
+  auto type = parsed.find("type");
+  if (type == parsed.end() || !type->is_string()) return std::nullopt;
+  return parsed;
+}
+
 bool LineChannel::send(const nlohmann::json& message) {
   std::string line = message.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   if (out_.size() + line.size() + 1 > max_out_) {
@@ -44,12 +52,8 @@ std::optional<nlohmann::json> LineChannel::receive() {
   if (!error_.empty()) return std::nullopt;
   while (auto line = in_.next_line()) {
     if (line->empty()) continue;
-    auto parsed = nlohmann::json::parse(*line, nullptr, false);
-    if (parsed.is_discarded() || !parsed.is_object() || !parsed.contains("type") ||
-        !parsed["type"].is_string()) {
-      error_ = "malformed control message";
-      return std::nullopt;
-    }
+    auto parsed = parse_control_message(*line);
+    if (!parsed) error_ = "malformed control message";
     return parsed;
   }
   return std::nullopt;

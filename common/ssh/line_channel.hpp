@@ -7,10 +7,15 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "common/util.hpp"
 
 namespace sb::ssh {
+
+// One control message: a JSON object with a string "type". nullopt for anything else (malformed
+// JSON included). Pure, so the parsing of what a peer sends can be fuzzed without a channel.
+std::optional<nlohmann::json> parse_control_message(std::string_view line);
 
 class LineChannel {
  public:

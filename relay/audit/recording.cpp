@@ -169,16 +169,32 @@ void CastFile::close(double seconds) {
   ::close(std::exchange(fd_, -1));
 }
 
+namespace {
+// A terminal size in the header: an integer a terminal could have.
+bool size_field(const nlohmann::json& header, const char* key) {
+  auto it = header.find(key);
+  if (it == header.end() || !it->is_number_integer()) return false;
+  if (it->is_number_unsigned()) return it->get<std::uint64_t>() <= 65535;
+  auto value = it->get<std::int64_t>();
+  return value >= 0 && value <= 65535;
+}
+}  // namespace
+
 CastReader::CastReader(const std::filesystem::path& file) : file_(file) {
   in_.open(file, std::ios::binary);
   if (!in_) throw std::runtime_error("cannot open " + file.string() + ": " + std::strerror(errno));
   auto line = next_line();
   if (!line) fail("empty file, not an asciicast recording");
   header_ = nlohmann::json::parse(*line, nullptr, false);
-  if (!header_.is_object() || header_.value("version", 0) != 2)
+  if (!header_.is_object() || header_["version"] != 2)
     fail("not an asciicast v2 header (expected {\"version\": 2, ...})");
-  if (!header_["width"].is_number_integer() || !header_["height"].is_number_integer())
+  if (!size_field(header_, "width") || !size_field(header_, "height"))
     fail("the header has no integer width and height");
+  // Readers take these with json::value(): a member of another type would throw there.
+  if (header_.contains("timestamp") && !header_["timestamp"].is_number_integer())
+    fail("the header's timestamp is not an integer");
+  if (header_.contains("title") && !header_["title"].is_string())
+    fail("the header's title is not a string");
 }
 
 void CastReader::fail(const std::string& why) const {
@@ -216,6 +232,8 @@ std::optional<CastReader::Event> CastReader::next() {
       fail("not an event (expected [seconds, \"code\", \"data\"])");
     double seconds = event[0].get<double>();
     if (!(seconds >= 0)) fail("negative time");
+    // Readers turn times into integer milliseconds and clock durations: keep them in range.
+    if (!(seconds <= kMaxSeconds)) fail("time out of range");
     return Event{seconds, event[1].get<std::string>(), event[2].get<std::string>()};
   }
 }

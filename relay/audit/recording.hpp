@@ -77,10 +77,13 @@ class CastFile {
 };
 
 // Reads a recording line by line (bounded memory whatever the file): the header, then the
-// events. Anything malformed throws std::runtime_error naming the file and the line.
+// events. Anything malformed throws std::runtime_error naming the file and the line. The header
+// has integer width and height (0-65535), and timestamp and title only as integer and string.
 class CastReader {
  public:
   static constexpr std::size_t kMaxLine = 4 * 1024 * 1024;
+  // Events later than this (about 31 years) are refused as malformed.
+  static constexpr double kMaxSeconds = 1e9;
   struct Event {
     double seconds;
     std::string code;  // "o", "i", "r", "m", ...

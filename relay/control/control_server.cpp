@@ -25,6 +25,14 @@ nlohmann::json error_response(const std::string& message) {
 
 }  // namespace
 
+std::optional<nlohmann::json> parse_control_request(std::string_view line) {
+  auto request = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+  if (request.is_discarded() || !request.is_object()) return std::nullopt;
+  auto cmd = request.find("cmd");
+  if (cmd == request.end() || !cmd->is_string()) return std::nullopt;
+  return request;
+}
+
 // One admin CLI connection: reads request lines (bounded, with a timeout), hands each to the
 // handler and writes its response before reading the next one.
 class ControlServer::Client : public std::enable_shared_from_this<Client> {
@@ -57,12 +65,11 @@ class ControlServer::Client : public std::enable_shared_from_this<Client> {
     std::string line(asio::buffers_begin(buffer_.data()),
                      asio::buffers_begin(buffer_.data()) + static_cast<std::ptrdiff_t>(n - 1));
     buffer_.consume(n);
-    auto request = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
-    if (request.is_discarded() || !request.is_object() || !request.contains("cmd") ||
-        !request["cmd"].is_string())
+    auto request = parse_control_request(line);
+    if (!request)
       return answer(error_response("bad request: expected one JSON object with \"cmd\""), true);
     auto executor = socket_.get_executor();
-    handler_(request, [self = shared_from_this(), executor](nlohmann::json response) {
+    handler_(*request, [self = shared_from_this(), executor](nlohmann::json response) {
       asio::post(executor, [self, response = std::move(response)]() mutable {
         self->answer(std::move(response), false);
       });

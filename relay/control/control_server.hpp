@@ -16,8 +16,14 @@
 #include <filesystem>
 #include <functional>
 #include <nlohmann/json.hpp>
+#include <optional>
+#include <string_view>
 
 namespace sb::relay {
+
+// One control-socket request line: a JSON object with a string "cmd"; nullopt for anything
+// else. Pure, so it can be fuzzed without a socket.
+std::optional<nlohmann::json> parse_control_request(std::string_view line);
 
 class ControlServer {
  public:

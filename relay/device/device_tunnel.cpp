@@ -8,6 +8,7 @@
 #include "common/names.hpp"
 #include "common/util.hpp"
 #include "keys/keys.hpp"
+#include "relay/device/device_messages.hpp"
 #include "relay/device/janitor_policy.hpp"
 #include "relay/router/operator_target.hpp"
 
@@ -15,7 +16,6 @@ namespace sb::relay {
 
 namespace {
 constexpr const char* kSubsystem = "switchboard-agent";
-const char* const kInfoFields[] = {"hostname", "os", "kernel", "arch", "agent_version"};
 
 const char* redeem_error(store::RedeemStatus status) {
   switch (status) {
@@ -96,7 +96,7 @@ void DeviceTunnel::service() {
 }
 
 void DeviceTunnel::handle(const nlohmann::json& message) {
-  const std::string type = message["type"].get<std::string>();
+  const std::string type = string_field(message, "type");
   if (type == "hello") {
     if (hello_seen_) return fail("hello sent twice");
     hello_seen_ = true;
@@ -109,20 +109,16 @@ void DeviceTunnel::handle(const nlohmann::json& message) {
   // "pong" and unknown types from newer agents need no answer: any packet proves liveness.
 }
 
-void DeviceTunnel::handle_hello(const nlohmann::json& hello) {
-  for (const char* field : kInfoFields) {
-    std::string value = string_field(hello.value("info", nlohmann::json::object()), field);
-    if (!valid_label(value)) return fail(std::string("invalid device info: ") + field);
-    info_[field] = value;
-  }
+void DeviceTunnel::handle_hello(const nlohmann::json& message) {
+  HelloResult parsed = parse_hello(message);
+  if (!parsed.hello) return fail(parsed.error);
+  const DeviceHello& hello = *parsed.hello;
+  info_ = hello.info;
   info_["address"] = conn_.source_addr();
-  const std::string kind = string_field(hello, "kind");
-  const std::string name = string_field(hello, "name");
-  const std::string token = string_field(hello, "enroll_token");
-  if (kind != "adhoc" && kind != "enrolled") return fail("hello: kind must be adhoc or enrolled");
-  // Ad-hoc devices always ask their user; enrolled ones follow grants unless told to ask.
-  consent_prompt_ = kind == "adhoc" || string_field(hello, "consent") == "prompt";
-  if (!name.empty() && !valid_name(name)) return fail("invalid device name '" + name + "'");
+  const std::string& kind = hello.kind;
+  const std::string& name = hello.name;
+  const std::string& token = hello.enroll_token;
+  consent_prompt_ = hello.consent_prompt;
 
   auto keys = conn_.context().keys();
   auto known = keys->device_by_fingerprint.find(conn_.fingerprint());
@@ -320,11 +316,11 @@ void DeviceTunnel::request_consent(DeviceMember* link, const std::string& capabi
 }
 
 void DeviceTunnel::handle_consent_answer(const nlohmann::json& answer) {
-  auto id_field = answer.find("id");
-  if (id_field == answer.end() || !id_field->is_number_unsigned()) return;
-  auto it = consents_.find(id_field->get<std::uint64_t>());
+  auto parsed = parse_consent_answer(answer);
+  if (!parsed) return;
+  auto it = consents_.find(parsed->id);
   if (it == consents_.end()) return;  // answered too late, or the operator left
-  bool allow = answer.value("allow", false);
+  const bool allow = parsed->allow;
   PendingConsent pending = it->second;
   consents_.erase(it);
   spdlog::info("session {}: the device's user {} {} for {}", session_id_,

@@ -177,6 +177,28 @@ TEST(CastReader, RefusesWhatIsNotAsciicastV2) {
   EXPECT_THROW(rec::CastReader(tmp.path() / "missing.cast"), std::runtime_error);
 }
 
+// Found while adding tests/fuzz/asciicast_fuzz: mistyped header members threw json::type_error (not
+// the documented std::runtime_error) in `relay replay`, and huge times overflowed its conversions.
+TEST(CastReader, RefusesMistypedHeadersAndTimesOutOfRange) {
+  TempDir tmp;
+  auto reader_of = [&](const std::string& text) {
+    std::ofstream(tmp.path() / "x.cast", std::ios::trunc) << text;
+    rec::CastReader reader(tmp.path() / "x.cast");
+    while (reader.next()) {
+    }
+  };
+  for (const char* header : {R"({"version": "2", "width": 80, "height": 24})",
+                             R"({"version": 2, "width": -1, "height": 24})",
+                             R"({"version": 2, "width": 80, "height": 1e9})",
+                             R"({"version": 2, "width": 80, "height": 24, "timestamp": "today"})",
+                             R"({"version": 2, "width": 80, "height": 24, "title": 5})"})
+    EXPECT_THROW(reader_of(std::string(header) + "\n"), std::runtime_error) << header;
+  const std::string good =
+      R"({"version": 2, "width": 80, "height": 24, "timestamp": 1, "title": "t"})";
+  EXPECT_NO_THROW(reader_of(good + "\n[1000000.5, \"o\", \"x\"]\n"));
+  EXPECT_THROW(reader_of(good + "\n[1e300, \"o\", \"x\"]\n"), std::runtime_error);
+}
+
 class RecorderTest : public ::testing::Test {
  protected:
   void SetUp() override {
