@@ -42,7 +42,7 @@ void Bridge::start_session(SessionRequest request) {
   dev_callbacks_.channel_exit_signal_function = &Bridge::on_exit_signal;
   ssh_callbacks_init(&dev_callbacks_);
   ssh_set_channel_callbacks(dev_, &dev_callbacks_);
-  step_setup();
+  pump();
 }
 
 void Bridge::start_forward(ForwardRequest request) {
@@ -50,7 +50,7 @@ void Bridge::start_forward(ForwardRequest request) {
   forward_ = std::move(request);
   dev_ = ssh_channel_new(device_conn_.raw());
   if (!dev_) return fail("the relay could not open a channel to the device");
-  step_setup();
+  pump();
 }
 
 void Bridge::window_change(int cols, int rows) {
@@ -163,7 +163,13 @@ bool Bridge::move(ssh_channel from, const PeerConn& from_conn, ssh_channel to, b
 
 void Bridge::pump() {
   if (state_ == State::kDone) return;
-  if (state_ != State::kRunning && state_ != State::kClosing) return step_setup();
+  if (state_ != State::kRunning && state_ != State::kClosing) {
+    step_setup();
+    // The operator's data and EOF often arrive while the device side is still being set up:
+    // the operator's connection consumed those packets long ago and no new packet will announce
+    // them, so the step that finishes the setup moves them at once.
+    if (state_ != State::kRunning) return;
+  }
   if (state_ == State::kRunning) {
     if (pending_resize_ && !is_forward_) {
       ssh_channel_change_pty_size(dev_, pending_resize_->first, pending_resize_->second);
@@ -202,17 +208,28 @@ void Bridge::propagate_end() {
   bool device_drained = device_ending && to_operator_.empty() && to_operator_err_.empty() &&
                         ssh_channel_poll(dev_, 0) <= 0 && ssh_channel_poll(dev_, 1) <= 0;
   if (!eof_to_operator_ && device_drained && ssh_channel_is_eof(dev_)) {
+    // The status first: OpenSSH closes its side as soon as our EOF ends its output, and what
+    // the device sends after its EOF (its CLOSE) may reach us only after that.
+    send_exit_once();
     ssh_channel_send_eof(op_);
     eof_to_operator_ = true;
   }
   if (device_drained && ssh_channel_is_closed(dev_)) finish_operator_side();
 }
 
-void Bridge::finish_operator_side() {
+void Bridge::send_exit_once() {
+  if (exit_sent_) return;
   if (exit_status_)
     ssh_channel_request_send_exit_status(op_, *exit_status_);
   else if (!exit_signal_.empty())
     ssh_channel_request_send_exit_signal(op_, exit_signal_.c_str(), 0, "", "");
+  else
+    return;  // not known yet (or never: the device closed without one)
+  exit_sent_ = true;
+}
+
+void Bridge::finish_operator_side() {
+  send_exit_once();
   if (!eof_to_operator_) ssh_channel_send_eof(op_);
   eof_to_operator_ = true;
   release_device_channel();

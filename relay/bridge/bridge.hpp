@@ -90,6 +90,8 @@ class Bridge {
             std::string& pending, std::uint64_t& drained_at, std::uint64_t& counter);
   void propagate_end();
   void finish_operator_side();
+  // exit-status or exit-signal to the operator, once, as soon as the device sent one.
+  void send_exit_once();
   void release_device_channel();
   void release_operator_channel();
   void after_libssh_calls();
@@ -112,6 +114,7 @@ class Bridge {
                 drained_to_operator_err_ = kNotDrained;
   bool eof_to_device_ = false, eof_to_operator_ = false;
   bool op_closed_ = false;
+  bool exit_sent_ = false;
   std::uint64_t bytes_to_device_ = 0, bytes_to_operator_ = 0;
   std::optional<int> exit_status_;
   std::string exit_signal_;

@@ -16,8 +16,11 @@ std::size_t ChannelMember::read_input(char* buf, std::size_t max) {
   return got > 0 ? static_cast<std::size_t>(got) : 0;
 }
 
+// Only a closed channel: an EOF means "my input is done" (`printf 'cmd\nexit\n' | ssh -tt`).
+// What the member sent before it is still read and forwarded, and the member goes on watching
+// until the shell ends or it closes the channel.
 bool ChannelMember::left() const {
-  return ssh_channel_is_closed(channel_) || ssh_channel_is_eof(channel_);
+  return ssh_channel_is_closed(channel_);
 }
 
 void ChannelMember::end(const std::string& why, int exit_status) {

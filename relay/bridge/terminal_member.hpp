@@ -18,7 +18,8 @@ class TerminalMember {
   virtual std::size_t write_output(std::string_view output) = 0;
   // Up to `max` keystrokes into buf; 0 when none are waiting.
   virtual std::size_t read_input(char* buf, std::size_t max) = 0;
-  // The member left on its own (closed its channel or sent EOF).
+  // The member left on its own (closed its channel). The end of its input (EOF) is not
+  // leaving: it still watches.
   virtual bool left() const = 0;
   // The terminal ended: tells why (unless empty), passes the exit status on, closes.
   virtual void end(const std::string& why, int exit_status) = 0;
