@@ -3,6 +3,7 @@
 #include <CLI/CLI.hpp>
 #include <sstream>
 
+#include "common/cli/duration_validator.hpp"
 #include "common/io/net.hpp"
 #include "common/util.hpp"
 #include "device-agent/channel_host.hpp"
@@ -20,8 +21,8 @@ struct Options {
 void add_options(CLI::App& app, Options& o) {
   app.add_option("--listen", o.listen);
   app.add_option("--relay", o.relay);
-  app.add_option("--check-interval", o.check_interval);
-  app.add_option("--audit-retention", o.retention);
+  app.add_option("--check-interval", o.check_interval)->check(sb::duration_validator());
+  app.add_option("--audit-retention", o.retention)->check(sb::duration_validator("keep forever"));
   app.add_option("--threads", o.threads);
   app.add_flag("--log-json", o.log_json);
   app.add_option("--record-max-size", o.max_size)->transform(CLI::AsSizeValue(false));
@@ -42,8 +43,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   std::string error;
   (void)sb::net::parse_host_port(o.listen, 0, &error);
   (void)sb::net::parse_host_port(o.relay, 2222, &error);
-  (void)sb::parse_duration(o.check_interval);
-  (void)sb::parse_duration(o.retention);
+  // What the validators let through, the commands read with checked_duration (which throws
+  // only for text the validator would have refused).
+  (void)sb::checked_duration(o.check_interval);
+  (void)sb::checked_duration(o.retention);
   for (const auto& cidr : o.allow_proxy) (void)sb::agent::parse_cidr(cidr);
   return 0;
 }
