@@ -459,9 +459,9 @@ TEST_F(AuditStory, TwoOperatorsExecProxyAndKillAreAllInTheAudit) {
   // What `relay session show` tells.
   check_the_session();
   ASSERT_NO_FATAL_FAILURE(find_the_attachments());
-  check_alice_exec();
-  check_bob_forward();
-  check_alice_shell();
+  ASSERT_NO_FATAL_FAILURE(check_alice_exec());
+  ASSERT_NO_FATAL_FAILURE(check_bob_forward());
+  ASSERT_NO_FATAL_FAILURE(check_alice_shell());
   check_the_story_has_every_event();
 
   // What `relay audit --session` tells, in order.
