@@ -1,10 +1,12 @@
-// Randomness, session IDs and line splitting. Durations and times are in util_time.cpp, private
-// files in util_files.cpp.
+// Randomness, session IDs, line splitting and sizes. Durations and times are in time.cpp,
+// private files in util_files.cpp.
 #include "common/util.hpp"
 
 #include <sys/random.h>
 
+#include <array>
 #include <cerrno>
+#include <cstdio>
 #include <stdexcept>
 #include <system_error>
 
@@ -136,6 +138,24 @@ std::optional<std::string> LineBuffer::next_line() {
     pos_ = 0;
   }
   return line;
+}
+
+std::string format_bytes(std::uint64_t bytes) {
+  static constexpr std::array<const char*, 5> kUnits{"KiB", "MiB", "GiB", "TiB", "PiB"};
+  char buf[32];
+  if (bytes < 1024) {
+    std::snprintf(buf, sizeof buf, "%llu B", static_cast<unsigned long long>(bytes));
+    return buf;
+  }
+  double value = static_cast<double>(bytes) / 1024.0;
+  std::size_t unit = 0;
+  // Round first, so 1023.96 KiB shows as "1.0 MiB", not "1024.0 KiB".
+  while (value * 10.0 + 0.5 >= 1024.0 * 10.0 && unit + 1 < kUnits.size()) {
+    value /= 1024.0;
+    ++unit;
+  }
+  std::snprintf(buf, sizeof buf, "%.1f %s", value, kUnits[unit]);
+  return buf;
 }
 
 }  // namespace sb

@@ -1,5 +1,6 @@
-// Small, dependency-free helpers shared by every binary: randomness, session IDs, durations,
-// times, bounded JSON lines and private files. Each one validates its input where it enters.
+// Small, dependency-free helpers shared by every binary: randomness, session IDs, bounded JSON
+// lines, sizes and private files. Each one validates its input where it enters. Times and
+// durations are in common/time.hpp (included here for the many callers that use both).
 #pragma once
 #include <chrono>
 #include <cstdint>
@@ -8,6 +9,8 @@
 #include <span>
 #include <string>
 #include <string_view>
+
+#include "common/time.hpp"
 
 namespace sb {
 
@@ -24,16 +27,8 @@ std::optional<std::string> parse_session_id(std::string_view text);
 // "482913075" -> "482 913 075".
 std::string format_session_id(std::string_view id);
 
-// "500ms", "30s", "2m", "1h", "90d", "2w", "1h30m". nullopt if malformed, zero or absurd (> 10
-// years).
-std::optional<std::chrono::milliseconds> parse_duration(std::string_view text);
-// Human form: "450ms", "12s", "3m05s", "2h10m", "4d3h".
-std::string format_duration(std::chrono::milliseconds d);
-
-// "2026-11-22T03:23:27.123Z" (UTC, millisecond precision, sorts as text).
-std::string iso8601_utc(std::chrono::system_clock::time_point t);
-std::string now_iso8601();
-std::optional<std::chrono::system_clock::time_point> parse_iso8601_utc(std::string_view text);
+// "512 B", "1.2 KiB", "3.4 MiB", "1.0 GiB", "2.5 TiB" (powers of 1024).
+std::string format_bytes(std::uint64_t bytes);
 
 // Splits a byte stream into lines, refusing any line longer than max_line bytes.
 class LineBuffer {

@@ -13,6 +13,7 @@
 #include <cstring>
 #include <map>
 
+#include "common/env_rules.hpp"
 #include "device-agent/chan_internal.hpp"
 
 extern char** environ;
@@ -25,20 +26,9 @@ namespace asio = boost::asio;
 using Descriptor = asio::posix::stream_descriptor;
 
 constexpr std::size_t kMaxTermLength = 64;
-constexpr std::size_t kMaxEnvName = 64;
-constexpr std::size_t kMaxEnvValue = 1024;
-constexpr std::size_t kMaxEnvVars = 32;
 constexpr std::size_t kMaxCommand = 64 * 1024;
 constexpr int kMaxPtyCells = 1000;
 constexpr const char* kDefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-
-bool env_name_allowed(const std::string& name) {
-  if (name.empty() || name.size() > kMaxEnvName) return false;
-  if (name == "LANG" || name == "TERM" || name == "COLORTERM" || name == "TZ") return true;
-  if (name.rfind("LC_", 0) != 0 || name.size() == 3) return false;
-  return std::all_of(name.begin() + 3, name.end(),
-                     [](char c) { return (c >= 'A' && c <= 'Z') || c == '_'; });
-}
 
 bool term_valid(const std::string& term) {
   return term.size() <= kMaxTermLength && std::all_of(term.begin(), term.end(), [](char c) {
@@ -161,7 +151,7 @@ class SessionChannel final : public HostedChannel {
     auto* c = of(p);
     if (c->started_ || !name || !value) return SSH_ERROR;
     std::string n = name, v = value;
-    if (!env_name_allowed(n) || v.size() > kMaxEnvValue) return SSH_ERROR;
+    if (!env_name_allowed(n) || !env_value_allowed(v)) return SSH_ERROR;
     if (!c->env_.count(n) && c->env_.size() >= kMaxEnvVars) return SSH_ERROR;
     c->env_[n] = v;
     return SSH_OK;

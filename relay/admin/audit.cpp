@@ -2,8 +2,8 @@
 // (WAL lets it read while `relay serve` writes).
 #include <iostream>
 
+#include "common/time.hpp"
 #include "common/util.hpp"
-#include "common/util_time.hpp"
 #include "relay/admin/audit_view.hpp"
 #include "relay/admin/cli.hpp"
 #include "relay/admin/row_json.hpp"
@@ -28,7 +28,7 @@ struct AuditArgs {
   bool json = false;
 };
 
-// Validates --since/--until where they enter; the store gets UTC ISO-8601 text.
+// Validates --since/--until where they enter; the store gets a Time.
 CLI::Validator time_spec_validator() {
   return CLI::Validator(
       [](std::string& text) -> std::string {
@@ -38,9 +38,10 @@ CLI::Validator time_spec_validator() {
       "TIME");
 }
 
-std::string to_store_time(const std::string& spec) {
-  if (spec.empty()) return {};
-  return iso8601_utc(*parse_time_spec(spec, std::chrono::system_clock::now()));
+std::optional<Time> to_store_time(const std::string& spec) {
+  if (spec.empty()) return std::nullopt;
+  return std::chrono::floor<std::chrono::milliseconds>(
+      *parse_time_spec(spec, std::chrono::system_clock::now()));
 }
 
 void run_audit(const AuditArgs& args) {

@@ -5,8 +5,8 @@
 
 #include "common/json_field.hpp"
 #include "common/table.hpp"
+#include "common/time.hpp"
 #include "common/util.hpp"
-#include "common/util_time.hpp"
 #include "relay/admin/cli.hpp"
 
 namespace sb::relay {
@@ -16,6 +16,8 @@ using nlohmann::json;
 using store::AuditRow;
 
 namespace {
+
+namespace events = store::events;
 
 constexpr std::size_t kMaxShownText = 60;  // longer commands and targets are cut in the table
 
@@ -100,51 +102,50 @@ std::string generic(const json& d) {
 
 }  // namespace
 
-std::string local_time(const std::string& iso_utc) {
-  auto t = parse_iso8601_utc(iso_utc);
-  return t ? format_local_time(*t) : iso_utc;
+std::string local_time(Time t) {
+  return format_local_time(t);
 }
 
-std::string elapsed_between(const std::string& from, const std::string& to) {
-  auto a = parse_iso8601_utc(from);
-  auto b = parse_iso8601_utc(to);
-  if (!a || !b) return {};
-  return format_elapsed(std::chrono::duration_cast<std::chrono::milliseconds>(*b - *a));
+std::string elapsed_between(Time from, const std::optional<Time>& to) {
+  if (!to) return {};
+  return format_elapsed(*to - from);
 }
 
 std::string describe_event(const AuditRow& row) {
   const json& d = row.detail;
   const std::string& k = row.kind;
-  if (k == "channel.closed") return describe_channel_event(d);
-  if (k == "operator.attached") return "attached " + or_dash(field(d, "mode")) + from_addr(d);
-  if (k == "operator.detached") {
+  if (k == events::kChannelClosed) return describe_channel_event(d);
+  if (k == events::kOperatorAttached) return "attached " + or_dash(field(d, "mode")) + from_addr(d);
+  if (k == events::kOperatorDetached) {
     std::string text = with_reason("detached", d);
     const std::string after = duration_ms_text(d);
     return after.empty() ? text : text + " after " + after;
   }
-  if (k == "consent.asked") {
+  if (k == events::kConsentAsked) {
     const std::string what = field(d, "what");
     return "consent " + field(d, "capability") + ": asked" +
            (what.empty() ? "" : " \"" + shorten(what) + "\"");
   }
-  if (k == "consent.answered") {
+  if (k == events::kConsentAnswered) {
     const bool allowed = field(d, "allow") == "true";
     return "consent " + field(d, "capability") + ": " + (allowed ? "allowed" : "declined");
   }
-  if (k == "session.issued") return "issued (" + or_dash(field(d, "kind")) + ")" + from_addr(d);
-  if (k == "session.ended") return with_reason("ended", d);
-  if (k == "session.killed") return "killed by " + or_dash(field(d, "by"));
-  if (k == "device.connected") return "connected" + from_addr(d);
-  if (k == "device.disconnected") return with_reason("disconnected", d);
-  if (k == "device.revoked") return "revoked by " + or_dash(field(d, "by"));
-  if (k == "recording.started") return "recording " + field(d, "kind") + " " + field(d, "path");
-  if (k == "recording.stopped") {
+  if (k == events::kSessionIssued)
+    return "issued (" + or_dash(field(d, "kind")) + ")" + from_addr(d);
+  if (k == events::kSessionEnded) return with_reason("ended", d);
+  if (k == events::kSessionKilled) return "killed by " + or_dash(field(d, "by"));
+  if (k == events::kDeviceConnected) return "connected" + from_addr(d);
+  if (k == events::kDeviceDisconnected) return with_reason("disconnected", d);
+  if (k == events::kDeviceRevoked) return "revoked by " + or_dash(field(d, "by"));
+  if (k == events::kRecordingStarted)
+    return "recording " + field(d, "kind") + " " + field(d, "path");
+  if (k == events::kRecordingStopped) {
     const bool cut = field(d, "truncated") == "true";
     return "recording stopped · " +
            format_bytes(static_cast<std::uint64_t>(std::max<std::int64_t>(number(d, "bytes"), 0))) +
            (cut ? " (truncated)" : "");
   }
-  if (k == "audit.pruned") {
+  if (k == events::kAuditPruned) {
     return "pruned before " + local_time(field(d, "before")) + ": " +
            std::to_string(number(d, "events")) + " events, " +
            std::to_string(number(d, "sessions")) + " sessions" +
@@ -156,7 +157,7 @@ std::string describe_event(const AuditRow& row) {
                       ")"
                 : "");
   }
-  if (k == "auth.refused" || k == "attach.refused" || k == "enroll.refused") {
+  if (k == events::kAuthRefused || k == events::kAttachRefused || k == events::kEnrollRefused) {
     std::string text = with_reason("refused", d) + from_addr(d);
     const std::string target = field(d, "target");
     return target.empty() ? text : text + " (" + shorten(target) + ")";
@@ -192,14 +193,13 @@ std::string channel_line(const store::ChannelRow& c) {
                      c.exit_signal, elapsed_between(c.started, c.ended),
                      c.bytes_in,    c.bytes_out};
   return "channel #" + std::to_string(c.id) + " " + local_time(c.started) + "  " +
-         describe_channel(facts) + (c.ended.empty() ? " (open)" : "");
+         describe_channel(facts) + (!c.ended ? " (open)" : "");
 }
 
-std::string span_text(const std::string& started, const std::string& ended,
-                      const std::string& reason) {
-  if (ended.empty()) return local_time(started) + " → live";
+std::string span_text(Time started, const std::optional<Time>& ended, const std::string& reason) {
+  if (!ended) return local_time(started) + " → live";
   std::string text =
-      local_time(started) + " → " + local_time(ended) + " (" + elapsed_between(started, ended);
+      local_time(started) + " → " + local_time(*ended) + " (" + elapsed_between(started, ended);
   return text + (reason.empty() ? ")" : "; " + reason + ")");
 }
 
@@ -221,16 +221,15 @@ std::string device_label(const store::SessionRow& s) {
 
 void print_session_story(const store::SessionStory& story, std::ostream& out) {
   const store::SessionRow& s = story.session;
-  out << "Session " << format_session_id(s.id) << (s.ended.empty() ? " (live)" : " (ended)")
-      << '\n';
+  out << "Session " << format_session_id(s.id) << (!s.ended ? " (live)" : " (ended)") << '\n';
   out << "  device:   " << printable(device_label(s)) << '\n';
   out << "  key:      " << s.fingerprint << '\n';
   out << "  from:     " << printable(or_dash(s.source_addr)) << '\n';
   out << "  started:  " << local_time(s.started) << '\n';
-  if (s.ended.empty()) {
+  if (!s.ended) {
     out << "  ended:    - (live)\n";
   } else {
-    out << "  ended:    " << local_time(s.ended) << " (after "
+    out << "  ended:    " << local_time(*s.ended) << " (after "
         << elapsed_between(s.started, s.ended) << "; " << printable(or_dash(s.end_reason)) << ")\n";
   }
   out << "\nAttachments (" << story.attachments.size() << "):\n";
@@ -265,7 +264,7 @@ void print_device_story(const store::DeviceStory& story, std::ostream& out) {
   const json& info = d.info;
   out << "Device " << printable(d.name) << '\n';
   out << "  status:    " << story.status << '\n';
-  out << "  last seen: " << (d.last_seen.empty() ? "never" : local_time(d.last_seen)) << '\n';
+  out << "  last seen: " << (!d.last_seen ? "never" : local_time(*d.last_seen)) << '\n';
   out << "  address:   " << printable(or_dash(story.address)) << '\n';
   std::string os = string_field(info, "os");
   const std::string kernel = string_field(info, "kernel");
@@ -289,8 +288,8 @@ void print_device_story(const store::DeviceStory& story, std::ostream& out) {
     std::string operators;
     for (const auto& name : summary.operators) operators += (operators.empty() ? "" : ",") + name;
     table.add({"  " + format_session_id(s.id), local_time(s.started),
-               s.ended.empty() ? "live" : elapsed_between(s.started, s.ended),
-               or_dash(s.source_addr), or_dash(operators), or_dash(s.end_reason)});
+               !s.ended ? "live" : elapsed_between(s.started, s.ended), or_dash(s.source_addr),
+               or_dash(operators), or_dash(s.end_reason)});
   }
   table.print(out);
 }

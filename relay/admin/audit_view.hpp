@@ -3,17 +3,20 @@
 // durations and sizes in human units. --json (row_json.hpp) keeps the stored UTC times and raw
 // numbers.
 #pragma once
+#include <nlohmann/json.hpp>
+#include <optional>
 #include <ostream>
 #include <string>
 
+#include "common/time.hpp"
 #include "relay/store/store.hpp"
 
 namespace sb::relay {
 
-// "2026-11-22 14:30:05" (local) for a stored UTC time; the text itself if it does not parse.
-std::string local_time(const std::string& iso_utc);
-// Human duration between two stored times ("" if either is missing or unparsable).
-std::string elapsed_between(const std::string& from, const std::string& to);
+// "2026-11-22 14:30:05" (local).
+std::string local_time(Time t);
+// Human duration from one time to another ("" while there is no end).
+std::string elapsed_between(Time from, const std::optional<Time>& to);
 
 // The DETAIL column: what happened in a few words, e.g.
 // `exec "uname -a" → exit 0 · 1.2 KiB in / 3.4 KiB out · 0.4 s`.

@@ -44,6 +44,12 @@ CLI::Validator session_id_validator() {
       "SESSION_ID");
 }
 
+std::string iso_or(const std::optional<Time>& t, const std::string& none) {
+  return t ? iso8601_utc(*t) : none;
+}
+
+
+
 std::string or_dash(const std::string& s) {
   return s.empty() ? "-" : s;
 }

@@ -5,7 +5,10 @@
 #include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
+
+#include "common/time.hpp"
 
 namespace sb::store {
 class Db;
@@ -47,6 +50,8 @@ CLI::Validator session_id_validator();
 
 // The cell as shown in a table: "-" when empty.
 std::string or_dash(const std::string& s);
+// A stored time as the lists show it (ISO-8601 UTC, as stored): `none` when there is none.
+std::string iso_or(const std::optional<Time>& t, const std::string& none);
 
 // Who runs this command, for the audit trail: the sudo caller if any, else our user.
 std::string invoking_user();

@@ -31,7 +31,7 @@ void print_devices(store::Db& db, bool json) {
   }
   Table table({"NAME", "STATUS", "LAST SEEN", "HOSTNAME", "OS", "FINGERPRINT"});
   for (const auto& d : rows)
-    table.add({d.name, d.status, or_dash(d.last_seen), d.info.value("hostname", "-"),
+    table.add({d.name, d.status, iso_or(d.last_seen, "-"), d.info.value("hostname", "-"),
                d.info.value("os", "-"), d.fingerprint});
   table.print(std::cout);
 }
@@ -94,7 +94,7 @@ void add_device_revoke(CLI::App& device, int* exit_code) {
     DataDir dir{common->data_dir};
     const std::string by = invoking_user();
     auto db = store::Db::open(dir.database(), false);
-    if (!db->revoke_device(*name, by, now_iso8601())) {
+    if (!db->revoke_device(*name, by, utc_now())) {
       std::cerr << "relay: no enrolled device named " << *name << '\n';
       *exit_code = 1;
       return;

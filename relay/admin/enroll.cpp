@@ -34,9 +34,10 @@ void create_token(const CreateArgs& args) {
   require_device_name(args.name);
   auto db = open_db(args.data_dir);
   std::string token = keys::generate_enrollment_token();
-  auto now = std::chrono::system_clock::now();
-  std::string expires = iso8601_utc(now + checked_duration(args.ttl));
-  db->create_enrollment(args.name, keys::hash_token(token), iso8601_utc(now), expires);
+    const Time now = utc_now();
+  const Time expiry = now + checked_duration(args.ttl);
+  const std::string expires = iso8601_utc(expiry);
+  db->create_enrollment(args.name, keys::hash_token(token), now, expiry);
   if (args.json) {
     std::cout << nlohmann::json{{"name", args.name}, {"token", token}, {"expires", expires}}.dump(2)
               << '\n';
@@ -73,7 +74,7 @@ void print_enrollments(store::Db& db, bool as_json) {
     return;
   }
   Table table({"NAME", "CREATED", "EXPIRES", "USED"});
-  for (const auto& e : rows) table.add({e.name, e.created, e.expires, or_dash(e.used)});
+  for (const auto& e : rows) table.add({e.name, iso8601_utc(e.created), iso8601_utc(e.expires), iso_or(e.used, "-")});
   table.print(std::cout);
 }
 

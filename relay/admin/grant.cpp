@@ -23,7 +23,7 @@ void add_grant(CLI::App& app, int* exit_code) {
   add->callback([common, op, device, exit_code] {
     require_name(*op, "OPERATOR");
     require_name(*device, "DEVICE");
-    open_db(common->data_dir)->add_grant(*op, *device, now_iso8601());
+    open_db(common->data_dir)->add_grant(*op, *device, utc_now());
     std::cout << "Granted " << *op << " access to " << *device << '\n';
     *exit_code = 0;
   });
@@ -37,7 +37,7 @@ void add_grant(CLI::App& app, int* exit_code) {
       std::cout << nlohmann::json(rows).dump(2) << '\n';
     } else {
       Table table({"OPERATOR", "DEVICE", "ADDED"});
-      for (const auto& r : rows) table.add({r.operator_name, r.device, r.added});
+      for (const auto& r : rows) table.add({r.operator_name, r.device, iso8601_utc(r.added)});
       table.print(std::cout);
     }
     *exit_code = 0;
@@ -48,7 +48,7 @@ void add_grant(CLI::App& app, int* exit_code) {
   remove->add_option("OPERATOR", *op)->required();
   remove->add_option("DEVICE", *device)->required();
   remove->callback([common, op, device, exit_code] {
-    if (!open_db(common->data_dir)->remove_grant(*op, *device, now_iso8601()))
+    if (!open_db(common->data_dir)->remove_grant(*op, *device, utc_now()))
       throw std::runtime_error("no grant for '" + *op + "' on '" + *device + "'");
     std::cout << "Removed grant " << *op << " -> " << *device << '\n';
     *exit_code = 0;

@@ -21,7 +21,8 @@ void print_keys(store::Db& db, bool json) {
     return;
   }
   Table table({"FINGERPRINT", "DEVICE", "SESSION", "SINCE"});
-  for (const auto& k : rows) table.add({k.fingerprint, or_dash(k.device), k.session_id, k.since});
+  for (const auto& k : rows)
+    table.add({k.fingerprint, or_dash(k.device), k.session_id, iso8601_utc(k.since)});
   table.print(std::cout);
 }
 
@@ -61,7 +62,7 @@ void add_keys_purge(CLI::App& keys, int* exit_code) {
     // No relay: hold serve's lock so that one cannot start and write at the same time.
     ServeLock lock(dir);
     int ended = store::Db::open(dir.database(), false)
-                    ->purge_stale("purged by admin:" + by + " (relay not running)", now_iso8601());
+                    ->purge_stale("purged by admin:" + by + " (relay not running)", utc_now());
     std::cout << "The relay is not running: " << ended
               << " session(s) left open were ended and every tunnel key removed\n";
     *exit_code = 0;

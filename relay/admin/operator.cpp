@@ -40,8 +40,7 @@ void add_operator(CLI::App& app, int* exit_code) {
   add->callback([common, name, key_file, exit_code] {
     require_name(*name, "NAME");
     auto key = read_public_key(*key_file);
-    open_db(common->data_dir)
-        ->add_operator(*name, key.openssh_line(), key.fingerprint, now_iso8601());
+    open_db(common->data_dir)->add_operator(*name, key.openssh_line(), key.fingerprint, utc_now());
     std::cout << "Added operator " << *name << " (" << key.fingerprint << ")\n";
     *exit_code = 0;
   });
@@ -55,7 +54,7 @@ void add_operator(CLI::App& app, int* exit_code) {
       std::cout << nlohmann::json(rows).dump(2) << '\n';
     } else {
       Table table({"NAME", "FINGERPRINT", "ADDED"});
-      for (const auto& r : rows) table.add({r.name, r.fingerprint, r.added});
+      for (const auto& r : rows) table.add({r.name, r.fingerprint, iso8601_utc(r.added)});
       table.print(std::cout);
     }
     *exit_code = 0;
@@ -65,7 +64,7 @@ void add_operator(CLI::App& app, int* exit_code) {
   add_data_dir_option(*remove, common->data_dir);
   remove->add_option("NAME", *name, "Operator name")->required();
   remove->callback([common, name, exit_code] {
-    if (!open_db(common->data_dir)->remove_operator(*name, now_iso8601()))
+    if (!open_db(common->data_dir)->remove_operator(*name, utc_now()))
       throw std::runtime_error("no operator named '" + *name + "'");
     std::cout << "Removed operator " << *name << '\n';
     *exit_code = 0;

@@ -70,12 +70,7 @@ std::vector<fs::path> resolve(const std::string& target, const fs::path& data_di
 
 std::string local_time(std::int64_t unix_seconds) {
   if (unix_seconds <= 0) return "-";  // a recording without a timestamp
-  std::time_t t = static_cast<std::time_t>(unix_seconds);
-  std::tm tm{};
-  localtime_r(&t, &tm);
-  char buf[64];
-  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", &tm);
-  return buf;
+  return format_local_time(std::chrono::system_clock::from_time_t(unix_seconds));
 }
 
 std::string human_size(std::uintmax_t bytes) {

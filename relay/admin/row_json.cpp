@@ -6,13 +6,17 @@ using nlohmann::json;
 
 namespace {
 
-// Every time field goes through one of these two: the stored UTC text, or null when unset.
-json time_json(const std::string& time) {
-  return time;
+// Every time field goes through these: the stored UTC text (ISO-8601), null or "" when unset.
+json time_json(Time time) {
+  return iso8601_utc(time);
 }
 
-json time_or_null(const std::string& time) {
-  return time.empty() ? json() : time_json(time);
+json time_or_null(const std::optional<Time>& time) {
+  return time ? time_json(*time) : json();
+}
+
+json time_or_empty(const std::optional<Time>& time) {
+  return time ? time_json(*time) : json("");
 }
 
 json or_null(const std::string& s) {
@@ -45,7 +49,7 @@ void to_json(json& j, const DeviceRow& row) {
        {"fingerprint", row.fingerprint},
        {"status", row.status},
        {"enrolled", time_json(row.enrolled)},
-       {"last_seen", time_json(row.last_seen)},
+       {"last_seen", time_or_empty(row.last_seen)},
        {"info", row.info}};
 }
 
@@ -59,7 +63,7 @@ void to_json(json& j, const SessionRow& row) {
        {"started", time_json(row.started)},
        {"ended", time_or_null(row.ended)},
        {"end_reason", row.end_reason},
-       {"active", row.ended.empty()},
+       {"active", !row.ended},
        {"info", row.info}};
 }
 
@@ -122,7 +126,7 @@ void to_json(json& j, const SessionSummary& summary) {
        {"started", time_json(s.started)},
        {"ended", time_or_null(s.ended)},
        {"end_reason", or_null(s.end_reason)},
-       {"active", s.ended.empty()},
+       {"active", !s.ended},
        {"operators", summary.operators}};
 }
 

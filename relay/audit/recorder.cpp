@@ -263,7 +263,8 @@ struct Recorder::Writer {
     }
     spdlog::info("session {} fp={}: recording {} to {}", info.session, info.fingerprint,
                  what_of(info), active.path);
-    post_event("recording.started", active, nlohmann::json::object(), iso8601_utc(item.wall));
+    post_event(store::events::kRecordingStarted, active, nlohmann::json::object(),
+               std::chrono::floor<std::chrono::milliseconds>(item.wall));
     recordings.emplace(item.id, std::move(active));
   }
 
@@ -313,13 +314,14 @@ struct Recorder::Writer {
                          {"duration_ms", std::max<std::int64_t>(0, duration.count())}};
     if (active.dropped > 0) extra["dropped"] = active.dropped;
     if (!reason.empty()) extra["reason"] = reason;
-    post_event("recording.stopped", active, std::move(extra),
-               iso8601_utc(active.started_wall +
-                           std::chrono::duration_cast<WallClock::duration>(at - active.start)));
+    post_event(store::events::kRecordingStopped, active, std::move(extra),
+               std::chrono::floor<std::chrono::milliseconds>(
+                   active.started_wall +
+                   std::chrono::duration_cast<WallClock::duration>(at - active.start)));
   }
 
-  void post_event(const char* kind, const Active& active, nlohmann::json detail,
-                  const std::string& when) {
+  void post_event(const store::EventKind& kind, const Active& active, nlohmann::json detail,
+                  Time when) {
     const RecordingInfo& info = *active.info;
     detail["session"] = info.session;
     detail["device"] = info.device;

@@ -11,8 +11,8 @@
 #include <cstring>
 #include <memory>
 
+#include "common/time.hpp"
 #include "common/util.hpp"
-#include "common/util_time.hpp"
 #include "relay/audit/recorder.hpp"
 
 namespace sb::relay {
@@ -39,29 +39,25 @@ bool is_cast_file(std::string_view name) {
 
 // The session with this ID that had started by `at`: the last one, as IDs are reused only after
 // the previous session ended.
-const store::SessionSpan* owner_at(const std::vector<store::SessionSpan>& spans,
-                                   const std::string& at) {
+const store::SessionSpan* owner_at(const std::vector<store::SessionSpan>& spans, Time at) {
   const store::SessionSpan* owner = nullptr;
   for (const store::SessionSpan& span : spans)
     if (span.started <= at) owner = &span;
   return owner;
 }
 
-bool expired(const RecordingFile& file, const std::vector<store::SessionSpan>& spans,
-             const std::string& cutoff) {
+bool expired(const RecordingFile& file, const std::vector<store::SessionSpan>& spans, Time cutoff) {
   // A session with this ID is live: leave the directory to it, whatever its older files are.
   for (const store::SessionSpan& span : spans)
-    if (span.ended.empty()) return false;
-  const std::string started = recording_started(file.name).value_or(file.modified);
+    if (!span.ended) return false;
+  const Time started = recording_started(file.name).value_or(file.modified);
   if (const store::SessionSpan* owner = owner_at(spans, started)) return owner->ended < cutoff;
   return file.modified < cutoff;
 }
 
-std::string mtime_of(const struct stat& st) {
-  const auto since_epoch =
-      std::chrono::seconds(st.st_mtim.tv_sec) + std::chrono::nanoseconds(st.st_mtim.tv_nsec);
-  return iso8601_utc(std::chrono::system_clock::time_point(
-      std::chrono::duration_cast<std::chrono::system_clock::duration>(since_epoch)));
+Time mtime_of(const struct stat& st) {
+  return Time(std::chrono::floor<std::chrono::milliseconds>(
+      std::chrono::seconds(st.st_mtim.tv_sec) + std::chrono::nanoseconds(st.st_mtim.tv_nsec)));
 }
 
 // Calls fn(name) for each entry of the directory open as fd (which it takes over and closes).
@@ -81,7 +77,7 @@ void for_each_entry(int fd, Fn&& fn) {
 
 }  // namespace
 
-std::optional<std::string> recording_started(std::string_view file_name) {
+std::optional<Time> recording_started(std::string_view file_name) {
   // YYYYMMDDTHHMMSSZ
   constexpr std::size_t kStampLength = 16;
   if (file_name.size() < kStampLength || file_name[8] != 'T' || file_name[15] != 'Z' ||
@@ -93,14 +89,13 @@ std::optional<std::string> recording_started(std::string_view file_name) {
   // The name holds whole seconds; the session may have started within that same second.
   std::string iso = f(0, 4) + "-" + f(4, 2) + "-" + f(6, 2) + "T" + f(9, 2) + ":" + f(11, 2) + ":" +
                     f(13, 2) + ".999Z";
-  if (!parse_iso8601_utc(iso)) return std::nullopt;
-  return iso;
+  return parse_time(iso);
 }
 
 std::vector<RecordingFile> expired_recordings(const std::vector<RecordingFile>& files,
                                               const SessionSpans& spans,
                                               const std::set<std::string>& open_paths,
-                                              const std::string& cutoff) {
+                                              Time cutoff) {
   static const std::vector<store::SessionSpan> kNoSpans;
   std::vector<RecordingFile> out;
   for (const RecordingFile& file : files) {
@@ -184,7 +179,7 @@ struct RetentionRun {
   store::Store& store;
   RetentionOptions options;
   std::function<void()> done;
-  std::string cutoff;
+  Time cutoff;
   Phase phase = Phase::kPlan;
   std::vector<std::string> dirs;  // session directories to look at
   std::size_t next_dir = 0;
@@ -202,7 +197,7 @@ void plan_recordings(RetentionRun& run) {
 
 bool any_live(const std::vector<store::SessionSpan>& spans) {
   return std::any_of(spans.begin(), spans.end(),
-                     [](const store::SessionSpan& s) { return s.ended.empty(); });
+                     [](const store::SessionSpan& s) { return !s.ended; });
 }
 
 // One session directory: its expired recordings, then the directory if that left it empty.
@@ -237,7 +232,7 @@ void finish(RetentionRun& run, store::Db& db) {
     nlohmann::json extra{{"recordings", run.files.deleted}, {"recording_bytes", run.files.bytes}};
     if (run.files.failed > 0) extra["recordings_failed"] = run.files.failed;
     try {
-      db.record_prune(run.cutoff, r, extra, now_iso8601());
+      db.record_prune(run.cutoff, r, extra, utc_now());
     } catch (const std::exception& e) {
       spdlog::error("audit retention: cannot record audit.pruned: {}", e.what());
     }
@@ -290,7 +285,7 @@ void advance(const std::shared_ptr<RetentionRun>& run, store::Db& db) {
 bool start_retention_run(store::Store& store, const RetentionOptions& options,
                          std::function<void()> done) {
   auto run = std::make_shared<RetentionRun>(store, options, std::move(done));
-  run->cutoff = iso8601_utc(std::chrono::system_clock::now() - options.keep);
+  run->cutoff = utc_now() - options.keep;
   return store.post([run](store::Db& db) { advance(run, db); });
 }
 

@@ -34,7 +34,7 @@ class Recorder;
 struct RecordingFile {
   std::string session;   // the directory's name
   std::string name;      // the file's name
-  std::string modified;  // its mtime, ISO-8601 UTC
+  Time modified;         // its mtime
   std::uint64_t bytes = 0;
   // "recordings/SESSION/NAME": how recordings are named in events and by the recorder.
   std::string path() const { return "recordings/" + session + "/" + name; }
@@ -43,9 +43,9 @@ struct RecordingFile {
 // Every session each recording directory's ID was issued to, oldest first.
 using SessionSpans = std::map<std::string, std::vector<store::SessionSpan>>;
 
-// "20261122T063347Z_shared.cast" -> the last millisecond of that second, ISO-8601 UTC, or
-// nullopt when the name does not start that way.
-std::optional<std::string> recording_started(std::string_view file_name);
+// "20261122T063347Z_shared.cast" -> the last millisecond of that second (UTC), or nullopt when
+// the name does not start that way.
+std::optional<Time> recording_started(std::string_view file_name);
 
 // The files whose recording has expired: a *.cast file in a directory named like a session ID,
 // not in open_paths (what the recorder is writing), no session with that ID live, and the
@@ -53,8 +53,7 @@ std::optional<std::string> recording_started(std::string_view file_name);
 // the file was last written before cutoff). Anything else is kept.
 std::vector<RecordingFile> expired_recordings(const std::vector<RecordingFile>& files,
                                               const SessionSpans& spans,
-                                              const std::set<std::string>& open_paths,
-                                              const std::string& cutoff);
+                                              const std::set<std::string>& open_paths, Time cutoff);
 
 // The entries of recordings_dir named like a session ID, at most max_dirs of them; a missing
 // recordings_dir is an empty list.

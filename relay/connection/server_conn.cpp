@@ -98,8 +98,8 @@ void ServerConn::refuse_auth(const std::string& user, const std::string& reason)
                         {"fingerprint", fingerprint_},
                         {"source_addr", source_addr_},
                         {"reason", reason}};
-  ctx_.store.post([detail, when = now_iso8601()](store::Db& db) {
-    db.add_event("auth.refused", detail.value("fingerprint", ""), detail, when);
+  ctx_.store.post([detail, when = utc_now()](store::Db& db) {
+    db.add_event(store::events::kAuthRefused, detail.value("fingerprint", ""), detail, when);
   });
   if (auth_failures_ >= ctx_.limits.max_auth_attempts) close("too many authentication failures");
 }

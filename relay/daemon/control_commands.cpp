@@ -55,14 +55,14 @@ void kill_session(Context& ctx, const json& request, const Reply& reply) {
     if (!op.empty()) {
       if (device->end_operator_by_admin(op, reason) == 0)
         return reply(error("operator " + op + " is not attached to session " + id));
-      ctx.store.post([detail, by, when = now_iso8601()](store::Db& db) {
-        db.add_event("session.killed", "admin:" + by, detail, when);
+      ctx.store.post([detail, by, when = utc_now()](store::Db& db) {
+        db.add_event(store::events::kSessionKilled, "admin:" + by, detail, when);
       });
       device->conn().wake();
       return reply({{"ok", true}, {"session", id}, {"operators", json::array({op})}});
     }
-    ctx.store.post([detail, by, when = now_iso8601()](store::Db& db) {
-      db.add_event("session.killed", "admin:" + by, detail, when);
+    ctx.store.post([detail, by, when = utc_now()](store::Db& db) {
+      db.add_event(store::events::kSessionKilled, "admin:" + by, detail, when);
     });
     auto ended = device->end_by_admin(reason, "session ended by the administrator");
     reply({{"ok", true}, {"session", id}, {"operators", ended}});
@@ -117,9 +117,9 @@ void purge_keys(const ControlTargets& targets, const json& request, const Reply&
   Context& ctx = targets.ctx;
   targets.check_all_tunnels([&ctx, by = *by, reply](int tunnels_closed) {
     bool posted = ctx.store.post([by, tunnels_closed, reply](store::Db& db) {
-      const std::string when = now_iso8601();
+      const Time when = utc_now();
       int keys = db.purge_orphan_tunnel_keys(when);
-      db.add_event("janitor.purge", "admin:" + by,
+      db.add_event(store::events::kJanitorPurge, "admin:" + by,
                    {{"by", by},
                     {"reason", "relay keys purge"},
                     {"tunnels_closed", tunnels_closed},

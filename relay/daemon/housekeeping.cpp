@@ -22,8 +22,8 @@ void schedule_drop_check(asio::steady_timer& timer, store::Store& store, std::ui
       const std::uint64_t dropped = reported + lost;
       spdlog::warn("store: {} jobs (audit rows) were dropped while its queue was full", lost);
       bool posted = store.post([lost, dropped](store::Db& db) {
-        db.add_event("store.dropped", "", {{"dropped", lost}, {"dropped_total", dropped}},
-                     now_iso8601());
+        db.add_event(store::events::kStoreDropped, "",
+                     {{"dropped", lost}, {"dropped_total", dropped}}, utc_now());
       });
       if (posted) reported = dropped;
     }
@@ -36,7 +36,7 @@ void schedule_orphan_sweep(asio::steady_timer& timer, store::Store& store,
   timer.expires_after(every);
   timer.async_wait([&timer, &store, every](const boost::system::error_code& ec) {
     if (ec) return;
-    store.post([](store::Db& db) { db.purge_orphan_tunnel_keys(now_iso8601()); });
+    store.post([](store::Db& db) { db.purge_orphan_tunnel_keys(utc_now()); });
     schedule_orphan_sweep(timer, store, every);
   });
 }

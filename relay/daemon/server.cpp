@@ -26,7 +26,7 @@ namespace {
 
 void purge_after_crash(store::Store& store) {
   store.post([](store::Db& db) {
-    int ended = db.purge_stale("relay restarted", now_iso8601());
+    int ended = db.purge_stale("relay restarted", utc_now());
     if (ended > 0) spdlog::warn("purged {} sessions left open by an earlier run", ended);
   });
   store.flush();

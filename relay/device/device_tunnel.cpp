@@ -144,7 +144,7 @@ void DeviceTunnel::redeem_token(const std::string& token, const std::string& wan
   auto executor = conn_.executor();
   auto job = [weak, executor, wanted_name, hash = keys::hash_token(token), fp = conn_.fingerprint(),
               key = conn_.key_line()](store::Db& db) {
-    auto result = db.redeem_enrollment(hash, fp, key, now_iso8601());
+    auto result = db.redeem_enrollment(hash, fp, key, utc_now());
     boost::asio::post(executor, [weak, result, wanted_name] {
       auto self_handle = weak.lock();
       if (!self_handle || self_handle->conn().closing()) return;
@@ -176,9 +176,9 @@ void DeviceTunnel::issue_session(const std::string& device_name, const std::stri
       previous->conn().close_async("replaced by a new connection from " + conn_.source_addr());
   }
   store::SessionStart start{session_id_, device_name,         conn_.fingerprint(), conn_.key_line(),
-                            kind,        conn_.source_addr(), now_iso8601(),       info_};
+                            kind,        conn_.source_addr(), utc_now(),           info_};
   ctx.store.post([start](store::Db& db) {
-    db.add_event("device.connected", start.fingerprint,
+    db.add_event(store::events::kDeviceConnected, start.fingerprint,
                  {{"session", start.id},
                   {"device", start.device},
                   {"fingerprint", start.fingerprint},
@@ -247,8 +247,8 @@ void DeviceTunnel::on_closed(const std::string& closed_because) {
   Context& ctx = conn_.context();
   ctx.router.release(session_id_, device_name_);
   ctx.store.post([id = session_id_, device = device_name_, fp = conn_.fingerprint(), reason,
-                  when = now_iso8601()](store::Db& db) {
-    db.add_event("device.disconnected", fp,
+                  when = utc_now()](store::Db& db) {
+    db.add_event(store::events::kDeviceDisconnected, fp,
                  {{"session", id}, {"device", device}, {"fingerprint", fp}, {"reason", reason}},
                  when);
     db.end_session(id, reason, when);
@@ -309,8 +309,8 @@ void DeviceTunnel::request_consent(DeviceMember* link, const std::string& capabi
                                                       {"attachment", link->attachment_id()},
                                                       {"capability", capability},
                                                       {"what", what.substr(0, 200)}},
-                              when = now_iso8601()](store::Db& db) {
-    db.add_event("consent.asked", detail["operator"], detail, when);
+                              when = utc_now()](store::Db& db) {
+    db.add_event(store::events::kConsentAsked, detail["operator"], detail, when);
   });
   conn_.wake();
 }
@@ -333,8 +333,8 @@ void DeviceTunnel::handle_consent_answer(const nlohmann::json& answer) {
                                {"attachment", pending.link->attachment_id()},
                                {"capability", pending.capability},
                                {"allow", allow}},
-       when = now_iso8601()](store::Db& db) {
-        db.add_event("consent.answered", detail["operator"], detail, when);
+       when = utc_now()](store::Db& db) {
+        db.add_event(store::events::kConsentAnswered, detail["operator"], detail, when);
       });
   pending.link->consent_answer(pending.capability, allow, "the device's user declined");
 }

@@ -31,6 +31,7 @@
 #include "relay/bridge/shared_terminal.hpp"
 #include "relay/device/device_services.hpp"
 #include "relay/device/member.hpp"
+#include "relay/store/audit_events.hpp"
 
 namespace sb::relay {
 
@@ -87,7 +88,7 @@ class DeviceTunnel {
   static int on_shell(ssh_session, ssh_channel, void* userdata);
   bool register_service(ssh_message message);
   bool cancel_service(ssh_message message);
-  void record_service_event(const char* kind, const DeviceService& service);
+  void record_service_event(const store::EventKind& kind, const DeviceService& service);
   // The agentless device's shell: shows the session ID and services until Ctrl-C / Ctrl-D.
   void service_console();
   std::string console_text() const;

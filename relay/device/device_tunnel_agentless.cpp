@@ -71,7 +71,7 @@ bool DeviceTunnel::register_service(ssh_message message) {
   ssh_message_global_request_reply_success(message, static_cast<uint16_t>(added.service->port));
   spdlog::info("session {}: service {}:{} registered fp={}", session_id_, added.service->name,
                added.service->port, conn_.fingerprint());
-  record_service_event("service.registered", *added.service);
+  record_service_event(store::events::kServiceRegistered, *added.service);
   return true;
 }
 
@@ -82,18 +82,19 @@ bool DeviceTunnel::cancel_service(ssh_message message) {
   ssh_message_global_request_reply_success(message, 0);
   spdlog::info("session {}: service {}:{} withdrawn fp={}", session_id_, service.name, service.port,
                conn_.fingerprint());
-  record_service_event("service.withdrawn", service);
+  record_service_event(store::events::kServiceWithdrawn, service);
   return true;
 }
 
-void DeviceTunnel::record_service_event(const char* kind, const DeviceService& service) {
+void DeviceTunnel::record_service_event(const store::EventKind& kind,
+                                        const DeviceService& service) {
   nlohmann::json detail{{"session", session_id_},
                         {"device", device_name_},
                         {"fingerprint", conn_.fingerprint()},
                         {"service", service.name},
                         {"port", service.port}};
-  conn_.context().store.post([kind = std::string(kind), detail, when = now_iso8601()](
-                                 store::Db& db) { db.add_event(kind, "", detail, when); });
+  conn_.context().store.post(
+      [kind, detail, when = utc_now()](store::Db& db) { db.add_event(kind, "", detail, when); });
 }
 
 int DeviceTunnel::on_pty(ssh_session, ssh_channel channel, const char*, int, int, int, int,

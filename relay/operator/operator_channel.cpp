@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "common/env_rules.hpp"
 #include "common/names.hpp"
 #include "common/util.hpp"
 #include "relay/audit/recorder.hpp"
@@ -14,12 +15,6 @@ namespace sb::relay {
 
 namespace {
 constexpr std::size_t kMaxCommand = 64 * 1024;
-constexpr std::size_t kMaxEnv = 32;
-
-bool env_allowed(std::string_view name) {
-  return name == "LANG" || name == "TERM" || name == "COLORTERM" || name == "TZ" ||
-         name.starts_with("LC_");
-}
 
 // A private shell's recording, fed by its bridge.
 class RecordingObserver : public BridgeObserver {
@@ -112,8 +107,7 @@ int OperatorChannel::on_env(ssh_session, ssh_channel, const char* name, const ch
                             void* userdata) {
   auto* self = static_cast<OperatorChannel*>(userdata);
   std::string n = name ? name : "", v = value ? value : "";
-  if (!env_allowed(n) || n.size() > 64 || v.size() > 1024 || !valid_label(v, 1024) ||
-      self->request_.env.size() >= kMaxEnv)
+  if (!env_name_allowed(n) || !env_value_allowed(v) || self->request_.env.size() >= kMaxEnvVars)
     return SSH_ERROR;
   self->request_.env.emplace_back(n, v);
   return SSH_OK;
@@ -292,7 +286,7 @@ void OperatorChannel::record_start() {
   if (audit_id_ != 0 || link_.attachment_id() == 0) return;
   Context& ctx = link_.conn().context();
   audit_id_ = ctx.ids.channels.next();
-  started_ = now_iso8601();
+  started_ = utc_now();
   started_at_ = std::chrono::steady_clock::now();
   if (forward_)
     audit_target_ = forward_->host + ":" + std::to_string(forward_->port);
@@ -312,7 +306,7 @@ void OperatorChannel::record_start() {
 void OperatorChannel::record_end() {
   if (audit_id_ == 0 || end_recorded_) return;
   end_recorded_ = true;
-  store::ChannelEnd end{audit_id_, std::nullopt, "", 0, 0, now_iso8601()};
+  store::ChannelEnd end{audit_id_, std::nullopt, "", 0, 0, utc_now()};
   if (bridge_) {
     end.exit_status = bridge_->exit_status();
     end.exit_signal = bridge_->exit_signal();
@@ -332,7 +326,7 @@ void OperatorChannel::record_end() {
                         {"target", audit_target_},
                         {"bytes_in", end.bytes_in},
                         {"bytes_out", end.bytes_out},
-                        {"started", started_},
+                        {"started", iso8601_utc(started_)},
                         {"duration_ms", std::chrono::duration_cast<std::chrono::milliseconds>(
                                             std::chrono::steady_clock::now() - started_at_)
                                             .count()}};
@@ -342,7 +336,7 @@ void OperatorChannel::record_end() {
   if (!end.exit_signal.empty()) detail["exit_signal"] = end.exit_signal;
   link_.conn().context().store.post([end, detail, actor = link_.operator_name()](store::Db& db) {
     db.end_channel(end);
-    db.add_event("channel.closed", actor, detail, end.ended);
+    db.add_event(store::events::kChannelClosed, actor, detail, end.ended);
   });
 }
 

@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 
+#include "common/time.hpp"
 #include "relay/bridge/bridge.hpp"
 #include "relay/bridge/shared_terminal.hpp"
 
@@ -80,7 +81,7 @@ class OperatorChannel {
   // The audit row: assigned when the channel starts toward the device.
   std::int64_t audit_id_ = 0;
   bool end_recorded_ = false;
-  std::string started_;
+  Time started_;
   std::string audit_target_;  // host:port of a forward, "shared" / "own" for a shell
   std::chrono::steady_clock::time_point started_at_;
   std::shared_ptr<MemberBytes> shared_bytes_;  // counted by the shared terminal

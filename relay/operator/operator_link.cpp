@@ -47,8 +47,8 @@ void OperatorLink::record_rate_limit(std::chrono::milliseconds delay, const char
                                           {"target", target_.display()},
                                           {"by", by},
                                           {"delay_ms", delay.count()}},
-                  fp = conn_.fingerprint(), when = now_iso8601()](store::Db& db) {
-    db.add_event("ratelimit.hit", fp, detail, when);
+                  fp = conn_.fingerprint(), when = utc_now()](store::Db& db) {
+    db.add_event(store::events::kRateLimitHit, fp, detail, when);
   });
 }
 
@@ -84,8 +84,8 @@ void OperatorLink::refuse_uniformly() {
                                           {"fingerprint", conn_.fingerprint()},
                                           {"source_addr", conn_.source_addr()},
                                           {"target", target_.display()}},
-                  fp = conn_.fingerprint(), when = now_iso8601()](store::Db& db) {
-    db.add_event("attach.refused", fp, detail, when);
+                  fp = conn_.fingerprint(), when = utc_now()](store::Db& db) {
+    db.add_event(store::events::kAttachRefused, fp, detail, when);
   });
   delay_ = std::make_unique<boost::asio::steady_timer>(conn_.executor(), answer_at);
   std::weak_ptr<ssh::Conn> weak = conn_.shared_from_this();
@@ -273,10 +273,10 @@ void OperatorLink::record_attach() {
   attached_at_ = std::chrono::steady_clock::now();
   store::AttachmentStart row{
       attachment_id_,          session_id_,         operator_name_, conn_.fingerprint(),
-      mode_name(target_.mode), conn_.source_addr(), now_iso8601()};
+      mode_name(target_.mode), conn_.source_addr(), utc_now()};
   ctx.store.post([row, detail = audit_detail()](store::Db& db) {
     db.insert_attachment(row);
-    db.add_event("operator.attached", row.operator_name, detail, row.started);
+    db.add_event(store::events::kOperatorAttached, row.operator_name, detail, row.started);
   });
 }
 
@@ -290,9 +290,9 @@ void OperatorLink::record_detach(const std::string& reason) {
                               std::chrono::steady_clock::now() - attached_at_)
                               .count();
   conn_.context().store.post([id = attachment_id_, reason, detail, actor = operator_name_,
-                              when = now_iso8601()](store::Db& db) {
+                              when = utc_now()](store::Db& db) {
     db.end_attachment(id, reason, when);
-    db.add_event("operator.detached", actor, detail, when);
+    db.add_event(store::events::kOperatorDetached, actor, detail, when);
   });
 }
 

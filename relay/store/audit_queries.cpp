@@ -19,15 +19,21 @@ namespace {
 
 constexpr std::size_t kMaxFilterText = 256;
 
-constexpr const char* kEventColumns =
+// An optional bound as the queries compare it: "" when there is none ("?N = '' OR ...", and
+// "" sorts before every time).
+std::string as_bound(const std::optional<Time>& t) {
+  return t ? iso8601_utc(*t) : std::string();
+}
+
+const std::string kEventColumns =
     "e.id, e.time, e.kind, e.actor, e.session_id, e.device, e.operator, e.detail_json, "
-    "EXISTS (SELECT 1 FROM events r WHERE r.session_id = e.session_id "
-    "AND r.kind = 'recording.started')";
+    "EXISTS (SELECT 1 FROM events r WHERE r.session_id = e.session_id AND r.kind = '" +
+    std::string(events::kRecordingStarted.name) + "')";
 
 AuditRow read_event(const Statement& st) {
   AuditRow row;
   row.id = st.int64(0);
-  row.time = st.text(1);
+  row.time = st.time(1);
   row.kind = st.text(2);
   row.actor = st.text(3);
   row.session = st.text(4);
@@ -80,8 +86,8 @@ Where audit_where(const AuditFilter& f) {
   if (!f.device.empty()) w.add("e.device = " + w.param(f.device));
   if (!f.operator_name.empty()) w.add("e.operator = " + w.param(f.operator_name));
   if (!f.session.empty()) w.add("e.session_id = " + w.param(f.session));
-  if (!f.since.empty()) w.add("e.time >= " + w.param(f.since));
-  if (!f.until.empty()) w.add("e.time < " + w.param(f.until));
+  if (f.since) w.add("e.time >= " + w.param(iso8601_utc(*f.since)));
+  if (f.until) w.add("e.time < " + w.param(iso8601_utc(*f.until)));
   std::string any_kind;
   for (const std::string& kind : f.kinds) {
     check_text(kind, "kind");
@@ -95,7 +101,7 @@ Where audit_where(const AuditFilter& f) {
   return w;
 }
 
-std::vector<ChannelRow> channels_of(Db& db, std::int64_t attachment) {
+std::vector<ChannelRow> channels_of(SqliteDb& db, std::int64_t attachment) {
   Statement st(db,
                "SELECT id, attachment, kind, target, command, exit_status, exit_signal, "
                "bytes_in, bytes_out, started, ended FROM channels "
@@ -113,21 +119,22 @@ std::vector<ChannelRow> channels_of(Db& db, std::int64_t attachment) {
     c.exit_signal = st.text(6);
     c.bytes_in = st.int64(7);
     c.bytes_out = st.int64(8);
-    c.started = st.text(9);
-    c.ended = st.text(10);
+    c.started = st.time(9);
+    c.ended = st.opt_time(10);
     rows.push_back(std::move(c));
   }
   return rows;
 }
 
-// Attachments of the session with this ID that started in [from, to) (to = "": no end).
-std::vector<AttachmentRow> attachments_of(Db& db, const std::string& id, const std::string& from,
-                                          const std::string& to) {
+// Attachments of the session with this ID that started in [from, to) (to = nullopt: no end).
+std::vector<AttachmentRow> attachments_of(SqliteDb& db, const std::string& id,
+                                          const std::optional<Time>& from,
+                                          const std::optional<Time>& to) {
   Statement st(db,
                "SELECT id, session_id, operator, fingerprint, mode, source_addr, started, ended, "
                "end_reason FROM attachments WHERE session_id = ?1 AND started >= ?2 "
                "AND (?3 = '' OR started < ?3) ORDER BY started, id");
-  st.bind(1, id).bind(2, from).bind(3, to);
+  st.bind(1, id).bind(2, as_bound(from)).bind(3, as_bound(to));
   std::vector<AttachmentRow> rows;
   while (st.step()) {
     AttachmentRow a;
@@ -137,8 +144,8 @@ std::vector<AttachmentRow> attachments_of(Db& db, const std::string& id, const s
     a.fingerprint = st.text(3);
     a.mode = st.text(4);
     a.source_addr = st.text(5);
-    a.started = st.text(6);
-    a.ended = st.text(7);
+    a.started = st.time(6);
+    a.ended = st.opt_time(7);
     a.end_reason = st.text(8);
     rows.push_back(std::move(a));
   }
@@ -146,41 +153,41 @@ std::vector<AttachmentRow> attachments_of(Db& db, const std::string& id, const s
   return rows;
 }
 
-std::vector<AuditRow> events_of(Db& db, const std::string& id, const std::string& from,
-                                const std::string& to) {
+std::vector<AuditRow> events_of(SqliteDb& db, const std::string& id, Time from,
+                                const std::optional<Time>& to) {
   Statement st(db, std::string("SELECT ") + kEventColumns +
                        " FROM events e WHERE e.session_id = ?1 AND e.time >= ?2 "
                        "AND (?3 = '' OR e.time < ?3) ORDER BY e.time, e.id LIMIT ?4");
-  st.bind(1, id).bind(2, from).bind(3, to).bind(4, kMaxStoryEvents);
+  st.bind(1, id).bind(2, from).bind(3, as_bound(to)).bind(4, kMaxStoryEvents);
   std::vector<AuditRow> rows;
   while (st.step()) rows.push_back(read_event(st));
   return rows;
 }
 
-std::int64_t count_events_of(Db& db, const std::string& id, const std::string& from,
-                             const std::string& to) {
+std::int64_t count_events_of(SqliteDb& db, const std::string& id, Time from,
+                             const std::optional<Time>& to) {
   Statement st(db,
                "SELECT count(*) FROM events WHERE session_id = ?1 AND time >= ?2 "
                "AND (?3 = '' OR time < ?3)");
-  st.bind(1, id).bind(2, from).bind(3, to);
+  st.bind(1, id).bind(2, from).bind(3, as_bound(to));
   return st.step() ? st.int64(0) : 0;
 }
 
 std::vector<RecordingRef> recordings_in(const std::vector<AuditRow>& events) {
   std::vector<RecordingRef> out;
   for (const AuditRow& e : events) {
-    if (e.kind != "recording.started") continue;
+    if (e.kind != events::kRecordingStarted.name) continue;
     out.push_back(
         {string_field(e.detail, "path"), string_field(e.detail, "kind"), e.operator_name, e.time});
   }
   return out;
 }
 
-std::vector<std::string> operators_of(Db& db, const SessionRow& s) {
+std::vector<std::string> operators_of(SqliteDb& db, const SessionRow& s) {
   Statement st(db,
                "SELECT operator FROM attachments WHERE session_id = ?1 AND started >= ?2 "
                "AND (?3 = '' OR started <= ?3) GROUP BY operator ORDER BY min(started)");
-  st.bind(1, s.id).bind(2, s.started).bind(3, s.ended);
+  st.bind(1, s.id).bind(2, s.started).bind(3, as_bound(s.ended));
   std::vector<std::string> names;
   while (st.step()) names.push_back(st.text(0));
   return names;
@@ -188,7 +195,7 @@ std::vector<std::string> operators_of(Db& db, const SessionRow& s) {
 
 }  // namespace
 
-AuditPage Db::query_audit(const AuditFilter& filter) {
+AuditPage SqliteDb::query_audit(const AuditFilter& filter) {
   if (filter.limit < 1 || filter.limit > kMaxAuditLimit) {
     throw std::invalid_argument("limit must be between 1 and " + std::to_string(kMaxAuditLimit));
   }
@@ -213,7 +220,7 @@ AuditPage Db::query_audit(const AuditFilter& filter) {
   return page;
 }
 
-std::vector<SessionStory> Db::session_stories(const std::string& id, bool all) {
+std::vector<SessionStory> SqliteDb::session_stories(const std::string& id, bool all) {
   std::vector<SessionRow> sessions;
   {
     Statement st(*this, std::string("SELECT ") + kSessionColumns +
@@ -222,7 +229,7 @@ std::vector<SessionStory> Db::session_stories(const std::string& id, bool all) {
     while (st.step()) sessions.push_back(read_session(st));
   }
   std::vector<SessionStory> stories;
-  std::string next_started;  // the story of a reused ID ends where the next session began
+  std::optional<Time> next_started;  // a reused ID's story ends where the next one began
   for (SessionRow& s : sessions) {
     SessionStory story;
     story.attachments = attachments_of(*this, id, s.started, next_started);
@@ -237,7 +244,7 @@ std::vector<SessionStory> Db::session_stories(const std::string& id, bool all) {
   return stories;
 }
 
-std::optional<DeviceStory> Db::device_story(const std::string& name, int recent_sessions) {
+std::optional<DeviceStory> SqliteDb::device_story(const std::string& name, int recent_sessions) {
   auto device = find_device(name);
   if (!device) return std::nullopt;
   DeviceStory story;
@@ -250,7 +257,7 @@ std::optional<DeviceStory> Db::device_story(const std::string& name, int recent_
   }
   for (SessionSummary& s : story.recent_sessions) s.operators = operators_of(*this, s.session);
   const bool live = std::any_of(story.recent_sessions.begin(), story.recent_sessions.end(),
-                                [](const SessionSummary& s) { return s.session.ended.empty(); });
+                                [](const SessionSummary& s) { return !s.session.ended; });
   story.status = story.device.status == "revoked" ? "revoked" : live ? "online" : "offline";
   story.address = story.recent_sessions.empty() ? string_field(story.device.info, "address")
                                                 : story.recent_sessions.front().session.source_addr;
@@ -278,7 +285,7 @@ std::string prunable_attachment(const std::string& a) {
          ".started >= s.started)";
 }
 
-std::int64_t prune_channels(Db& db, const std::string& cutoff, int limit) {
+std::int64_t prune_channels(SqliteDb& db, Time cutoff, int limit) {
   return Statement(db,
                    "DELETE FROM channels WHERE id IN (SELECT c.id FROM attachments a "
                    "JOIN channels c ON c.attachment = a.id WHERE " +
@@ -291,7 +298,7 @@ std::int64_t prune_channels(Db& db, const std::string& cutoff, int limit) {
 }
 
 // Runs once every channel of a prunable attachment is gone (the stage before).
-std::int64_t prune_attachments(Db& db, const std::string& cutoff, int limit) {
+std::int64_t prune_attachments(SqliteDb& db, Time cutoff, int limit) {
   return Statement(db,
                    "DELETE FROM attachments WHERE id IN (SELECT a.id FROM attachments a "
                    "WHERE " +
@@ -301,7 +308,7 @@ std::int64_t prune_attachments(Db& db, const std::string& cutoff, int limit) {
       .run();
 }
 
-std::int64_t prune_sessions(Db& db, const std::string& cutoff, int limit) {
+std::int64_t prune_sessions(SqliteDb& db, Time cutoff, int limit) {
   return Statement(db,
                    "DELETE FROM sessions WHERE rowid IN (SELECT rowid FROM sessions "
                    "WHERE ended IS NOT NULL AND ended < ?1 LIMIT ?2)")
@@ -312,8 +319,7 @@ std::int64_t prune_sessions(Db& db, const std::string& cutoff, int limit) {
 
 // Looks at up to limit events after the cursor, deletes those no live session holds and moves
 // the cursor past them. Returns how many it deleted; scanned tells how many it looked at.
-std::int64_t prune_events(Db& db, const std::string& cutoff, PruneCursor& cursor, int limit,
-                          int& scanned) {
+std::int64_t prune_events(SqliteDb& db, Time cutoff, PruneCursor& cursor, int limit, int& scanned) {
   std::vector<std::int64_t> doomed;
   scanned = 0;
   {
@@ -322,11 +328,11 @@ std::int64_t prune_events(Db& db, const std::string& cutoff, PruneCursor& cursor
                  "AND s.id = e.session_id AND e.time >= s.started) FROM events e "
                  "WHERE e.time < ?1 AND (e.time > ?2 OR (e.time = ?2 AND e.id > ?3)) "
                  "ORDER BY e.time, e.id LIMIT ?4");
-    st.bind(1, cutoff).bind(2, cursor.event_time).bind(3, cursor.event_id).bind(4, limit);
+    st.bind(1, cutoff).bind(2, as_bound(cursor.event_time)).bind(3, cursor.event_id).bind(4, limit);
     while (st.step()) {
       ++scanned;
       cursor.event_id = st.int64(0);
-      cursor.event_time = st.text(1);
+      cursor.event_time = st.time(1);
       if (st.int64(2) == 0) doomed.push_back(cursor.event_id);
     }
   }
@@ -337,8 +343,7 @@ std::int64_t prune_events(Db& db, const std::string& cutoff, PruneCursor& cursor
 
 }  // namespace
 
-PruneResult Db::prune_audit_batch(const std::string& cutoff, PruneCursor& cursor, int max_rows) {
-  if (cutoff.empty()) throw std::invalid_argument("prune_audit: empty cutoff");
+PruneResult SqliteDb::prune_audit_batch(Time cutoff, PruneCursor& cursor, int max_rows) {
   if (max_rows < 1) throw std::invalid_argument("prune_audit: max_rows must be 1 or more");
   using Stage = PruneCursor::Stage;
   PruneResult result;
@@ -371,18 +376,18 @@ PruneResult Db::prune_audit_batch(const std::string& cutoff, PruneCursor& cursor
   return result;
 }
 
-void Db::record_prune(const std::string& cutoff, const PruneResult& total,
-                      const nlohmann::json& extra, const std::string& when) {
-  nlohmann::json detail{{"before", cutoff},
+void SqliteDb::record_prune(Time cutoff, const PruneResult& total, const nlohmann::json& extra,
+                            Time when) {
+  nlohmann::json detail{{"before", iso8601_utc(cutoff)},
                         {"events", total.events},
                         {"sessions", total.sessions},
                         {"attachments", total.attachments},
                         {"channels", total.channels}};
   if (extra.is_object()) detail.update(extra);
-  add_event("audit.pruned", "relay", detail, when);
+  add_event(events::kAuditPruned, "relay", detail, when);
 }
 
-PruneResult Db::prune_audit(const std::string& cutoff, const std::string& when) {
+PruneResult SqliteDb::prune_audit(Time cutoff, Time when) {
   PruneResult total;
   PruneCursor cursor;
   while (!cursor.done()) transaction([&] { total += prune_audit_batch(cutoff, cursor); });
@@ -390,20 +395,20 @@ PruneResult Db::prune_audit(const std::string& cutoff, const std::string& when) 
   return total;
 }
 
-std::vector<SessionSpan> Db::session_spans(const std::string& id) {
+std::vector<SessionSpan> SqliteDb::session_spans(const std::string& id) {
   Statement st(*this, "SELECT started, ended FROM sessions WHERE id = ?1 ORDER BY started");
   st.bind(1, id);
   std::vector<SessionSpan> spans;
-  while (st.step()) spans.push_back({st.text(0), st.text(1)});
+  while (st.step()) spans.push_back({st.time(0), st.opt_time(1)});
   return spans;
 }
 
 // The same readers `relay session show` uses, for callers that want one session's rows.
-std::vector<AttachmentRow> Db::attachment_rows(const std::string& session_id) {
-  return attachments_of(*this, session_id, "", "");
+std::vector<AttachmentRow> SqliteDb::attachment_rows(const std::string& session_id) {
+  return attachments_of(*this, session_id, std::nullopt, std::nullopt);
 }
 
-std::vector<ChannelRow> Db::channel_rows(std::int64_t attachment) {
+std::vector<ChannelRow> SqliteDb::channel_rows(std::int64_t attachment) {
   return channels_of(*this, attachment);
 }
 

@@ -21,10 +21,10 @@ std::int64_t as_int64(std::uint64_t n) {
 
 }  // namespace
 
-void Db::insert_attachment(const AttachmentStart& a) {
+void SqliteDb::insert_attachment(const AttachmentStart& a) {
   require(a.id > 0, "insert_attachment: id must be positive");
   require(!a.session_id.empty() && !a.operator_name.empty() && !a.fingerprint.empty() &&
-              !a.mode.empty() && !a.started.empty(),
+              !a.mode.empty() && a.started != Time{},
           "insert_attachment: session, operator, fingerprint, mode and start are required");
   Statement(*this,
             "INSERT INTO attachments (id, session_id, operator, fingerprint, mode, source_addr, "
@@ -39,7 +39,7 @@ void Db::insert_attachment(const AttachmentStart& a) {
       .run();
 }
 
-void Db::end_attachment(std::int64_t id, const std::string& reason, const std::string& when) {
+void SqliteDb::end_attachment(std::int64_t id, const std::string& reason, Time when) {
   transaction([&] {
     Statement(*this, "UPDATE channels SET ended = ?1 WHERE attachment = ?2 AND ended IS NULL")
         .bind(1, when)
@@ -54,9 +54,9 @@ void Db::end_attachment(std::int64_t id, const std::string& reason, const std::s
   });
 }
 
-void Db::insert_channel(const ChannelStart& c) {
+void SqliteDb::insert_channel(const ChannelStart& c) {
   require(c.id > 0 && c.attachment > 0, "insert_channel: ids must be positive");
-  require(!c.kind.empty() && !c.started.empty(), "insert_channel: kind and start are required");
+  require(!c.kind.empty() && c.started != Time{}, "insert_channel: kind and start are required");
   Statement(*this,
             "INSERT INTO channels (id, attachment, kind, target, command, started) "
             "VALUES (?1, ?2, ?3, ?4, ?5, ?6)")
@@ -69,7 +69,7 @@ void Db::insert_channel(const ChannelStart& c) {
       .run();
 }
 
-void Db::end_channel(const ChannelEnd& c) {
+void SqliteDb::end_channel(const ChannelEnd& c) {
   Statement st(*this,
                "UPDATE channels SET exit_status = ?1, exit_signal = ?2, bytes_in = ?3, "
                "bytes_out = ?4, ended = ?5 WHERE id = ?6");
@@ -85,7 +85,7 @@ void Db::end_channel(const ChannelEnd& c) {
       .run();
 }
 
-std::pair<std::int64_t, std::int64_t> Db::max_audit_ids() {
+std::pair<std::int64_t, std::int64_t> SqliteDb::max_audit_ids() {
   Statement st(*this,
                "SELECT (SELECT COALESCE(MAX(id), 0) FROM attachments), "
                "(SELECT COALESCE(MAX(id), 0) FROM channels)");
@@ -93,7 +93,7 @@ std::pair<std::int64_t, std::int64_t> Db::max_audit_ids() {
   return {st.int64(0), st.int64(1)};
 }
 
-bool Db::revoke_device(const std::string& name, const std::string& by, const std::string& when) {
+bool SqliteDb::revoke_device(const std::string& name, const std::string& by, Time when) {
   bool found = false;
   transaction([&] {
     std::string fingerprint;
@@ -105,7 +105,7 @@ bool Db::revoke_device(const std::string& name, const std::string& by, const std
     }
     found = true;
     Statement(*this, "UPDATE devices SET status = 'revoked' WHERE name = ?1").bind(1, name).run();
-    add_event("device.revoked", "admin:" + by,
+    add_event(events::kDeviceRevoked, "admin:" + by,
               {{"device", name}, {"fingerprint", fingerprint}, {"by", by}}, when);
   });
   return found;

@@ -1,4 +1,4 @@
-// Db: opening the file, connection settings, transactions, small pragmas.
+// SqliteDb: opening the file, connection settings, transactions, small pragmas.
 #include <fcntl.h>
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
@@ -12,7 +12,6 @@
 
 #include "relay/store/migrations.hpp"
 #include "relay/store/sql.hpp"
-#include "relay/store/store.hpp"
 
 namespace sb::store {
 
@@ -69,6 +68,10 @@ std::string describe_open_failure(const std::filesystem::path& file, const Sqlit
 }  // namespace
 
 std::unique_ptr<Db> Db::open(const std::filesystem::path& file, bool create) {
+  return SqliteDb::open(file, create);
+}
+
+std::unique_ptr<SqliteDb> SqliteDb::open(const std::filesystem::path& file, bool create) {
   std::error_code ec;
   const bool exists = std::filesystem::exists(file, ec);
   if (ec) throw std::runtime_error("cannot access " + file.string() + ": " + ec.message());
@@ -90,7 +93,7 @@ std::unique_ptr<Db> Db::open(const std::filesystem::path& file, bool create) {
     sqlite3_close(handle);
     throw std::runtime_error("cannot open database " + file.string() + ": " + msg);
   }
-  std::unique_ptr<Db> db(new Db(handle));
+  std::unique_ptr<SqliteDb> db(new SqliteDb(handle));
   db->file_ = file;
 
   try {
@@ -125,7 +128,7 @@ std::unique_ptr<Db> Db::open(const std::filesystem::path& file, bool create) {
   return db;
 }
 
-Db::~Db() {
+SqliteDb::~SqliteDb() {
   for (auto& [sql, entry] : statements_) sqlite3_finalize(entry.stmt);
   statements_.clear();
   if (sqlite3_close(db_) != SQLITE_OK) {
@@ -134,7 +137,7 @@ Db::~Db() {
   }
 }
 
-void Db::migrate() {
+void SqliteDb::migrate() {
   try {
     detail::apply_migrations(db_, detail::schema_migrations());
   } catch (const SqliteError&) {
@@ -144,7 +147,7 @@ void Db::migrate() {
   }
 }
 
-int Db::schema_version() {
+int SqliteDb::schema_version() {
   return detail::user_version(db_);
 }
 
@@ -152,12 +155,24 @@ int Db::latest_schema_version() {
   return detail::schema_migrations().back().version;
 }
 
-std::int64_t Db::data_version() {
+std::int64_t SqliteDb::data_version() {
   Statement st(*this, "PRAGMA data_version");
   return st.step() ? st.int64(0) : 0;
 }
 
-void Db::exec(const char* sql) {
+bool SqliteDb::keys_changed() {
+  const std::int64_t version = data_version();
+  if (version == keys_version_seen_ && !keys_dirty_) return false;
+  keys_version_seen_ = version;
+  keys_dirty_ = false;
+  return true;
+}
+
+bool SqliteDb::transaction_lost() {
+  return tx_depth_ > 0 && sqlite3_get_autocommit(db_) != 0;
+}
+
+void SqliteDb::exec(const char* sql) {
   char* err = nullptr;
   const int rc = sqlite3_exec(db_, sql, nullptr, nullptr, &err);
   if (rc != SQLITE_OK) {
@@ -167,7 +182,7 @@ void Db::exec(const char* sql) {
   }
 }
 
-void Db::transaction(const std::function<void()>& fn) {
+void SqliteDb::transaction(const std::function<void()>& fn) {
   // The control statements are cached like any other: the Store runs one SAVEPOINT per job.
   if (tx_depth_ == 0) {
     Statement(*this, "BEGIN IMMEDIATE").run();

@@ -22,17 +22,17 @@ DeviceRow read_device(const Statement& st) {
   row.name = st.text(0);
   row.fingerprint = st.text(1);
   row.key = st.text(2);
-  row.enrolled = st.text(3);
+  row.enrolled = st.time(3);
   row.status = st.text(4);
-  row.last_seen = st.text(5);
+  row.last_seen = st.opt_time(5);
   row.info = st.json(6);
   return row;
 }
 
 }  // namespace
 
-void Db::device_seen(const std::string& name, const std::string& status, const nlohmann::json& info,
-                     const std::string& when) {
+void SqliteDb::device_seen(const std::string& name, const std::string& status,
+                           const nlohmann::json& info, Time when) {
   if (status != "online" && status != "offline" && status != "revoked") {
     throw std::invalid_argument("device_seen: unknown status '" + status + "'");
   }
@@ -53,21 +53,21 @@ void Db::device_seen(const std::string& name, const std::string& status, const n
   if (changed == 0) spdlog::debug("store: device_seen for unknown device '{}'", name);
 }
 
-std::vector<DeviceRow> Db::list_devices() {
+std::vector<DeviceRow> SqliteDb::list_devices() {
   Statement st(*this, std::string("SELECT ") + kDeviceColumns + " FROM devices ORDER BY name");
   std::vector<DeviceRow> rows;
   while (st.step()) rows.push_back(read_device(st));
   return rows;
 }
 
-std::optional<DeviceRow> Db::find_device(const std::string& name) {
+std::optional<DeviceRow> SqliteDb::find_device(const std::string& name) {
   Statement st(*this, std::string("SELECT ") + kDeviceColumns + " FROM devices WHERE name = ?1");
   st.bind(1, name);
   if (!st.step()) return std::nullopt;
   return read_device(st);
 }
 
-KeySnapshot Db::load_key_snapshot() {
+KeySnapshot SqliteDb::load_key_snapshot() {
   KeySnapshot snap;
   Statement st(*this, "SELECT fingerprint, name, status FROM devices");
   while (st.step()) {

@@ -24,14 +24,14 @@ std::string column_value(const nlohmann::json& detail, const char* key) {
 
 }  // namespace
 
-void Db::add_event(const std::string& kind, const std::string& actor, const nlohmann::json& detail,
-                   const std::string& when) {
+void SqliteDb::add_event(const EventKind& kind, const std::string& actor,
+                         const nlohmann::json& detail, Time when) {
   // One statement: atomic on its own, so no transaction of its own (cheap inside a batch).
   Statement(*this,
             "INSERT INTO events (time, kind, actor, detail_json, session_id, device, operator) "
             "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")
       .bind(1, when)
-      .bind(2, kind)
+      .bind(2, kind.name)
       .bind_opt(3, actor)
       .bind_json(4, detail)
       .bind_opt(5, column_value(detail, "session"))
@@ -40,7 +40,7 @@ void Db::add_event(const std::string& kind, const std::string& actor, const nloh
       .run();
 }
 
-std::vector<nlohmann::json> Db::list_events(const std::string& kind_prefix, int limit) {
+std::vector<nlohmann::json> SqliteDb::list_events(const std::string& kind_prefix, int limit) {
   // A prefix match as a range [prefix, prefix with its last byte incremented), which the index
   // on kind can serve and which needs no LIKE escaping.
   std::string upper = kind_prefix;

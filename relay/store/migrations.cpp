@@ -106,8 +106,8 @@ CREATE INDEX events_kind ON events(kind);
 )sql";
 
 // Version 2: the audit. Events carry the session, device and operator they concern in indexed
-// columns (copied from detail_json by Db::add_event, backfilled here), so `relay audit` filters
-// without parsing JSON; attachments are found by operator; recordings by session.
+// columns (copied from detail_json by SqliteDb::add_event, backfilled here), so `relay audit`
+// filters without parsing JSON; attachments are found by operator; recordings by session.
 constexpr const char* kSchemaV2 = R"sql(
 ALTER TABLE events ADD COLUMN session_id TEXT;
 ALTER TABLE events ADD COLUMN device TEXT;

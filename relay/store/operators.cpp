@@ -11,8 +11,8 @@ namespace sb::store {
 
 using detail::Statement;
 
-void Db::add_operator(const std::string& name, const std::string& key_line,
-                      const std::string& fingerprint, const std::string& when) {
+void SqliteDb::add_operator(const std::string& name, const std::string& key_line,
+                            const std::string& fingerprint, Time when) {
   transaction([&] {
     Statement by_name(*this, "SELECT 1 FROM operators WHERE name = ?1");
     by_name.bind(1, name);
@@ -28,28 +28,28 @@ void Db::add_operator(const std::string& name, const std::string& key_line,
         .bind(3, fingerprint)
         .bind(4, when)
         .run();
-    add_event("operator.added", name, {{"operator", name}, {"fingerprint", fingerprint}}, when);
+    add_event(events::kOperatorAdded, name, {{"operator", name}, {"fingerprint", fingerprint}},
+              when);
   });
 }
 
-bool Db::remove_operator(const std::string& name, const std::string& when) {
+bool SqliteDb::remove_operator(const std::string& name, Time when) {
   bool removed = false;
   transaction([&] {
     removed = Statement(*this, "DELETE FROM operators WHERE name = ?1").bind(1, name).run() > 0;
-    if (removed) add_event("operator.removed", name, {{"operator", name}}, when);
+    if (removed) add_event(events::kOperatorRemoved, name, {{"operator", name}}, when);
   });
   return removed;
 }
 
-std::vector<OperatorRow> Db::list_operators() {
+std::vector<OperatorRow> SqliteDb::list_operators() {
   std::vector<OperatorRow> rows;
   Statement st(*this, "SELECT name, key, fingerprint, added FROM operators ORDER BY name");
-  while (st.step()) rows.push_back({st.text(0), st.text(1), st.text(2), st.text(3)});
+  while (st.step()) rows.push_back({st.text(0), st.text(1), st.text(2), st.time(3)});
   return rows;
 }
 
-void Db::add_grant(const std::string& operator_name, const std::string& device,
-                   const std::string& when) {
+void SqliteDb::add_grant(const std::string& operator_name, const std::string& device, Time when) {
   transaction([&] {
     Statement op(*this, "SELECT 1 FROM operators WHERE name = ?1");
     op.bind(1, operator_name);
@@ -64,13 +64,13 @@ void Db::add_grant(const std::string& operator_name, const std::string& device,
         .bind(2, device)
         .bind(3, when)
         .run();
-    add_event("grant.added", operator_name, {{"operator", operator_name}, {"device", device}},
+    add_event(events::kGrantAdded, operator_name, {{"operator", operator_name}, {"device", device}},
               when);
   });
 }
 
-bool Db::remove_grant(const std::string& operator_name, const std::string& device,
-                      const std::string& when) {
+bool SqliteDb::remove_grant(const std::string& operator_name, const std::string& device,
+                            Time when) {
   bool removed = false;
   transaction([&] {
     removed = Statement(*this, "DELETE FROM grants WHERE operator = ?1 AND device = ?2")
@@ -78,20 +78,20 @@ bool Db::remove_grant(const std::string& operator_name, const std::string& devic
                   .bind(2, device)
                   .run() > 0;
     if (removed)
-      add_event("grant.removed", operator_name, {{"operator", operator_name}, {"device", device}},
-                when);
+      add_event(events::kGrantRemoved, operator_name,
+                {{"operator", operator_name}, {"device", device}}, when);
   });
   return removed;
 }
 
-std::vector<GrantRow> Db::list_grants() {
+std::vector<GrantRow> SqliteDb::list_grants() {
   std::vector<GrantRow> rows;
   Statement st(*this, "SELECT operator, device, added FROM grants ORDER BY operator, device");
-  while (st.step()) rows.push_back({st.text(0), st.text(1), st.text(2)});
+  while (st.step()) rows.push_back({st.text(0), st.text(1), st.time(2)});
   return rows;
 }
 
-void Db::load_operator_snapshot(KeySnapshot& snapshot) {
+void SqliteDb::load_operator_snapshot(KeySnapshot& snapshot) {
   Statement ops(*this, "SELECT fingerprint, name FROM operators");
   while (ops.step()) snapshot.operator_by_fingerprint.emplace(ops.text(0), ops.text(1));
   Statement grants(*this, "SELECT operator, device FROM grants");

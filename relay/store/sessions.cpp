@@ -18,8 +18,8 @@ namespace {
 
 // Ends the open channels and attachments of one session (or of every session when
 // session_id is null).
-void end_attachments(Db& db, const std::string* session_id, const std::string& reason,
-                     const std::string& when) {
+void end_attachments(SqliteDb& db, const std::string* session_id, const std::string& reason,
+                     Time when) {
   if (session_id != nullptr) {
     Statement(db,
               "UPDATE channels SET ended = ?1 WHERE ended IS NULL AND attachment IN "
@@ -49,11 +49,11 @@ void end_attachments(Db& db, const std::string* session_id, const std::string& r
 
 }  // namespace
 
-void Db::insert_session(const SessionStart& s) {
+void SqliteDb::insert_session(const SessionStart& s) {
   require(!s.id.empty(), "insert_session: empty session id");
   require(!s.fingerprint.empty(), "insert_session: empty fingerprint");
   require(!s.kind.empty(), "insert_session: empty kind");
-  require(!s.started.empty(), "insert_session: empty start time");
+  require(s.started != Time{}, "insert_session: no start time");
   transaction([&] {
     Statement(*this,
               "INSERT INTO sessions (id, device, fingerprint, kind, source_addr, started, "
@@ -84,13 +84,13 @@ void Db::insert_session(const SessionStart& s) {
           .run();
     }
     add_event(
-        "session.issued", s.fingerprint,
+        events::kSessionIssued, s.fingerprint,
         {{"session", s.id}, {"device", s.device}, {"kind", s.kind}, {"source_addr", s.source_addr}},
         s.started);
   });
 }
 
-void Db::end_session(const std::string& id, const std::string& reason, const std::string& when) {
+void SqliteDb::end_session(const std::string& id, const std::string& reason, Time when) {
   transaction([&] {
     std::string started, device, fingerprint;
     {
@@ -128,15 +128,16 @@ void Db::end_session(const std::string& id, const std::string& reason, const std
           .bind(2, device)
           .run();
     }
-    add_event("session.ended", fingerprint,
+    add_event(events::kSessionEnded, fingerprint,
               {{"session", id}, {"device", device}, {"reason", reason}}, when);
     if (!purged.empty()) {
-      add_event("keys.purged", fingerprint, {{"session", id}, {"fingerprints", purged}}, when);
+      add_event(events::kKeysPurged, fingerprint, {{"session", id}, {"fingerprints", purged}},
+                when);
     }
   });
 }
 
-int Db::purge_stale(const std::string& reason, const std::string& when) {
+int SqliteDb::purge_stale(const std::string& reason, Time when) {
   int sessions_ended = 0;
   int keys_purged = 0;
   transaction([&] {
@@ -151,14 +152,14 @@ int Db::purge_stale(const std::string& reason, const std::string& when) {
     // last_seen is left alone: the relay did not see these devices at `when`.
     Statement(*this, "UPDATE devices SET status = 'offline' WHERE status = 'online'").run();
     add_event(
-        "janitor.purge", "",
+        events::kJanitorPurge, "",
         {{"sessions_ended", sessions_ended}, {"keys_purged", keys_purged}, {"reason", reason}},
         when);
   });
   return sessions_ended;
 }
 
-int Db::purge_orphan_tunnel_keys(const std::string& when) {
+int SqliteDb::purge_orphan_tunnel_keys(Time when) {
   int removed = 0;
   transaction([&] {
     json purged = json::array();
@@ -175,14 +176,14 @@ int Db::purge_orphan_tunnel_keys(const std::string& when) {
     }
     removed = static_cast<int>(purged.size());
     if (removed > 0) {
-      add_event("keys.purged", "",
+      add_event(events::kKeysPurged, "",
                 {{"reason", "orphan"}, {"sessions", sessions}, {"fingerprints", purged}}, when);
     }
   });
   return removed;
 }
 
-std::vector<SessionRow> Db::list_sessions(bool active_only) {
+std::vector<SessionRow> SqliteDb::list_sessions(bool active_only) {
   const std::string sql = std::string("SELECT ") + kSessionColumns + " FROM sessions" +
                           (active_only ? " WHERE ended IS NULL" : "") +
                           " ORDER BY started DESC, rowid DESC";
@@ -192,7 +193,7 @@ std::vector<SessionRow> Db::list_sessions(bool active_only) {
   return rows;
 }
 
-std::optional<SessionRow> Db::find_session(const std::string& id) {
+std::optional<SessionRow> SqliteDb::find_session(const std::string& id) {
   Statement st(*this, std::string("SELECT ") + kSessionColumns +
                           " FROM sessions WHERE id = ?1 "
                           "ORDER BY (ended IS NULL) DESC, started DESC LIMIT 1");
@@ -201,13 +202,13 @@ std::optional<SessionRow> Db::find_session(const std::string& id) {
   return read_session(st);
 }
 
-std::vector<TunnelKeyRow> Db::list_tunnel_keys() {
+std::vector<TunnelKeyRow> SqliteDb::list_tunnel_keys() {
   Statement st(*this,
                "SELECT fingerprint, device, session_id, since FROM tunnel_keys "
                "ORDER BY since, rowid");
   std::vector<TunnelKeyRow> rows;
   while (st.step()) {
-    rows.push_back({st.text(0), st.text(1), st.text(2), st.text(3)});
+    rows.push_back({st.text(0), st.text(1), st.text(2), st.time(3)});
   }
   return rows;
 }
@@ -221,8 +222,8 @@ SessionRow read_session(const Statement& st) {
   row.fingerprint = st.text(2);
   row.kind = st.text(3);
   row.source_addr = st.text(4);
-  row.started = st.text(5);
-  row.ended = st.text(6);
+  row.started = st.time(5);
+  row.ended = st.opt_time(6);
   row.end_reason = st.text(7);
   row.info = st.json(8);
   return row;

@@ -30,9 +30,9 @@ sqlite3_stmt* prepare(sqlite3* db, std::string_view sql) {
 }
 }  // namespace
 
-Statement::Statement(Db& db, std::string_view sql) : db_(db.db_) {
+Statement::Statement(SqliteDb& db, std::string_view sql) : db_(db.db_) {
   auto [it, inserted] = db.statements_.try_emplace(std::string(sql));
-  Db::CachedStatement& entry = it->second;
+  SqliteDb::CachedStatement& entry = it->second;
   if (entry.in_use) {
     stmt_ = prepare(db_, sql);
     return;
@@ -90,6 +90,14 @@ Statement& Statement::bind_json(int index, const nlohmann::json& value) {
   return bind(index, dump_json(value));
 }
 
+Statement& Statement::bind(int index, Time t) {
+  return bind(index, iso8601_utc(t));
+}
+
+Statement& Statement::bind_opt(int index, const std::optional<Time>& t) {
+  return t ? bind(index, *t) : bind_null(index);
+}
+
 bool Statement::step() {
   const int rc = sqlite3_step(stmt_);
   if (rc == SQLITE_ROW) return true;
@@ -123,6 +131,11 @@ nlohmann::json Statement::json(int column) const {
   auto value = nlohmann::json::parse(text(column), nullptr, /*allow_exceptions=*/false);
   if (value.is_discarded()) return nlohmann::json::object();
   return value;
+}
+
+std::optional<Time> Statement::opt_time(int column) const {
+  if (is_null(column)) return std::nullopt;
+  return parse_time(text(column));
 }
 
 std::string dump_json(const nlohmann::json& value) {

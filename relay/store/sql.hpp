@@ -5,11 +5,13 @@
 
 #include <cstdint>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
 
-#include "relay/store/store.hpp"
+#include "common/time.hpp"
+#include "relay/store/sqlite_db.hpp"
 
 namespace sb::store::detail {
 
@@ -27,12 +29,12 @@ class SqliteError : public std::runtime_error {
 // Throws SqliteError built from the connection's last error.
 [[noreturn]] void throw_sqlite(sqlite3* db, int rc, std::string_view context);
 
-// One prepared statement. Statements built with a Db are cached on that connection (prepared
+// One prepared statement. Statements built with a SqliteDb are cached on that connection (prepared
 // once, reset and unbound when this object dies); if the cached one is already in use (a
 // nested call), a private statement is prepared and finalized instead.
 class Statement {
  public:
-  Statement(Db& db, std::string_view sql);
+  Statement(SqliteDb& db, std::string_view sql);
   Statement(sqlite3* db, std::string_view sql);  // never cached
   ~Statement();
   Statement(const Statement&) = delete;
@@ -50,6 +52,10 @@ class Statement {
   // Binds NULL for an empty string (optional TEXT columns).
   Statement& bind_opt(int index, std::string_view text);
   Statement& bind_json(int index, const nlohmann::json& value);
+  // Times are stored as ISO-8601 UTC text (iso8601_utc), which sorts as the times do.
+  Statement& bind(int index, Time t);
+  // Binds NULL for nullopt.
+  Statement& bind_opt(int index, const std::optional<Time>& t);
 
   // True when a row is available, false when done; throws SqliteError otherwise.
   bool step();
@@ -62,11 +68,14 @@ class Statement {
   bool is_null(int column) const;
   // Parses a JSON column; a NULL or unparsable value reads as an empty object.
   nlohmann::json json(int column) const;
+  // A time column; NULL or unparsable text reads as nullopt (time()) or the epoch (time()).
+  std::optional<Time> opt_time(int column) const;
+  Time time(int column) const { return opt_time(column).value_or(Time{}); }
 
  private:
   sqlite3* db_;
   sqlite3_stmt* stmt_ = nullptr;
-  Db::CachedStatement* cached_ = nullptr;  // null when this object owns stmt_
+  SqliteDb::CachedStatement* cached_ = nullptr;  // null when this object owns stmt_
 };
 
 // The columns of a SessionRow, in the order read_session() reads them.

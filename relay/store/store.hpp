@@ -1,9 +1,9 @@
-// The relay's store: the only code that touches SQLite. `Db` is one synchronous connection (used
-// by the admin CLI and by the writer thread); `Store` owns the writer thread and its queue, so
-// reactor threads never wait for the disk.
+// The relay's store: what its callers need (rows, operations named for what they do), with no
+// SQL in sight. `Db` is one synchronous connection (used by the admin CLI and by the writer
+// thread); `Store` owns the writer thread and its queue, so reactor threads never wait for the
+// disk. The one backend today is SQLite (relay/store/sqlite_db.hpp, private to this folder): a
+// second one (PostgreSQL) would implement Db without changing the callers.
 #pragma once
-#include <sqlite3.h>
-
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -21,15 +21,18 @@
 #include <unordered_map>
 #include <vector>
 
+#include "common/time.hpp"
+#include "relay/store/audit_events.hpp"
+
 namespace sb::store {
 
 struct DeviceRow {
   std::string name;
   std::string fingerprint;
   std::string key;  // "ssh-ed25519 AAAA..."
-  std::string enrolled;
+  Time enrolled;
   std::string status;  // "online" | "offline" | "revoked"
-  std::string last_seen;
+  std::optional<Time> last_seen;
   nlohmann::json info;  // hostname, os, kernel, arch, agent_version, address
 };
 
@@ -39,8 +42,8 @@ struct SessionRow {
   std::string fingerprint;  // the tunnel key
   std::string kind;         // "adhoc" | "enrolled"
   std::string source_addr;
-  std::string started;
-  std::string ended;  // "" while live
+  Time started;
+  std::optional<Time> ended;  // nullopt while live
   std::string end_reason;
   nlohmann::json info;
 };
@@ -49,7 +52,7 @@ struct TunnelKeyRow {
   std::string fingerprint;
   std::string device;
   std::string session_id;
-  std::string since;
+  Time since;
 };
 
 struct SessionStart {
@@ -59,7 +62,7 @@ struct SessionStart {
   std::string key;  // openssh line of the tunnel key
   std::string kind;
   std::string source_addr;
-  std::string started;
+  Time started;
   nlohmann::json info;
 };
 
@@ -67,20 +70,20 @@ struct OperatorRow {
   std::string name;
   std::string key;  // "ssh-ed25519 AAAA... comment"
   std::string fingerprint;
-  std::string added;
+  Time added;
 };
 
 struct GrantRow {
   std::string operator_name;
   std::string device;
-  std::string added;
+  Time added;
 };
 
 struct EnrollmentRow {
   std::string name;
-  std::string created;
-  std::string expires;
-  std::string used;  // "" while unused
+  Time created;
+  Time expires;
+  std::optional<Time> used;  // nullopt while unused
 };
 
 enum class RedeemStatus { kOk, kUnknownToken, kExpired, kAlreadyUsed, kNameTaken };
@@ -127,7 +130,7 @@ struct AttachmentStart {
   std::string fingerprint;
   std::string mode;  // "shared" | "observer" | "own" | "query"
   std::string source_addr;
-  std::string started;
+  Time started;
 };
 
 struct ChannelStart {
@@ -136,7 +139,7 @@ struct ChannelStart {
   std::string kind;     // shell | exec | subsystem | screen | sshd | proxy | service
   std::string target;   // host:port of forwards, "shared" / "own" for shells
   std::string command;  // exec command text or subsystem name
-  std::string started;
+  Time started;
 };
 
 struct ChannelEnd {
@@ -145,20 +148,20 @@ struct ChannelEnd {
   std::string exit_signal;      // "" if none
   std::uint64_t bytes_in = 0;   // operator -> device
   std::uint64_t bytes_out = 0;  // device -> operator
-  std::string ended;
+  Time ended;
 };
 
 // --- Audit reads and retention (relay/store/audit_queries.cpp) ---
 
-// What `relay audit` asks for. Empty strings and an empty kinds list mean "any". Times are the
-// store's ISO-8601 UTC strings: since is inclusive (time >= since), until exclusive
-// (time < until). Each kind is a prefix: "consent" matches consent.asked and consent.answered.
+// What `relay audit` asks for. Empty strings, absent times and an empty kinds list mean "any":
+// since is inclusive (time >= since), until exclusive (time < until). Each kind is a prefix:
+// "consent" matches consent.asked and consent.answered.
 struct AuditFilter {
   std::string device;
   std::string operator_name;
   std::string session;
-  std::string since;
-  std::string until;
+  std::optional<Time> since;
+  std::optional<Time> until;
   std::vector<std::string> kinds;
   int limit = 50;             // rows per page, 1..kMaxAuditLimit
   int page = 1;               // 1-based
@@ -170,7 +173,7 @@ inline constexpr int kMaxStoryEvents = 5000;
 
 struct AuditRow {
   std::int64_t id = 0;
-  std::string time;
+  Time time;
   std::string kind;
   std::string actor;
   std::string session;  // "" when the event concerns no session
@@ -197,8 +200,8 @@ struct ChannelRow {
   std::string exit_signal;
   std::int64_t bytes_in = 0;   // operator -> device
   std::int64_t bytes_out = 0;  // device -> operator
-  std::string started;
-  std::string ended;
+  Time started;
+  std::optional<Time> ended;
 };
 
 struct AttachmentRow {
@@ -208,8 +211,8 @@ struct AttachmentRow {
   std::string fingerprint;
   std::string mode;
   std::string source_addr;
-  std::string started;
-  std::string ended;
+  Time started;
+  std::optional<Time> ended;
   std::string end_reason;
   std::vector<ChannelRow> channels;
 };
@@ -218,7 +221,7 @@ struct RecordingRef {
   std::string path;  // relative to the data dir
   std::string kind;  // shared | own
   std::string operator_name;
-  std::string started;
+  Time started;
 };
 
 // One session from issue to end. A session ID may be issued again after its session ended:
@@ -261,7 +264,7 @@ struct PruneResult {
 struct PruneCursor {
   enum class Stage { kChannels, kAttachments, kSessions, kEvents, kDone };
   Stage stage = Stage::kChannels;
-  std::string event_time;  // the last event looked at ("" before the first)
+  std::optional<Time> event_time;  // the last event looked at (nullopt before the first)
   std::int64_t event_id = 0;
   bool done() const { return stage == Stage::kDone; }
 };
@@ -269,139 +272,132 @@ struct PruneCursor {
 // milliseconds, not the whole prune.
 inline constexpr int kPruneBatchRows = 5000;
 
-// When one session with some ID started and ended ("" while live).
+// When one session with some ID started and ended (nullopt while live).
 struct SessionSpan {
-  std::string started;
-  std::string ended;
+  Time started;
+  std::optional<Time> ended;
 };
-
-namespace detail {
-class Statement;  // relay/store/sql.hpp
-}
 
 class Db {
  public:
   // Opens (creating when create=true) the database file, sets WAL, busy_timeout and foreign
   // keys, and applies pending migrations. Throws std::runtime_error with a clear message.
   // A new file is created with mode 0600; its directory must already exist.
+  // (Today the one backend is SQLite.)
   static std::unique_ptr<Db> open(const std::filesystem::path& file, bool create);
-  ~Db();
+  virtual ~Db() = default;
   Db(const Db&) = delete;
   Db& operator=(const Db&) = delete;
 
-  int schema_version();
+  virtual int schema_version() = 0;
   static int latest_schema_version();
 
-  // Runs fn inside BEGIN IMMEDIATE ... COMMIT (ROLLBACK and rethrow on exception). Nested calls
-  // use a SAVEPOINT, so an inner failure undoes only the inner work.
-  void transaction(const std::function<void()>& fn);
+  // Runs fn as one transaction: all of it is committed, or nothing (rethrows fn's exception).
+  // Nested calls are nested transactions, so an inner failure undoes only the inner work.
+  virtual void transaction(const std::function<void()>& fn) = 0;
 
   // --- writes (each is one transaction unless called inside transaction()) ---
-  void insert_session(const SessionStart& s);
+  virtual void insert_session(const SessionStart& s) = 0;
   // Ends a live session: sessions.ended/end_reason, its tunnel_keys deleted, its open
   // attachments ended, devices.status offline (if enrolled), one "session.ended" event.
   // No-op if already ended.
-  void end_session(const std::string& id, const std::string& reason, const std::string& when);
+  virtual void end_session(const std::string& id, const std::string& reason, Time when) = 0;
   // At relay start: ends every session left open by a crash, deletes every tunnel key, marks
   // devices offline, one "janitor.purge" event. Returns how many sessions it ended.
-  int purge_stale(const std::string& reason, const std::string& when);
+  virtual int purge_stale(const std::string& reason, Time when) = 0;
   // Deletes tunnel keys whose session has ended (the janitor's sweep). Returns rows removed.
-  int purge_orphan_tunnel_keys(const std::string& when);
-  void add_event(const std::string& kind, const std::string& actor, const nlohmann::json& detail,
-                 const std::string& when);
+  virtual int purge_orphan_tunnel_keys(Time when) = 0;
+  virtual void add_event(const EventKind& kind, const std::string& actor,
+                         const nlohmann::json& detail, Time when) = 0;
   // Stores the token's hash; throws if the name is already enrolled (and not revoked).
-  void create_enrollment(const std::string& name, const std::string& token_hash,
-                         const std::string& created, const std::string& expires);
+  virtual void create_enrollment(const std::string& name, const std::string& token_hash,
+                                 Time created, Time expires) = 0;
   // Atomically checks and consumes the token, creating the device row with the key. Refusals
   // are returned (and recorded as an "enroll.refused" event); throws std::runtime_error only if
   // the key is already registered to another device.
-  RedeemResult redeem_enrollment(const std::string& token_hash, const std::string& fingerprint,
-                                 const std::string& key_line, const std::string& when);
-  void device_seen(const std::string& name, const std::string& status, const nlohmann::json& info,
-                   const std::string& when);
+  virtual RedeemResult redeem_enrollment(const std::string& token_hash,
+                                         const std::string& fingerprint,
+                                         const std::string& key_line, Time when) = 0;
+  virtual void device_seen(const std::string& name, const std::string& status,
+                           const nlohmann::json& info, Time when) = 0;
 
   // Operators and grants (relay/store/operators.cpp). Throw std::runtime_error with a clear
   // message on duplicates; the remove functions return false if there was nothing to remove.
-  void add_operator(const std::string& name, const std::string& key_line,
-                    const std::string& fingerprint, const std::string& when);
-  bool remove_operator(const std::string& name, const std::string& when);
-  std::vector<OperatorRow> list_operators();
-  void add_grant(const std::string& operator_name, const std::string& device,
-                 const std::string& when);
-  bool remove_grant(const std::string& operator_name, const std::string& device,
-                    const std::string& when);
-  std::vector<GrantRow> list_grants();
+  virtual void add_operator(const std::string& name, const std::string& key_line,
+                            const std::string& fingerprint, Time when) = 0;
+  virtual bool remove_operator(const std::string& name, Time when) = 0;
+  virtual std::vector<OperatorRow> list_operators() = 0;
+  virtual void add_grant(const std::string& operator_name, const std::string& device,
+                         Time when) = 0;
+  virtual bool remove_grant(const std::string& operator_name, const std::string& device,
+                            Time when) = 0;
+  virtual std::vector<GrantRow> list_grants() = 0;
   // Fills the operator and grant parts of a snapshot.
-  void load_operator_snapshot(KeySnapshot& snapshot);
+  virtual void load_operator_snapshot(KeySnapshot& snapshot) = 0;
 
   // --- audit rows from the live path (relay/store/audit_writes.cpp) ---
-  void insert_attachment(const AttachmentStart& a);
+  virtual void insert_attachment(const AttachmentStart& a) = 0;
   // Ends an open attachment and its open channels; no-op if already ended.
-  void end_attachment(std::int64_t id, const std::string& reason, const std::string& when);
-  void insert_channel(const ChannelStart& c);
+  virtual void end_attachment(std::int64_t id, const std::string& reason, Time when) = 0;
+  virtual void insert_channel(const ChannelStart& c) = 0;
   // Sets the channel's outcome and byte counts (also after end_session already closed it).
-  void end_channel(const ChannelEnd& c);
+  virtual void end_channel(const ChannelEnd& c) = 0;
   // The largest attachment and channel IDs stored (0 when none): where the allocators start.
-  std::pair<std::int64_t, std::int64_t> max_audit_ids();
+  virtual std::pair<std::int64_t, std::int64_t> max_audit_ids() = 0;
   // Marks an enrolled device revoked (its key refused from then on) with a "device.revoked"
   // event; false if no such device. Revoking twice is not an error.
-  bool revoke_device(const std::string& name, const std::string& by, const std::string& when);
+  virtual bool revoke_device(const std::string& name, const std::string& by, Time when) = 0;
   // Every attachment of a session (channels nested) and every channel of an attachment, oldest
   // first (relay/store/audit_queries.cpp).
-  std::vector<AttachmentRow> attachment_rows(const std::string& session_id);
-  std::vector<ChannelRow> channel_rows(std::int64_t attachment);
+  virtual std::vector<AttachmentRow> attachment_rows(const std::string& session_id) = 0;
+  virtual std::vector<ChannelRow> channel_rows(std::int64_t attachment) = 0;
   // --- end of the audit-live block ---
 
   // --- reads ---
-  std::vector<DeviceRow> list_devices();
-  std::optional<DeviceRow> find_device(const std::string& name);
-  std::vector<SessionRow> list_sessions(bool active_only);
-  std::optional<SessionRow> find_session(const std::string& id);
-  std::vector<TunnelKeyRow> list_tunnel_keys();
-  std::vector<EnrollmentRow> list_enrollments();
-  std::vector<nlohmann::json> list_events(const std::string& kind_prefix, int limit);
-  KeySnapshot load_key_snapshot();
+  virtual std::vector<DeviceRow> list_devices() = 0;
+  virtual std::optional<DeviceRow> find_device(const std::string& name) = 0;
+  virtual std::vector<SessionRow> list_sessions(bool active_only) = 0;
+  virtual std::optional<SessionRow> find_session(const std::string& id) = 0;
+  virtual std::vector<TunnelKeyRow> list_tunnel_keys() = 0;
+  virtual std::vector<EnrollmentRow> list_enrollments() = 0;
+  virtual std::vector<nlohmann::json> list_events(const std::string& kind_prefix, int limit) = 0;
+  virtual KeySnapshot load_key_snapshot() = 0;
 
   // --- audit reads and retention (relay/store/audit_queries.cpp) ---
   // Throws std::invalid_argument for a limit or page out of range or too many kinds.
-  AuditPage query_audit(const AuditFilter& filter);
+  virtual AuditPage query_audit(const AuditFilter& filter) = 0;
   // Every session with this ID, newest first (only the newest unless all), with its story.
-  std::vector<SessionStory> session_stories(const std::string& id, bool all);
+  virtual std::vector<SessionStory> session_stories(const std::string& id, bool all) = 0;
   // nullopt for a device never enrolled.
-  std::optional<DeviceStory> device_story(const std::string& name, int recent_sessions);
+  virtual std::optional<DeviceStory> device_story(const std::string& name, int recent_sessions) = 0;
   // Deletes events older than cutoff and sessions that ended before it, with their attachments
   // and channels; never a row of a live session. Records one "audit.pruned" event (at when) if
   // it deleted anything. Runs prune_audit_batch until done, each batch in its own transaction
   // when called outside one (the relay runs the batches as separate store jobs instead).
-  PruneResult prune_audit(const std::string& cutoff, const std::string& when);
+  virtual PruneResult prune_audit(Time cutoff, Time when) = 0;
   // One batch of that prune: deletes at most max_rows rows, continuing from cursor (which it
   // advances; cursor.done() once nothing older than cutoff is left to delete).
-  PruneResult prune_audit_batch(const std::string& cutoff, PruneCursor& cursor,
-                                int max_rows = kPruneBatchRows);
+  virtual PruneResult prune_audit_batch(Time cutoff, PruneCursor& cursor,
+                                        int max_rows = kPruneBatchRows) = 0;
   // The "audit.pruned" event of a whole prune: the row counts plus extra (recordings).
-  void record_prune(const std::string& cutoff, const PruneResult& total,
-                    const nlohmann::json& extra, const std::string& when);
+  virtual void record_prune(Time cutoff, const PruneResult& total, const nlohmann::json& extra,
+                            Time when) = 0;
   // Every session that had this ID, oldest first: whom a recording in recordings/ID/ belongs to.
-  std::vector<SessionSpan> session_spans(const std::string& id);
+  virtual std::vector<SessionSpan> session_spans(const std::string& id) = 0;
 
-  // PRAGMA data_version: changes when another connection commits.
-  std::int64_t data_version();
+  // A number that changes when another connection commits (not this one's own commits).
+  virtual std::int64_t data_version() = 0;
 
- private:
-  friend class detail::Statement;
-  friend class Store;
-  struct CachedStatement {
-    sqlite3_stmt* stmt = nullptr;
-    bool in_use = false;
-  };
-  explicit Db(sqlite3* handle) : db_(handle) {}
-  void migrate();
-  void exec(const char* sql);  // no parameters, no result rows
-  sqlite3* db_;
-  std::filesystem::path file_;
-  std::unordered_map<std::string, CachedStatement> statements_;  // prepared once, reused
-  int tx_depth_ = 0;        // 0: autocommit; 1: BEGIN; >1: nested SAVEPOINTs
-  bool keys_dirty_ = true;  // set (update hook) on writes to devices, operators, grants
+  // --- for the writer thread (Store) ---
+  // True once since the last call if the keys behind KeySnapshot (devices, operators, grants)
+  // may have changed, by this connection or another one.
+  virtual bool keys_changed() = 0;
+  // True inside transaction() when an error has already undone the enclosing transaction
+  // (disk full, I/O error): the work after it would not be atomic with the work before.
+  virtual bool transaction_lost() = 0;
+
+ protected:
+  Db() = default;
 };
 
 // The writer thread. Jobs run in FIFO order; consecutive queued jobs share one transaction.
@@ -447,7 +443,6 @@ class Store {
   bool stop_ = false;
   std::function<void(std::shared_ptr<const KeySnapshot>)> on_keys_;
   std::chrono::milliseconds keys_poll_{500};
-  std::int64_t keys_version_seen_ = -1;
   bool keys_force_ = false;  // watch_keys() was called: deliver a snapshot unconditionally
   std::shared_ptr<const KeySnapshot> keys_last_;  // writer thread only
   std::int64_t keys_generation_ = 0;              // writer thread only

@@ -155,7 +155,7 @@ void Store::run_batch(std::deque<Job>& batch) {
             spdlog::error("store: job failed (non-standard exception)");
           }
           job = nullptr;  // release its captures now
-          if (sqlite3_get_autocommit(db.db_) != 0) {
+          if (db.transaction_lost()) {
             throw std::runtime_error("the transaction was rolled back by a failed job");
           }
         }
@@ -175,10 +175,7 @@ void Store::run_batch(std::deque<Job>& batch) {
 void Store::check_keys(const std::function<void(std::shared_ptr<const KeySnapshot>)>& on_change,
                        bool force) {
   try {
-    const std::int64_t version = db_->data_version();
-    if (!force && version == keys_version_seen_ && !db_->keys_dirty_) return;
-    keys_version_seen_ = version;
-    db_->keys_dirty_ = false;
+    if (!db_->keys_changed() && !force) return;
     auto snap = std::make_shared<KeySnapshot>(db_->load_key_snapshot());
     if (!force && keys_last_ && same_keys(*keys_last_, *snap)) return;
     snap->version = ++keys_generation_;

@@ -130,8 +130,8 @@ TEST_F(AuditCli, ServeWithRetentionPrunesOldRowsAtStart) {
   ASSERT_EQ(relay.stop(), 0);
   {
     auto db = store::Db::open(relay.data_dir() / "relay.db", false);
-    db->add_event("test.old", "", {{"n", 1}}, "2020-01-01T00:00:00.000Z");
-    db->add_event("test.recent", "", {{"n", 2}}, now_iso8601());
+    db->add_event(store::EventKind("test.old"), "", {{"n", 1}}, *parse_time("2020-01-01T00:00:00.000Z"));
+    db->add_event(store::EventKind("test.recent"), "", {{"n", 2}}, utc_now());
   }
   relay.restart();
   nlohmann::json pruned;
@@ -177,18 +177,18 @@ TEST_F(AuditCli, ServeWithRetentionDeletesOldRecordingsAndKeepsRecentOnes) {
       forgotten_cast, std::filesystem::file_time_type::clock::now() - std::chrono::hours(24 * 365));
   {
     auto db = store::Db::open(relay.data_dir() / "relay.db", false);
-    auto adhoc_session = [](std::string id, std::string fingerprint, std::string started) {
+    auto adhoc_session = [](std::string id, std::string fingerprint, Time started) {
       store::SessionStart s;
       s.id = std::move(id);
       s.fingerprint = std::move(fingerprint);
       s.kind = "adhoc";
-      s.started = std::move(started);
+      s.started = started;
       return s;
     };
-    db->insert_session(adhoc_session("111111111", "SHA256:old", "2020-01-01T00:00:00.000Z"));
-    db->end_session("111111111", "agent closed", "2020-01-01T01:00:00.000Z");
-    db->insert_session(adhoc_session("222222222", "SHA256:recent", now_iso8601()));
-    db->end_session("222222222", "agent closed", now_iso8601());
+    db->insert_session(adhoc_session("111111111", "SHA256:old", *parse_time("2020-01-01T00:00:00.000Z")));
+    db->end_session("111111111", "agent closed", *parse_time("2020-01-01T01:00:00.000Z"));
+    db->insert_session(adhoc_session("222222222", "SHA256:recent", utc_now()));
+    db->end_session("222222222", "agent closed", utc_now());
   }
   relay.restart();
   nlohmann::json pruned;

@@ -194,7 +194,7 @@ TEST_F(AuditControl, SessionKillOperatorEndsOnlyThatAttachment) {
   EXPECT_EQ(killed[0]["detail"]["operator"], "alice");
   ASSERT_TRUE(wait_until([&] {
     for (const auto& row : open_store(relay())->attachment_rows(id_))
-      if (row.operator_name == "alice" && !row.ended.empty()) return true;
+      if (row.operator_name == "alice" && row.ended.has_value()) return true;
     return false;
   }));
   for (const auto& row : open_store(relay())->attachment_rows(id_)) {
@@ -228,7 +228,7 @@ TEST_F(AuditControl, SessionKillReachesSharedTerminalsAndMembersBytesAreCounted)
     if (attachments.size() != 2) return false;
     for (const auto& at : attachments)
       for (const auto& ch : open_store(relay())->channel_rows(at.id))
-        if (ch.ended.empty()) return false;
+        if (!ch.ended) return false;
     return true;
   }));
   EXPECT_EQ(attachments[0].mode, "shared");
@@ -346,7 +346,7 @@ TEST_F(AuditControl, AttachmentsChannelsAndEventsRecordWhatMoved) {
         attachments = open_store(relay())->attachment_rows(id_);
         if (attachments.size() < 2) return false;
         for (const auto& a : attachments)
-          if (a.ended.empty()) return false;
+          if (!a.ended) return false;
         return true;
       },
       10s));
@@ -355,7 +355,7 @@ TEST_F(AuditControl, AttachmentsChannelsAndEventsRecordWhatMoved) {
     EXPECT_EQ(a.fingerprint, alice.fingerprint);
     EXPECT_EQ(a.mode, "shared");
     EXPECT_EQ(a.source_addr, "127.0.0.1");
-    EXPECT_FALSE(a.started.empty());
+    EXPECT_NE(a.started, Time{});
   }
   auto exec_channels = open_store(relay())->channel_rows(attachments[0].id);
   ASSERT_EQ(exec_channels.size(), 1u);
@@ -364,7 +364,7 @@ TEST_F(AuditControl, AttachmentsChannelsAndEventsRecordWhatMoved) {
   EXPECT_EQ(exec_channels[0].exit_status, 7);
   EXPECT_EQ(exec_channels[0].bytes_in, 1234u);
   EXPECT_EQ(exec_channels[0].bytes_out, 5000u);
-  EXPECT_FALSE(exec_channels[0].ended.empty());
+  EXPECT_TRUE(exec_channels[0].ended.has_value());
 
   auto forward_channels = open_store(relay())->channel_rows(attachments.back().id);
   ASSERT_EQ(forward_channels.size(), 1u);
@@ -372,7 +372,7 @@ TEST_F(AuditControl, AttachmentsChannelsAndEventsRecordWhatMoved) {
   EXPECT_EQ(forward_channels[0].target, "screen:5900");
   EXPECT_EQ(forward_channels[0].bytes_in, 100u);
   EXPECT_EQ(forward_channels[0].bytes_out, 112u);
-  EXPECT_FALSE(forward_channels[0].ended.empty());
+  EXPECT_TRUE(forward_channels[0].ended.has_value());
 
   // The events, in order, with the shared keys.
   auto attached = events_of(relay(), "operator.attached");

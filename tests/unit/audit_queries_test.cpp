@@ -2,7 +2,6 @@
 // columns, filters alone and combined, paging, kind prefixes, time bounds (since inclusive,
 // until exclusive), the session and device stories, and pruning exactly the old rows.
 #include <gtest/gtest.h>
-#include <sqlite3.h>
 
 #include <chrono>
 #include <string>
@@ -28,32 +27,22 @@ class AuditQueries : public ::testing::Test {
   // Plain SQL on a second connection, for rows another branch's code writes (attachments,
   // channels) and for checks the API does not expose.
   void sql(const std::string& text) { test::exec_sql(file(), text); }
-  std::int64_t scalar(const std::string& text) {
-    sqlite3* raw = nullptr;
-    EXPECT_EQ(sqlite3_open(file().c_str(), &raw), SQLITE_OK);
-    sqlite3_stmt* st = nullptr;
-    EXPECT_EQ(sqlite3_prepare_v2(raw, text.c_str(), -1, &st, nullptr), SQLITE_OK) << text;
-    std::int64_t v = -1;
-    if (st != nullptr && sqlite3_step(st) == SQLITE_ROW) v = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    sqlite3_close(raw);
-    return v;
-  }
+  std::int64_t scalar(const std::string& text) { return testing::RawSql(file()).scalar(text); }
 
   void attachment(int id, const std::string& session, const std::string& op, std::int64_t from,
                   std::int64_t to) {
     sql("INSERT INTO attachments (id, session_id, operator, fingerprint, mode, source_addr, "
         "started, ended, end_reason) VALUES (" +
         std::to_string(id) + ", '" + session + "', '" + op + "', 'SHA256:" + op +
-        "', 'shared', '10.0.0.5:51234', '" + at(from) + "', " +
-        (to < 0 ? std::string("NULL") : "'" + at(to) + "'") + ", 'detached')");
+        "', 'shared', '10.0.0.5:51234', '" + at_iso(from) + "', " +
+        (to < 0 ? std::string("NULL") : "'" + at_iso(to) + "'") + ", 'detached')");
   }
   void channel(int id, int attachment_id, std::int64_t from, std::int64_t to) {
     sql("INSERT INTO channels (id, attachment, kind, target, command, exit_status, bytes_in, "
         "bytes_out, started, ended) VALUES (" +
         std::to_string(id) + ", " + std::to_string(attachment_id) +
-        ", 'exec', NULL, 'uname -a', 0, 12, 3456, '" + at(from) + "', " +
-        (to < 0 ? std::string("NULL") : "'" + at(to) + "'") + ")");
+        ", 'exec', NULL, 'uname -a', 0, 12, 3456, '" + at_iso(from) + "', " +
+        (to < 0 ? std::string("NULL") : "'" + at_iso(to) + "'") + ")");
   }
   void session(const std::string& id, const std::string& device, std::int64_t t) {
     SessionStart s;
@@ -76,12 +65,12 @@ class AuditQueries : public ::testing::Test {
   // The times (ms offsets) of a page's rows, in order: a compact way to compare exact rows.
   static std::vector<std::string> times(const AuditPage& page) {
     std::vector<std::string> out;
-    for (const auto& r : page.rows) out.push_back(r.time);
+    for (const auto& r : page.rows) out.push_back(iso8601_utc(r.time));
     return out;
   }
   static std::vector<std::string> ats(std::initializer_list<std::int64_t> ms) {
     std::vector<std::string> out;
-    for (auto m : ms) out.push_back(at(m));
+    for (auto m : ms) out.push_back(at_iso(m));
     return out;
   }
 
@@ -107,16 +96,16 @@ class AuditFilters : public AuditQueries {
        7000);
   }
   void ev(const std::string& kind, const json& detail, std::int64_t t) {
-    db_->add_event(kind, "actor", detail, at(t));
+    db_->add_event(EventKind(kind), "actor", detail, at(t));
   }
   AuditPage query(AuditFilter f) { return db_->query_audit(f); }
 };
 
 TEST_F(AuditQueries, SchemaV2CopiesSessionDeviceOperatorIntoColumns) {
-  db_->add_event("x.y", "a", {{"session", 482913075}, {"device", "web-01"}, {"operator", "al"}},
-                 at(0));
-  db_->add_event("x.z", "a", {{"session", "123456789"}, {"device", ""}}, at(1));
-  db_->add_event("x.w", "a", json::array({1, 2}), at(2));
+  db_->add_event(EventKind("x.y"), "a",
+                 {{"session", 482913075}, {"device", "web-01"}, {"operator", "al"}}, at(0));
+  db_->add_event(EventKind("x.z"), "a", {{"session", "123456789"}, {"device", ""}}, at(1));
+  db_->add_event(EventKind("x.w"), "a", json::array({1, 2}), at(2));
   EXPECT_EQ(scalar("SELECT count(*) FROM events WHERE session_id = '482913075' AND device = "
                    "'web-01' AND operator = 'al'"),
             1);
@@ -129,19 +118,17 @@ TEST_F(AuditQueries, SchemaV2CopiesSessionDeviceOperatorIntoColumns) {
 TEST_F(AuditQueries, MigrationFromV1BackfillsTheColumns) {
   db_.reset();
   std::filesystem::remove(file());
-  sqlite3* raw = nullptr;
-  ASSERT_EQ(sqlite3_open(file().c_str(), &raw), SQLITE_OK);
-  ASSERT_EQ(detail::apply_migrations(raw, detail::schema_migrations().first(1)), 1);
-  ASSERT_EQ(sqlite3_exec(raw,
-                         "INSERT INTO events (time, kind, actor, detail_json) VALUES "
-                         "('2026-01-01T00:00:00.000Z', 'session.ended', 'fp', "
-                         "'{\"session\":\"111222333\",\"device\":\"web-01\"}'), "
-                         "('2026-01-01T00:00:01.000Z', 'consent.answered', 'bob', "
-                         "'{\"session\":111222333,\"operator\":\"bob\"}'), "
-                         "('2026-01-01T00:00:02.000Z', 'broken', '', 'not json')",
-                         nullptr, nullptr, nullptr),
-            SQLITE_OK);
-  sqlite3_close(raw);
+  {
+    testing::RawSql raw(file());
+    ASSERT_EQ(detail::apply_migrations(raw.handle(), detail::schema_migrations().first(1)), 1);
+    raw.exec(
+        "INSERT INTO events (time, kind, actor, detail_json) VALUES "
+        "('2026-01-01T00:00:00.000Z', 'session.ended', 'fp', "
+        "'{\"session\":\"111222333\",\"device\":\"web-01\"}'), "
+        "('2026-01-01T00:00:01.000Z', 'consent.answered', 'bob', "
+        "'{\"session\":111222333,\"operator\":\"bob\"}'), "
+        "('2026-01-01T00:00:02.000Z', 'broken', '', 'not json')");
+  }
   db_ = Db::open(file(), false);
   EXPECT_EQ(db_->schema_version(), 2);
   AuditFilter f;
@@ -228,7 +215,7 @@ TEST_F(AuditFilters, OldestFirstIsATimeline) {
 }
 
 TEST_F(AuditQueries, PagingReturnsExactlyTheRightRows) {
-  for (int i = 0; i < 23; ++i) db_->add_event("tick", "", {{"i", i}}, at(i * 1000));
+  for (int i = 0; i < 23; ++i) db_->add_event(EventKind("tick"), "", {{"i", i}}, at(i * 1000));
   AuditFilter f;
   f.limit = 5;
   auto p1 = db_->query_audit(f);
@@ -247,7 +234,7 @@ TEST_F(AuditQueries, PagingReturnsExactlyTheRightRows) {
   f.oldest_first = true;
   EXPECT_EQ(times(db_->query_audit(f)), ats({5000, 6000, 7000, 8000, 9000}));
   // Same time: the insertion order (id) decides, so pages never overlap or skip.
-  for (int i = 0; i < 4; ++i) db_->add_event("same", "", {{"i", i}}, at(99000));
+  for (int i = 0; i < 4; ++i) db_->add_event(EventKind("same"), "", {{"i", i}}, at(99000));
   AuditFilter same;
   same.kinds = {"same"};
   same.limit = 3;
@@ -285,7 +272,7 @@ TEST_F(AuditQueries, SessionStoryNestsChannelsAndSeparatesAReusedId) {
   channel(10, 1, 1500, 2000);
   channel(11, 1, 2500, 2600);
   attachment(2, "111111111", "bob", 3000, 6000);
-  db_->add_event("recording.started", "relay",
+  db_->add_event(EventKind("recording.started"), "relay",
                  {{"session", "111111111"},
                   {"path", "recordings/111111111/x_shared.cast"},
                   {"kind", "shared"}},
@@ -297,7 +284,7 @@ TEST_F(AuditQueries, SessionStoryNestsChannelsAndSeparatesAReusedId) {
   auto latest = db_->session_stories("111111111", false);
   ASSERT_EQ(latest.size(), 1u);
   EXPECT_EQ(latest[0].session.started, at(20000));
-  EXPECT_TRUE(latest[0].session.ended.empty());
+  EXPECT_FALSE(latest[0].session.ended);
   ASSERT_EQ(latest[0].attachments.size(), 1u);
   EXPECT_EQ(latest[0].attachments[0].operator_name, "carol");
   ASSERT_EQ(latest[0].events.size(), 1u);
@@ -332,7 +319,7 @@ TEST_F(AuditQueries, SessionStoryBoundsItsEventsAndCountsThemAll) {
   session("444444444", "", 0);
   db_->transaction([&] {
     for (int i = 1; i <= kMaxStoryEvents + 10; ++i)
-      db_->add_event("channel.closed", "alice", {{"session", "444444444"}}, at(i));
+      db_->add_event(EventKind("channel.closed"), "alice", {{"session", "444444444"}}, at(i));
   });
   auto stories = db_->session_stories("444444444", false);
   ASSERT_EQ(stories.size(), 1u);
@@ -382,7 +369,7 @@ TEST_F(AuditQueries, PruneDeletesExactlyTheOldRowsAndNeverALiveSessions) {
   attachment(1, "111111111", "alice", 1000, 2000);
   channel(10, 1, 1100, 1900);
   db_->end_session("111111111", "gone", at(3000));
-  db_->add_event("auth.refused", "fp", {{"reason", "unknown key"}}, at(4000));
+  db_->add_event(EventKind("auth.refused"), "fp", {{"reason", "unknown key"}}, at(4000));
   // An old ended session with the ID a live session uses now: the old one goes, the live stays.
   session("222222222", "", 5000);
   attachment(2, "222222222", "bob", 6000, 7000);
@@ -391,18 +378,18 @@ TEST_F(AuditQueries, PruneDeletesExactlyTheOldRowsAndNeverALiveSessions) {
   session("222222222", "", 9000);
   attachment(3, "222222222", "carol", 10000, 11000);  // ended long ago, but its session is live
   channel(11, 3, 10500, 10900);
-  db_->add_event("channel.closed", "carol", {{"session", "222222222"}, {"operator", "carol"}},
-                 at(11000));
+  db_->add_event(EventKind("channel.closed"), "carol",
+                 {{"session", "222222222"}, {"operator", "carol"}}, at(11000));
   // A session that ended after the cutoff stays, with its rows, even though it started before.
   session("333333333", "", 20000);
   attachment(4, "333333333", "dave", 21000, 30 * day);
   db_->end_session("333333333", "gone", at(30 * day));
-  db_->add_event("recent", "", {}, at(30 * day));
+  db_->add_event(EventKind("recent"), "", {}, at(30 * day));
 
-  const std::string cutoff = at(10 * day);
+  const Time cutoff = at(10 * day);
   const std::int64_t events_before = scalar("SELECT count(*) FROM events");
   const std::int64_t old_events =
-      scalar("SELECT count(*) FROM events WHERE time < '" + cutoff + "'");
+      scalar("SELECT count(*) FROM events WHERE time < '" + iso8601_utc(cutoff) + "'");
   // Kept although old: the live session's issue (t=9000) and carol's channel (t=11000).
   const std::int64_t live_old_events = 2;
 
@@ -446,7 +433,7 @@ TEST_F(AuditQueries, PruneInBatchesRemovesMoreThanOneBatchAndKeepsLiveSessionsRo
       "'test.old', 'x', '{}' FROM n");
   session("222222222", "", -1000LL * 3600 * 24 * 365 * 10);  // live since 2016
   for (int i = 0; i < 20; ++i) {
-    db_->add_event("test.live", "", {{"session", "222222222"}},
+    db_->add_event(EventKind("test.live"), "", {{"session", "222222222"}},
                    "2020-01-01T00:00:" + std::to_string(10 + i) + ".500Z");
   }
   session("111111111", "", -1000LL * 3600 * 24 * 365 * 7);  // 2019
@@ -525,7 +512,7 @@ TEST_F(AuditQueries, SessionSpansListEverySessionWithTheIdOldestFirst) {
   EXPECT_EQ(spans[0].started, at(0));
   EXPECT_EQ(spans[0].ended, at(1000));
   EXPECT_EQ(spans[1].started, at(2000));
-  EXPECT_EQ(spans[1].ended, "");
+  EXPECT_FALSE(spans[1].ended);
   EXPECT_TRUE(db_->session_spans("999999999").empty());
 }
 

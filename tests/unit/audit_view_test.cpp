@@ -10,6 +10,8 @@
 #include <sstream>
 #include <string>
 
+#include "test_support.hpp"
+
 namespace sb::relay {
 namespace {
 
@@ -37,7 +39,7 @@ class AuditView : public ::testing::Test {
   static AuditRow row(const std::string& kind, json detail) {
     AuditRow r;
     r.id = 7;
-    r.time = "2026-11-22T14:30:05.123Z";
+    r.time = test::utc("2026-11-22T14:30:05.123Z");
     r.kind = kind;
     r.detail = std::move(detail);
     r.session = r.detail.value("session", "");
@@ -150,8 +152,8 @@ TEST_F(AuditView, SessionStoryNestsChannelsUnderAttachments) {
   story.session.fingerprint = "SHA256:dev";
   story.session.kind = "adhoc";
   story.session.source_addr = "192.0.2.7:40000";
-  story.session.started = "2026-11-22T14:00:00.000Z";
-  story.session.ended = "2026-11-22T14:32:06.000Z";
+  story.session.started = test::utc("2026-11-22T14:00:00.000Z");
+  story.session.ended = test::utc("2026-11-22T14:32:06.000Z");
   story.session.end_reason = "agent closed";
   store::AttachmentRow a;
   a.id = 3;
@@ -159,8 +161,8 @@ TEST_F(AuditView, SessionStoryNestsChannelsUnderAttachments) {
   a.fingerprint = "SHA256:alice";
   a.mode = "own";
   a.source_addr = "10.0.0.5:51234";
-  a.started = "2026-11-22T14:01:00.000Z";
-  a.ended = "2026-11-22T14:10:00.000Z";
+  a.started = test::utc("2026-11-22T14:01:00.000Z");
+  a.ended = test::utc("2026-11-22T14:10:00.000Z");
   store::ChannelRow c;
   c.id = 9;
   c.kind = "exec";
@@ -168,12 +170,12 @@ TEST_F(AuditView, SessionStoryNestsChannelsUnderAttachments) {
   c.exit_status = 0;
   c.bytes_in = 12;
   c.bytes_out = 2048;
-  c.started = "2026-11-22T14:02:00.000Z";
-  c.ended = "2026-11-22T14:02:00.400Z";
+  c.started = test::utc("2026-11-22T14:02:00.000Z");
+  c.ended = test::utc("2026-11-22T14:02:00.400Z");
   a.channels.push_back(c);
   story.attachments.push_back(a);
   story.recordings.push_back(
-      {"recordings/482913075/x_own-alice.cast", "own", "alice", "2026-11-22T14:01:00.000Z"});
+      {"recordings/482913075/x_own-alice.cast", "own", "alice", test::utc("2026-11-22T14:01:00.000Z")});
   std::ostringstream out;
   print_session_story(story, out);
   const std::string text = out.str();

@@ -17,11 +17,11 @@ class AuditWrites : public ::testing::Test {
   void SetUp() override {
     db_ = Db::open(dir_.path() / "relay.db", true);
     db_->insert_session({"482913075", "", "SHA256:dev", "ssh-ed25519 AAAA", "adhoc", "127.0.0.1",
-                         "2026-11-22T03:00:00.000Z", nlohmann::json::object()});
+                         test::utc("2026-11-22T03:00:00.000Z"), nlohmann::json::object()});
   }
   AttachmentStart attachment(std::int64_t id) {
     return {
-        id, "482913075", "alice", "SHA256:alice", "shared", "10.0.0.7", "2026-11-22T03:00:01.000Z"};
+        id, "482913075", "alice", "SHA256:alice", "shared", "10.0.0.7", test::utc("2026-11-22T03:00:01.000Z")};
   }
   test::TempDir dir_;
   std::unique_ptr<Db> db_;
@@ -29,9 +29,9 @@ class AuditWrites : public ::testing::Test {
 
 TEST_F(AuditWrites, AttachmentAndChannelRoundTrip) {
   db_->insert_attachment(attachment(7));
-  db_->insert_channel({11, 7, "exec", "", "uname -a", "2026-11-22T03:00:02.000Z"});
-  db_->end_channel({11, 3, "", 5, 1234, "2026-11-22T03:00:03.000Z"});
-  db_->end_attachment(7, "operator left", "2026-11-22T03:00:04.000Z");
+  db_->insert_channel({11, 7, "exec", "", "uname -a", test::utc("2026-11-22T03:00:02.000Z")});
+  db_->end_channel({11, 3, "", 5, 1234, test::utc("2026-11-22T03:00:03.000Z")});
+  db_->end_attachment(7, "operator left", test::utc("2026-11-22T03:00:04.000Z"));
 
   auto rows = db_->attachment_rows("482913075");
   ASSERT_EQ(rows.size(), 1u);
@@ -40,7 +40,7 @@ TEST_F(AuditWrites, AttachmentAndChannelRoundTrip) {
   EXPECT_EQ(rows[0].fingerprint, "SHA256:alice");
   EXPECT_EQ(rows[0].mode, "shared");
   EXPECT_EQ(rows[0].source_addr, "10.0.0.7");
-  EXPECT_EQ(rows[0].ended, "2026-11-22T03:00:04.000Z");
+  EXPECT_EQ(rows[0].ended, test::utc("2026-11-22T03:00:04.000Z"));
   EXPECT_EQ(rows[0].end_reason, "operator left");
 
   auto channels = db_->channel_rows(7);
@@ -52,29 +52,29 @@ TEST_F(AuditWrites, AttachmentAndChannelRoundTrip) {
   EXPECT_EQ(*channels[0].exit_status, 3);
   EXPECT_EQ(channels[0].bytes_in, 5u);
   EXPECT_EQ(channels[0].bytes_out, 1234u);
-  EXPECT_EQ(channels[0].ended, "2026-11-22T03:00:03.000Z");
+  EXPECT_EQ(channels[0].ended, test::utc("2026-11-22T03:00:03.000Z"));
 }
 
 TEST_F(AuditWrites, EndingAnAttachmentTwiceKeepsTheFirstEnd) {
   db_->insert_attachment(attachment(1));
-  db_->end_attachment(1, "killed by admin:root", "2026-11-22T03:00:05.000Z");
-  db_->end_attachment(1, "operator left", "2026-11-22T03:00:09.000Z");
+  db_->end_attachment(1, "killed by admin:root", test::utc("2026-11-22T03:00:05.000Z"));
+  db_->end_attachment(1, "operator left", test::utc("2026-11-22T03:00:09.000Z"));
   auto rows = db_->attachment_rows("482913075");
   ASSERT_EQ(rows.size(), 1u);
   EXPECT_EQ(rows[0].end_reason, "killed by admin:root");
-  EXPECT_EQ(rows[0].ended, "2026-11-22T03:00:05.000Z");
+  EXPECT_EQ(rows[0].ended, test::utc("2026-11-22T03:00:05.000Z"));
 }
 
 TEST_F(AuditWrites, EndingAnAttachmentEndsItsOpenChannelsAndTheChannelEndStillLands) {
   db_->insert_attachment(attachment(1));
-  db_->insert_channel({1, 1, "proxy", "10.1.2.3:80", "", "2026-11-22T03:00:02.000Z"});
-  db_->end_session("482913075", "tunnel dropped", "2026-11-22T03:00:05.000Z");
+  db_->insert_channel({1, 1, "proxy", "10.1.2.3:80", "", test::utc("2026-11-22T03:00:02.000Z")});
+  db_->end_session("482913075", "tunnel dropped", test::utc("2026-11-22T03:00:05.000Z"));
   auto channels = db_->channel_rows(1);
   ASSERT_EQ(channels.size(), 1u);
-  EXPECT_EQ(channels[0].ended, "2026-11-22T03:00:05.000Z");
+  EXPECT_EQ(channels[0].ended, test::utc("2026-11-22T03:00:05.000Z"));
   EXPECT_FALSE(channels[0].exit_status);
   // The reactor's own record of the channel arrives after the session ended.
-  db_->end_channel({1, std::nullopt, "KILL", 10, 20, "2026-11-22T03:00:05.100Z"});
+  db_->end_channel({1, std::nullopt, "KILL", 10, 20, test::utc("2026-11-22T03:00:05.100Z")});
   channels = db_->channel_rows(1);
   EXPECT_EQ(channels[0].exit_signal, "KILL");
   EXPECT_EQ(channels[0].bytes_in, 10u);
@@ -87,7 +87,7 @@ TEST_F(AuditWrites, InvalidRowsAreRefused) {
   auto a = attachment(1);
   a.operator_name.clear();
   EXPECT_THROW(db_->insert_attachment(a), std::invalid_argument);
-  EXPECT_THROW(db_->insert_channel({1, 1, "", "", "", "2026-11-22T03:00:02.000Z"}),
+  EXPECT_THROW(db_->insert_channel({1, 1, "", "", "", test::utc("2026-11-22T03:00:02.000Z")}),
                std::invalid_argument);
   db_->insert_attachment(attachment(1));
   EXPECT_ANY_THROW(db_->insert_attachment(attachment(1)));  // the ID is taken
@@ -96,7 +96,7 @@ TEST_F(AuditWrites, InvalidRowsAreRefused) {
 TEST_F(AuditWrites, AllocatorsStartAfterTheStoredIds) {
   EXPECT_EQ(db_->max_audit_ids(), (std::pair<std::int64_t, std::int64_t>{0, 0}));
   db_->insert_attachment(attachment(41));
-  db_->insert_channel({99, 41, "shell", "shared", "", "2026-11-22T03:00:02.000Z"});
+  db_->insert_channel({99, 41, "shell", "shared", "", test::utc("2026-11-22T03:00:02.000Z")});
   auto [attachments, channels] = db_->max_audit_ids();
   AuditIds ids;
   ids.attachments.reset(attachments);
@@ -123,15 +123,15 @@ TEST(IdAllocator, ThreadsNeverGetTheSameId) {
 }
 
 TEST_F(AuditWrites, RevokeMarksTheDeviceAndMovesItsKeyToTheRevokedSet) {
-  db_->create_enrollment("web-01", "hash", "2026-11-22T03:00:00.000Z", "2099-01-01T00:00:00.000Z");
+  db_->create_enrollment("web-01", "hash", test::utc("2026-11-22T03:00:00.000Z"), test::utc("2099-01-01T00:00:00.000Z"));
   ASSERT_EQ(db_->redeem_enrollment("hash", "SHA256:web", "ssh-ed25519 AAAA web",
-                                   "2026-11-22T03:00:01.000Z")
+                                   test::utc("2026-11-22T03:00:01.000Z"))
                 .status,
             RedeemStatus::kOk);
   EXPECT_EQ(db_->load_key_snapshot().device_by_fingerprint.count("SHA256:web"), 1u);
 
-  EXPECT_TRUE(db_->revoke_device("web-01", "root", "2026-11-22T03:00:02.000Z"));
-  EXPECT_FALSE(db_->revoke_device("nope", "root", "2026-11-22T03:00:02.000Z"));
+  EXPECT_TRUE(db_->revoke_device("web-01", "root", test::utc("2026-11-22T03:00:02.000Z")));
+  EXPECT_FALSE(db_->revoke_device("nope", "root", test::utc("2026-11-22T03:00:02.000Z")));
   auto snap = db_->load_key_snapshot();
   EXPECT_EQ(snap.device_by_fingerprint.count("SHA256:web"), 0u);
   EXPECT_EQ(snap.revoked_by_fingerprint.at("SHA256:web"), "web-01");

@@ -5,7 +5,6 @@
 #include "relay/audit/retention.hpp"
 
 #include <gtest/gtest.h>
-#include <sqlite3.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -23,11 +22,19 @@ namespace {
 namespace fs = std::filesystem;
 using store::SessionSpan;
 
-const std::string kRetentionCutoff = "2026-08-01T00:00:00.000Z";
+Time t(const std::string& iso) {
+  return *parse_time(iso);
+}
+
+store::SessionSpan span(const std::string& started, const std::string& ended) {
+  return {t(started), ended.empty() ? std::nullopt : std::optional<Time>(t(ended))};
+}
+
+const Time kRetentionCutoff = t("2026-08-01T00:00:00.000Z");
 
 RecordingFile cast_entry(const std::string& session, const std::string& name,
                          const std::string& modified) {
-  return {session, name, modified, 1000};
+  return {session, name, t(modified), 1000};
 }
 
 std::vector<std::string> recording_paths(const std::vector<RecordingFile>& files) {
@@ -37,8 +44,9 @@ std::vector<std::string> recording_paths(const std::vector<RecordingFile>& files
 }
 
 TEST(RecordingStarted, ReadsTheRecordersFileNames) {
-  EXPECT_EQ(recording_started("20261122T063347Z_shared.cast"), "2026-11-22T06:33:47.999Z");
-  EXPECT_EQ(recording_started("20260101T000000Z_own-alice-2.cast"), "2026-01-01T00:00:00.999Z");
+  EXPECT_EQ(recording_started("20261122T063347Z_shared.cast"), t("2026-11-22T06:33:47.999Z"));
+  EXPECT_EQ(recording_started("20260101T000000Z_own-alice-2.cast"),
+            t("2026-01-01T00:00:00.999Z"));
   EXPECT_FALSE(recording_started("notes.cast"));
   EXPECT_FALSE(recording_started("2026112XT063347Z_shared.cast"));
   EXPECT_FALSE(recording_started("20261122T063347_shared.cast"));
@@ -58,12 +66,12 @@ TEST(ExpiredRecordings, FollowTheEndOfTheSessionTheyBelongTo) {
       cast_entry("555555555", "20260301T100000Z_shared.cast", "2026-03-01T10:05:00.000Z"),
   };
   SessionSpans spans{
-      {"111111111", {{"2026-05-01T09:00:00.000Z", "2026-05-01T12:00:00.000Z"}}},
-      {"333333333", {{"2026-07-01T09:00:00.000Z", "2026-08-02T00:00:00.000Z"}}},
+      {"111111111", {span("2026-05-01T09:00:00.000Z", "2026-05-01T12:00:00.000Z")}},
+      {"333333333", {span("2026-07-01T09:00:00.000Z", "2026-08-02T00:00:00.000Z")}},
       {"444444444",
-       {{"2026-02-01T09:00:00.000Z", "2026-02-01T12:00:00.000Z"},
-        {"2026-09-01T09:00:00.000Z", "2026-09-01T12:00:00.000Z"}}},
-      {"555555555", {{"2026-03-01T10:00:00.400Z", "2026-03-01T10:05:00.000Z"}}},
+       {span("2026-02-01T09:00:00.000Z", "2026-02-01T12:00:00.000Z"),
+        span("2026-09-01T09:00:00.000Z", "2026-09-01T12:00:00.000Z")}},
+      {"555555555", {span("2026-03-01T10:00:00.400Z", "2026-03-01T10:05:00.000Z")}},
   };
   EXPECT_EQ(recording_paths(expired_recordings(files, spans, {}, kRetentionCutoff)),
             (std::vector<std::string>{"recordings/111111111/20260501T100000Z_shared.cast",
@@ -80,8 +88,8 @@ TEST(ExpiredRecordings, NeverALiveSessionsOrAnOpenFile) {
       cast_entry("666666666", "20260101T100000Z_shared.cast", "2026-01-01T11:00:00.000Z"),
   };
   SessionSpans spans{{"222222222",
-                      {{"2026-01-01T09:00:00.000Z", "2026-01-01T12:00:00.000Z"},
-                       {"2026-09-01T09:00:00.000Z", ""}}}};
+                      {span("2026-01-01T09:00:00.000Z", "2026-01-01T12:00:00.000Z"),
+                       span("2026-09-01T09:00:00.000Z", "")}}};
   const std::set<std::string> open{"recordings/666666666/20260101T100000Z_shared.cast"};
   EXPECT_TRUE(expired_recordings(files, spans, open, kRetentionCutoff).empty());
   // Once closed and with no live session, the mtime decides.
@@ -148,12 +156,12 @@ TEST(RetentionFiles, ListingSkipsSymlinksAndStrayDirectories) {
             (std::vector<std::string>{"recordings/111111111/20200101T000000Z_shared.cast",
                                       "recordings/111111111/notes.txt"}));
   EXPECT_EQ(files[0].bytes, 5u);
-  EXPECT_FALSE(files[0].modified.empty());
+  EXPECT_NE(files[0].modified, Time{});
   EXPECT_EQ(list_session_files(rec, "111111111", 1).size(), 1u);
 
   // Deleting through the symlinked directory fails (counted) and the target survives.
   DeleteTally tally;
-  delete_recording(rec, {"222222222", "20200101T000000Z_shared.cast", "", 8}, tally);
+  delete_recording(rec, {"222222222", "20200101T000000Z_shared.cast", Time{}, 8}, tally);
   EXPECT_EQ(tally.failed, 1);
   EXPECT_TRUE(fs::exists(outside / "20200101T000000Z_shared.cast"));
   EXPECT_FALSE(remove_empty_session_dir(rec, "222222222"));
@@ -265,7 +273,7 @@ TEST_F(RetentionRunTest, LiveWritesRunBetweenBatchesAndNoneIsDropped) {
   int posted = 0;
   for (; posted < kLive; ++posted) {
     ASSERT_TRUE(store.post([n = posted](store::Db& db) {
-      db.add_event("test.live", "", {{"n", n}}, now_iso8601());
+      db.add_event(store::EventKind("test.live"), "", {{"n", n}}, utc_now());
     })) << "dropped after "
         << posted << " posts";
     std::this_thread::sleep_for(std::chrono::microseconds(500));

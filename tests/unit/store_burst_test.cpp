@@ -2,7 +2,6 @@
 // once (as reactors do) are all stored, and no post() waits for the disk. Prints the measured
 // post latency (p99, max) and the throughput.
 #include <gtest/gtest.h>
-#include <sqlite3.h>
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -38,16 +37,8 @@ long preemptions() {
 }
 
 std::int64_t count_rows(const std::filesystem::path& file, const char* kind) {
-  sqlite3* db = nullptr;
-  EXPECT_EQ(sqlite3_open(file.c_str(), &db), SQLITE_OK);
-  sqlite3_stmt* st = nullptr;
-  const std::string sql = std::string("SELECT count(*) FROM events WHERE kind = '") + kind + "'";
-  EXPECT_EQ(sqlite3_prepare_v2(db, sql.c_str(), -1, &st, nullptr), SQLITE_OK);
-  std::int64_t n = -1;
-  if (sqlite3_step(st) == SQLITE_ROW) n = sqlite3_column_int64(st, 0);
-  sqlite3_finalize(st);
-  sqlite3_close(db);
-  return n;
+  return testing::RawSql(file).scalar(std::string("SELECT count(*) FROM events WHERE kind = '") +
+                                      kind + "'");
 }
 
 TEST(StoreBurst, HundredThousandEventsFromFourThreadsAreAllStoredWithoutBlocking) {
@@ -60,7 +51,7 @@ TEST(StoreBurst, HundredThousandEventsFromFourThreadsAreAllStoredWithoutBlocking
   // The slowest post during which the poster was not preempted: what the store itself costs.
   std::vector<nanoseconds> worst_unpreempted(kThreads, nanoseconds(0));
   std::atomic<int> refused{0};
-  const auto when = now_iso8601();
+  const auto when = utc_now();
   Clock::time_point posted, stored;
   const Clock::time_point start = Clock::now();
   {
@@ -78,7 +69,7 @@ TEST(StoreBurst, HundredThousandEventsFromFourThreadsAreAllStoredWithoutBlocking
           const long preempted_before = preemptions();
           const auto a = Clock::now();
           const bool ok = store.post([detail = std::move(detail), when](Db& db) {
-            db.add_event("burst.channel", "op", detail, when);
+            db.add_event(EventKind("burst.channel"), "op", detail, when);
           });
           const auto took = Clock::now() - a;
           latencies[t].push_back(took);
@@ -143,7 +134,8 @@ TEST(StoreBurst, AFullQueueRefusesCountsAndKeepsWhatItAccepted) {
     }));
     running.wait();  // the writer is busy; the queue fills
     for (int i = 0; i < 250; ++i)
-      accepted += store.post([](Db& db) { db.add_event("burst.full", "", {}, now_iso8601()); });
+      accepted +=
+          store.post([](Db& db) { db.add_event(EventKind("burst.full"), "", {}, utc_now()); });
     EXPECT_EQ(accepted, 100);
     EXPECT_EQ(store.dropped(), 150u);
     EXPECT_EQ(store.drops_to_report(0), 0u) << "reported while the queue is still full";

@@ -1,7 +1,6 @@
 // Unit tests of the relay's SQLite store (relay/store): schema migrations, sessions and their
 // keys, enrollment, key snapshots, events, and the writer thread.
 #include <gtest/gtest.h>
-#include <sqlite3.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 
@@ -43,38 +42,7 @@ class StoreTest : public ::testing::Test {
   }
 
   // A raw connection, for what the API does not expose.
-  struct Raw {
-    explicit Raw(const fs::path& file) {
-      EXPECT_EQ(sqlite3_open(file.c_str(), &db), SQLITE_OK);
-      sqlite3_busy_timeout(db, 5000);
-    }
-    ~Raw() { sqlite3_close(db); }
-    void exec(const std::string& sql) {
-      char* err = nullptr;
-      ASSERT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &err), SQLITE_OK)
-          << sql << ": " << (err ? err : "");
-    }
-    std::int64_t scalar(const std::string& sql) {
-      sqlite3_stmt* st = nullptr;
-      EXPECT_EQ(sqlite3_prepare_v2(db, sql.c_str(), -1, &st, nullptr), SQLITE_OK) << sql;
-      std::int64_t v = -1;
-      if (st != nullptr && sqlite3_step(st) == SQLITE_ROW) v = sqlite3_column_int64(st, 0);
-      sqlite3_finalize(st);
-      return v;
-    }
-    std::string text(const std::string& sql) {
-      sqlite3_stmt* st = nullptr;
-      EXPECT_EQ(sqlite3_prepare_v2(db, sql.c_str(), -1, &st, nullptr), SQLITE_OK) << sql;
-      std::string v = "<none>";
-      if (st != nullptr && sqlite3_step(st) == SQLITE_ROW) {
-        const auto* p = sqlite3_column_text(st, 0);
-        v = p ? reinterpret_cast<const char*>(p) : "<null>";
-      }
-      sqlite3_finalize(st);
-      return v;
-    }
-    sqlite3* db = nullptr;
-  };
+  using Raw = testing::RawSql;
 
   std::unique_ptr<Db> open() { return Db::open(file_, true); }
 
@@ -129,7 +97,7 @@ TEST_F(StoreTest, FreshDatabaseHasLatestSchemaWalAndPrivateMode) {
 }
 
 TEST_F(StoreTest, ReopenIsIdempotentAndKeepsData) {
-  open()->add_event("test.kind", "me", {{"n", 1}}, at(0));
+  open()->add_event(EventKind("test.kind"), "me", {{"n", 1}}, at(0));
   auto db = open();
   EXPECT_EQ(db->schema_version(), 2);
   auto db2 = Db::open(file_, false);  // a second connection at the same time
@@ -185,12 +153,12 @@ TEST_F(StoreTest, MigrationFrameworkAppliesAnAppendedStep) {
       shipped[1],
       {3, "ALTER TABLE devices ADD COLUMN policy_json TEXT NOT NULL DEFAULT '{}';"}};
   Raw raw(file_);
-  EXPECT_EQ(detail::apply_migrations(raw.db, steps), 3);
+  EXPECT_EQ(detail::apply_migrations(raw.handle(), steps), 3);
   EXPECT_EQ(raw.scalar("PRAGMA user_version"), 3);
   EXPECT_EQ(raw.scalar("SELECT count(*) FROM pragma_table_info('devices') "
                        "WHERE name = 'policy_json'"),
             1);
-  EXPECT_EQ(detail::apply_migrations(raw.db, steps), 3);  // nothing left to do
+  EXPECT_EQ(detail::apply_migrations(raw.handle(), steps), 3);  // nothing left to do
   // This build only knows version 2: it refuses the upgraded file.
   EXPECT_THROW(Db::open(file_, false), std::runtime_error);
 }
@@ -201,7 +169,7 @@ TEST_F(StoreTest, FailedMigrationStepLeavesThePreviousVersion) {
                                      detail::schema_migrations()[1],
                                      {3, "CREATE TABLE half_done (a); THIS IS NOT SQL;"}};
   Raw raw(file_);
-  EXPECT_THROW(detail::apply_migrations(raw.db, steps), std::runtime_error);
+  EXPECT_THROW(detail::apply_migrations(raw.handle(), steps), std::runtime_error);
   EXPECT_EQ(raw.scalar("PRAGMA user_version"), 2);
   EXPECT_EQ(raw.scalar("SELECT count(*) FROM sqlite_schema WHERE name = 'half_done'"), 0);
 }
@@ -236,8 +204,8 @@ TEST_F(StoreTest, InsertAndEndSession) {
     raw.exec(
         "INSERT INTO attachments (session_id, operator, fingerprint, mode, started) "
         "VALUES ('482913075', 'alice', 'SHA256:alice', 'shared', '" +
-        at(2000) + "')");
-    raw.exec("INSERT INTO channels (attachment, kind, started) VALUES (1, 'shell', '" + at(2001) +
+        at_iso(2000) + "')");
+    raw.exec("INSERT INTO channels (attachment, kind, started) VALUES (1, 'shell', '" + at_iso(2001) +
              "')");
   }
 
@@ -255,9 +223,9 @@ TEST_F(StoreTest, InsertAndEndSession) {
   EXPECT_EQ(dev->last_seen, at(5000));
   {
     Raw raw(file_);
-    EXPECT_EQ(raw.text("SELECT ended FROM attachments WHERE id = 1"), at(5000));
+    EXPECT_EQ(raw.text("SELECT ended FROM attachments WHERE id = 1"), at_iso(5000));
     EXPECT_EQ(raw.text("SELECT end_reason FROM attachments WHERE id = 1"), "tunnel-closed");
-    EXPECT_EQ(raw.text("SELECT ended FROM channels WHERE id = 1"), at(5000));
+    EXPECT_EQ(raw.text("SELECT ended FROM channels WHERE id = 1"), at_iso(5000));
   }
   auto ended = db->list_events("session.ended", 0);
   ASSERT_EQ(ended.size(), 1u);
@@ -337,7 +305,7 @@ TEST_F(StoreTest, PurgeStaleEndsEveryLiveSession) {
     raw.exec(
         "INSERT INTO attachments (session_id, operator, fingerprint, mode, started) "
         "VALUES ('100000002', 'bob', 'SHA256:bob', 'own', '" +
-        at(1400) + "')");
+        at_iso(1400) + "')");
   }
   EXPECT_EQ(db->purge_stale("relay-restart", at(9000)), 2);
   EXPECT_TRUE(db->list_sessions(true).empty());
@@ -360,7 +328,7 @@ TEST_F(StoreTest, PurgeOrphanTunnelKeys) {
   Raw(file_).exec(
       "INSERT INTO tunnel_keys (fingerprint, session_id, since) VALUES "
       "('SHA256:orphan', '100000009', '" +
-      at(500) + "')");
+      at_iso(500) + "')");
   EXPECT_EQ(db->purge_orphan_tunnel_keys(at(2000)), 1);
   auto keys = db->list_tunnel_keys();
   ASSERT_EQ(keys.size(), 1u);
@@ -374,9 +342,9 @@ TEST_F(StoreTest, PurgeOrphanTunnelKeys) {
 TEST_F(StoreTest, NestedTransactionRollsBackOnlyTheInnerPart) {
   auto db = open();
   db->transaction([&] {
-    db->add_event("outer", "", {}, at(0));
+    db->add_event(EventKind("outer"), "", {}, at(0));
     EXPECT_THROW(db->transaction([&] {
-      db->add_event("inner", "", {}, at(1));
+      db->add_event(EventKind("inner"), "", {}, at(1));
       throw std::runtime_error("boom");
     }),
                  std::runtime_error);
@@ -384,7 +352,7 @@ TEST_F(StoreTest, NestedTransactionRollsBackOnlyTheInnerPart) {
   EXPECT_EQ(db->list_events("outer", 0).size(), 1u);
   EXPECT_EQ(db->list_events("inner", 0).size(), 0u);
   EXPECT_THROW(db->transaction([&] {
-    db->add_event("lost", "", {}, at(2));
+    db->add_event(EventKind("lost"), "", {}, at(2));
     throw std::runtime_error("boom");
   }),
                std::runtime_error);
@@ -497,10 +465,10 @@ TEST_F(StoreTest, KeySnapshotAndDataVersion) {
   EXPECT_EQ(snap.revoked_by_fingerprint.at("SHA256:b"), "web-02");
 
   const auto v0 = db->data_version();
-  db->add_event("own.write", "", {}, at(20));
+  db->add_event(EventKind("own.write"), "", {}, at(20));
   EXPECT_EQ(db->data_version(), v0);  // this connection's own commits do not count
   auto other = Db::open(file_, false);
-  other->add_event("other.write", "", {}, at(30));
+  other->add_event(EventKind("other.write"), "", {}, at(30));
   EXPECT_NE(db->data_version(), v0);
 }
 
@@ -523,14 +491,14 @@ TEST_F(StoreTest, OperatorsAndGrantsInTheKeySnapshot) {
 
 TEST_F(StoreTest, ListEventsByPrefixNewestFirstWithLimit) {
   auto db = open();
-  db->add_event("auth.failed", "SHA256:x", {{"n", 1}}, at(1));
-  db->add_event("auth.ok", "SHA256:x", {{"n", 2}}, at(2));
-  db->add_event("authz.denied", "", {{"n", 3}}, at(3));
-  db->add_event("consent.yes", "", {{"bad", std::string("\xff\xfe")}}, at(4));
+  db->add_event(EventKind("auth.failed"), "SHA256:x", {{"n", 1}}, at(1));
+  db->add_event(EventKind("auth.ok"), "SHA256:x", {{"n", 2}}, at(2));
+  db->add_event(EventKind("authz.denied"), "", {{"n", 3}}, at(3));
+  db->add_event(EventKind("consent.yes"), "", {{"bad", std::string("\xff\xfe")}}, at(4));
   auto all = db->list_events("", 0);
   ASSERT_EQ(all.size(), 4u);
   EXPECT_EQ(all[0]["kind"], "consent.yes");
-  EXPECT_EQ(all[3]["time"], at(1));
+  EXPECT_EQ(all[3]["time"], at_iso(1));
   auto auth = db->list_events("auth.", 0);
   ASSERT_EQ(auth.size(), 2u);
   EXPECT_EQ(auth[0]["kind"], "auth.ok");
@@ -574,7 +542,7 @@ TEST_F(StoreTest, StoreBatchesManyJobsWithoutBlockingPosters) {
       const long involuntary = context_switches().second;
       const auto a = std::chrono::steady_clock::now();
       const bool ok = store.post([i](Db& db) {
-        db.add_event("load.tick", "poster", {{"i", i}}, at(i));
+        db.add_event(EventKind("load.tick"), "poster", {{"i", i}}, at(i));
       });
       const auto took = std::chrono::steady_clock::now() - a;
       worst = std::max(worst, took);
@@ -618,7 +586,9 @@ TEST_F(StoreTest, StoreDropsAndCountsWhenTheQueueIsFull) {
   running.wait();  // the writer holds the blocking job; the queue is empty
   int accepted = 0;
   for (int i = 0; i < 7; ++i) {
-    accepted += store.post([i](Db& db) { db.add_event("queued", "", {{"i", i}}, at(i)); });
+    accepted += store.post([i](Db& db) {
+      db.add_event(EventKind("queued"), "", {{"i", i}}, at(i));
+    });
   }
   EXPECT_EQ(accepted, 4);
   EXPECT_EQ(store.dropped(), 3u);
@@ -636,7 +606,7 @@ TEST_F(StoreTest, StoreQueuedJobsShareOneTransaction) {
   std::latch release(1);
   std::int64_t seen_by_other = -1;
   store.post([&](Db&) { release.wait(); });
-  store.post([](Db& db) { db.add_event("first", "", {}, at(1)); });
+  store.post([](Db& db) { db.add_event(EventKind("first"), "", {}, at(1)); });
   store.post([&](Db&) {
     // Another connection does not see the first job's write yet: not committed.
     seen_by_other =
@@ -653,12 +623,12 @@ TEST_F(StoreTest, StoreFailingJobDoesNotAbortTheBatch) {
   Store store(file_);
   std::latch release(1);
   store.post([&](Db&) { release.wait(); });  // hold the writer so the next three share a batch
-  store.post([](Db& db) { db.add_event("ok.1", "", {}, at(1)); });
+  store.post([](Db& db) { db.add_event(EventKind("ok.1"), "", {}, at(1)); });
   store.post([](Db& db) {
-    db.add_event("half", "", {}, at(2));
+    db.add_event(EventKind("half"), "", {}, at(2));
     throw std::runtime_error("job failure (expected by the test)");
   });
-  store.post([](Db& db) { db.add_event("ok.2", "", {}, at(3)); });
+  store.post([](Db& db) { db.add_event(EventKind("ok.2"), "", {}, at(3)); });
   release.count_down();
   store.flush();
   EXPECT_EQ(count_events(file_, "ok."), 2);
@@ -670,7 +640,7 @@ TEST_F(StoreTest, StoreDestructorDrainsTheQueue) {
   {
     Store store(file_);
     for (int i = 0; i < 5000; ++i) {
-      store.post([i](Db& db) { db.add_event("drain", "", {}, at(i)); });
+      store.post([i](Db& db) { db.add_event(EventKind("drain"), "", {}, at(i)); });
     }
   }
   EXPECT_EQ(count_events(file_, "drain"), 5000);
@@ -720,7 +690,7 @@ TEST_F(StoreTest, StoreWatchKeysSeesJobsAndOtherConnections) {
   }
 
   // Writes that do not change the keys publish nothing.
-  store.post([](Db& db) { db.add_event("noise", "", {}, at(2)); });
+  store.post([](Db& db) { db.add_event(EventKind("noise"), "", {}, at(2)); });
   store.post([](Db& db) { db.device_seen("web-01", "offline", {}, at(3)); });
   store.flush();
   std::this_thread::sleep_for(60ms);

@@ -1,7 +1,6 @@
 // Small helpers shared by unit tests: a scratch directory and file modes.
 #pragma once
 #include <gtest/gtest.h>
-#include <sqlite3.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 
@@ -12,22 +11,23 @@
 #include <stdexcept>
 #include <string>
 
+#include "common/time.hpp"
+#include "relay/store/testing.hpp"
+
 namespace sb::test {
 
 // Plain SQL on a connection of its own, for rows and checks the store's API does not expose.
 inline void exec_sql(const std::filesystem::path& db, const std::string& text) {
-  sqlite3* raw = nullptr;
-  ASSERT_EQ(sqlite3_open(db.c_str(), &raw), SQLITE_OK);
-  sqlite3_busy_timeout(raw, 5000);
-  char* err = nullptr;
-  EXPECT_EQ(sqlite3_exec(raw, text.c_str(), nullptr, nullptr, &err), SQLITE_OK)
-      << text << ": " << (err ? err : "");
-  sqlite3_free(err);
-  sqlite3_close(raw);
+  try {
+    store::testing::RawSql(db).exec(text);
+  } catch (const std::exception& e) {
+    ADD_FAILURE() << e.what();
+  }
 }
 
-// "2026-11-22T03:00:00.000Z" plus `ms` milliseconds: explicit, sortable test times.
-inline std::string at(std::int64_t ms) {
+// 2026-11-22T03:00:00.000Z plus `ms` milliseconds: explicit test times, as Time (at) and as
+// the store's text (at_iso, for raw SQL).
+inline std::string at_iso(std::int64_t ms) {
   const std::time_t base = 1795316400;  // 2026-11-22T03:00:00Z
   const std::time_t secs = base + static_cast<std::time_t>(ms / 1000);
   std::tm tm{};
@@ -36,7 +36,15 @@ inline std::string at(std::int64_t ms) {
   std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
                 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
                 static_cast<int>(ms % 1000));
-  return buf;
+    return buf;
+}
+// A time written out in full, "2026-11-22T03:00:00.000Z".
+inline Time utc(const std::string& iso) {
+  return *parse_time(iso);
+}
+
+inline Time at(std::int64_t ms) {
+  return *parse_time(at_iso(ms));
 }
 
 // A directory under /tmp, removed with its contents when the test is done.

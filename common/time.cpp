@@ -1,10 +1,12 @@
-// Durations ("1h30m") and ISO 8601 UTC timestamps.
+// Durations in machine form ("1h30m") and ISO-8601 UTC timestamps (common/time.hpp).
+#include "common/time.hpp"
+
+#include <fmt/chrono.h>
 #include <time.h>
 
 #include <array>
+#include <cstdint>
 #include <cstdio>
-
-#include "common/util.hpp"
 
 namespace sb {
 
@@ -112,28 +114,23 @@ std::string format_duration(milliseconds d) {
   return "-" + format_magnitude(0 - static_cast<std::uint64_t>(c));
 }
 
-std::string iso8601_utc(std::chrono::system_clock::time_point t) {
+Time utc_now() {
+  return std::chrono::floor<std::chrono::milliseconds>(std::chrono::system_clock::now());
+}
+
+std::string iso8601_utc(Time t) {
   using namespace std::chrono;
-  const auto ms = floor<milliseconds>(t).time_since_epoch().count();
-  // Floor division so that instants before 1970 still get a millisecond field in [0, 999].
-  std::int64_t secs = ms / 1000;
-  std::int64_t frac = ms % 1000;
-  if (frac < 0) {
-    frac += 1000;
-    --secs;
-  }
-  const time_t tt = static_cast<time_t>(secs);
-  struct tm tm {};
-  if (gmtime_r(&tt, &tm) == nullptr) return "invalid-time";
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                static_cast<int>(frac));
-  return buf;
+  // floor, not a cast: instants before 1970 still get a millisecond field in [0, 999].
+  const auto secs = floor<seconds>(t);
+  return fmt::format("{:%Y-%m-%dT%H:%M:%S}.{:03}Z", secs, (t - secs).count());
+}
+
+std::string iso8601_utc(std::chrono::system_clock::time_point t) {
+  return iso8601_utc(std::chrono::floor<std::chrono::milliseconds>(t));
 }
 
 std::string now_iso8601() {
-  return iso8601_utc(std::chrono::system_clock::now());
+  return iso8601_utc(utc_now());
 }
 
 namespace {
@@ -183,6 +180,12 @@ std::optional<std::chrono::system_clock::time_point> parse_iso8601_utc(std::stri
   if (secs > limit || secs < -limit) return std::nullopt;
   return system_clock::time_point(duration_cast<system_clock::duration>(seconds(secs)) +
                                   duration_cast<system_clock::duration>(milliseconds(frac)));
+}
+
+std::optional<Time> parse_time(std::string_view iso8601) {
+  const auto t = parse_iso8601_utc(iso8601);
+  if (!t) return std::nullopt;
+  return std::chrono::floor<std::chrono::milliseconds>(*t);
 }
 
 }  // namespace sb

@@ -1,11 +1,12 @@
-// Times, durations and sizes for people (common/util_time.hpp).
+// Times and durations for people: --since / --until forms, local display (common/time.hpp).
 #include <time.h>
 
-#include <array>
+#include <algorithm>
+#include <cstdint>
 #include <cstdio>
+#include <ctime>
 
-#include "common/util.hpp"
-#include "common/util_time.hpp"
+#include "common/time.hpp"
 
 namespace sb {
 
@@ -170,24 +171,6 @@ std::string format_elapsed(std::chrono::milliseconds d) {
     std::snprintf(buf, sizeof buf, "%lld d %02lld h", static_cast<long long>(ms / 86'400'000),
                   static_cast<long long>(ms / 3'600'000 % 24));
   }
-  return buf;
-}
-
-std::string format_bytes(std::uint64_t bytes) {
-  static constexpr std::array<const char*, 5> kUnits{"KiB", "MiB", "GiB", "TiB", "PiB"};
-  char buf[32];
-  if (bytes < 1024) {
-    std::snprintf(buf, sizeof buf, "%llu B", static_cast<unsigned long long>(bytes));
-    return buf;
-  }
-  double value = static_cast<double>(bytes) / 1024.0;
-  std::size_t unit = 0;
-  // Round first, so 1023.96 KiB shows as "1.0 MiB", not "1024.0 KiB".
-  while (value * 10.0 + 0.5 >= 1024.0 * 10.0 && unit + 1 < kUnits.size()) {
-    value /= 1024.0;
-    ++unit;
-  }
-  std::snprintf(buf, sizeof buf, "%.1f %s", value, kUnits[unit]);
   return buf;
 }
 

@@ -1,6 +1,6 @@
-// Times, durations and sizes as admins type and read them (common/util_time.hpp): --since and
-// --until forms, local time display, human durations and sizes. Each test sets TZ explicitly.
-#include "common/util_time.hpp"
+// The time module (common/time.hpp): the Time type, ISO-8601 UTC, durations, the --since and
+// --until forms and local display. Tests of local time set TZ explicitly.
+#include "common/time.hpp"
 
 #include <gtest/gtest.h>
 #include <stdlib.h>
@@ -148,6 +148,113 @@ TEST(LocalTime, FollowsTheProcessTimeZone) {
   {
     ScopedTz tz("America/Los_Angeles");
     EXPECT_EQ(format_local_time(t), "2026-11-21 19:04:05");
+  }
+}
+
+TEST(Time, IsUtcToTheMillisecond) {
+  const Time t = utc_now();
+  EXPECT_EQ(t, std::chrono::floor<std::chrono::milliseconds>(t));
+  EXPECT_LT(std::chrono::abs(std::chrono::system_clock::now() - t), 5s);
+}
+
+TEST(Time, FormatsAndParsesBack) {
+  const Time t{std::chrono::sys_days(std::chrono::year(2026) / 11 / 22) + 3h + 23min + 27s + 123ms};
+  EXPECT_EQ(iso8601_utc(t), "2026-11-22T03:23:27.123Z");
+  EXPECT_EQ(parse_time("2026-11-22T03:23:27.123Z"), t);
+  EXPECT_EQ(parse_time("2026-11-22T03:23:27Z"), t - 123ms);
+  EXPECT_EQ(iso8601_utc(Time{}), "1970-01-01T00:00:00.000Z");
+  EXPECT_EQ(iso8601_utc(Time{} - 1ms), "1969-12-31T23:59:59.999Z");
+  EXPECT_EQ(iso8601_utc(Time{} + 5ms), "1970-01-01T00:00:00.005Z");
+  EXPECT_EQ(parse_time("2026-11-22"), std::nullopt);
+  EXPECT_EQ(parse_time(""), std::nullopt);
+}
+
+TEST(Time, TextOrderIsTimeOrder) {
+  const Time a = *parse_time("2026-01-31T23:59:59.999Z");
+  const Time b = a + 1ms;
+  EXPECT_LT(iso8601_utc(a), iso8601_utc(b));
+  EXPECT_EQ(iso8601_utc(b), "2026-02-01T00:00:00.000Z");
+}
+
+TEST(Duration, ParsesEachUnit) {
+  EXPECT_EQ(parse_duration("500ms"), 500ms);
+  EXPECT_EQ(parse_duration("30s"), 30s);
+  EXPECT_EQ(parse_duration("2m"), 2min);
+  EXPECT_EQ(parse_duration("1h"), 1h);
+  EXPECT_EQ(parse_duration("90d"), 90 * 24h);
+}
+
+TEST(Duration, ParsesCombinations) {
+  EXPECT_EQ(parse_duration("1h30m"), 90min);
+  EXPECT_EQ(parse_duration("1d2h3m4s5ms"), 24h + 2h + 3min + 4s + 5ms);
+  EXPECT_EQ(parse_duration("3m05s"), 185s);
+  EXPECT_EQ(parse_duration("0h1m"), 1min);
+}
+
+TEST(Duration, RejectsMalformed) {
+  for (const char* bad : {"", "10", "5x", "0s", "0h0m", "-1s", "+1s", "1.5h", " 1s", "1s ", "1 s",
+                          "h", "1hm", "1m1h", "1s1s", "1ms1s", "1S", "1sec"}) {
+    EXPECT_EQ(parse_duration(bad), std::nullopt) << '"' << bad << '"';
+  }
+}
+
+TEST(Duration, RejectsOverflowAndAbsurd) {
+  EXPECT_EQ(parse_duration("3650d"), 3650 * 24h);
+  EXPECT_EQ(parse_duration("3653d"), std::nullopt);  // more than 10 years
+  EXPECT_EQ(parse_duration("3652d23h59m59s999ms"), std::nullopt);
+  EXPECT_EQ(parse_duration("99999999999999999999999d"), std::nullopt);
+  EXPECT_EQ(parse_duration("18446744073709551617ms"), std::nullopt);
+  EXPECT_EQ(parse_duration("213503982334d"), std::nullopt);
+  EXPECT_EQ(parse_duration(std::string(1000, '1') + "s"), std::nullopt);
+}
+
+TEST(Duration, Formats) {
+  EXPECT_EQ(format_duration(0ms), "0ms");
+  EXPECT_EQ(format_duration(450ms), "450ms");
+  EXPECT_EQ(format_duration(12s + 345ms), "12s");
+  EXPECT_EQ(format_duration(3min + 5s), "3m05s");
+  EXPECT_EQ(format_duration(3min), "3m");
+  EXPECT_EQ(format_duration(2h + 10min), "2h10m");
+  EXPECT_EQ(format_duration(2h + 5min), "2h05m");
+  EXPECT_EQ(format_duration(4 * 24h + 3h), "4d3h");
+  EXPECT_EQ(format_duration(-1500ms), "-1s");
+  EXPECT_FALSE(format_duration(std::chrono::milliseconds::min()).empty());
+}
+
+TEST(Duration, FormattedDurationsParseBack) {
+  for (auto d : {450ms, 12000ms, 185000ms, std::chrono::milliseconds(7800000)}) {
+    EXPECT_EQ(parse_duration(format_duration(d)), d);
+  }
+}
+
+TEST(Iso8601, RoundTrips) {
+  const auto t =
+      std::chrono::sys_days(std::chrono::year(2026) / 11 / 22) + 3h + 23min + 27s + 123ms;
+  const std::string text = iso8601_utc(t);
+  EXPECT_EQ(text, "2026-11-22T03:23:27.123Z");
+  EXPECT_EQ(parse_iso8601_utc(text), t);
+  EXPECT_EQ(parse_iso8601_utc("2026-11-22T03:23:27Z"), t - 123ms);
+  EXPECT_EQ(iso8601_utc(std::chrono::system_clock::time_point{}), "1970-01-01T00:00:00.000Z");
+  EXPECT_EQ(iso8601_utc(std::chrono::system_clock::time_point{} - 1ms), "1969-12-31T23:59:59.999Z");
+  EXPECT_EQ(parse_iso8601_utc("2024-02-29T00:00:00Z").has_value(), true);
+}
+
+TEST(Iso8601, NowIsParsable) {
+  const auto now = std::chrono::system_clock::now();
+  const auto parsed = parse_iso8601_utc(now_iso8601());
+  ASSERT_TRUE(parsed.has_value());
+  EXPECT_LT(std::chrono::abs(*parsed - now), 5s);
+}
+
+TEST(Iso8601, RejectsOtherForms) {
+  for (const char* bad :
+       {"", "2026-11-22", "2026-11-22T03:23:27", "2026-11-22T03:23:27+00:00",
+        "2026-11-22 03:23:27Z", "2026-11-22t03:23:27z", "2026-13-01T00:00:00Z",
+        "2026-02-30T00:00:00Z", "2023-02-29T00:00:00Z", "2026-11-22T24:00:00Z",
+        "2026-11-22T03:60:00Z", "2026-11-22T03:23:60Z", "2026-11-22T03:23:27.1Z",
+        "2026-11-22T03:23:27.1234Z", "2026-11-22T03:23:27.12aZ", "+026-11-22T03:23:27Z",
+        "2026-1-22T03:23:27.000Z", "9999-12-31T23:59:59Z", "2026-11-22T03:23:27.123Zx"}) {
+    EXPECT_EQ(parse_iso8601_utc(bad), std::nullopt) << bad;
   }
 }
 

@@ -1,0 +1,105 @@
+// The catalogue of audit event kinds: each kind's name and the keys of its detail object. Every
+// writer names its kind from here (Db::add_event takes an EventKind, not a string) and `relay
+// audit` reads with the same names, so a writer and the reader cannot drift apart.
+//
+// It lives in relay/store, not relay/audit, because the store is below the audit layer and
+// writes events itself inside its transactions (session.ended, keys.purged, device.enrolled,
+// ...): the one catalogue must be visible to both.
+#pragma once
+#include <array>
+#include <string_view>
+
+namespace sb::store {
+
+struct EventKind {
+  // Explicit, so that a bare string literal is never taken for a kind: a new kind goes into
+  // the catalogue below (tests may make ad-hoc kinds with EventKind("test.x")).
+  explicit constexpr EventKind(std::string_view kind_name, std::string_view detail_fields = {})
+      : name(kind_name), fields(detail_fields) {}
+  std::string_view name;    // "family.verb": `relay audit --kind family` selects the family
+  std::string_view fields;  // keys of the detail object, space-separated; optional ones in []
+};
+
+inline bool operator==(std::string_view name, const EventKind& kind) {
+  return name == kind.name;
+}
+
+namespace events {
+// Authentication and access (operators and devices knocking).
+inline constexpr EventKind kAuthRefused{"auth.refused", "user fingerprint source_addr reason"};
+inline constexpr EventKind kAttachRefused{"attach.refused",
+                                          "operator fingerprint source_addr target"};
+inline constexpr EventKind kRateLimitHit{"ratelimit.hit",
+                                         "operator fingerprint source_addr target by delay_ms"};
+// Operators on a session.
+inline constexpr EventKind kOperatorAttached{
+    "operator.attached", "session device operator fingerprint mode source_addr attachment"};
+inline constexpr EventKind kOperatorDetached{
+    "operator.detached",
+    "session device operator fingerprint mode source_addr attachment reason duration_ms"};
+inline constexpr EventKind kChannelClosed{
+    "channel.closed",
+    "session device operator attachment channel kind target bytes_in bytes_out started "
+    "duration_ms [command] [exit_status] [exit_signal]"};
+inline constexpr EventKind kConsentAsked{
+    "consent.asked", "session device operator fingerprint attachment capability what"};
+inline constexpr EventKind kConsentAnswered{
+    "consent.answered", "session device operator fingerprint attachment capability allow"};
+// Devices and their sessions.
+inline constexpr EventKind kDeviceConnected{"device.connected",
+                                            "session device fingerprint source_addr kind"};
+inline constexpr EventKind kDeviceDisconnected{"device.disconnected",
+                                               "session device fingerprint reason"};
+inline constexpr EventKind kDeviceEnrolled{"device.enrolled",
+                                           "device fingerprint replaced_revoked"};
+inline constexpr EventKind kDeviceRevoked{"device.revoked", "device fingerprint by"};
+inline constexpr EventKind kServiceRegistered{"service.registered",
+                                              "session device fingerprint service port"};
+inline constexpr EventKind kServiceWithdrawn{"service.withdrawn",
+                                             "session device fingerprint service port"};
+inline constexpr EventKind kSessionIssued{"session.issued", "session device kind source_addr"};
+inline constexpr EventKind kSessionEnded{"session.ended", "session device reason"};
+inline constexpr EventKind kSessionKilled{"session.killed", "session device by [operator]"};
+// Keys and the janitor.
+inline constexpr EventKind kKeysPurged{"keys.purged", "fingerprints [session] [sessions] [reason]"};
+inline constexpr EventKind kJanitorPurge{
+    "janitor.purge", "reason keys_purged [sessions_ended] [by] [tunnels_closed]"};
+// Enrollment, operators and grants (the admin CLI and device enrollment).
+inline constexpr EventKind kEnrollCreated{"enroll.created", "name expires"};
+inline constexpr EventKind kEnrollRefused{"enroll.refused", "reason fingerprint [name]"};
+inline constexpr EventKind kOperatorAdded{"operator.added", "operator fingerprint"};
+inline constexpr EventKind kOperatorRemoved{"operator.removed", "operator"};
+inline constexpr EventKind kGrantAdded{"grant.added", "operator device"};
+inline constexpr EventKind kGrantRemoved{"grant.removed", "operator device"};
+// Recordings and the audit's own upkeep.
+inline constexpr EventKind kRecordingStarted{"recording.started",
+                                             "session device [operator] [attachment] path kind"};
+inline constexpr EventKind kRecordingStopped{
+    "recording.stopped",
+    "session device [operator] [attachment] path kind bytes truncated duration_ms [dropped] "
+    "[reason]"};
+inline constexpr EventKind kAuditPruned{
+    "audit.pruned",
+    "before events sessions attachments channels [recordings] [recording_bytes] "
+    "[recordings_failed]"};
+inline constexpr EventKind kStoreDropped{"store.dropped", "dropped dropped_total"};
+
+inline constexpr std::array kAll{
+    kAuthRefused,       kAttachRefused,      kRateLimitHit,     kOperatorAttached,
+    kOperatorDetached,  kChannelClosed,      kConsentAsked,     kConsentAnswered,
+    kDeviceConnected,   kDeviceDisconnected, kDeviceEnrolled,   kDeviceRevoked,
+    kServiceRegistered, kServiceWithdrawn,   kSessionIssued,    kSessionEnded,
+    kSessionKilled,     kKeysPurged,         kJanitorPurge,     kEnrollCreated,
+    kEnrollRefused,     kOperatorAdded,      kOperatorRemoved,  kGrantAdded,
+    kGrantRemoved,      kRecordingStarted,   kRecordingStopped, kAuditPruned,
+    kStoreDropped};
+
+// The catalogued kind with this name, or nullptr.
+constexpr const EventKind* find(std::string_view name) {
+  for (const EventKind& kind : kAll)
+    if (kind.name == name) return &kind;
+  return nullptr;
+}
+}  // namespace events
+
+}  // namespace sb::store
