@@ -19,6 +19,12 @@ namespace {
 
 namespace events = store::events;
 
+// A time from an event's detail (ISO-8601 UTC text) in local time; the text if it is none.
+std::string local_time_of(const std::string& iso_utc) {
+  const auto t = parse_time(iso_utc);
+  return t ? format_local_time(*t) : iso_utc;
+}
+
 constexpr std::size_t kMaxShownText = 60;  // longer commands and targets are cut in the table
 
 // detail[key] as text: strings as they are, numbers and booleans in JSON form, "" if absent.
@@ -146,7 +152,7 @@ std::string describe_event(const AuditRow& row) {
            (cut ? " (truncated)" : "");
   }
   if (k == events::kAuditPruned) {
-    return "pruned before " + local_time(field(d, "before")) + ": " +
+    return "pruned before " + local_time_of(field(d, "before")) + ": " +
            std::to_string(number(d, "events")) + " events, " +
            std::to_string(number(d, "sessions")) + " sessions" +
            (d.contains("recordings")

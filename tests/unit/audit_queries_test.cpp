@@ -18,6 +18,7 @@ namespace {
 using nlohmann::json;
 
 using test::at;
+using test::at_iso;
 
 class AuditQueries : public ::testing::Test {
  protected:
@@ -405,13 +406,14 @@ TEST_F(AuditQueries, PruneDeletesExactlyTheOldRowsAndNeverALiveSessions) {
   EXPECT_EQ(scalar("SELECT count(*) FROM attachments"), 2);
   EXPECT_EQ(scalar("SELECT count(*) FROM channels WHERE id = 11"), 1);
   EXPECT_EQ(scalar("SELECT count(*) FROM channels"), 1);
-  EXPECT_EQ(scalar("SELECT count(*) FROM events WHERE time < '" + cutoff + "'"), live_old_events);
+  EXPECT_EQ(scalar("SELECT count(*) FROM events WHERE time < '" + iso8601_utc(cutoff) + "'"),
+            live_old_events);
   EXPECT_EQ(scalar("SELECT count(*) FROM events"), events_before - pruned.events + 1);
   AuditFilter f;
   f.kinds = {"audit.pruned"};
   auto page = db_->query_audit(f);
   ASSERT_EQ(page.rows.size(), 1u);
-  EXPECT_EQ(page.rows[0].detail["before"], cutoff);
+  EXPECT_EQ(page.rows[0].detail["before"], iso8601_utc(cutoff));
   EXPECT_EQ(page.rows[0].detail["events"], pruned.events);
   EXPECT_EQ(page.rows[0].detail["sessions"], 2);
 
@@ -434,19 +436,19 @@ TEST_F(AuditQueries, PruneInBatchesRemovesMoreThanOneBatchAndKeepsLiveSessionsRo
   session("222222222", "", -1000LL * 3600 * 24 * 365 * 10);  // live since 2016
   for (int i = 0; i < 20; ++i) {
     db_->add_event(EventKind("test.live"), "", {{"session", "222222222"}},
-                   "2020-01-01T00:00:" + std::to_string(10 + i) + ".500Z");
+                   test::utc("2020-01-01T00:00:" + std::to_string(10 + i) + ".500Z"));
   }
   session("111111111", "", -1000LL * 3600 * 24 * 365 * 7);  // 2019
   for (int i = 0; i < 30; ++i) {
     attachment(100 + i, "111111111", "alice", -1000LL * 3600 * 24 * 365 * 7 + i, -1);
     channel(1000 + i, 100 + i, -1000LL * 3600 * 24 * 365 * 7 + i, -1);
   }
-  db_->end_session("111111111", "gone", "2019-06-01T00:00:00.000Z");
+  db_->end_session("111111111", "gone", test::utc("2019-06-01T00:00:00.000Z"));
   sql("UPDATE channels SET ended = '2019-06-01T00:00:00.000Z'");
   const std::int64_t old_rows_of_ended =
       scalar("SELECT count(*) FROM events WHERE session_id = '111111111'");
 
-  const std::string cutoff = "2021-01-01T00:00:00.000Z";
+  const Time cutoff = test::utc("2021-01-01T00:00:00.000Z");
   PruneCursor cursor;
   PruneResult total;
   int batches = 0;
@@ -500,7 +502,7 @@ TEST_F(AuditQueries, PruneOneRowPerBatchDeletesWhatOneBigPruneWould) {
   EXPECT_EQ(total.events, events_before - 1);
   EXPECT_EQ(scalar("SELECT count(*) FROM channels WHERE id = 12"), 1);
   EXPECT_EQ(scalar("SELECT count(*) FROM attachments WHERE id = 2"), 1);
-  EXPECT_THROW(db_->prune_audit_batch("", cursor), std::invalid_argument);
+  EXPECT_THROW(db_->prune_audit_batch(at(0), cursor, 0), std::invalid_argument);
 }
 
 TEST_F(AuditQueries, SessionSpansListEverySessionWithTheIdOldestFirst) {

@@ -27,6 +27,7 @@ using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 
 using test::at;
+using test::at_iso;
 
 class StoreTest : public ::testing::Test {
  protected:
@@ -250,7 +251,7 @@ TEST_F(StoreTest, AdhocSessionTouchesNoDevice) {
   ASSERT_TRUE(s);
   EXPECT_EQ(s->device, "");
   EXPECT_EQ(s->kind, "adhoc");
-  EXPECT_EQ(s->ended, "");
+  EXPECT_FALSE(s->ended);
   db->end_session("111222333", "agent-exit", at(10));
   EXPECT_TRUE(db->list_devices().empty());
   EXPECT_TRUE(db->list_tunnel_keys().empty());
@@ -279,7 +280,7 @@ TEST_F(StoreTest, OneLiveSessionPerId) {
   auto live = db->find_session("482913075");
   ASSERT_TRUE(live);
   EXPECT_EQ(live->fingerprint, "SHA256:c");
-  EXPECT_EQ(live->ended, "");
+  EXPECT_FALSE(live->ended);
   auto all = db->list_sessions(false);
   ASSERT_EQ(all.size(), 2u);
   EXPECT_EQ(all[0].started, at(4000));  // newest first
@@ -367,7 +368,7 @@ TEST_F(StoreTest, EnrollmentRedeemOnce) {
   auto rows = db->list_enrollments();
   ASSERT_EQ(rows.size(), 1u);
   EXPECT_EQ(rows[0].name, "web-01");
-  EXPECT_EQ(rows[0].used, "");
+  EXPECT_FALSE(rows[0].used);
   EXPECT_EQ(count_kind(*db, "enroll.created"), 1u);
 
   auto r = db->redeem_enrollment("h1", "SHA256:k1", "ssh-ed25519 AAAA1", at(1000));
@@ -398,7 +399,7 @@ TEST_F(StoreTest, EnrollmentExpiredAndUnknown) {
   EXPECT_EQ(db->redeem_enrollment("nope", "SHA256:k", "k", at(1002)).status,
             RedeemStatus::kUnknownToken);
   EXPECT_TRUE(db->list_devices().empty());
-  EXPECT_EQ(db->list_enrollments()[0].used, "");
+  EXPECT_FALSE(db->list_enrollments()[0].used);
   auto refused = db->list_events("enroll.refused", 0);
   ASSERT_EQ(refused.size(), 2u);
   EXPECT_EQ(refused[0]["detail"]["reason"], "unknown_token");  // newest first
