@@ -4,7 +4,7 @@
 // OpenSSH a keepalive@openssh.com request). A tunnel from which nothing arrived since the
 // previous check's ping missed that ping: it is dead. A tunnel that freezes at any moment is
 // pinged at the next check (at most one interval later) and closed at the one after, i.e.
-// always within 2 intervals of its last sign of life, which is the promise in the brief.
+// always within 2 intervals of its last sign of life, which is what docs/security.md promises.
 // (Judging by the age of the last packet instead would let a tunnel whose last packet fell
 // between two checks live up to 2.5 intervals.)
 #pragma once

@@ -1,6 +1,6 @@
 // Scale: one relay holds 500 idle device tunnels (opened by sb-loadgen, each a real libssh
 // client with its own key) for at most 32 KiB of RSS per tunnel above its idle baseline
-// (DESIGN.md §7: 10,000 idle devices in one relay <= 320 MiB).
+// (docs/performance.md, "Idle device tunnels": 10,000 idle devices in one relay <= 320 MiB).
 #include <gtest/gtest.h>
 #include <signal.h>
 
@@ -137,7 +137,7 @@ TEST(Scale, FiveHundredIdleTunnelsStayUnder32KiBEach) {
   else
     EXPECT_LE(per_tunnel, kMaxKiBPerTunnel)
         << "the relay holds " << per_tunnel << " KiB per idle tunnel; the target is "
-        << kMaxKiBPerTunnel << " KiB (DESIGN.md §7)";
+        << kMaxKiBPerTunnel << " KiB (docs/performance.md)";
 
   // Nothing dropped while we measured.
   EXPECT_TRUE(loadgen.matches(R"(^(LOST .*))", true).empty()) << loadgen.err();
