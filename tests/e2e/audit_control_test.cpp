@@ -151,7 +151,7 @@ TEST_F(AuditControl, SessionKillEndsEveryAttachmentWithinASecond) {
   const std::string by = "killed by admin:" + current_user();
   ASSERT_TRUE(wait_until([&] {
     auto s = open_store(relay())->find_session(id_);
-    return s && !s->ended.empty();
+    return s && s->ended.has_value();
   }));
   EXPECT_EQ(open_store(relay())->find_session(id_)->end_reason, by);
   auto killed = events_of(relay(), "session.killed");
