@@ -92,8 +92,10 @@ TEST_F(HandshakeFlood, AnOperatorBehindAFloodingAddressGetsInWithinAFewTries) {
   const auto started = Clock::now();
   int tries = 0;
   RunResult result;
-  while (tries < 10) {
-    ++tries;
+  // An operator retries by hand, about twice a second; the flood's sockets count as idle once
+  // they are a second old, so the second or third try is the one that makes room.
+  while (tries < 20) {
+    if (tries++ > 0) std::this_thread::sleep_for(500ms);
     result = exec("alice", "echo through-the-flood");
     if (result.exit_code == 0) break;
   }
@@ -103,7 +105,7 @@ TEST_F(HandshakeFlood, AnOperatorBehindAFloodingAddressGetsInWithinAFewTries) {
   std::printf("flood: operator got in after %d tries, %.2f s\n", tries, took);
   EXPECT_EQ(result.exit_code, 0) << result.err << relay().process().err();
   EXPECT_NE(result.out.find("through-the-flood"), std::string::npos);
-  EXPECT_LE(tries, 5);
+  EXPECT_LE(tries, 6);
   EXPECT_LT(took, 15.0);
 }
 
