@@ -121,7 +121,7 @@ Time utc_now() {
 std::string iso8601_utc(Time t) {
   using namespace std::chrono;
   // floor, not a cast: instants before 1970 still get a millisecond field in [0, 999].
-    const auto secs = floor<seconds>(t);
+  const auto secs = floor<seconds>(t);
   // Through gmtime: fmt 9 formats a system_clock time_point in the local time zone.
   return fmt::format("{:%Y-%m-%dT%H:%M:%S}.{:03}Z", fmt::gmtime(system_clock::to_time_t(secs)),
                      (t - secs).count());

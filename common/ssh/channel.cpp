@@ -20,8 +20,8 @@ int answer(bool accept) {
 }
 
 int on_data(ssh_session, ssh_channel, void* data, uint32_t len, int is_stderr, void* userdata) {
-  std::size_t taken =
-      channel_events_of(userdata).data(std::string_view(static_cast<const char*>(data), len), is_stderr);
+  std::size_t taken = channel_events_of(userdata).data(
+      std::string_view(static_cast<const char*>(data), len), is_stderr);
   return static_cast<int>(std::min<std::size_t>(taken, len));
 }
 

@@ -48,8 +48,6 @@ std::string iso_or(const std::optional<Time>& t, const std::string& none) {
   return t ? iso8601_utc(*t) : none;
 }
 
-
-
 std::string or_dash(const std::string& s) {
   return s.empty() ? "-" : s;
 }

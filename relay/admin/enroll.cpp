@@ -34,7 +34,7 @@ void create_token(const CreateArgs& args) {
   require_device_name(args.name);
   auto db = open_db(args.data_dir);
   std::string token = keys::generate_enrollment_token();
-    const Time now = utc_now();
+  const Time now = utc_now();
   const Time expiry = now + checked_duration(args.ttl);
   const std::string expires = iso8601_utc(expiry);
   db->create_enrollment(args.name, keys::hash_token(token), now, expiry);
@@ -74,7 +74,8 @@ void print_enrollments(store::Db& db, bool as_json) {
     return;
   }
   Table table({"NAME", "CREATED", "EXPIRES", "USED"});
-  for (const auto& e : rows) table.add({e.name, iso8601_utc(e.created), iso8601_utc(e.expires), iso_or(e.used, "-")});
+  for (const auto& e : rows)
+    table.add({e.name, iso8601_utc(e.created), iso8601_utc(e.expires), iso_or(e.used, "-")});
   table.print(std::cout);
 }
 

@@ -32,9 +32,9 @@ class Recorder;
 
 // A regular file found in DATA_DIR/recordings/SESSION_DIR/ (never a symlink).
 struct RecordingFile {
-  std::string session;   // the directory's name
-  std::string name;      // the file's name
-  Time modified;         // its mtime
+  std::string session;  // the directory's name
+  std::string name;     // the file's name
+  Time modified;        // its mtime
   std::uint64_t bytes = 0;
   // "recordings/SESSION/NAME": how recordings are named in events and by the recorder.
   std::string path() const { return "recordings/" + session + "/" + name; }

@@ -4,8 +4,8 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <functional>
 
-#include "relay/router/context.hpp"
 #include "relay/control/control_server.hpp"
+#include "relay/router/context.hpp"
 
 namespace sb::relay {
 

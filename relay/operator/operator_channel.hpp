@@ -8,8 +8,8 @@
 #include <optional>
 #include <string>
 
-#include "common/time.hpp"
 #include "common/ssh/channel.hpp"
+#include "common/time.hpp"
 #include "relay/bridge/bridge.hpp"
 #include "relay/bridge/shared_terminal.hpp"
 

@@ -130,7 +130,8 @@ TEST_F(AuditCli, ServeWithRetentionPrunesOldRowsAtStart) {
   ASSERT_EQ(relay.stop(), 0);
   {
     auto db = store::Db::open(relay.data_dir() / "relay.db", false);
-    db->add_event(store::EventKind("test.old"), "", {{"n", 1}}, *parse_time("2020-01-01T00:00:00.000Z"));
+    db->add_event(store::EventKind("test.old"), "", {{"n", 1}},
+                  *parse_time("2020-01-01T00:00:00.000Z"));
     db->add_event(store::EventKind("test.recent"), "", {{"n", 2}}, utc_now());
   }
   relay.restart();
@@ -185,7 +186,8 @@ TEST_F(AuditCli, ServeWithRetentionDeletesOldRecordingsAndKeepsRecentOnes) {
       s.started = started;
       return s;
     };
-    db->insert_session(adhoc_session("111111111", "SHA256:old", *parse_time("2020-01-01T00:00:00.000Z")));
+    db->insert_session(
+        adhoc_session("111111111", "SHA256:old", *parse_time("2020-01-01T00:00:00.000Z")));
     db->end_session("111111111", "agent closed", *parse_time("2020-01-01T01:00:00.000Z"));
     db->insert_session(adhoc_session("222222222", "SHA256:recent", utc_now()));
     db->end_session("222222222", "agent closed", utc_now());

@@ -1,7 +1,7 @@
 // Durations ("1h30m"), ISO-8601 times and the admin CLI's time specs ("2026-11-01 14:30",
 // "yesterday", "2w").
-#include "common/util.hpp"
 #include "common/time.hpp"
+#include "common/util.hpp"
 #include "tests/fuzz/fuzz_support.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {

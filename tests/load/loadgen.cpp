@@ -52,8 +52,8 @@
 #include <thread>
 #include <vector>
 
-#include "common/logging.hpp"
 #include "common/io/net.hpp"
+#include "common/logging.hpp"
 #include "common/util.hpp"
 #include "device-agent/tunnel.hpp"
 #include "keys/keys.hpp"

@@ -174,8 +174,8 @@ TEST_F(AuditView, SessionStoryNestsChannelsUnderAttachments) {
   c.ended = test::utc("2026-11-22T14:02:00.400Z");
   a.channels.push_back(c);
   story.attachments.push_back(a);
-  story.recordings.push_back(
-      {"recordings/482913075/x_own-alice.cast", "own", "alice", test::utc("2026-11-22T14:01:00.000Z")});
+  story.recordings.push_back({"recordings/482913075/x_own-alice.cast", "own", "alice",
+                              test::utc("2026-11-22T14:01:00.000Z")});
   std::ostringstream out;
   print_session_story(story, out);
   const std::string text = out.str();

@@ -20,8 +20,13 @@ class AuditWrites : public ::testing::Test {
                          test::utc("2026-11-22T03:00:00.000Z"), nlohmann::json::object()});
   }
   AttachmentStart attachment(std::int64_t id) {
-    return {
-        id, "482913075", "alice", "SHA256:alice", "shared", "10.0.0.7", test::utc("2026-11-22T03:00:01.000Z")};
+    return {id,
+            "482913075",
+            "alice",
+            "SHA256:alice",
+            "shared",
+            "10.0.0.7",
+            test::utc("2026-11-22T03:00:01.000Z")};
   }
   test::TempDir dir_;
   std::unique_ptr<Db> db_;
@@ -123,7 +128,8 @@ TEST(IdAllocator, ThreadsNeverGetTheSameId) {
 }
 
 TEST_F(AuditWrites, RevokeMarksTheDeviceAndMovesItsKeyToTheRevokedSet) {
-  db_->create_enrollment("web-01", "hash", test::utc("2026-11-22T03:00:00.000Z"), test::utc("2099-01-01T00:00:00.000Z"));
+  db_->create_enrollment("web-01", "hash", test::utc("2026-11-22T03:00:00.000Z"),
+                         test::utc("2099-01-01T00:00:00.000Z"));
   ASSERT_EQ(db_->redeem_enrollment("hash", "SHA256:web", "ssh-ed25519 AAAA web",
                                    test::utc("2026-11-22T03:00:01.000Z"))
                 .status,

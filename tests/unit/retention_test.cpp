@@ -45,8 +45,7 @@ std::vector<std::string> recording_paths(const std::vector<RecordingFile>& files
 
 TEST(RecordingStarted, ReadsTheRecordersFileNames) {
   EXPECT_EQ(recording_started("20261122T063347Z_shared.cast"), t("2026-11-22T06:33:47.999Z"));
-  EXPECT_EQ(recording_started("20260101T000000Z_own-alice-2.cast"),
-            t("2026-01-01T00:00:00.999Z"));
+  EXPECT_EQ(recording_started("20260101T000000Z_own-alice-2.cast"), t("2026-01-01T00:00:00.999Z"));
   EXPECT_FALSE(recording_started("notes.cast"));
   EXPECT_FALSE(recording_started("2026112XT063347Z_shared.cast"));
   EXPECT_FALSE(recording_started("20261122T063347_shared.cast"));

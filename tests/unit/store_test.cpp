@@ -206,8 +206,8 @@ TEST_F(StoreTest, InsertAndEndSession) {
         "INSERT INTO attachments (session_id, operator, fingerprint, mode, started) "
         "VALUES ('482913075', 'alice', 'SHA256:alice', 'shared', '" +
         at_iso(2000) + "')");
-    raw.exec("INSERT INTO channels (attachment, kind, started) VALUES (1, 'shell', '" + at_iso(2001) +
-             "')");
+    raw.exec("INSERT INTO channels (attachment, kind, started) VALUES (1, 'shell', '" +
+             at_iso(2001) + "')");
   }
 
   db->end_session("482913075", "tunnel-closed", at(5000));

@@ -36,7 +36,7 @@ inline std::string at_iso(std::int64_t ms) {
   std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
                 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
                 static_cast<int>(ms % 1000));
-    return buf;
+  return buf;
 }
 // A time written out in full, "2026-11-22T03:00:00.000Z".
 inline Time utc(const std::string& iso) {
