@@ -35,30 +35,34 @@ std::string create_enroll_token(Relay& relay, const std::string& name) {
   return token;
 }
 
+// OpenSSH's ssh with no user config, one key and the test's known_hosts, in batch mode.
+static std::vector<std::string> batch_ssh_argv(const Relay& relay, const std::filesystem::path& key,
+                                               const std::filesystem::path& known_hosts,
+                                               const std::string& host_key_checking) {
+  return {"/usr/bin/ssh",
+          "-F",
+          "/dev/null",
+          "-p",
+          std::to_string(relay.port()),
+          "-i",
+          key.string(),
+          "-o",
+          "IdentitiesOnly=yes",
+          "-o",
+          "UserKnownHostsFile=" + known_hosts.string(),
+          "-o",
+          host_key_checking,
+          "-o",
+          "BatchMode=yes"};
+}
+
 std::vector<std::string> operator_ssh_argv(const Relay& relay, const OperatorKey& op,
                                            const std::filesystem::path& known_hosts,
                                            const std::string& user,
                                            const std::vector<std::string>& options,
                                            const std::vector<std::string>& command) {
-  std::vector<std::string> argv{"/usr/bin/ssh",
-                                "-F",
-                                "/dev/null",
-                                "-p",
-                                std::to_string(relay.port()),
-                                "-i",
-                                op.key.string(),
-                                "-o",
-                                "IdentitiesOnly=yes",
-                                "-o",
-                                "UserKnownHostsFile=" + known_hosts.string(),
-                                "-o",
-                                "StrictHostKeyChecking=accept-new",
-                                "-o",
-                                "BatchMode=yes",
-                                "-o",
-                                "LogLevel=ERROR",
-                                "-o",
-                                "ConnectTimeout=10"};
+  auto argv = batch_ssh_argv(relay, op.key, known_hosts, "StrictHostKeyChecking=accept-new");
+  argv.insert(argv.end(), {"-o", "LogLevel=ERROR", "-o", "ConnectTimeout=10"});
   argv.insert(argv.end(), options.begin(), options.end());
   argv.push_back(user + "@127.0.0.1");
   argv.insert(argv.end(), command.begin(), command.end());
@@ -68,23 +72,8 @@ std::vector<std::string> operator_ssh_argv(const Relay& relay, const OperatorKey
 std::vector<std::string> agentless_device_argv(const Relay& relay, const OperatorKey& device_key,
                                                const std::filesystem::path& known_hosts,
                                                const std::vector<std::string>& options) {
-  std::vector<std::string> argv{"/usr/bin/ssh",
-                                "-F",
-                                "/dev/null",
-                                "-p",
-                                std::to_string(relay.port()),
-                                "-i",
-                                device_key.key.string(),
-                                "-o",
-                                "IdentitiesOnly=yes",
-                                "-o",
-                                "StrictHostKeyChecking=no",
-                                "-o",
-                                "UserKnownHostsFile=" + known_hosts.string(),
-                                "-o",
-                                "BatchMode=yes",
-                                "-o",
-                                "ExitOnForwardFailure=yes"};
+  auto argv = batch_ssh_argv(relay, device_key.key, known_hosts, "StrictHostKeyChecking=no");
+  argv.insert(argv.end(), {"-o", "ExitOnForwardFailure=yes"});
   argv.insert(argv.end(), options.begin(), options.end());
   argv.push_back("device@127.0.0.1");
   return argv;
