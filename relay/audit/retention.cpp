@@ -243,7 +243,7 @@ void finish(RetentionRun& run, store::Db& db) {
         run.files.deleted, run.files.deleted == 1 ? "" : "s", format_bytes(run.files.bytes),
         run.files.failed > 0 ? ", " + std::to_string(run.files.failed) + " not deletable" : "");
   }
-  if (run.done) run.done();
+  if (run.done) db.after_commit(run.done);
 }
 
 // One bounded piece of the run, then the next piece goes to the back of the store's queue, so
@@ -274,8 +274,12 @@ void advance(const std::shared_ptr<RetentionRun>& run, store::Db& db) {
     run->phase = Phase::kDone;
   }
   if (run->phase != Phase::kDone) {
-    if (run->store.post([run](store::Db& next_db) { advance(run, next_db); })) return;
-    spdlog::warn("audit retention: store queue full; the next run goes on from here");
+    // Once this piece is committed: a piece the disk refused runs again, not a second chain.
+    return db.after_commit([run, &db] {
+      if (run->store.post([run](store::Db& next_db) { advance(run, next_db); })) return;
+      spdlog::warn("audit retention: store queue full; the next run goes on from here");
+      finish(*run, db);
+    });
   }
   finish(*run, db);
 }

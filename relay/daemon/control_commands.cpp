@@ -125,7 +125,9 @@ void purge_keys(const ControlTargets& targets, const json& request, const Reply&
                     {"tunnels_closed", tunnels_closed},
                     {"keys_purged", keys}},
                    when);
-      reply({{"ok", true}, {"tunnels_closed", tunnels_closed}, {"keys_purged", keys}});
+      db.after_commit([reply, tunnels_closed, keys] {
+        reply({{"ok", true}, {"tunnels_closed", tunnels_closed}, {"keys_purged", keys}});
+      });
     });
     if (!posted) reply(error("the relay's store queue is full; try again"));
   });

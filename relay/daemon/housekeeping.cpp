@@ -20,10 +20,12 @@ void schedule_drop_check(asio::steady_timer& timer, store::Store& store, std::ui
     if (ec) return;
     if (const std::uint64_t lost = store.drops_to_report(reported); lost > 0) {
       const std::uint64_t dropped = reported + lost;
-      spdlog::warn("store: {} jobs (audit rows) were dropped while its queue was full", lost);
-      bool posted = store.post([lost, dropped](store::Db& db) {
-        db.add_event(store::events::kStoreDropped, "",
-                     {{"dropped", lost}, {"dropped_total", dropped}}, utc_now());
+      nlohmann::json detail{{"dropped", lost}, {"dropped_total", dropped}};
+      if (std::string cause = store.drop_cause(); !cause.empty()) detail["cause"] = cause;
+      spdlog::warn("store: {} jobs (audit rows) were dropped while its queue was full{}", lost,
+                   detail.contains("cause") ? " (the disk refused writes)" : "");
+      bool posted = store.post([detail](store::Db& db) {
+        db.add_event(store::events::kStoreDropped, "", detail, utc_now());
       });
       if (posted) reported = dropped;
     }

@@ -142,20 +142,23 @@ void DeviceTunnel::redeem_token(const std::string& token, const std::string& wan
   auto job = [weak, executor, wanted_name, hash = keys::hash_token(token), fp = conn_.fingerprint(),
               key = conn_.key_line()](store::Db& db) {
     auto result = db.redeem_enrollment(hash, fp, key, utc_now());
-    boost::asio::post(executor, [weak, result, wanted_name] {
-      auto self_handle = weak.lock();
-      if (!self_handle || self_handle->conn().closing()) return;
-      DeviceTunnel& self = *self_handle;
-      PeerConn* conn = &self.conn();
-      self.waiting_for_store_ = false;
-      if (result.status != store::RedeemStatus::kOk) return self.fail(redeem_error(result.status));
-      if (!wanted_name.empty() && wanted_name != result.device)
-        spdlog::warn("device asked for name {} but its token enrolls {}", wanted_name,
-                     result.device);
-      spdlog::info("device enrolled name={} fp={} from={}", result.device, conn->fingerprint(),
-                   conn->source_addr());
-      self.issue_session(result.device, "enrolled");
-      conn->wake();
+    db.after_commit([executor, weak, result, wanted_name] {
+      boost::asio::post(executor, [weak, result, wanted_name] {
+        auto self_handle = weak.lock();
+        if (!self_handle || self_handle->conn().closing()) return;
+        DeviceTunnel& self = *self_handle;
+        PeerConn* conn = &self.conn();
+        self.waiting_for_store_ = false;
+        if (result.status != store::RedeemStatus::kOk)
+          return self.fail(redeem_error(result.status));
+        if (!wanted_name.empty() && wanted_name != result.device)
+          spdlog::warn("device asked for name {} but its token enrolls {}", wanted_name,
+                       result.device);
+        spdlog::info("device enrolled name={} fp={} from={}", result.device, conn->fingerprint(),
+                     conn->source_addr());
+        self.issue_session(result.device, "enrolled");
+        conn->wake();
+      });
     });
   };
   if (!conn_.context().store.post(std::move(job))) fail("relay is overloaded, try again later");

@@ -77,12 +77,18 @@ inline constexpr EventKind kRecordingStarted{"recording.started",
 inline constexpr EventKind kRecordingStopped{
     "recording.stopped",
     "session device [operator] [attachment] path kind bytes truncated duration_ms [dropped] "
-    "[reason]"};
+    "[reason] [failed] [kept]"};
 inline constexpr EventKind kAuditPruned{
     "audit.pruned",
     "before events sessions attachments channels [recordings] [recording_bytes] "
     "[recordings_failed]"};
-inline constexpr EventKind kStoreDropped{"store.dropped", "dropped dropped_total"};
+// Jobs (audit rows) the store could not keep: refused while its queue was full, e.g. during a
+// long stretch of a full disk (cause: the disk's error then).
+inline constexpr EventKind kStoreDropped{"store.dropped", "dropped dropped_total [cause]"};
+// The disk refused the store's writes from `since` until this event (which is written with the
+// first batch that got through): what waited meanwhile was kept and is written now.
+inline constexpr EventKind kStoreWriteFailed{"store.write_failed",
+                                             "error since attempts jobs_waiting"};
 
 inline constexpr std::array kAll{
     kAuthRefused,       kAttachRefused,      kRateLimitHit,     kOperatorAttached,
@@ -92,7 +98,7 @@ inline constexpr std::array kAll{
     kSessionKilled,     kKeysPurged,         kJanitorPurge,     kEnrollCreated,
     kEnrollRefused,     kOperatorAdded,      kOperatorRemoved,  kGrantAdded,
     kGrantRemoved,      kRecordingStarted,   kRecordingStopped, kAuditPruned,
-    kStoreDropped};
+    kStoreDropped,      kStoreWriteFailed};
 
 // The catalogued kind with this name, or nullptr.
 constexpr const EventKind* find(std::string_view name) {

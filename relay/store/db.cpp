@@ -9,6 +9,7 @@
 #include <stdexcept>
 #include <string>
 #include <system_error>
+#include <utility>
 
 #include "relay/store/migrations.hpp"
 #include "relay/store/sql.hpp"
@@ -192,12 +193,14 @@ void SqliteDb::transaction(const std::function<void()>& fn) {
       Statement(*this, "COMMIT").run();
     } catch (...) {
       tx_depth_ = 0;
+      after_commit_.clear();
       // SQLite may already have rolled back by itself (disk full, I/O error).
       if (sqlite3_get_autocommit(db_) == 0)
         sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
       throw;
     }
     tx_depth_ = 0;
+    run_after_commit();
     return;
   }
   if (sqlite3_get_autocommit(db_) != 0) {
@@ -206,10 +209,12 @@ void SqliteDb::transaction(const std::function<void()>& fn) {
   }
   Statement(*this, "SAVEPOINT sb_nested").run();
   ++tx_depth_;
+  const std::size_t hooks_before = after_commit_.size();
   try {
     fn();
   } catch (...) {
     --tx_depth_;
+    after_commit_.resize(hooks_before);  // the undone work's hooks never run
     if (sqlite3_get_autocommit(db_) == 0) {
       sqlite3_exec(db_, "ROLLBACK TO sb_nested; RELEASE sb_nested", nullptr, nullptr, nullptr);
     }
@@ -217,6 +222,26 @@ void SqliteDb::transaction(const std::function<void()>& fn) {
   }
   --tx_depth_;
   Statement(*this, "RELEASE sb_nested").run();
+}
+
+void SqliteDb::after_commit(std::function<void()> fn) {
+  if (tx_depth_ == 0) {
+    fn();
+    return;
+  }
+  after_commit_.push_back(std::move(fn));
+}
+
+// The transaction is committed whatever a hook does: a hook's failure is logged, not thrown.
+void SqliteDb::run_after_commit() {
+  auto hooks = std::exchange(after_commit_, {});
+  for (auto& hook : hooks) {
+    try {
+      hook();
+    } catch (const std::exception& e) {
+      spdlog::error("store: after a commit: {}", e.what());
+    }
+  }
 }
 
 }  // namespace sb::store

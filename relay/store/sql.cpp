@@ -1,6 +1,7 @@
 // RAII prepared statements (see sql.hpp).
 #include "relay/store/sql.hpp"
 
+#include <cstring>
 #include <limits>
 
 namespace sb::store::detail {
@@ -10,9 +11,14 @@ void throw_sqlite(sqlite3* db, int rc, std::string_view context) {
   msg += ": ";
   // sqlite3_errmsg describes the most recent failure on this connection; fall back on the
   // generic text for the code when there is no connection.
-  msg += db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+  std::string reason = db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
   const int code = db != nullptr ? sqlite3_extended_errcode(db) : rc;
-  throw SqliteError(code, msg);
+  // The system's word on an I/O failure says which one ("No space left on device").
+  if (const int err = db != nullptr ? sqlite3_system_errno(db) : 0;
+      err != 0 && ((code & 0xff) == SQLITE_IOERR || (code & 0xff) == SQLITE_FULL))
+    reason += " (" + std::string(std::strerror(err)) + ")";
+  msg += reason;
+  throw SqliteError(code, msg, std::move(reason));
 }
 
 namespace {

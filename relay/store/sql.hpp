@@ -9,6 +9,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "common/time.hpp"
 #include "relay/store/sqlite_db.hpp"
@@ -18,12 +19,22 @@ namespace sb::store::detail {
 // A failed SQLite call; what() carries SQLite's message, code() the extended result code.
 class SqliteError : public std::runtime_error {
  public:
-  SqliteError(int code, const std::string& what) : std::runtime_error(what), code_(code) {}
+  SqliteError(int code, const std::string& what, std::string reason = {})
+      : std::runtime_error(what), code_(code), reason_(std::move(reason)) {}
   int code() const { return code_; }
+  // What the database said, without the statement: "disk I/O error (File too large)".
+  std::string reason() const { return reason_.empty() ? std::string(what()) : reason_; }
   int primary_code() const { return code_ & 0xff; }
+  // The disk (not the SQL) refused: full, an I/O error, a file size limit, a lock held too
+  // long. The transaction is undone and the same work may succeed later.
+  bool refused_by_storage() const {
+    const int c = primary_code();
+    return c == SQLITE_FULL || c == SQLITE_IOERR || c == SQLITE_CANTOPEN || c == SQLITE_BUSY;
+  }
 
  private:
   int code_;
+  std::string reason_;
 };
 
 // Throws SqliteError built from the connection's last error.

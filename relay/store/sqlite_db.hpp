@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "relay/store/store.hpp"
 
@@ -22,6 +23,7 @@ class SqliteDb final : public Db {
 
   int schema_version() override;
   void transaction(const std::function<void()>& fn) override;
+  void after_commit(std::function<void()> fn) override;
   void insert_session(const SessionStart& s) override;
   void end_session(const std::string& id, const std::string& reason, Time when) override;
   int purge_stale(const std::string& reason, Time when) override;
@@ -81,10 +83,12 @@ class SqliteDb final : public Db {
   explicit SqliteDb(sqlite3* handle) : db_(handle) {}
   void migrate();
   void exec(const char* sql);  // no parameters, no result rows
+  void run_after_commit();
   sqlite3* db_;
   std::filesystem::path file_;
   std::unordered_map<std::string, CachedStatement> statements_;  // prepared once, reused
-  int tx_depth_ = 0;        // 0: autocommit; 1: BEGIN; >1: nested SAVEPOINTs
+  int tx_depth_ = 0;  // 0: autocommit; 1: BEGIN; >1: nested SAVEPOINTs
+  std::vector<std::function<void()>> after_commit_;  // run when the outer transaction commits
   bool keys_dirty_ = true;  // set (update hook) on writes to devices, operators, grants
   std::int64_t keys_version_seen_ = -1;  // data_version() when keys_changed() last looked
 };

@@ -295,6 +295,11 @@ class Db {
   // Runs fn as one transaction: all of it is committed, or nothing (rethrows fn's exception).
   // Nested calls are nested transactions, so an inner failure undoes only the inner work.
   virtual void transaction(const std::function<void()>& fn) = 0;
+  // Runs fn once the outermost transaction around this call has committed (at once outside
+  // one); never if that transaction, or the nested one fn was registered in, is undone. For
+  // what a store job does beyond the database (a reply, a post to a reactor): the Store may
+  // run a job again after the disk refused its batch, and only the committed run counts.
+  virtual void after_commit(std::function<void()> fn) = 0;
 
   // --- writes (each is one transaction unless called inside transaction()) ---
   virtual void insert_session(const SessionStart& s) = 0;
@@ -401,20 +406,39 @@ class Db {
 };
 
 // The writer thread. Jobs run in FIFO order; consecutive queued jobs share one transaction.
+//
+// When the disk refuses a batch (full, I/O error: SQLite undoes the whole transaction), the
+// batch is kept in memory and written again, whole and in order, with a growing pause (up to
+// kMaxRetryDelay), until it commits; nothing posted after it is written before it, so rows
+// that refer to earlier ones (a channel to its attachment) still find them. A job may thus run
+// more than once: what it does outside the database goes through Db::after_commit. Jobs
+// waiting meanwhile are bounded by max_queue: past it, new jobs are refused and counted
+// (dropped(), drop_cause()). Once writing works again, one "store.write_failed" event records
+// the outage.
 class Store {
  public:
   using Job = std::function<void(Db&)>;
+  static constexpr std::chrono::milliseconds kFirstRetryDelay{50};
+  static constexpr std::chrono::milliseconds kMaxRetryDelay{1000};
+  // How long a stopping store still tries to write what the disk refuses before giving it up.
+  static constexpr std::chrono::milliseconds kStopRetryFor{2000};
+
   // max_queue bounds memory; a job posted to a full queue is refused, counted and logged.
   // Opens the database with create=false (it must have been initialised).
   explicit Store(const std::filesystem::path& file, std::size_t max_queue = 200000);
-  ~Store();  // drains the queue, then stops the thread
+  // Drains the queue, then stops the thread (giving up, logged, after kStopRetryFor if the
+  // disk keeps refusing).
+  ~Store();
   Store(const Store&) = delete;
   Store& operator=(const Store&) = delete;
 
   // Never blocks (beyond a mutex). False if the queue was full (the job is dropped and counted).
   bool post(Job job);
-  // Blocks the caller until every job posted before it has run. Not for reactor threads.
+  // Blocks the caller until every job posted before it has run (and been committed: while the
+  // disk refuses writes, that is when it has room again). Not for reactor threads.
   void flush();
+  // flush() for at most `limit`; false if jobs posted before it are still waiting.
+  bool flush_for(std::chrono::milliseconds limit);
   // Calls on_change (on the writer thread) with a fresh snapshot at start and whenever
   // another connection (the admin CLI) or a job changed the keys; checked every poll period.
   void watch_keys(std::function<void(std::shared_ptr<const KeySnapshot>)> on_change,
@@ -425,10 +449,29 @@ class Store {
   // again, so that recording the loss has room; 0 before that (not only once it is empty:
   // under steady load it may never be).
   std::uint64_t drops_to_report(std::uint64_t reported) const;
+  // Why the latest job was dropped: "" if the writer was merely behind, else the error with
+  // which the disk was refusing writes at that moment.
+  std::string drop_cause() const;
 
  private:
+  // The disk refusing writes: since when, how often, the latest error (writer thread only).
+  struct Outage {
+    Time since;
+    std::chrono::steady_clock::time_point since_steady;
+    std::uint64_t attempts = 0;
+    std::string error;
+    std::chrono::milliseconds delay{0};
+    std::chrono::steady_clock::time_point logged;
+  };
   void run();
-  void run_batch(std::deque<Job>& batch);
+  // Takes the next batch from the queue, or waits for the retry of the one kept; false to stop.
+  bool next_batch(std::deque<Job>& batch, bool& force_keys);
+  // One attempt at the batch; on false, `error` says why the disk refused it.
+  bool run_batch(std::deque<Job>& batch, std::string& error);
+  void refused(std::size_t batch_size, const std::string& error);
+  void recovered(std::size_t batch_size);
+  void give_up(std::deque<Job>& batch);
+  void finish_batch(std::deque<Job>& batch);
   void check_keys(const std::function<void(std::shared_ptr<const KeySnapshot>)>& on_change,
                   bool force);
   std::unique_ptr<Db> db_;
@@ -447,6 +490,10 @@ class Store {
   std::shared_ptr<const KeySnapshot> keys_last_;  // writer thread only
   std::int64_t keys_generation_ = 0;              // writer thread only
   std::chrono::steady_clock::time_point drop_warned_{};
+  std::string refusing_error_;    // under mu_: the disk's error while it refuses writes, else ""
+  std::string drop_cause_;        // under mu_
+  std::optional<Outage> outage_;  // writer thread only
+  std::chrono::steady_clock::time_point stop_seen_{};  // writer thread only
   std::thread thread_;
 };
 

@@ -30,4 +30,19 @@ class RawSql {
   sqlite3* db_ = nullptr;
 };
 
+// A full disk for the store: from the first DiskFull on, every SQLite connection this process
+// opens goes through a VFS that passes everything to the default one, except that while the
+// disk is "full" each write fails with SQLITE_FULL (as SQLite reports ENOSPC). Reads work.
+class DiskFull {
+ public:
+  DiskFull();   // installs the VFS (once per process); the disk is not full yet
+  ~DiskFull();  // the disk has room again
+  DiskFull(const DiskFull&) = delete;
+  DiskFull& operator=(const DiskFull&) = delete;
+
+  void set(bool full);
+  // Writes refused so far (by every DiskFull of the process).
+  std::uint64_t refused() const;
+};
+
 }  // namespace sb::store::testing

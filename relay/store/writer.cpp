@@ -1,5 +1,6 @@
 // Store: the writer thread. Reactor threads post jobs; this thread runs them in batches, one
-// transaction per batch (a SAVEPOINT per job), and publishes key snapshots when devices change.
+// transaction per batch (a SAVEPOINT per job), keeps and retries a batch the disk refused, and
+// publishes key snapshots when devices change.
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -14,12 +15,23 @@ namespace sb::store {
 namespace {
 
 constexpr std::size_t kMaxBatch = 1000;  // jobs per transaction
-constexpr int kBeginRetries = 3;         // each attempt waits up to busy_timeout (5 s)
+constexpr auto kRefusalLogEvery = std::chrono::seconds(30);
 
 bool same_keys(const KeySnapshot& a, const KeySnapshot& b) {
   return a.device_by_fingerprint == b.device_by_fingerprint &&
          a.revoked_by_fingerprint == b.revoked_by_fingerprint &&
          a.operator_by_fingerprint == b.operator_by_fingerprint && a.grants == b.grants;
+}
+
+bool refused_by_storage(const std::exception& e) {
+  const auto* sqlite = dynamic_cast<const detail::SqliteError*>(&e);
+  return sqlite != nullptr && sqlite->refused_by_storage();
+}
+
+// For the log and the audit: the database's words, without the statement that failed.
+std::string refusal_of(const std::exception& e) {
+  const auto* sqlite = dynamic_cast<const detail::SqliteError*>(&e);
+  return sqlite != nullptr ? sqlite->reason() : e.what();
 }
 
 }  // namespace
@@ -40,6 +52,7 @@ Store::~Store() {
 
 bool Store::post(Job job) {
   std::uint64_t dropped_total = 0;
+  std::string cause;
   {
     std::unique_lock lk(mu_);
     if (queue_.size() < max_queue_) {
@@ -50,26 +63,38 @@ bool Store::post(Job job) {
       return true;
     }
     ++dropped_;
+    drop_cause_ = refusing_error_;
     const auto now = std::chrono::steady_clock::now();
     if (now - drop_warned_ >= std::chrono::seconds(1)) {
       drop_warned_ = now;
       dropped_total = dropped_;
+      cause = drop_cause_;
     }
   }
   if (dropped_total > 0) {
-    spdlog::warn("store: queue full ({} jobs waiting): job dropped, {} dropped in total",
-                 max_queue_, dropped_total);
+    spdlog::warn("store: queue full ({} jobs waiting{}): job dropped, {} dropped in total",
+                 max_queue_, cause.empty() ? "" : "; the disk refuses writes: " + cause,
+                 dropped_total);
   }
   return false;
 }
 
 void Store::flush() {
+  flush_for(std::chrono::milliseconds::max());
+}
+
+bool Store::flush_for(std::chrono::milliseconds limit) {
   if (std::this_thread::get_id() == thread_.get_id()) {
     throw std::logic_error("Store::flush() called from a store job: it would never return");
   }
   std::unique_lock lk(mu_);
   const std::uint64_t target = posted_;
-  drained_cv_.wait(lk, [&] { return done_ >= target; });
+  const auto drained = [&] { return done_ >= target; };
+  if (limit == std::chrono::milliseconds::max()) {
+    drained_cv_.wait(lk, drained);
+    return true;
+  }
+  return drained_cv_.wait_for(lk, limit, drained);
 }
 
 void Store::watch_keys(std::function<void(std::shared_ptr<const KeySnapshot>)> on_change,
@@ -99,77 +124,163 @@ std::uint64_t Store::drops_to_report(std::uint64_t reported) const {
   return dropped_ - reported;
 }
 
+std::string Store::drop_cause() const {
+  std::lock_guard lk(mu_);
+  return drop_cause_;
+}
+
 void Store::run() {
-  std::deque<Job> batch;
+  std::deque<Job> batch;  // taken from the queue; kept until it commits
   std::function<void(std::shared_ptr<const KeySnapshot>)> on_keys;
   for (;;) {
     bool force_keys = false;
+    if (!next_batch(batch, force_keys)) break;
     {
-      std::unique_lock lk(mu_);
-      const auto ready = [&] { return stop_ || keys_force_ || !queue_.empty(); };
-      if (on_keys_) {
-        cv_.wait_for(lk, keys_poll_, ready);
-      } else {
-        cv_.wait(lk, ready);
-      }
-      if (stop_ && queue_.empty()) break;  // drained: stop
-      if (queue_.size() <= kMaxBatch) {
-        batch.swap(queue_);  // the usual case: O(1) under the lock
-      } else {
-        const auto end = queue_.begin() + static_cast<std::ptrdiff_t>(kMaxBatch);
-        std::move(queue_.begin(), end, std::back_inserter(batch));
-        queue_.erase(queue_.begin(), end);
-      }
-      if (keys_force_ || !on_keys) on_keys = on_keys_;
-      force_keys = keys_force_;
-      keys_force_ = false;
+      std::lock_guard lk(mu_);
+      if (force_keys || !on_keys) on_keys = on_keys_;
     }
-    if (!batch.empty()) run_batch(batch);
+    bool committed = true;
+    if (!batch.empty()) {
+      std::string error;
+      committed = run_batch(batch, error);
+      if (committed && outage_) recovered(batch.size());
+      if (!committed) refused(batch.size(), error);
+    }
     // Before the jobs count as done, so that after flush() the snapshot reflects them.
     if (on_keys) check_keys(on_keys, force_keys);
-    if (!batch.empty()) {
-      const std::size_t n = batch.size();
-      batch.clear();  // the jobs' captures die before flush() can return
-      {
-        std::lock_guard lk(mu_);
-        done_ += n;
-      }
-      drained_cv_.notify_all();
-    }
+    if (committed) finish_batch(batch);
   }
 }
 
-void Store::run_batch(std::deque<Job>& batch) {
-  Db& db = *db_;
-  for (int attempt = 1;; ++attempt) {
-    bool began = false;
-    try {
-      db.transaction([&] {
-        began = true;
-        for (Job& job : batch) {
-          try {
-            db.transaction([&] { job(db); });
-          } catch (const std::exception& e) {
-            spdlog::error("store: job failed: {}", e.what());
-          } catch (...) {
-            spdlog::error("store: job failed (non-standard exception)");
-          }
-          job = nullptr;  // release its captures now
-          if (db.transaction_lost()) {
-            throw std::runtime_error("the transaction was rolled back by a failed job");
-          }
-        }
-      });
-      return;
-    } catch (const std::exception& e) {
-      if (!began && attempt < kBeginRetries) {
-        spdlog::warn("store: cannot start a transaction ({}); retrying", e.what());
-        continue;
-      }
-      spdlog::error("store: a batch of {} jobs was not committed: {}", batch.size(), e.what());
-      return;
+bool Store::next_batch(std::deque<Job>& batch, bool& force_keys) {
+  std::unique_lock lk(mu_);
+  if (!batch.empty()) {
+    // The disk refused this batch: wait before trying it again (a stop does not cut the wait
+    // short, so that a full disk is not hammered).
+    cv_.wait_for(lk, outage_->delay, [&] { return false; });
+    if (stop_ && stop_seen_ == std::chrono::steady_clock::time_point{})
+      stop_seen_ = std::chrono::steady_clock::now();
+    if (stop_ && std::chrono::steady_clock::now() - stop_seen_ >= kStopRetryFor) {
+      lk.unlock();
+      give_up(batch);
+      return false;
+    }
+  } else {
+    const auto ready = [&] { return stop_ || keys_force_ || !queue_.empty(); };
+    if (on_keys_) {
+      cv_.wait_for(lk, keys_poll_, ready);
+    } else {
+      cv_.wait(lk, ready);
+    }
+    if (stop_ && queue_.empty()) return false;  // drained: stop
+    if (queue_.size() <= kMaxBatch) {
+      batch.swap(queue_);  // the usual case: O(1) under the lock
+    } else {
+      const auto end = queue_.begin() + static_cast<std::ptrdiff_t>(kMaxBatch);
+      std::move(queue_.begin(), end, std::back_inserter(batch));
+      queue_.erase(queue_.begin(), end);
     }
   }
+  force_keys = keys_force_;
+  keys_force_ = false;
+  return true;
+}
+
+bool Store::run_batch(std::deque<Job>& batch, std::string& error) {
+  Db& db = *db_;
+  try {
+    db.transaction([&] {
+      for (Job& job : batch) {
+        try {
+          db.transaction([&] { job(db); });
+        } catch (const std::exception& e) {
+          // The disk's refusal is the batch's, not the job's: the whole batch is tried again.
+          if (refused_by_storage(e) || db.transaction_lost()) throw;
+          spdlog::error("store: job failed: {}", e.what());
+        } catch (...) {
+          spdlog::error("store: job failed (non-standard exception)");
+        }
+        if (db.transaction_lost()) {
+          throw std::runtime_error("the transaction was rolled back by a failed job");
+        }
+      }
+      if (outage_) {
+        db.add_event(events::kStoreWriteFailed, "",
+                     {{"error", outage_->error},
+                      {"since", iso8601_utc(outage_->since)},
+                      {"attempts", outage_->attempts},
+                      {"jobs_waiting", batch.size() + queued()}},
+                     utc_now());
+      }
+    });
+    return true;
+  } catch (const std::exception& e) {
+    error = refusal_of(e);
+    return false;
+  }
+}
+
+void Store::refused(std::size_t batch_size, const std::string& error) {
+  const auto now = std::chrono::steady_clock::now();
+  const bool first = !outage_;
+  if (first) outage_ = Outage{utc_now(), now, 0, error, kFirstRetryDelay, now};
+  Outage& outage = *outage_;
+  ++outage.attempts;
+  outage.error = error;
+  if (!first) outage.delay = std::min(outage.delay * 2, kMaxRetryDelay);
+  {
+    std::lock_guard lk(mu_);
+    refusing_error_ = error;
+  }
+  if (first) {
+    spdlog::error(
+        "store: the disk refused a batch of {} jobs ({}); kept in memory and retried "
+        "until it has room ({} more waiting)",
+        batch_size, error, queued());
+  } else if (now - outage.logged >= kRefusalLogEvery) {
+    outage.logged = now;
+    spdlog::error("store: the disk still refuses writes after {} attempts ({}); {} jobs waiting",
+                  outage.attempts, error, batch_size + queued());
+  }
+}
+
+void Store::recovered(std::size_t batch_size) {
+  spdlog::warn(
+      "store: writing again after {} attempts over {}; the {} jobs that waited are written",
+      outage_->attempts,
+      format_duration(std::chrono::duration_cast<std::chrono::milliseconds>(
+          std::chrono::steady_clock::now() - outage_->since_steady)),
+      batch_size + queued());
+  outage_.reset();
+  std::lock_guard lk(mu_);
+  refusing_error_.clear();
+}
+
+// The relay stops and the disk still refuses: what is waiting cannot be kept any longer.
+void Store::give_up(std::deque<Job>& batch) {
+  std::size_t lost = batch.size();
+  {
+    std::lock_guard lk(mu_);
+    lost += queue_.size();
+    queue_.clear();
+    dropped_ += lost;
+    done_ = posted_;
+  }
+  batch.clear();
+  drained_cv_.notify_all();
+  spdlog::error("store: stopping while the disk refuses writes ({}): {} jobs (audit rows) lost",
+                outage_ ? outage_->error : "", lost);
+}
+
+void Store::finish_batch(std::deque<Job>& batch) {
+  if (batch.empty()) return;
+  const std::size_t n = batch.size();
+  batch.clear();  // the jobs' captures die before flush() can return
+  {
+    std::lock_guard lk(mu_);
+    done_ += n;
+  }
+  drained_cv_.notify_all();
 }
 
 void Store::check_keys(const std::function<void(std::shared_ptr<const KeySnapshot>)>& on_change,

@@ -59,7 +59,8 @@ TEST(AuditEvents, ShippedNamesStay) {
   EXPECT_EQ(events::kRecordingStarted.name, "recording.started");
   EXPECT_EQ(events::kJanitorPurge.name, "janitor.purge");
   EXPECT_EQ(events::kStoreDropped.name, "store.dropped");
-  EXPECT_EQ(events::kAll.size(), 29u);
+  EXPECT_EQ(events::kStoreWriteFailed.name, "store.write_failed");
+  EXPECT_EQ(events::kAll.size(), 30u);
 }
 
 }  // namespace
