@@ -175,6 +175,7 @@ void Bridge::pump() {
     if (!is_forward_)  // forwards carry no stderr
       move(dev_, device_conn_, *op_, true, to_operator_err_, drained_to_operator_err_, ignored);
     bytes_to_operator_ += ignored;
+    if (live_) live_->set(bytes_to_device_, bytes_to_operator_);
     propagate_end();
   }
   after_libssh_calls();

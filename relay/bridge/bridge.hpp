@@ -14,6 +14,7 @@
 
 #include "common/out_buffer.hpp"
 #include "common/ssh/channel.hpp"
+#include "relay/router/channel_progress.hpp"
 
 namespace sb::relay {
 
@@ -61,6 +62,8 @@ class Bridge {
   void start_session(SessionRequest request);
   void start_forward(ForwardRequest request);
   void observe(std::unique_ptr<BridgeObserver> observer) { observer_ = std::move(observer); }
+  // Keeps `live` up to date with the byte counts, for the periodic store of open channels.
+  void count_into(std::shared_ptr<LiveBytes> live) { live_ = std::move(live); }
   void window_change(int cols, int rows);
   // Forwards a signal request ("INT", "TERM", ...) to the device's process.
   void signal(const std::string& name);
@@ -118,6 +121,7 @@ class Bridge {
   std::string exit_signal_;
   std::string failure_;
   std::unique_ptr<BridgeObserver> observer_;
+  std::shared_ptr<LiveBytes> live_;
 };
 
 }  // namespace sb::relay

@@ -152,7 +152,7 @@ void SharedTerminal::flush_member(Member& m) {
   while (!m.pending.empty()) {
     std::size_t n = m.sink->write_output(m.pending.data());
     if (n == 0) return;
-    m.bytes->out += n;
+    m.bytes->add_out(n);
     m.pending.consume(n);
   }
 }
@@ -192,7 +192,7 @@ void SharedTerminal::forward_input(Member& m) {
     if (got <= 0) return;
     if (!m.read_write) continue;  // observers watch; their keystrokes go nowhere
     if (recording_) recording_->input({buf, static_cast<std::size_t>(got)});
-    m.bytes->in += static_cast<std::uint64_t>(got);  // sent now or from input_pending_
+    m.bytes->add_in(static_cast<std::uint64_t>(got));  // sent now or from input_pending_
     // What the device's window did not take waits (at most one chunk: nothing more is read
     // from any member until it is gone).
     std::size_t n = dev_.write({buf, static_cast<std::size_t>(got)}).bytes;

@@ -21,6 +21,7 @@
 #include "common/ssh/channel.hpp"
 #include "relay/audit/recorder.hpp"
 #include "relay/bridge/terminal_member.hpp"
+#include "relay/router/channel_progress.hpp"
 
 namespace sb::relay {
 
@@ -29,9 +30,7 @@ class PeerConn;
 // What one member moved, counted at the relay: keystrokes forwarded to the device (in) and
 // output delivered to the member (out).
 // What one member's audit row reports when it leaves (written by the shared terminal).
-struct MemberBytes {
-  std::uint64_t in = 0;
-  std::uint64_t out = 0;
+struct MemberBytes : LiveBytes {
   std::optional<int> exit_status;  // set when the device's shell ended while it was a member
 };
 

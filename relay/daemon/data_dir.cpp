@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -35,12 +36,16 @@ ServeLock::ServeLock(const DataDir& dir) {
     fd_ = -1;
     throw std::runtime_error("another `relay serve` is already running on " + dir.root.string());
   }
+  struct stat st {};
+  previous_run_crashed_ = ::fstat(fd_, &st) == 0 && st.st_size > 0;
   std::string pid = std::to_string(getpid()) + "\n";
-  if (ftruncate(fd_, 0) == 0) (void)!::write(fd_, pid.data(), pid.size());
+  if (ftruncate(fd_, 0) == 0) (void)!::pwrite(fd_, pid.data(), pid.size(), 0);
 }
 
 ServeLock::~ServeLock() {
-  if (fd_ >= 0) ::close(fd_);
+  if (fd_ < 0) return;
+  (void)!ftruncate(fd_, 0);
+  ::close(fd_);
 }
 
 }  // namespace sb::relay

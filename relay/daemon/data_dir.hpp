@@ -21,7 +21,9 @@ std::string default_data_dir();
 // database; idempotent. Returns the host key's fingerprint.
 std::string init_data_dir(const DataDir& dir, bool* created_key);
 
-// Holds an exclusive lock on the data dir for the life of `relay serve`.
+// Holds an exclusive lock on the data dir for the life of `relay serve`. The lock file holds
+// the relay's PID while it runs and is emptied when it ends: a PID found there at start was
+// left by a relay that never got to its end (killed, crashed, power lost).
 class ServeLock {
  public:
   explicit ServeLock(const DataDir& dir);  // throws std::runtime_error if another relay runs
@@ -29,8 +31,11 @@ class ServeLock {
   ServeLock(const ServeLock&) = delete;
   ServeLock& operator=(const ServeLock&) = delete;
 
+  bool previous_run_crashed() const { return previous_run_crashed_; }
+
  private:
   int fd_ = -1;
+  bool previous_run_crashed_ = false;
 };
 
 }  // namespace sb::relay

@@ -33,6 +33,19 @@ void schedule_drop_check(asio::steady_timer& timer, store::Store& store, std::ui
   });
 }
 
+// One job for every open channel whose counts moved: a few rows every few seconds, not one
+// write per packet.
+void schedule_progress_flush(asio::steady_timer& timer, store::Store& store,
+                             ChannelProgress& progress) {
+  timer.expires_after(ChannelProgress::kPeriod);
+  timer.async_wait([&timer, &store, &progress](const boost::system::error_code& ec) {
+    if (ec) return;
+    if (auto rows = progress.changed(); !rows.empty())
+      store.post([rows = std::move(rows)](store::Db& db) { db.update_channel_bytes(rows); });
+    schedule_progress_flush(timer, store, progress);
+  });
+}
+
 void schedule_orphan_sweep(asio::steady_timer& timer, store::Store& store,
                            std::chrono::milliseconds every) {
   timer.expires_after(every);
@@ -65,13 +78,15 @@ void schedule_audit_prune(asio::steady_timer& timer, store::Store& store,
 
 Housekeeping::Housekeeping(asio::io_context& io, store::Store& store,
                            std::chrono::milliseconds check_interval,
-                           std::optional<RetentionOptions> retention)
+                           std::optional<RetentionOptions> retention, ChannelProgress& progress)
     : store_(store),
       check_interval_(check_interval),
       retention_(std::move(retention)),
       orphan_sweep_(io),
       audit_prune_(io),
-      drop_check_(io) {
+      drop_check_(io),
+      progress_(progress),
+      progress_flush_(io) {
   if (retention_) retention_->stop = retention_stop_;
 }
 
@@ -79,12 +94,14 @@ void Housekeeping::start() {
   schedule_orphan_sweep(orphan_sweep_, store_, check_interval_);
   if (retention_) schedule_audit_prune(audit_prune_, store_, *retention_, kAuditPrunePeriod);
   schedule_drop_check(drop_check_, store_, 0);
+  schedule_progress_flush(progress_flush_, store_, progress_);
 }
 
 void Housekeeping::stop() {
   orphan_sweep_.cancel();
   audit_prune_.cancel();
   drop_check_.cancel();
+  progress_flush_.cancel();
 }
 
 }  // namespace sb::relay

@@ -1,6 +1,7 @@
 // The relay's periodic jobs on the main reactor: tunnel keys left without a session are purged
-// every check interval, audit retention runs at start and hourly, and jobs the store had to drop
-// (a full queue) are written into the audit trail once it has room again.
+// every check interval, audit retention runs at start and hourly, open channels' byte counts
+// are stored every ChannelProgress::kPeriod, and jobs the store had to drop (a full queue) are
+// written into the audit trail once it has room again.
 #pragma once
 #include <atomic>
 #include <boost/asio/io_context.hpp>
@@ -10,6 +11,7 @@
 #include <optional>
 
 #include "relay/audit/retention.hpp"
+#include "relay/router/channel_progress.hpp"
 #include "relay/store/store.hpp"
 
 namespace sb::relay {
@@ -18,7 +20,8 @@ class Housekeeping {
  public:
   // Without `retention`, audit rows and recordings are kept forever.
   Housekeeping(boost::asio::io_context& io, store::Store& store,
-               std::chrono::milliseconds check_interval, std::optional<RetentionOptions> retention);
+               std::chrono::milliseconds check_interval, std::optional<RetentionOptions> retention,
+               ChannelProgress& progress);
 
   void start();
   // Cancels the timers (on the main reactor, when the relay stops).
@@ -34,6 +37,8 @@ class Housekeeping {
   boost::asio::steady_timer orphan_sweep_;
   boost::asio::steady_timer audit_prune_;
   boost::asio::steady_timer drop_check_;
+  ChannelProgress& progress_;
+  boost::asio::steady_timer progress_flush_;
 };
 
 }  // namespace sb::relay

@@ -6,6 +6,7 @@
 #include <systemd/sd-daemon.h>
 
 #include <boost/asio/signal_set.hpp>
+#include <csignal>
 #include <thread>
 
 #include "common/io/reactor_pool.hpp"
@@ -24,9 +25,13 @@ namespace asio = boost::asio;
 
 namespace {
 
-void purge_after_crash(store::Store& store) {
-  store.post([](store::Db& db) {
-    int ended = db.purge_stale("relay restarted", utc_now());
+// What the previous run left open (it was killed, or its stop ran out of time) is closed now,
+// each session, attachment and channel with an event saying why.
+void purge_after_crash(store::Store& store, bool crashed) {
+  const std::string reason =
+      crashed ? "relay restarted after a crash" : "relay stopped before closing it";
+  store.post([reason](store::Db& db) {
+    int ended = db.purge_stale(reason, utc_now());
     if (ended > 0) spdlog::warn("purged {} sessions left open by an earlier run", ended);
   });
   store.flush();
@@ -124,9 +129,12 @@ int serve(const ServeOptions& options) {
   DataDir dir{options.data_dir};
   ServeLock lock(dir);
   net::raise_fd_limit();
+  // Past a file size limit (LimitFSIZE), a write fails with EFBIG, which the store and the
+  // recorder handle as a full disk, instead of killing the relay.
+  ::signal(SIGXFSZ, SIG_IGN);
   std::string fingerprint = keys::fingerprint(keys::load_private_key(dir.host_key()));
   store::Store store(dir.database());
-  purge_after_crash(store);
+  purge_after_crash(store, lock.previous_run_crashed());
 
   Context ctx(store, options.check_interval, options.limits, fingerprint);
   start_audit_ids(store, ctx);
@@ -139,11 +147,12 @@ int serve(const ServeOptions& options) {
   Shards shards(pool, ctx, dir);
   asio::io_context& main_io = pool.at(0);
   auto check_all = [&shards](std::function<void(int)> done) { shards.check_all(std::move(done)); };
-  MainReactor main{
-      Listener(main_io, options.listen, ctx, shards), asio::signal_set(main_io, SIGINT, SIGTERM),
-      Housekeeping(main_io, store, options.check_interval, retention(options, dir, recorder.get())),
-      ControlServer(main_io, dir.control_socket(),
-                    make_control_handler({ctx, main_io.get_executor(), check_all}))};
+  MainReactor main{Listener(main_io, options.listen, ctx, shards),
+                   asio::signal_set(main_io, SIGINT, SIGTERM),
+                   Housekeeping(main_io, store, options.check_interval,
+                                retention(options, dir, recorder.get()), ctx.progress),
+                   ControlServer(main_io, dir.control_socket(),
+                                 make_control_handler({ctx, main_io.get_executor(), check_all}))};
 
   shards.start_timers();
   main.listener.start();

@@ -155,6 +155,7 @@ void OperatorChannel::start_on_agentless(DeviceTunnel& device) {
   forward_->reverse = true;
   record_start();
   bridge_ = std::make_unique<Bridge>(link_.conn(), channel_, device.conn());
+  bridge_->count_into(live_bytes_);
   bridge_->start_forward(*forward_);
 }
 
@@ -172,6 +173,7 @@ void OperatorChannel::start(DeviceTunnel& device) {
   }
   record_start();
   bridge_ = std::make_unique<Bridge>(link_.conn(), channel_, device.conn());
+  bridge_->count_into(live_bytes_);
   if (request_.kind == SessionRequest::Kind::kShell && request_.pty) start_recording();
   if (forward_)
     bridge_->start_forward(*forward_);
@@ -284,11 +286,14 @@ void OperatorChannel::record_start() {
                           has_command && !forward_ ? request_.command : std::string(),
                           started_};
   ctx.store.post([row](store::Db& db) { db.insert_channel(row); });
+  live_bytes_ = shared_bytes_ ? shared_bytes_ : std::make_shared<LiveBytes>();
+  ctx.progress.track(audit_id_, live_bytes_);
 }
 
 void OperatorChannel::record_end() {
   if (audit_id_ == 0 || end_recorded_) return;
   end_recorded_ = true;
+  link_.conn().context().progress.untrack(audit_id_);
   store::ChannelEnd end{audit_id_, std::nullopt, "", 0, 0, utc_now()};
   if (bridge_) {
     end.exit_status = bridge_->exit_status();

@@ -82,6 +82,7 @@ class OperatorChannel {
   std::string audit_target_;  // host:port of a forward, "shared" / "own" for a shell
   std::chrono::steady_clock::time_point started_at_;
   std::shared_ptr<MemberBytes> shared_bytes_;  // counted by the shared terminal
+  std::shared_ptr<LiveBytes> live_bytes_;      // for the periodic store (ChannelProgress)
 };
 
 }  // namespace sb::relay

@@ -10,6 +10,7 @@
 #include <unordered_map>
 
 #include "relay/router/admission.hpp"
+#include "relay/router/channel_progress.hpp"
 #include "relay/router/guess_guard.hpp"
 #include "relay/router/router.hpp"
 #include "relay/store/store.hpp"
@@ -43,7 +44,8 @@ class Context {
   store::Store& store;
   Router router;
   GuessGuard guard;
-  store::AuditIds ids;  // attachment and channel IDs, set from the store at start
+  store::AuditIds ids;       // attachment and channel IDs, set from the store at start
+  ChannelProgress progress;  // open channels' byte counts, stored every few seconds
   const std::chrono::milliseconds check_interval;
   const Limits limits;
   const std::string relay_fingerprint;

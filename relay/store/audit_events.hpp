@@ -40,7 +40,7 @@ inline constexpr EventKind kOperatorDetached{
 inline constexpr EventKind kChannelClosed{
     "channel.closed",
     "session device operator attachment channel kind target bytes_in bytes_out started "
-    "duration_ms [command] [exit_status] [exit_signal]"};
+    "duration_ms [command] [exit_status] [exit_signal] [reason]"};
 inline constexpr EventKind kConsentAsked{
     "consent.asked", "session device operator fingerprint attachment capability what"};
 inline constexpr EventKind kConsentAnswered{

@@ -85,6 +85,19 @@ void SqliteDb::end_channel(const ChannelEnd& c) {
       .run();
 }
 
+void SqliteDb::update_channel_bytes(const std::vector<ChannelBytes>& rows) {
+  transaction([&] {
+    for (const ChannelBytes& row : rows) {
+      Statement(*this,
+                "UPDATE channels SET bytes_in = ?1, bytes_out = ?2 WHERE id = ?3 AND ended IS NULL")
+          .bind(1, as_int64(row.bytes_in))
+          .bind(2, as_int64(row.bytes_out))
+          .bind(3, row.id)
+          .run();
+    }
+  });
+}
+
 std::pair<std::int64_t, std::int64_t> SqliteDb::max_audit_ids() {
   Statement st(*this,
                "SELECT (SELECT COALESCE(MAX(id), 0) FROM attachments), "

@@ -1,4 +1,7 @@
 // Sessions and their tunnel keys: issue, end, crash purge, orphan sweep, reads.
+#include <algorithm>
+#include <array>
+#include <chrono>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -45,6 +48,87 @@ void end_attachments(SqliteDb& db, const std::string* session_id, const std::str
         .bind(2, reason)
         .run();
   }
+}
+
+std::int64_t ms_between(Time from, Time to) {
+  return std::max<std::int64_t>(
+      0, std::chrono::duration_cast<std::chrono::milliseconds>(to - from).count());
+}
+
+// Each channel nobody closed (the relay died first) gets its end and a "channel.closed" event
+// with what the store knows: the byte counts written while it ran, no exit status.
+void close_left_open_channels(SqliteDb& db, const std::string& reason, Time when) {
+  std::vector<std::pair<std::string, json>> closed;  // (operator, detail)
+  {
+    Statement st(db,
+                 "SELECT c.id, c.attachment, c.kind, c.target, c.command, c.bytes_in, "
+                 "c.bytes_out, c.started, a.session_id, a.operator, s.device FROM channels c "
+                 "LEFT JOIN attachments a ON a.id = c.attachment LEFT JOIN sessions s "
+                 "ON s.id = a.session_id AND s.ended IS NULL WHERE c.ended IS NULL ORDER BY c.id");
+    while (st.step()) {
+      json detail{{"session", st.text(8)},
+                  {"device", st.text(10)},
+                  {"operator", st.text(9)},
+                  {"attachment", st.int64(1)},
+                  {"channel", st.int64(0)},
+                  {"kind", st.text(2)},
+                  {"target", st.text(3)},
+                  {"bytes_in", st.int64(5)},
+                  {"bytes_out", st.int64(6)},
+                  {"started", st.text(7)},
+                  {"duration_ms", ms_between(st.time(7), when)},
+                  {"reason", reason}};
+      if (!st.is_null(4)) detail["command"] = st.text(4);
+      closed.emplace_back(st.text(9), std::move(detail));
+    }
+  }
+  Statement(db, "UPDATE channels SET ended = ?1 WHERE ended IS NULL").bind(1, when).run();
+  for (const auto& [operator_name, detail] : closed)
+    db.add_event(events::kChannelClosed, operator_name, detail, when);
+}
+
+// Each attachment left open gets its end and an "operator.detached" event.
+void close_left_open_attachments(SqliteDb& db, const std::string& reason, Time when) {
+  std::vector<std::pair<std::string, json>> detached;  // (operator, detail)
+  {
+    Statement st(db,
+                 "SELECT a.id, a.session_id, a.operator, a.fingerprint, a.mode, a.source_addr, "
+                 "a.started, s.device FROM attachments a LEFT JOIN sessions s "
+                 "ON s.id = a.session_id AND s.ended IS NULL WHERE a.ended IS NULL ORDER BY a.id");
+    while (st.step()) {
+      json detail{{"session", st.text(1)},
+                  {"device", st.text(7)},
+                  {"operator", st.text(2)},
+                  {"fingerprint", st.text(3)},
+                  {"mode", st.text(4)},
+                  {"source_addr", st.text(5)},
+                  {"attachment", st.int64(0)},
+                  {"reason", reason},
+                  {"duration_ms", ms_between(st.time(6), when)}};
+      detached.emplace_back(st.text(2), std::move(detail));
+    }
+  }
+  end_attachments(db, nullptr, reason, when);
+  for (const auto& [operator_name, detail] : detached)
+    db.add_event(events::kOperatorDetached, operator_name, detail, when);
+}
+
+// Each session left open ends, with a "session.ended" event. Returns how many.
+int end_left_open_sessions(SqliteDb& db, const std::string& reason, Time when) {
+  std::vector<std::array<std::string, 3>> ended;  // id, device, fingerprint
+  {
+    Statement st(db, "SELECT id, device, fingerprint FROM sessions WHERE ended IS NULL");
+    while (st.step()) ended.push_back({st.text(0), st.text(1), st.text(2)});
+  }
+  Statement(db, "UPDATE sessions SET ended = ?1, end_reason = ?2 WHERE ended IS NULL")
+      .bind(1, when)
+      .bind(2, reason)
+      .run();
+  for (const auto& [id, device, fingerprint] : ended) {
+    db.add_event(events::kSessionEnded, fingerprint,
+                 {{"session", id}, {"device", device}, {"reason", reason}}, when);
+  }
+  return static_cast<int>(ended.size());
 }
 
 }  // namespace
@@ -141,13 +225,9 @@ int SqliteDb::purge_stale(const std::string& reason, Time when) {
   int sessions_ended = 0;
   int keys_purged = 0;
   transaction([&] {
-    end_attachments(*this, nullptr, reason, when);
-    sessions_ended = Statement(*this,
-                               "UPDATE sessions SET ended = ?1, end_reason = ?2 "
-                               "WHERE ended IS NULL")
-                         .bind(1, when)
-                         .bind(2, reason)
-                         .run();
+    close_left_open_channels(*this, reason, when);
+    close_left_open_attachments(*this, reason, when);
+    sessions_ended = end_left_open_sessions(*this, reason, when);
     keys_purged = Statement(*this, "DELETE FROM tunnel_keys WHERE 1").run();
     // last_seen is left alone: the relay did not see these devices at `when`.
     Statement(*this, "UPDATE devices SET status = 'offline' WHERE status = 'online'").run();

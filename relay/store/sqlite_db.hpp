@@ -49,6 +49,7 @@ class SqliteDb final : public Db {
   void end_attachment(std::int64_t id, const std::string& reason, Time when) override;
   void insert_channel(const ChannelStart& c) override;
   void end_channel(const ChannelEnd& c) override;
+  void update_channel_bytes(const std::vector<ChannelBytes>& rows) override;
   std::pair<std::int64_t, std::int64_t> max_audit_ids() override;
   bool revoke_device(const std::string& name, const std::string& by, Time when) override;
   std::vector<AttachmentRow> attachment_rows(const std::string& session_id) override;

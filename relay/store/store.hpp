@@ -151,6 +151,14 @@ struct ChannelEnd {
   Time ended;
 };
 
+// An open channel's byte counts so far (stored every few seconds while it runs, so that a
+// crash loses at most that much of them).
+struct ChannelBytes {
+  std::int64_t id = 0;
+  std::uint64_t bytes_in = 0;
+  std::uint64_t bytes_out = 0;
+};
+
 // --- Audit reads and retention (relay/store/audit_queries.cpp) ---
 
 // What `relay audit` asks for. Empty strings, absent times and an empty kinds list mean "any":
@@ -307,8 +315,10 @@ class Db {
   // attachments ended, devices.status offline (if enrolled), one "session.ended" event.
   // No-op if already ended.
   virtual void end_session(const std::string& id, const std::string& reason, Time when) = 0;
-  // At relay start: ends every session left open by a crash, deletes every tunnel key, marks
-  // devices offline, one "janitor.purge" event. Returns how many sessions it ended.
+  // At relay start: ends every session, attachment and channel left open by a crash, each with
+  // its own event ("session.ended", "operator.detached", "channel.closed" with the byte counts
+  // stored so far) giving `reason`; deletes every tunnel key, marks devices offline, and adds
+  // one "janitor.purge" event. Returns how many sessions it ended.
   virtual int purge_stale(const std::string& reason, Time when) = 0;
   // Deletes tunnel keys whose session has ended (the janitor's sweep). Returns rows removed.
   virtual int purge_orphan_tunnel_keys(Time when) = 0;
@@ -347,6 +357,8 @@ class Db {
   virtual void insert_channel(const ChannelStart& c) = 0;
   // Sets the channel's outcome and byte counts (also after end_session already closed it).
   virtual void end_channel(const ChannelEnd& c) = 0;
+  // The byte counts of channels still open (a channel already ended keeps its final counts).
+  virtual void update_channel_bytes(const std::vector<ChannelBytes>& rows) = 0;
   // The largest attachment and channel IDs stored (0 when none): where the allocators start.
   virtual std::pair<std::int64_t, std::int64_t> max_audit_ids() = 0;
   // Marks an enrolled device revoked (its key refused from then on) with a "device.revoked"

@@ -66,7 +66,7 @@ TEST(RelayRestart, AgentsReconnectAfterRelayKill9AndOldSessionsEndAsRestarted) {
     auto row = find_by(all, "id", old);
     ASSERT_FALSE(row.is_null()) << old << "\n" << all.dump(2);
     EXPECT_FALSE(row["ended"].is_null()) << row.dump(2);
-    EXPECT_EQ(row["end_reason"], "relay restarted") << row.dump(2);
+    EXPECT_EQ(row["end_reason"], "relay restarted after a crash") << row.dump(2);
     EXPECT_EQ(row["active"], false);
   }
   auto device = find_by(relay.devices(), "name", "web-01");

@@ -1,7 +1,8 @@
-// What the store keeps through a full disk: a batch the disk refuses (simulated by
+// What the audit keeps through a full disk and a crash: a batch the disk refuses (simulated by
 // testing::DiskFull, which fails SQLite's writes with SQLITE_FULL) is kept, retried and written
 // in order once there is room, past the queue's cap new jobs are dropped and counted, a job's
-// effects outside the database happen once, after its commit.
+// effects outside the database happen once, after its commit; and what a crash left open is
+// closed at the next start with one event per session, attachment and channel.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -9,6 +10,7 @@
 #include <functional>
 #include <thread>
 
+#include "relay/router/channel_progress.hpp"
 #include "relay/store/store.hpp"
 #include "relay/store/testing.hpp"
 #include "test_support.hpp"
@@ -173,6 +175,100 @@ TEST_F(DiskFullStore, AfterCommitRunsOnlyForWorkThatWasCommitted) {
     db->after_commit([&] { ran += 10; });
   });
   EXPECT_EQ(ran, 12);
+}
+
+// ---- after a crash ----------------------------------------------------------------------
+
+class CrashPurge : public DiskFullStore {};
+
+TEST_F(CrashPurge, ClosesEachSessionAttachmentAndChannelLeftOpenWithItsOwnEvent) {
+  auto db = Db::open(file_, false);
+  db->insert_attachment(attachment(7));
+  db->insert_channel({11, 7, "exec", "", "sleep 600", at(1100)});
+  db->insert_channel({12, 7, "proxy", "10.0.0.9:80", "", at(1200)});
+  db->end_channel({12, std::nullopt, "", 10, 20, at(1300)});
+  testing::RawSql(file_).exec("UPDATE channels SET bytes_in = 12, bytes_out = 3400 WHERE id = 11");
+  const std::string reason = "relay restarted after a crash";
+
+  EXPECT_EQ(db->purge_stale(reason, at(9000)), 1);
+
+  AuditFilter filter;
+  filter.session = "482913075";
+  filter.oldest_first = true;
+  filter.limit = 100;
+  std::map<std::string, std::vector<AuditRow>> by_kind;
+  for (AuditRow& row : db->query_audit(filter).rows) by_kind[row.kind].push_back(std::move(row));
+
+  ASSERT_EQ(by_kind["channel.closed"].size(), 1u) << "only the channel still open";
+  const auto& channel = by_kind["channel.closed"][0].detail;
+  EXPECT_EQ(channel["channel"], 11);
+  EXPECT_EQ(channel["attachment"], 7);
+  EXPECT_EQ(channel["operator"], "alice");
+  EXPECT_EQ(channel["kind"], "exec");
+  EXPECT_EQ(channel["command"], "sleep 600");
+  EXPECT_EQ(channel["bytes_in"], 12);
+  EXPECT_EQ(channel["bytes_out"], 3400);
+  EXPECT_EQ(channel["reason"], reason);
+  EXPECT_FALSE(channel.contains("exit_status")) << "nobody saw it exit";
+  EXPECT_EQ(channel["duration_ms"], 7900);
+
+  ASSERT_EQ(by_kind["operator.detached"].size(), 1u);
+  const auto& detached = by_kind["operator.detached"][0];
+  EXPECT_EQ(detached.operator_name, "alice");
+  EXPECT_EQ(detached.detail["attachment"], 7);
+  EXPECT_EQ(detached.detail["reason"], reason);
+  EXPECT_EQ(detached.detail["mode"], "shared");
+
+  ASSERT_EQ(by_kind["session.ended"].size(), 1u);
+  EXPECT_EQ(by_kind["session.ended"][0].detail["reason"], reason);
+
+  auto rows = db->attachment_rows("482913075");
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].end_reason, reason);
+  ASSERT_EQ(rows[0].channels.size(), 2u);
+  EXPECT_EQ(rows[0].channels[0].ended, at(9000));
+  EXPECT_EQ(rows[0].channels[0].bytes_out, 3400);
+  EXPECT_EQ(rows[0].channels[1].ended, at(1300)) << "a closed channel keeps its end";
+}
+
+TEST_F(CrashPurge, ChannelByteCountsAreStoredOnlyWhileTheChannelIsOpen) {
+  auto db = Db::open(file_, false);
+  db->insert_attachment(attachment(7));
+  db->insert_channel({11, 7, "exec", "", "cat", at(1100)});
+  db->insert_channel({12, 7, "exec", "", "true", at(1200)});
+  db->end_channel({12, 0, "", 1, 2, at(1300)});
+  db->update_channel_bytes({{11, 100, 2000}, {12, 999, 999}});
+  auto channels = db->channel_rows(7);
+  ASSERT_EQ(channels.size(), 2u);
+  EXPECT_EQ(channels[0].bytes_in, 100);
+  EXPECT_EQ(channels[0].bytes_out, 2000);
+  EXPECT_FALSE(channels[0].ended);
+  EXPECT_EQ(channels[1].bytes_in, 1) << "an ended channel keeps its final counts";
+  EXPECT_EQ(channels[1].bytes_out, 2);
+}
+
+TEST(ChannelProgress, ReportsOnlyTheChannelsWhoseCountsMoved) {
+  relay::ChannelProgress progress;
+  auto a = std::make_shared<relay::LiveBytes>();
+  auto b = std::make_shared<relay::LiveBytes>();
+  progress.track(1, a);
+  progress.track(2, b);
+  EXPECT_TRUE(progress.changed().empty()) << "nothing moved yet";
+  a->set(10, 200);
+  b->add_out(5);
+  auto rows = progress.changed();
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_TRUE(progress.changed().empty()) << "reported twice";
+  a->add_in(1);
+  rows = progress.changed();
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].id, 1);
+  EXPECT_EQ(rows[0].bytes_in, 11u);
+  EXPECT_EQ(rows[0].bytes_out, 200u);
+  progress.untrack(1);
+  a->add_in(1);
+  EXPECT_TRUE(progress.changed().empty());
+  EXPECT_EQ(progress.size(), 1u);
 }
 
 }  // namespace
