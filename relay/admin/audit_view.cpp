@@ -147,9 +147,25 @@ std::string describe_event(const AuditRow& row) {
     return "recording " + field(d, "kind") + " " + field(d, "path");
   if (k == events::kRecordingStopped) {
     const bool cut = field(d, "truncated") == "true";
-    return "recording stopped · " +
-           format_bytes(static_cast<std::uint64_t>(std::max<std::int64_t>(number(d, "bytes"), 0))) +
-           (cut ? " (truncated)" : "");
+    const std::string bytes =
+        format_bytes(static_cast<std::uint64_t>(std::max<std::int64_t>(number(d, "bytes"), 0)));
+    const std::string failed = field(d, "failed");
+    if (!failed.empty()) {
+      return "recording FAILED: " + failed +
+             (field(d, "kept") == "false" ? " (no file kept)" : " · " + bytes + " kept");
+    }
+    return "recording stopped · " + bytes + (cut ? " (truncated)" : "");
+  }
+  if (k == events::kStoreWriteFailed) {
+    return "the disk refused writes since " + local_time_of(field(d, "since")) + " (" +
+           field(d, "error") + "); " + std::to_string(number(d, "jobs_waiting")) +
+           " waiting jobs written now";
+  }
+  if (k == events::kStoreDropped) {
+    const std::string cause = field(d, "cause");
+    return std::to_string(number(d, "dropped")) + " audit writes lost" +
+           (cause.empty() ? " (queue full)"
+                          : " (queue full; the disk refused writes: " + cause + ")");
   }
   if (k == events::kAuditPruned) {
     return "pruned before " + local_time_of(field(d, "before")) + ": " +
@@ -258,10 +274,14 @@ void print_session_story(const store::SessionStory& story, std::ostream& out) {
   if (story.recordings.empty()) return;
   out << "\nRecordings (" << story.recordings.size() << "):\n";
   for (const auto& r : story.recordings) {
-    out << "  " << printable(r.path) << "  " << or_dash(r.kind);
+    out << "  " << printable(or_dash(r.path)) << "  " << or_dash(r.kind);
     if (!r.operator_name.empty()) out << " " << printable(r.operator_name);
-    out << "  started " << local_time(r.started) << "\n    replay: relay replay "
-        << printable(r.path) << '\n';
+    out << "  started " << local_time(r.started) << '\n';
+    if (!r.failed.empty()) {
+      out << "    FAILED: " << printable(r.failed)
+          << (r.kept ? " (recorded up to the failure)" : " (nothing recorded, no file)") << '\n';
+    }
+    if (r.kept) out << "    replay: relay replay " << printable(r.path) << '\n';
   }
 }
 

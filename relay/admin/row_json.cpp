@@ -115,7 +115,9 @@ void to_json(json& j, const RecordingRef& row) {
   j = {{"path", row.path},
        {"kind", row.kind},
        {"operator", or_null(row.operator_name)},
-       {"started", time_json(row.started)}};
+       {"started", time_json(row.started)},
+       {"failed", or_null(row.failed)},
+       {"kept", row.kept}};
 }
 
 // A recent session in a device's story: who attached instead of the device and its key.

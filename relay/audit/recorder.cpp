@@ -8,6 +8,7 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <system_error>
 #include <unordered_map>
 
 #include "common/util.hpp"
@@ -137,6 +138,12 @@ std::string what_of(const RecordingInfo& info) {
   return info.shared ? "the shared terminal" : info.operator_name + "'s own shell";
 }
 
+// What the disk said ("No space left on device"), for the recording's mark.
+std::string failure_of(const std::exception& e) {
+  if (const auto* sys = dynamic_cast<const std::system_error*>(&e)) return sys->code().message();
+  return e.what();
+}
+
 std::string title_of(const RecordingInfo& info) {
   std::string title = "switchboard session " + format_session_id(info.session);
   if (!info.device.empty()) title += " (" + info.device + ")";
@@ -157,6 +164,8 @@ struct Recorder::Writer {
     std::uint64_t bytes = 0;
     std::uint64_t dropped = 0;
     bool truncated = false;
+    std::string failed;  // why the disk refused it ("" while it is written)
+    bool kept = true;    // false: nothing could be written, no file is left
   };
 
   Writer(fs::path data_dir, RecorderOptions options, store::Store& store)
@@ -200,9 +209,9 @@ struct Recorder::Writer {
     try {
       write(active, item, t);
     } catch (const std::exception& e) {
-      spdlog::error("recording {} stopped: {}", active.path, e.what());
-      active.truncated = true;
-      close_early(active, t);
+      spdlog::error("session {}: recording {} stopped: {}", active.info->session, active.path,
+                    e.what());
+      close_early(active, t, failure_of(e));
     }
   }
 
@@ -225,8 +234,7 @@ struct Recorder::Writer {
     if (!more) {
       spdlog::warn("session {}: recording {} reached its size limit ({} bytes); no longer recorded",
                    active.info->session, active.path, options.max_file_bytes);
-      active.truncated = true;
-      close_early(active, t);
+      close_early(active, t, "");
     }
   }
 
@@ -259,6 +267,13 @@ struct Recorder::Writer {
                     what_of(info), e.what());
       set_open(active.path, false);
       item.ended->store(true);
+      // Marked in the audit: the shell was to be recorded and is not (no file is left).
+      active.failed = failure_of(e);
+      active.kept = false;
+      active.truncated = true;
+      post_event(store::events::kRecordingStarted, active, nlohmann::json::object(),
+                 std::chrono::floor<std::chrono::milliseconds>(item.wall));
+      post_stopped(active, item.at, "cannot create the file");
       return;
     }
     spdlog::info("session {} fp={}: recording {} to {}", info.session, info.fingerprint,
@@ -268,10 +283,14 @@ struct Recorder::Writer {
     recordings.emplace(item.id, std::move(active));
   }
 
-  void close_early(Active& active, double t) {
+  // Stops recording before the shell ends: its size cap (failed "") or a write the disk
+  // refused (failed: the error). The file keeps what was written.
+  void close_early(Active& active, double t, const std::string& failed) {
     active.ended->store(true);
+    active.truncated = true;
+    active.failed = failed;
     close_file(active, t);
-    post_stopped(active, Clock::now(), "size limit or write error");
+    post_stopped(active, Clock::now(), failed.empty() ? "size limit reached" : "write error");
   }
 
   void close_file(Active& active, double t) {
@@ -279,8 +298,9 @@ struct Recorder::Writer {
     try {
       active.file->close(t);
     } catch (const std::exception& e) {
-      spdlog::error("recording {}: {}", active.path, e.what());
+      spdlog::error("session {}: recording {}: {}", active.info->session, active.path, e.what());
       active.truncated = true;
+      if (active.failed.empty()) active.failed = failure_of(e);
     }
     active.bytes = active.file->bytes();
     active.file.reset();
@@ -314,6 +334,10 @@ struct Recorder::Writer {
                          {"duration_ms", std::max<std::int64_t>(0, duration.count())}};
     if (active.dropped > 0) extra["dropped"] = active.dropped;
     if (!reason.empty()) extra["reason"] = reason;
+    if (!active.failed.empty()) {
+      extra["failed"] = active.failed;
+      extra["kept"] = active.kept;
+    }
     post_event(store::events::kRecordingStopped, active, std::move(extra),
                std::chrono::floor<std::chrono::milliseconds>(
                    active.started_wall +
@@ -341,9 +365,10 @@ struct Recorder::Writer {
       try {
         active.file->flush();
       } catch (const std::exception& e) {
-        spdlog::error("recording {} stopped: {}", active.path, e.what());
-        active.truncated = true;
-        close_early(active, std::chrono::duration<double>(Clock::now() - active.start).count());
+        spdlog::error("session {}: recording {} stopped: {}", active.info->session, active.path,
+                      e.what());
+        close_early(active, std::chrono::duration<double>(Clock::now() - active.start).count(),
+                    failure_of(e));
       }
     }
   }

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <spdlog/fmt/fmt.h>
+#include <spdlog/spdlog.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -9,6 +10,7 @@
 #include <cstring>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
+#include <system_error>
 #include <utility>
 
 namespace sb::relay::rec {
@@ -82,14 +84,17 @@ CastFile::CastFile(const std::filesystem::path& path, std::uint64_t max_bytes, c
     : path_(path), max_bytes_(max_bytes) {
   fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
   if (fd_ < 0)
-    throw std::runtime_error("cannot create " + path.string() + ": " + std::strerror(errno));
+    throw std::system_error(errno, std::generic_category(), "cannot create " + path.string());
   ::fchmod(fd_, 0600);  // whatever the umask
   buffer_ = header_line(header);
   bytes_ = buffer_.size();
   try {
     flush();
   } catch (...) {
-    ::close(std::exchange(fd_, -1));  // no destructor runs for a constructor that throws
+    // No destructor runs for a constructor that throws; and a file without even its header
+    // (a full disk) is no recording: it is not left behind.
+    ::close(std::exchange(fd_, -1));
+    ::unlink(path.c_str());
     throw;
   }
 }
@@ -146,11 +151,20 @@ void CastFile::flush() {
     ssize_t n = ::write(fd_, rest.data(), rest.size());
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) {
+      const int err = errno;
+      // Part of a line may have made it (a disk filling up): cut the file back to the last
+      // whole line, so that what is kept still replays.
+      if (::ftruncate(fd_, static_cast<off_t>(on_disk_)) != 0) {
+        spdlog::warn("recording {}: cannot cut a partial line: {}", path_.string(),
+                     std::strerror(errno));
+      }
       buffer_.clear();
-      throw std::runtime_error("cannot write " + path_.string() + ": " + std::strerror(errno));
+      bytes_ = on_disk_;
+      throw std::system_error(err, std::generic_category(), "cannot write " + path_.string());
     }
     rest.remove_prefix(static_cast<std::size_t>(n));
   }
+  on_disk_ += buffer_.size();
   buffer_.clear();
 }
 

@@ -43,10 +43,12 @@ class Utf8Carry {
 // A recording file: created 0600 (never overwriting one), written through a buffer that the
 // owner flushes (at least every second, and at close). The file never grows past max_bytes:
 // an event that would cross the line is replaced by a final marker event and the file is
-// closed for writing (truncated()).
+// closed for writing (truncated()). A write the disk refuses throws std::system_error (its
+// code the errno) and leaves the file cut at its last whole line.
 class CastFile {
  public:
-  // Throws std::runtime_error naming the path if the file cannot be created or written.
+  // Throws std::system_error naming the path if the file cannot be created or its header not
+  // written (the file is then removed: no empty recording is left behind).
   CastFile(const std::filesystem::path& path, std::uint64_t max_bytes, const Header& header);
   ~CastFile();
   CastFile(const CastFile&) = delete;
@@ -70,7 +72,8 @@ class CastFile {
   std::filesystem::path path_;
   int fd_ = -1;
   std::uint64_t max_bytes_;
-  std::uint64_t bytes_ = 0;  // written or buffered
+  std::uint64_t bytes_ = 0;    // written or buffered
+  std::uint64_t on_disk_ = 0;  // written by the flushes that completed
   std::string buffer_;
   Utf8Carry out_, in_;
   bool truncated_ = false;

@@ -162,9 +162,16 @@ int serve(const ServeOptions& options) {
   run(pool, main, fingerprint, options.check_interval);
 
   main.housekeeping.finish();
-  store.flush();     // a queued retention run may still ask the recorder which files are open
-  recorder.reset();  // closes the recordings, then their recording.stopped events are stored
-  store.flush();
+  // Bounded: on a full disk the store gives up what it cannot write (logged, and after its own
+  // kStopRetryFor) instead of holding the stop.
+  const auto flush_by = std::chrono::steady_clock::now() + kStopDeadline;
+  const auto left = [flush_by] {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::max(
+        flush_by - std::chrono::steady_clock::now(), std::chrono::steady_clock::duration{}));
+  };
+  store.flush_for(left());  // a queued retention run may still ask the recorder what is open
+  recorder.reset();         // closes the recordings, then their recording.stopped events are stored
+  store.flush_for(left());
   spdlog::info("relay stopped");
   return 0;
 }

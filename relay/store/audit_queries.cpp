@@ -173,12 +173,24 @@ std::int64_t count_events_of(SqliteDb& db, const std::string& id, Time from,
   return st.step() ? st.int64(0) : 0;
 }
 
+// Each recording.started, marked by its recording.stopped if the disk refused it.
 std::vector<RecordingRef> recordings_in(const std::vector<AuditRow>& events) {
   std::vector<RecordingRef> out;
   for (const AuditRow& e : events) {
-    if (e.kind != events::kRecordingStarted.name) continue;
-    out.push_back(
-        {string_field(e.detail, "path"), string_field(e.detail, "kind"), e.operator_name, e.time});
+    if (e.kind == events::kRecordingStarted.name) {
+      out.push_back({string_field(e.detail, "path"), string_field(e.detail, "kind"),
+                     e.operator_name, e.time});
+      continue;
+    }
+    const std::string failed = string_field(e.detail, "failed");
+    if (e.kind != events::kRecordingStopped.name || failed.empty()) continue;
+    const std::string path = string_field(e.detail, "path");
+    for (auto it = out.rbegin(); it != out.rend(); ++it) {
+      if (it->path != path || !it->failed.empty()) continue;
+      it->failed = failed;
+      it->kept = e.detail.value("kept", true);
+      break;
+    }
   }
   return out;
 }

@@ -230,6 +230,10 @@ struct RecordingRef {
   std::string kind;  // shared | own
   std::string operator_name;
   Time started;
+  // Why the disk refused it ("No space left on device"), "" if it did not: the recording then
+  // stopped there, its file cut at the last whole line (kept), or never created (not kept).
+  std::string failed;
+  bool kept = true;
 };
 
 // One session from issue to end. A session ID may be issued again after its session ended:

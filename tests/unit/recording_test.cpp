@@ -1,12 +1,17 @@
 // Shell recordings: the asciicast v2 writer (header, escaping, UTF-8 across chunks, invalid
 // bytes, resizes, the size cap), the streaming reader, and the recorder thread end to end
-// (files, modes, events, a full queue).
+// (files, modes, events, a full queue, a disk that refuses writes).
 #include "relay/audit/recording.hpp"
 
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 
+#include <chrono>
+#include <csignal>
 #include <fstream>
+#include <functional>
 #include <sstream>
+#include <thread>
 
 #include "relay/audit/recorder.hpp"
 #include "relay/store/store.hpp"
@@ -36,6 +41,39 @@ std::string output_of(const fs::path& file) {
     if (e[1] == "o") out += e[2].get<std::string>();
   }
   return out;
+}
+
+// A file size limit on this process (RLIMIT_FSIZE): a write past it fails with EFBIG, as a
+// write to a full disk fails, for every file (recordings and the database alike). SIGXFSZ is
+// ignored meanwhile, as the relay ignores it.
+class FileSizeLimit {
+ public:
+  explicit FileSizeLimit(rlim_t bytes) : old_handler_(std::signal(SIGXFSZ, SIG_IGN)) {
+    ::getrlimit(RLIMIT_FSIZE, &old_);
+    rlimit limit = old_;
+    limit.rlim_cur = bytes;
+    EXPECT_EQ(::setrlimit(RLIMIT_FSIZE, &limit), 0);
+  }
+  ~FileSizeLimit() {
+    lift();
+    std::signal(SIGXFSZ, old_handler_);
+  }
+  FileSizeLimit(const FileSizeLimit&) = delete;
+  FileSizeLimit& operator=(const FileSizeLimit&) = delete;
+  void lift() { ::setrlimit(RLIMIT_FSIZE, &old_); }
+
+ private:
+  rlimit old_{};
+  void (*old_handler_)(int);
+};
+
+bool eventually(const std::function<bool()>& cond) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!cond()) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return true;
 }
 
 TEST(Asciicast, HeaderCarriesSizeTimeTermAndTitle) {
@@ -327,6 +365,54 @@ TEST_F(RecorderTest, TwoRecordingsOfTheSameKindInOneSecondGetTwoFiles) {
     b->output("b");
   }
   EXPECT_EQ(recordings().size(), 2u);
+}
+
+TEST_F(RecorderTest, ARecordingTheDiskRefusesStopsCutAtItsLastWholeLineAndIsMarkedFailed) {
+  fs::path file;
+  {
+    Recorder recorder(tmp_.path(), {}, *store_);
+    auto recording = recorder.start(own_shell());
+    recording->output("before\r\n");
+    ASSERT_TRUE(eventually([&] { return !recordings().empty(); }));
+    file = recordings().front();
+    ASSERT_TRUE(eventually([&] { return output_of(file) == "before\r\n"; }));  // flushed
+    FileSizeLimit limit(fs::file_size(file) + 10);    // part of a line fits, not a whole one
+    recording->output(std::string(100 * 1024, 'x'));  // past the buffer: written at once
+    ASSERT_TRUE(eventually([&] { return recorder.open_paths().empty(); })) << "still recording";
+    limit.lift();
+    recording->output("after");  // the recording has stopped: not written
+  }
+  EXPECT_EQ(output_of(file), "before\r\n");
+  rec::CastReader reader(file);  // what is kept still replays: no partial line
+  while (reader.next()) {
+  }
+  auto stopped = events("recording.stopped");
+  ASSERT_EQ(stopped.size(), 1u);
+  const json& d = stopped[0]["detail"];
+  EXPECT_EQ(d["failed"], "File too large") << d.dump();
+  EXPECT_EQ(d["kept"], true);
+  EXPECT_EQ(d["truncated"], true);
+  EXPECT_EQ(d["bytes"], fs::file_size(file));
+}
+
+TEST_F(RecorderTest, ARecordingThatCannotBeWrittenAtAllLeavesNoEmptyFileAndIsMarkedFailed) {
+  {
+    FileSizeLimit limit(0);  // nothing can be written, by the recorder or the store
+    Recorder recorder(tmp_.path(), {}, *store_);
+    auto recording = recorder.start(own_shell());
+    ASSERT_TRUE(recording);
+    recording->output("lost");
+  }  // the recorder handled everything before it stopped; then the disk has room again
+  EXPECT_TRUE(recordings().empty()) << "an empty recording was left behind";
+  auto started = events("recording.started");
+  ASSERT_EQ(started.size(), 1u) << "the store lost the recording's events";
+  auto stopped = events("recording.stopped");
+  ASSERT_EQ(stopped.size(), 1u);
+  const json& d = stopped[0]["detail"];
+  EXPECT_EQ(d["failed"], "File too large") << d.dump();
+  EXPECT_EQ(d["kept"], false);
+  EXPECT_EQ(d["bytes"], 0);
+  EXPECT_EQ(d["path"], started[0]["detail"]["path"]);
 }
 
 }  // namespace

@@ -271,5 +271,27 @@ TEST(ChannelProgress, ReportsOnlyTheChannelsWhoseCountsMoved) {
   EXPECT_EQ(progress.size(), 1u);
 }
 
+TEST_F(CrashPurge, AStoryMarksARecordingTheDiskRefused) {
+  auto db = Db::open(file_, false);
+  const nlohmann::json base{{"session", "482913075"},
+                            {"device", ""},
+                            {"operator", "alice"},
+                            {"kind", "own"},
+                            {"path", "recordings/482913075/a.cast"}};
+  auto stopped = base;
+  stopped.update({{"bytes", 0},
+                  {"truncated", true},
+                  {"duration_ms", 0},
+                  {"failed", "No space left on device"},
+                  {"kept", false}});
+  db->add_event(events::kRecordingStarted, "alice", base, at(1000));
+  db->add_event(events::kRecordingStopped, "alice", stopped, at(1000));
+  auto stories = db->session_stories("482913075", false);
+  ASSERT_EQ(stories.size(), 1u);
+  ASSERT_EQ(stories[0].recordings.size(), 1u);
+  EXPECT_EQ(stories[0].recordings[0].failed, "No space left on device");
+  EXPECT_FALSE(stories[0].recordings[0].kept);
+}
+
 }  // namespace
 }  // namespace sb::store
