@@ -466,7 +466,7 @@ class Store {
   // under steady load it may never be).
   std::uint64_t drops_to_report(std::uint64_t reported) const;
   // Why the latest job was dropped: "" if the writer was merely behind, else the error with
-  // which the disk was refusing writes at that moment.
+  // which the disk was refusing writes at that moment (or that undid its batch).
   std::string drop_cause() const;
 
  private:
@@ -482,9 +482,12 @@ class Store {
   void run();
   // Takes the next batch from the queue, or waits for the retry of the one kept; false to stop.
   bool next_batch(std::deque<Job>& batch, bool& force_keys);
-  // One attempt at the batch; on false, `error` says why the disk refused it.
-  bool run_batch(std::deque<Job>& batch, std::string& error);
+  // kRefused: the disk refused it (kept, tried again); kFailed: anything else undid it
+  // (dropped, counted). `error` says why.
+  enum class Outcome { kCommitted, kRefused, kFailed };
+  Outcome run_batch(std::deque<Job>& batch, std::string& error);
   void refused(std::size_t batch_size, const std::string& error);
+  void lost(std::size_t batch_size, const std::string& error);
   void recovered(std::size_t batch_size);
   void give_up(std::deque<Job>& batch);
   void finish_batch(std::deque<Job>& batch);

@@ -139,16 +139,17 @@ void Store::run() {
       std::lock_guard lk(mu_);
       if (force_keys || !on_keys) on_keys = on_keys_;
     }
-    bool committed = true;
+    Outcome outcome = Outcome::kCommitted;
     if (!batch.empty()) {
       std::string error;
-      committed = run_batch(batch, error);
-      if (committed && outage_) recovered(batch.size());
-      if (!committed) refused(batch.size(), error);
+      outcome = run_batch(batch, error);
+      if (outcome == Outcome::kCommitted && outage_) recovered(batch.size());
+      if (outcome == Outcome::kRefused) refused(batch.size(), error);
+      if (outcome == Outcome::kFailed) lost(batch.size(), error);
     }
     // Before the jobs count as done, so that after flush() the snapshot reflects them.
     if (on_keys) check_keys(on_keys, force_keys);
-    if (committed) finish_batch(batch);
+    if (outcome != Outcome::kRefused) finish_batch(batch);
   }
 }
 
@@ -186,7 +187,7 @@ bool Store::next_batch(std::deque<Job>& batch, bool& force_keys) {
   return true;
 }
 
-bool Store::run_batch(std::deque<Job>& batch, std::string& error) {
+Store::Outcome Store::run_batch(std::deque<Job>& batch, std::string& error) {
   Db& db = *db_;
   try {
     db.transaction([&] {
@@ -213,11 +214,19 @@ bool Store::run_batch(std::deque<Job>& batch, std::string& error) {
                      utc_now());
       }
     });
-    return true;
+    return Outcome::kCommitted;
   } catch (const std::exception& e) {
     error = refusal_of(e);
-    return false;
+    return refused_by_storage(e) ? Outcome::kRefused : Outcome::kFailed;
   }
+}
+
+// Not the disk: something in the batch undid the whole transaction, and would again.
+void Store::lost(std::size_t batch_size, const std::string& error) {
+  spdlog::error("store: a batch of {} jobs was not committed: {}", batch_size, error);
+  std::lock_guard lk(mu_);
+  dropped_ += batch_size;
+  drop_cause_ = error;
 }
 
 void Store::refused(std::size_t batch_size, const std::string& error) {
