@@ -34,6 +34,7 @@ class Housekeeping {
   boost::asio::steady_timer orphan_sweep_;
   boost::asio::steady_timer audit_prune_;
   boost::asio::steady_timer drop_check_;
+  bool stopped_ = false;  // read and written on the main reactor only
 };
 
 }  // namespace sb::relay
