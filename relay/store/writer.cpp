@@ -1,5 +1,6 @@
 // Store: the writer thread. Reactor threads post jobs; this thread runs them in batches, one
-// transaction per batch (a SAVEPOINT per job), and publishes key snapshots when devices change.
+// transaction per batch (a SAVEPOINT per job), and publishes key snapshots when the keys change
+// (or at once when asked: refresh_keys).
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
