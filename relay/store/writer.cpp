@@ -1,5 +1,6 @@
 // Store: the writer thread. Reactor threads post jobs; this thread runs them in batches, one
-// transaction per batch (a SAVEPOINT per job), and publishes key snapshots when devices change.
+// transaction per batch (a SAVEPOINT per job), and publishes key snapshots when the keys change
+// (or at once when asked: refresh_keys).
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -72,13 +73,21 @@ void Store::flush() {
   drained_cv_.wait(lk, [&] { return done_ >= target; });
 }
 
-void Store::watch_keys(std::function<void(std::shared_ptr<const KeySnapshot>)> on_change,
-                       std::chrono::milliseconds poll) {
+void Store::watch_keys(OnKeys on_change, std::chrono::milliseconds poll) {
   {
     std::lock_guard lk(mu_);
     on_keys_ = std::move(on_change);
     keys_poll_ = std::max(poll, std::chrono::milliseconds(1));
     keys_force_ = true;
+  }
+  cv_.notify_all();
+}
+
+void Store::refresh_keys(OnKeys done) {
+  {
+    std::lock_guard lk(mu_);
+    keys_refreshes_.push_back(std::move(done));
+    ++posted_;
   }
   cv_.notify_all();
 }
@@ -101,18 +110,21 @@ std::uint64_t Store::drops_to_report(std::uint64_t reported) const {
 
 void Store::run() {
   std::deque<Job> batch;
-  std::function<void(std::shared_ptr<const KeySnapshot>)> on_keys;
+  std::vector<OnKeys> refreshes;
+  OnKeys on_keys;
   for (;;) {
-    bool force_keys = false;
+    KeyCheck how = KeyCheck::kIfChanged;
     {
       std::unique_lock lk(mu_);
-      const auto ready = [&] { return stop_ || keys_force_ || !queue_.empty(); };
+      const auto ready = [&] {
+        return stop_ || keys_force_ || !queue_.empty() || !keys_refreshes_.empty();
+      };
       if (on_keys_) {
         cv_.wait_for(lk, keys_poll_, ready);
       } else {
         cv_.wait(lk, ready);
       }
-      if (stop_ && queue_.empty()) break;  // drained: stop
+      if (stop_ && queue_.empty() && keys_refreshes_.empty()) break;  // drained: stop
       if (queue_.size() <= kMaxBatch) {
         batch.swap(queue_);  // the usual case: O(1) under the lock
       } else {
@@ -120,23 +132,43 @@ void Store::run() {
         std::move(queue_.begin(), end, std::back_inserter(batch));
         queue_.erase(queue_.begin(), end);
       }
+      refreshes.swap(keys_refreshes_);
       if (keys_force_ || !on_keys) on_keys = on_keys_;
-      force_keys = keys_force_;
+      if (keys_force_) how = KeyCheck::kPublish;
       keys_force_ = false;
+    }
+    // Before the batch: someone waits for it, and what the batch changes is checked after it.
+    const std::size_t answered = refreshes.size();
+    if (answered > 0) {
+      answer_refreshes(on_keys, refreshes, how == KeyCheck::kPublish ? how : KeyCheck::kReload);
+      how = KeyCheck::kIfChanged;  // done: a publication owed to watch_keys() went out first
     }
     if (!batch.empty()) run_batch(batch);
     // Before the jobs count as done, so that after flush() the snapshot reflects them.
-    if (on_keys) check_keys(on_keys, force_keys);
-    if (!batch.empty()) {
-      const std::size_t n = batch.size();
-      batch.clear();  // the jobs' captures die before flush() can return
-      {
-        std::lock_guard lk(mu_);
-        done_ += n;
-      }
-      drained_cv_.notify_all();
+    if (on_keys) check_keys(on_keys, how);
+    if (batch.empty() && answered == 0) continue;
+    const std::size_t n = batch.size() + answered;
+    batch.clear();  // the jobs' captures die before flush() can return
+    {
+      std::lock_guard lk(mu_);
+      done_ += n;
+    }
+    drained_cv_.notify_all();
+  }
+}
+
+void Store::answer_refreshes(const OnKeys& on_keys, std::vector<OnKeys>& waiters, KeyCheck how) {
+  auto snapshot = check_keys(on_keys, how);
+  for (OnKeys& done : waiters) {
+    try {
+      done(snapshot);
+    } catch (const std::exception& e) {
+      spdlog::error("store: key refresh callback failed: {}", e.what());
+    } catch (...) {
+      spdlog::error("store: key refresh callback failed (non-standard exception)");
     }
   }
+  waiters.clear();  // their captures die before flush() can return
 }
 
 void Store::run_batch(std::deque<Job>& batch) {
@@ -172,20 +204,24 @@ void Store::run_batch(std::deque<Job>& batch) {
   }
 }
 
-void Store::check_keys(const std::function<void(std::shared_ptr<const KeySnapshot>)>& on_change,
-                       bool force) {
+std::shared_ptr<const KeySnapshot> Store::check_keys(const OnKeys& on_change, KeyCheck how) {
   try {
-    if (!db_->keys_changed() && !force) return;
+    const bool changed = db_->keys_changed() || keys_retry_;
+    if (!changed && how == KeyCheck::kIfChanged) return keys_last_;
+    keys_retry_ = true;  // until this read succeeds
     auto snap = std::make_shared<KeySnapshot>(db_->load_key_snapshot());
-    if (!force && keys_last_ && same_keys(*keys_last_, *snap)) return;
+    keys_retry_ = false;
+    if (how != KeyCheck::kPublish && keys_last_ && same_keys(*keys_last_, *snap)) return keys_last_;
     snap->version = ++keys_generation_;
     keys_last_ = snap;
-    on_change(std::move(snap));
+    if (on_change) on_change(snap);
+    return snap;
   } catch (const std::exception& e) {
     spdlog::error("store: key snapshot: {}", e.what());
   } catch (...) {
     spdlog::error("store: key snapshot: non-standard exception");
   }
+  return nullptr;
 }
 
 }  // namespace sb::store
