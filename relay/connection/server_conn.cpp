@@ -62,6 +62,9 @@ bool ServerConn::established() const {
 }
 
 void ServerConn::leave_unauthenticated() {
+  // Authenticated (or gone): nothing more to watch, and an operator's connection is about to
+  // move to its device's reactor, away from this timer's.
+  if (unanswered_timer_) unanswered_timer_->cancel();
   if (!counted_unauthenticated_) return;
   counted_unauthenticated_ = false;
   ctx_.admission.leave(ticket_, Admission::Clock::now());
@@ -276,7 +279,6 @@ void ServerConn::sweep(std::chrono::steady_clock::time_point now) {
 
 void ServerConn::on_closed(const std::string& reason) {
   closed_ = true;
-  if (unanswered_timer_) unanswered_timer_->cancel();
   if (auto* device = std::get_if<DeviceTunnel>(&role_)) device->on_closed(reason);
   if (auto* link = std::get_if<OperatorLink>(&role_)) link->on_closed(reason);
   if (auto* query = std::get_if<OperatorQuery>(&role_)) query->on_closed();
