@@ -47,6 +47,7 @@ void Listener::schedule_refusal_summary() {
     for (const auto& [addr, count] : refusals_.drain(LogThrottle::Clock::now()))
       spdlog::warn("refused {} more connection(s) from {} (handshake flood)", count,
                    addr.empty() ? "other addresses" : addr);
+    ctx_.refusals.summarize();
     schedule_refusal_summary();
   });
 }
