@@ -127,6 +127,16 @@ std::string escape_log_text(std::string_view text) {
   return out;
 }
 
+std::string quote_log_text(std::string_view text) {
+  std::string marked;
+  marked.reserve(text.size());
+  for (char c : text) {
+    if (c == '"' || c == '\\') marked += '\\';  // before escaping: the escapes stay unambiguous
+    marked += c;
+  }
+  return "\"" + escape_log_text(marked) + "\"";
+}
+
 std::unique_ptr<spdlog::formatter> make_log_formatter(std::string_view program, bool json) {
   auto formatter = std::make_unique<spdlog::pattern_formatter>();
   if (json) {

@@ -16,4 +16,8 @@ std::unique_ptr<spdlog::formatter> make_log_formatter(std::string_view program, 
 // \t as those two-character escapes; other control characters (C0, DEL, C1) and bytes that are
 // not UTF-8 as \xNN.
 std::string escape_log_text(std::string_view text);
+// A peer's string as one field of a log line: escape_log_text inside double quotes, a quote and
+// a backslash preceded by a backslash, so that a user name such as `x fp=SHA256:forged` cannot
+// pose as another field and a literal "\x00" differs from an escaped NUL byte.
+std::string quote_log_text(std::string_view text);
 }  // namespace sb

@@ -4,6 +4,9 @@
 #   scripts/build.sh --sanitize   -> build-asan/  (Debug, AddressSanitizer + UndefinedBehaviorSanitizer)
 #   scripts/build.sh --binaries   -> build/, only relay, device-agent and operator-cli (the demo)
 # Env: SB_BUILD_JOBS (default: nproc) parallel build jobs.
+#      SB_DEBUG_INFO lines (default) builds with -g1: file:line in backtraces, sanitizer reports
+#               and profiles, at half the compile time of full debug info; full builds with -g
+#               (what a debugger needs to show variables).
 #      SB_UNITY 1 (default) compiles each target in batches of 16 sources (a CMake unity build:
 #               Asio, JSON and CLI11 templates are parsed and instantiated once per batch, which
 #               halves a clean build); 0 compiles every source on its own (what an IDE does).
@@ -32,12 +35,18 @@ unity=(-DCMAKE_UNITY_BUILD=OFF)
 if [[ "${SB_UNITY:-1}" == 1 ]]; then
   unity=(-DCMAKE_UNITY_BUILD=ON -DCMAKE_UNITY_BUILD_BATCH_SIZE=16)
 fi
+case "${SB_DEBUG_INFO:-lines}" in
+  lines) g=-g1 ;;
+  full) g=-g ;;
+  *) echo "build: SB_DEBUG_INFO must be lines or full" >&2; exit 2 ;;
+esac
 if [[ $sanitize -eq 1 ]]; then
   dir=build-asan
-  config=(-DCMAKE_BUILD_TYPE=Debug -DSB_SANITIZE=ON)
+  config=(-DCMAKE_BUILD_TYPE=Debug -DSB_SANITIZE=ON "-DCMAKE_CXX_FLAGS_DEBUG=$g")
 else
   dir=build
-  config=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DSB_SANITIZE=OFF)
+  config=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DSB_SANITIZE=OFF
+    "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O2 $g -DNDEBUG")
 fi
 
 echo "build: configuring $dir/"

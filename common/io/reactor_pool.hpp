@@ -3,7 +3,11 @@
 #pragma once
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
+#include <chrono>
+#include <condition_variable>
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -21,8 +25,11 @@ class ReactorPool {
   // Round robin, for spreading new connections.
   boost::asio::io_context& next();
   void start();  // one thread per reactor
-  void stop();   // lets run() return once the queued work is done
-  void join();
+  // Lets each run() return once its queued work is done; a reactor still running after `grace`
+  // (a timer that keeps arming itself, a wait nobody will end) is stopped by join(), with a
+  // warning, so that a stop always ends. Any thread may call it.
+  void stop(std::chrono::milliseconds grace = std::chrono::seconds(1));
+  void join();  // waits for every reactor thread
 
  private:
   struct Reactor {
@@ -31,8 +38,14 @@ class ReactorPool {
         io.get_executor()};
   };
   std::vector<std::unique_ptr<Reactor>> reactors_;
+  void stop_the_rest();
+
   std::vector<std::thread> threads_;
   std::size_t next_ = 0;
+  std::mutex mu_;
+  std::condition_variable changed_;
+  std::size_t running_ = 0;                                            // guarded by mu_
+  std::optional<std::chrono::steady_clock::time_point> hard_stop_at_;  // guarded by mu_
 };
 
 }  // namespace sb

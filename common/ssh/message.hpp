@@ -12,9 +12,21 @@ namespace sb::ssh {
 
 class Message {
  public:
-  enum class Kind { kDirectTcpip, kTcpipForward, kCancelTcpipForward, kOther };
+  // kServiceRequest and kAuthRequest arrive before authentication: the service request for
+  // "ssh-userauth" (libssh's default reply accepts it) and the authentication methods without a
+  // callback of ours (password, keyboard-interactive, ...).
+  enum class Kind {
+    kDirectTcpip,
+    kTcpipForward,
+    kCancelTcpipForward,
+    kServiceRequest,
+    kAuthRequest,
+    kOther
+  };
 
   Kind kind() const;
+  // What it asks for, for a log line: "channel open (x11)", "auth request (password)".
+  std::string describe() const;
 
   // direct-tcpip: where the peer wants to go and where it says the connection comes from.
   std::string destination() const;

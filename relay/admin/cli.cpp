@@ -67,4 +67,25 @@ nlohmann::json ask_running_relay(const DataDir& dir, const nlohmann::json& reque
   return *reply;
 }
 
+bool apply_on_running_relay(const DataDir& dir, std::ostream& err,
+                            std::chrono::milliseconds timeout) {
+  std::string why;
+  try {
+    auto reply = ControlClient(dir.control_socket(), timeout)
+                     .ask({{"cmd", "keys.reload"}, {"by", invoking_user()}});
+    if (!reply) {
+      err << "relay not running: the change applies when it starts\n";
+      return false;
+    }
+    if (reply->value("ok", false)) return true;
+    why = reply->value("error", "it refused");
+  } catch (const std::exception& e) {
+    why = e.what();
+  }
+  err << "relay: warning: the running relay did not confirm the change (" << why
+      << "): it is saved, and the relay picks it up at its next check of the database (every "
+         "0.5 s)\n";
+  return false;
+}
+
 }  // namespace sb::relay::cli

@@ -2,10 +2,12 @@
 // `relay session list|show|kill`); cli.cpp holds what several nouns share.
 #pragma once
 #include <CLI/CLI.hpp>
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <ostream>
 #include <string>
 
 #include "common/time.hpp"
@@ -57,5 +59,17 @@ std::string iso_or(const std::optional<Time>& t, const std::string& none);
 std::string invoking_user();
 // One request to the running relay's control socket; throws if no relay runs on `dir`.
 nlohmann::json ask_running_relay(const DataDir& dir, const nlohmann::json& request);
+
+// How long a verb waits for the running relay to confirm a change (the relay answers as soon
+// as its store's writer has read the keys again: normally a few milliseconds).
+inline constexpr std::chrono::milliseconds kApplyTimeout{5000};
+// After a verb committed a change to who may do what (operators, grants): a running relay
+// reloads its key snapshot now, and this returns once every connection it authenticates sees
+// the change. True then, silently. Otherwise one line on err: that no relay runs (the change
+// applies when it starts), or a warning that the relay did not confirm (the change is saved
+// and its periodic check of the database picks it up). Never fails the verb: the change is
+// committed either way, and running the verb again would only report a duplicate.
+bool apply_on_running_relay(const DataDir& dir, std::ostream& err,
+                            std::chrono::milliseconds timeout = kApplyTimeout);
 
 }  // namespace sb::relay::cli

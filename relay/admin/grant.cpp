@@ -1,10 +1,12 @@
-// `relay grant add|list|remove`: which operator may attach to which device.
+// `relay grant add|list|remove`: which operator may attach to which device. add and remove
+// write the database and then have a running relay apply the change before they return.
 #include <iostream>
 
 #include "common/table.hpp"
 #include "common/util.hpp"
 #include "relay/admin/cli.hpp"
 #include "relay/admin/row_json.hpp"
+#include "relay/daemon/data_dir.hpp"
 #include "relay/store/store.hpp"
 
 namespace sb::relay::cli {
@@ -25,6 +27,7 @@ void add_grant(CLI::App& app, int* exit_code) {
     require_name(*device, "DEVICE");
     open_db(common->data_dir)->add_grant(*op, *device, utc_now());
     std::cout << "Granted " << *op << " access to " << *device << '\n';
+    apply_on_running_relay(DataDir{common->data_dir}, std::cerr);
     *exit_code = 0;
   });
 
@@ -51,6 +54,7 @@ void add_grant(CLI::App& app, int* exit_code) {
     if (!open_db(common->data_dir)->remove_grant(*op, *device, utc_now()))
       throw std::runtime_error("no grant for '" + *op + "' on '" + *device + "'");
     std::cout << "Removed grant " << *op << " -> " << *device << '\n';
+    apply_on_running_relay(DataDir{common->data_dir}, std::cerr);
     *exit_code = 0;
   });
 }

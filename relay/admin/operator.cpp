@@ -1,4 +1,5 @@
-// `relay operator add|list|remove`: people who may attach, by SSH key.
+// `relay operator add|list|remove`: people who may attach, by SSH key. add and remove write the
+// database and then have a running relay apply the change before they return.
 #include <iostream>
 
 #include "common/table.hpp"
@@ -6,6 +7,7 @@
 #include "keys/keys.hpp"
 #include "relay/admin/cli.hpp"
 #include "relay/admin/row_json.hpp"
+#include "relay/daemon/data_dir.hpp"
 #include "relay/store/store.hpp"
 
 namespace sb::relay::cli {
@@ -42,6 +44,7 @@ void add_operator(CLI::App& app, int* exit_code) {
     auto key = read_public_key(*key_file);
     open_db(common->data_dir)->add_operator(*name, key.openssh_line(), key.fingerprint, utc_now());
     std::cout << "Added operator " << *name << " (" << key.fingerprint << ")\n";
+    apply_on_running_relay(DataDir{common->data_dir}, std::cerr);
     *exit_code = 0;
   });
 
@@ -67,6 +70,7 @@ void add_operator(CLI::App& app, int* exit_code) {
     if (!open_db(common->data_dir)->remove_operator(*name, utc_now()))
       throw std::runtime_error("no operator named '" + *name + "'");
     std::cout << "Removed operator " << *name << '\n';
+    apply_on_running_relay(DataDir{common->data_dir}, std::cerr);
     *exit_code = 0;
   });
 }

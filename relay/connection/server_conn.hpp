@@ -8,10 +8,12 @@
 // connection moves to its device's reactor; it never changes after that, so that reactor's
 // timers may still ask what it is.
 #pragma once
+#include <boost/asio/steady_timer.hpp>
 #include <memory>
 #include <string>
 #include <variant>
 
+#include "relay/connection/unanswered_auth.hpp"
 #include "relay/device/device_tunnel.hpp"
 #include "relay/operator/operator_link.hpp"
 #include "relay/operator/operator_query.hpp"
@@ -47,7 +49,14 @@ class ServerConn : public PeerConn {
   bool on_message(ssh::Message& message);
   bool auth_operator(const std::string& user, const std::string& fp, ssh::KeyOffer offer);
   bool auth_pubkey(std::string_view user, ssh::BorrowedKey key, ssh::KeyOffer offer);
-  void refuse_auth(const std::string& user, const std::string& reason);
+  // stage: "offered" (a key probed, no signature yet), "signed", "method" (not public key),
+  // "unanswered" (libssh dropped the request).
+  void refuse_auth(const std::string& user, const std::string& reason, const char* stage);
+  // A request on_message answers with libssh's default refusal.
+  void refuse_message(const ssh::Message& message);
+  // Packets no callback saw while authenticating: a request libssh dropped (UnansweredAuth).
+  void watch_unanswered();
+  std::string refusal_target() const;
   void step_key_exchange();
   void leave_unauthenticated();
 
@@ -59,6 +68,10 @@ class ServerConn : public PeerConn {
   Admission::Ticket ticket_;
   bool counted_unauthenticated_ = false;
   int auth_failures_ = 0;
+  std::string last_user_;  // the user name of the last authentication request a callback saw
+  UnansweredAuth unanswered_;
+  std::unique_ptr<boost::asio::steady_timer> unanswered_timer_;
+  bool unanswered_armed_ = false;
   Role role_;
   bool closed_ = false;  // on_closed ran: the role is finished, libssh's callbacks are ignored
 };

@@ -3,7 +3,6 @@
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/post.hpp>
-#include <boost/asio/steady_timer.hpp>
 
 #include "common/json_field.hpp"
 #include "common/names.hpp"
@@ -17,11 +16,6 @@ using nlohmann::json;
 using Reply = ControlServer::Reply;
 
 namespace {
-
-// How long device.disconnect waits for the key snapshot to show a revoked key (the store polls
-// every 500 ms) before it closes the tunnel, so that a reconnect is refused.
-constexpr auto kRevokeWait = std::chrono::seconds(3);
-constexpr auto kRevokePoll = std::chrono::milliseconds(20);
 
 json error(const std::string& message) {
   return {{"ok", false}, {"error", message}};
@@ -69,22 +63,19 @@ void kill_session(Context& ctx, const json& request, const Reply& reply) {
   });
 }
 
-// Closes a device's live tunnel once the key snapshot refuses its key (or the wait is over).
-void close_when_refused(Context& ctx, std::shared_ptr<asio::steady_timer> timer,
-                        std::shared_ptr<DeviceTunnel> device, std::string reason, std::string told,
-                        std::chrono::steady_clock::time_point deadline, Reply reply) {
-  bool refused = ctx.keys()->revoked_by_fingerprint.count(device->conn().fingerprint()) > 0;
-  if (!refused && std::chrono::steady_clock::now() < deadline) {
-    timer->expires_after(kRevokePoll);
-    timer->async_wait(
-        [&ctx, timer, device, reason, told, deadline, reply](const boost::system::error_code& ec) {
-          if (!ec) close_when_refused(ctx, timer, device, reason, told, deadline, reply);
-        });
-    return;
-  }
-  if (!refused)
-    spdlog::warn("device {}: its key is not marked revoked in the store; closing it anyway",
-                 device->conn().fingerprint());
+// Closes the device's live tunnel, if it has one. After a revocation the key snapshot already
+// refuses its key (disconnect_device reloaded it), so the agent cannot slip back in.
+void close_device(Context& ctx, const std::string& name, bool revoked, const std::string& by,
+                  const Reply& reply) {
+  auto id = ctx.router.session_of_device(name);
+  auto device = id ? live_device(ctx, *id) : nullptr;
+  if (!device) return reply({{"ok", true}, {"closed", false}});
+  if (revoked && ctx.keys()->revoked_by_fingerprint.count(device->conn().fingerprint()) == 0)
+    spdlog::warn("device {} fp={}: its key is not marked revoked in the store; closing it anyway",
+                 name, device->conn().fingerprint());
+  const std::string reason = (revoked ? "revoked by admin:" : "disconnected by admin:") + by;
+  const std::string told = revoked ? "this device was revoked by the administrator"
+                                   : "disconnected by the administrator";
   asio::post(device->conn().executor(), [device, reason, told, reply] {
     if (device->conn().closing()) return reply({{"ok", true}, {"closed", false}});
     std::string session = device->session_id();
@@ -93,22 +84,36 @@ void close_when_refused(Context& ctx, std::shared_ptr<asio::steady_timer> timer,
   });
 }
 
+// Answers once every reactor sees a snapshot read after the request arrived: the store's
+// writer reads it and hands it to Context::set_keys before it calls back. Never blocks here.
+// With `then`, that runs on the control socket's reactor instead, even if the read failed.
+void reload_keys(Context& ctx, boost::asio::any_io_executor executor,
+                 std::function<void(const Reply&)> then, const Reply& reply) {
+  ctx.store.refresh_keys(
+      [executor, then = std::move(then), reply](std::shared_ptr<const store::KeySnapshot> keys) {
+        if (then) {
+          asio::post(executor, [then, reply] { then(reply); });
+        } else if (!keys) {
+          reply(error("the relay could not read the keys from its database; see its log"));
+        } else {
+          reply({{"ok", true}, {"keys_version", keys->version}});
+        }
+      });
+}
+
 void disconnect_device(const ControlTargets& targets, const json& request, const Reply& reply) {
   auto by = requester(request);
   if (!by) return reply(error("\"by\" must name the admin (1-64 printable characters)"));
   std::string name = string_field(request, "device");
   if (!valid_name(name)) return reply(error("invalid device name '" + name + "'"));
-  const bool revoked = string_field(request, "reason") == "revoked";
   Context& ctx = targets.ctx;
-  auto id = ctx.router.session_of_device(name);
-  auto device = id ? live_device(ctx, *id) : nullptr;
-  if (!device) return reply({{"ok", true}, {"closed", false}});
-  const std::string reason = (revoked ? "revoked by admin:" : "disconnected by admin:") + *by;
-  const std::string told = revoked ? "this device was revoked by the administrator"
-                                   : "disconnected by the administrator";
-  auto deadline = std::chrono::steady_clock::now() + (revoked ? kRevokeWait : kRevokeWait * 0);
-  close_when_refused(ctx, std::make_shared<asio::steady_timer>(targets.executor), device, reason,
-                     told, deadline, reply);
+  if (string_field(request, "reason") != "revoked")
+    return close_device(ctx, name, false, *by, reply);
+  // The CLI has committed the revocation: the snapshot refuses the key before the tunnel closes.
+  reload_keys(
+      ctx, targets.executor,
+      [&ctx, name, by = *by](const Reply& done) { close_device(ctx, name, true, by, done); },
+      reply);
 }
 
 void purge_keys(const ControlTargets& targets, const json& request, const Reply& reply) {
@@ -143,6 +148,7 @@ ControlServer::Handler make_control_handler(ControlTargets targets) {
     if (cmd == "session.kill") return kill_session(targets.ctx, request, reply);
     if (cmd == "device.disconnect") return disconnect_device(targets, request, reply);
     if (cmd == "keys.purge") return purge_keys(targets, request, reply);
+    if (cmd == "keys.reload") return reload_keys(targets.ctx, targets.executor, nullptr, reply);
     reply(error("unknown command '" + cmd.substr(0, 64) + "'"));
   };
 }

@@ -11,7 +11,7 @@ namespace sb::relay {
 
 struct ControlTargets {
   Context& ctx;
-  // Where the control socket runs (timers of the commands that wait).
+  // Where the control socket runs (what a command does after the store called it back).
   boost::asio::any_io_executor executor;
   // Runs the janitor's liveness check on every reactor now; done(tunnels_closed) is called
   // from any thread once every reactor has run it.

@@ -39,6 +39,7 @@ class Housekeeping {
   boost::asio::steady_timer drop_check_;
   ChannelProgress& progress_;
   boost::asio::steady_timer progress_flush_;
+  bool stopped_ = false;  // read and written on the main reactor only
 };
 
 }  // namespace sb::relay

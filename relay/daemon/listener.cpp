@@ -43,17 +43,19 @@ void Listener::log_refusal(const std::string& addr, const std::string& reason) {
 void Listener::schedule_refusal_summary() {
   summary_timer_.expires_after(std::chrono::seconds(10));
   summary_timer_.async_wait([this](const boost::system::error_code& ec) {
-    if (ec) return;
+    if (ec || !acceptor_.is_open()) return;  // stopped, perhaps after this timer expired
     for (const auto& [addr, count] : refusals_.drain(LogThrottle::Clock::now()))
       spdlog::warn("refused {} more connection(s) from {} (handshake flood)", count,
                    addr.empty() ? "other addresses" : addr);
+    ctx_.refusals.summarize();
     schedule_refusal_summary();
   });
 }
 
 void Listener::accept_next() {
   acceptor_.async_accept([this](const boost::system::error_code& ec, tcp::socket socket) {
-    if (ec == asio::error::operation_aborted) return;
+    // A connection accepted just before stop() still arrives, with success: the last one.
+    if (ec == asio::error::operation_aborted || !acceptor_.is_open()) return;
     if (!ec)
       hand_over(std::move(socket));
     else

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "common/env_rules.hpp"
+#include "common/logging.hpp"
 #include "common/names.hpp"
 #include "common/util.hpp"
 #include "relay/audit/recorder.hpp"
@@ -89,8 +90,14 @@ std::string OperatorChannel::target_description() const {
 
 bool OperatorChannel::on_pty(const ssh::PtyRequest& request) {
   std::string t(request.term);
-  if (request_.kind != SessionRequest::Kind::kNone || t.size() > 64 || !valid_label(t))
+  if (request_.kind != SessionRequest::Kind::kNone) {
+    link_.refused("pty", "pty-req after the channel's session request");
     return false;
+  }
+  if (t.size() > 64 || !valid_label(t)) {
+    link_.refused("pty", "invalid terminal type", quote_log_text(t.substr(0, 64)));
+    return false;
+  }
   request_.pty = true;
   request_.term = t.empty() ? "xterm" : t;
   // 0 means "unknown" (e.g. ssh -tt without a terminal): a conventional 80x24.
@@ -99,31 +106,59 @@ bool OperatorChannel::on_pty(const ssh::PtyRequest& request) {
   return true;
 }
 
+// Only the name is logged, never the value (it may be a secret).
 bool OperatorChannel::on_env(std::string_view name, std::string_view value) {
   std::string n(name), v(value);
-  if (!env_name_allowed(n) || !env_value_allowed(v) || request_.env.size() >= kMaxEnvVars)
+  const char* refusal = !env_name_allowed(n)                 ? "env variable not allowed"
+                        : !env_value_allowed(v)              ? "env value not allowed"
+                        : request_.env.size() >= kMaxEnvVars ? "env variables over the cap"
+                                                             : nullptr;
+  if (refusal) {
+    link_.refused("env", refusal,
+                  "name " + quote_log_text(n.substr(0, kMaxEnvName)) + ", " +
+                      std::to_string(v.size()) + "-byte value, at most " +
+                      std::to_string(kMaxEnvVars) + " per channel");
     return false;
+  }
   request_.env.emplace_back(n, v);
   return true;
 }
 
 bool OperatorChannel::accept_start(SessionRequest::Kind kind, const std::string& command) {
-  if (request_.kind != SessionRequest::Kind::kNone || finished_) return false;
-  if (!link_.may_request(kind)) return false;
+  const char* what = kind == SessionRequest::Kind::kExec        ? "exec"
+                     : kind == SessionRequest::Kind::kSubsystem ? "subsystem"
+                                                                : "shell";
+  if (request_.kind != SessionRequest::Kind::kNone || finished_) {
+    link_.refused(what, "the channel already made its session request");
+    return false;
+  }
+  if (!link_.may_request(kind)) {
+    link_.refused(what, "observers (+ro) may only open the shared shell");
+    return false;
+  }
   request_.kind = kind;
   request_.command = command;
   link_.channel_ready();
   return true;
 }
 
+// The command itself is never logged (it may carry a secret), only its size.
 bool OperatorChannel::on_exec(std::string_view command) {
-  if (command.empty() || command.size() > kMaxCommand) return false;
+  if (command.empty() || command.size() > kMaxCommand) {
+    link_.refused(
+        "exec", command.empty() ? "empty command" : "command over the size limit",
+        std::to_string(command.size()) + " bytes, at most " + std::to_string(kMaxCommand));
+    return false;
+  }
   return accept_start(SessionRequest::Kind::kExec, std::string(command));
 }
 
 bool OperatorChannel::on_subsystem(std::string_view name) {
   std::string n(name);
-  if (n.empty() || n.size() > 64 || !valid_label(n)) return false;
+  if (n.empty() || n.size() > 64 || !valid_label(n)) {
+    link_.refused("subsystem", "invalid subsystem name", quote_log_text(n.substr(0, 64)));
+    return false;
+  }
   return accept_start(SessionRequest::Kind::kSubsystem, n);
 }
 
@@ -141,7 +176,9 @@ void OperatorChannel::on_signal(std::string_view signal) {
   std::string name(signal);
   bool known = name.size() <= 8 && !name.empty() &&
                std::all_of(name.begin(), name.end(), [](char c) { return c >= 'A' && c <= 'Z'; });
-  if (known && bridge_) bridge_->signal(name);
+  if (!known)
+    return link_.refused("signal", "invalid signal name", quote_log_text(name.substr(0, 32)));
+  if (bridge_) bridge_->signal(name);
 }
 
 void OperatorChannel::start_on_agentless(DeviceTunnel& device) {

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "common/logging.hpp"
 #include "common/util.hpp"
 #include "relay/operator/operator_channel.hpp"
 
@@ -15,6 +16,16 @@ namespace {
 constexpr auto kUniformRefusalDelay = std::chrono::milliseconds(400);
 constexpr auto kMaxChannels = 32;
 constexpr auto kRefusalGrace = std::chrono::seconds(2);
+
+// What the guessing guard did to an attempt, for its log line ("" if nothing).
+std::string rate_limit_text(std::chrono::milliseconds held, std::chrono::milliseconds penalty) {
+  std::string text;
+  if (held.count() > 0) text = "held " + format_duration(held) + " before the lookup";
+  if (penalty.count() > 0)
+    text += (text.empty() ? "" : ", ") + std::string("answered ") + format_duration(penalty) +
+            " later than the uniform delay";
+  return text.empty() ? text : "rate limit: " + text;
+}
 }  // namespace
 
 OperatorLink::OperatorLink(PeerConn& conn, OperatorTarget target, std::string operator_name)
@@ -26,68 +37,41 @@ void OperatorLink::begin() {
   Context& ctx = conn_.context();
   started_ = std::chrono::steady_clock::now();
   // Only a key that itself guessed too often waits before the lookup; nobody else does.
-  auto hold = ctx.guard.hold_key(conn_.fingerprint(), started_);
-  if (hold.count() == 0) return resolve();
-  record_rate_limit(hold, "key");
-  delay_ = std::make_unique<boost::asio::steady_timer>(conn_.executor(), hold);
+  held_ = ctx.guard.hold_key(conn_.fingerprint(), started_);
+  if (held_.count() == 0) return resolve();
+  delay_ = std::make_unique<boost::asio::steady_timer>(conn_.executor(), held_);
   std::weak_ptr<ssh::Conn> weak = conn_.shared_from_this();
   delay_->async_wait([this, weak](const boost::system::error_code& ec) {
     if (auto self = weak.lock(); self && !ec && !self->closing()) resolve();
   });
 }
 
-void OperatorLink::record_rate_limit(std::chrono::milliseconds delay, const char* by) {
-  Context& ctx = conn_.context();
-  spdlog::warn("rate limit ({}): operator {} fp={} from={} waits {} for its attempt on {}", by,
-               operator_name_, conn_.fingerprint(), conn_.source_addr(), format_duration(delay),
-               target_.display());
-  ctx.store.post([detail = nlohmann::json{{"operator", operator_name_},
-                                          {"fingerprint", conn_.fingerprint()},
-                                          {"source_addr", conn_.source_addr()},
-                                          {"target", target_.display()},
-                                          {"by", by},
-                                          {"delay_ms", delay.count()}},
-                  fp = conn_.fingerprint(), when = utc_now()](store::Db& db) {
-    db.add_event(store::events::kRateLimitHit, fp, detail, when);
-  });
-}
-
 void OperatorLink::resolve() {
   Context& ctx = conn_.context();
-  auto live = target_.session_id.empty() ? ctx.router.lookup_device(target_.device_name)
-                                         : ctx.router.lookup_id(target_.session_id);
-  bool permitted = false;
-  if (live) {
-    auto keys = ctx.keys();
-    permitted = !live->enrolled || keys->grants.count({operator_name_, live->device_name}) > 0;
-  }
-  auto device = live && permitted ? live->device.lock() : nullptr;
-  if (!device || device->conn().closing()) return refuse_uniformly();
+  bool by_name = target_.session_id.empty();
+  auto live = by_name ? ctx.router.lookup_device(target_.device_name)
+                      : ctx.router.lookup_id(target_.session_id);
+  if (!live) return refuse_uniformly(by_name ? "device not connected" : "unknown session ID");
+  auto keys = ctx.keys();
+  if (live->enrolled && !keys->grants.count({operator_name_, live->device_name}))
+    return refuse_uniformly("no grant for this device");
+  auto device = live->device.lock();
+  if (!device || device->conn().closing()) return refuse_uniformly("device disconnecting");
   session_id_ = live->id;
   device_name_ = live->device_name;
   needs_consent_ = !live->enrolled || live->consent_prompt;
   move_to_device(std::move(device));
 }
 
-void OperatorLink::refuse_uniformly() {
+void OperatorLink::refuse_uniformly(const char* reason) {
   Context& ctx = conn_.context();
   auto now = std::chrono::steady_clock::now();
   auto penalty = ctx.guard.refusal_penalty(conn_.source_addr(), conn_.fingerprint(), now);
   ctx.guard.record_miss(conn_.source_addr(), conn_.fingerprint(), now);
+  record_refusal(reason, std::chrono::duration_cast<std::chrono::milliseconds>(penalty));
   // Counted from the attempt's start: a hold already served (begin) is part of the penalty.
-  auto answer_at = started_ + kUniformRefusalDelay + penalty;
-  if (answer_at - now > kUniformRefusalDelay + std::chrono::milliseconds(1))
-    record_rate_limit(std::chrono::duration_cast<std::chrono::milliseconds>(penalty), "refusal");
-  spdlog::info("operator {} fp={} from={}: {} not available", operator_name_, conn_.fingerprint(),
-               conn_.source_addr(), target_.display());
-  ctx.store.post([detail = nlohmann::json{{"operator", operator_name_},
-                                          {"fingerprint", conn_.fingerprint()},
-                                          {"source_addr", conn_.source_addr()},
-                                          {"target", target_.display()}},
-                  fp = conn_.fingerprint(), when = utc_now()](store::Db& db) {
-    db.add_event(store::events::kAttachRefused, fp, detail, when);
-  });
-  delay_ = std::make_unique<boost::asio::steady_timer>(conn_.executor(), answer_at);
+  delay_ = std::make_unique<boost::asio::steady_timer>(conn_.executor(),
+                                                       started_ + kUniformRefusalDelay + penalty);
   std::weak_ptr<ssh::Conn> weak = conn_.shared_from_this();
   delay_->async_wait([this, weak](const boost::system::error_code& ec) {
     auto self = weak.lock();
@@ -98,6 +82,36 @@ void OperatorLink::refuse_uniformly() {
     fail_all(refusal_);
     self->wake();
   });
+}
+
+void OperatorLink::record_refusal(const std::string& reason, std::chrono::milliseconds penalty) {
+  if (attempt_recorded_) return;
+  attempt_recorded_ = true;
+  Context& ctx = conn_.context();
+  const std::string limited = rate_limit_text(held_, penalty);
+  // A rate-limited refusal is its own kind of line, so the throttle never hides the first one.
+  refused("attach", limited.empty() ? reason : reason + ", rate limited", limited);
+  nlohmann::json detail{{"operator", operator_name_},
+                        {"fingerprint", conn_.fingerprint()},
+                        {"source_addr", conn_.source_addr()},
+                        {"target", target_.display()},
+                        {"reason", reason}};
+  if (held_.count() > 0) detail["held_ms"] = held_.count();
+  if (penalty.count() > 0) detail["penalty_ms"] = penalty.count();
+  ctx.store.post([detail, fp = conn_.fingerprint(), when = utc_now()](store::Db& db) {
+    db.add_event(store::events::kAttachRefused, fp, detail, when);
+  });
+}
+
+void OperatorLink::refused(std::string_view what, std::string_view reason,
+                           std::string detail) const {
+  conn_.context().refusals.log({.what = what,
+                                .reason = reason,
+                                .target = target_.display(),
+                                .fingerprint = conn_.fingerprint(),
+                                .source = conn_.source_addr(),
+                                .operator_name = operator_name_,
+                                .detail = std::move(detail)});
 }
 
 void OperatorLink::move_to_device(std::shared_ptr<DeviceTunnel> device) {
@@ -111,6 +125,7 @@ void OperatorLink::on_moved() {
   if (!device || device->conn().closing()) {
     phase_ = Phase::kRefused;
     refusal_ = "the device disconnected";
+    record_refusal("device disconnected while the operator joined", std::chrono::milliseconds(0));
     return fail_all(refusal_);
   }
   phase_ = Phase::kAttached;
@@ -122,24 +137,48 @@ void OperatorLink::on_moved() {
 }
 
 ssh::Channel* OperatorLink::open_session_channel() {
-  if (phase_ == Phase::kRefused || channels_.size() >= kMaxChannels) return nullptr;
+  if (!may_open_channel("channel")) return nullptr;
   ssh::Channel channel = ssh::Channel::create(conn_.session());
-  if (!channel) return nullptr;
+  if (!channel) {
+    refused("channel", "could not create the channel");
+    return nullptr;
+  }
   channels_.push_back(std::make_unique<OperatorChannel>(*this, std::move(channel)));
   return &channels_.back()->channel();
 }
 
-bool OperatorLink::open_forward(ssh::Message& message) {
-  if (phase_ == Phase::kRefused || channels_.size() >= kMaxChannels ||
-      target_.mode == AttachMode::kObserver)
+bool OperatorLink::may_open_channel(std::string_view what) const {
+  if (phase_ == Phase::kRefused) {
+    refused(what, "the attach was refused or has ended");
     return false;
+  }
+  if (channels_.size() >= kMaxChannels) {
+    refused(what, "channel cap reached", std::to_string(kMaxChannels) + " channels open");
+    return false;
+  }
+  return true;
+}
+
+bool OperatorLink::open_forward(ssh::Message& message) {
+  if (!may_open_channel("forward")) return false;
+  if (target_.mode == AttachMode::kObserver) {
+    refused("forward", "observers (+ro) may not forward");
+    return false;
+  }
   std::string h = message.destination();
   int port = message.destination_port();
   spdlog::debug("operator {} asks for {}:{}", operator_name_, h, port);
-  if (h.empty() || h.size() > 255 || port < 0 || port > 65535) return false;
+  if (h.empty() || h.size() > 255 || port < 0 || port > 65535) {
+    refused("forward", "invalid destination",
+            quote_log_text(h.substr(0, 64)) + " port " + std::to_string(port));
+    return false;
+  }
   if (!agentless_service_exists(h, port)) return false;
   ssh::Channel channel = message.accept_channel();
-  if (!channel) return false;
+  if (!channel) {
+    refused("forward", "could not accept the channel");
+    return false;
+  }
   std::string origin = message.originator();
   ForwardRequest forward{h, port, origin.empty() ? "127.0.0.1" : origin, message.originator_port()};
   channels_.push_back(
@@ -152,9 +191,9 @@ bool OperatorLink::agentless_service_exists(const std::string& host, int port) c
   // Known only once attached; earlier requests are checked when they start.
   auto tunnel = phase_ == Phase::kAttached ? device_.lock() : nullptr;
   if (!tunnel || !tunnel->agentless() || tunnel->services().find(host, port)) return true;
-  spdlog::info("operator {} fp={}: no service \"{}\" (port {}) on session {}; it offers {}",
-               operator_name_, conn_.fingerprint(), host, port, session_id_,
-               tunnel->services().describe());
+  refused("forward", "no such service on this device",
+          quote_log_text(host) + " port " + std::to_string(port) + "; it offers " +
+              tunnel->services().describe());
   return false;
 }
 
@@ -249,6 +288,9 @@ void OperatorLink::end_by_admin(const std::string& reason) {
 
 void OperatorLink::on_closed(const std::string& reason) {
   if (delay_) delay_->cancel();
+  // Held by the guessing guard (or moving to its device) when the client left: the attempt
+  // still gets its one record.
+  record_refusal("connection closed before the answer", std::chrono::milliseconds(0));
   for (auto& channel : channels_) channel->session_gone();
   if (phase_ == Phase::kAttached) {
     record_detach(reason);
@@ -268,12 +310,15 @@ nlohmann::json OperatorLink::audit_detail() const {
 
 void OperatorLink::record_attach() {
   Context& ctx = conn_.context();
+  attempt_recorded_ = true;
   attachment_id_ = ctx.ids.attachments.next();
   attached_at_ = std::chrono::steady_clock::now();
   store::AttachmentStart row{
       attachment_id_,          session_id_,         operator_name_, conn_.fingerprint(),
       mode_name(target_.mode), conn_.source_addr(), utc_now()};
-  ctx.store.post([row, detail = audit_detail()](store::Db& db) {
+  auto detail = audit_detail();
+  if (held_.count() > 0) detail["held_ms"] = held_.count();  // a guessing key that got in
+  ctx.store.post([row, detail](store::Db& db) {
     db.insert_attachment(row);
     db.add_event(store::events::kOperatorAttached, row.operator_name, detail, row.started);
   });

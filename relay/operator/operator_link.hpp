@@ -63,18 +63,26 @@ class OperatorLink : public DeviceMember {
   // The administrator ended this attachment (or the whole session): every channel gets
   // "switchboard: session ended by the administrator", then the connection closes.
   void end_by_admin(const std::string& reason) override;
+  // Logs the refusal of one of this operator's requests (what: "channel", "env", ...; reason in
+  // fixed words; detail: particulars made safe with quote_log_text).
+  void refused(std::string_view what, std::string_view reason, std::string detail = {}) const;
 
  private:
   enum class Phase { kResolving, kMoving, kAttached, kRefused };
   void resolve();
-  void refuse_uniformly();
-  void record_rate_limit(std::chrono::milliseconds delay, const char* by);
+  // A miss: answered after the uniform delay plus the guessing penalty, whatever the reason.
+  void refuse_uniformly(const char* reason);
+  // The attempt's one audit record when it does not attach (attach.refused): why, and what the
+  // guessing guard made it wait.
+  void record_refusal(const std::string& reason, std::chrono::milliseconds penalty);
   void move_to_device(std::shared_ptr<DeviceTunnel> device);
   void on_moved();
   void start_ready_channels();
   void fail_all(const std::string& message);
   void linger_then_close();
   std::string capability_state(const std::string& capability) const;
+  // False (and logged) when the link is refused or has its channel cap.
+  bool may_open_channel(std::string_view what) const;
   // False (and logged) when an attached agentless device has no such service.
   bool agentless_service_exists(const std::string& host, int port) const;
   nlohmann::json audit_detail() const;
@@ -97,6 +105,8 @@ class OperatorLink : public DeviceMember {
   std::set<std::string> allowed_, denied_, asked_;
   std::unique_ptr<boost::asio::steady_timer> delay_;
   std::chrono::steady_clock::time_point started_;  // authenticated: the attempt's start
+  std::chrono::milliseconds held_{0};  // how long the guessing guard held it before the lookup
+  bool attempt_recorded_ = false;      // operator.attached or attach.refused was posted
   std::string refusal_;
   bool lingering_ = false;
 };

@@ -4,6 +4,8 @@
 
 #include <algorithm>
 
+#include "common/names.hpp"
+
 #include "relay/router/peer_conn.hpp"
 
 namespace sb::relay {
@@ -35,32 +37,49 @@ OperatorQuery::OperatorQuery(PeerConn& conn, std::string operator_name)
 OperatorQuery::~OperatorQuery() = default;
 
 ssh::Channel* OperatorQuery::open_channel() {
-  if (channels_.size() >= kMaxQueryChannels) return nullptr;
+  if (channels_.size() >= kMaxQueryChannels) {
+    refused("channel", "channel cap reached");
+    return nullptr;
+  }
   ssh::Channel channel = ssh::Channel::create(conn_.session());
-  if (!channel) return nullptr;
+  if (!channel) {
+    refused("channel", "could not create the channel");
+    return nullptr;
+  }
   auto c = std::make_unique<QueryChannel>();
   c->channel = std::move(channel);
   QueryChannel* q = c.get();
   c->channel.listen({
-      .pty = [](const ssh::PtyRequest&) { return false; },  // nothing here is interactive
+      .pty =
+          [this](const ssh::PtyRequest&) { return refused("pty", "nothing here is interactive"); },
       .shell = [this, q] { return on_shell(*q); },
       .exec = [this, q](std::string_view command) { return on_exec(*q, command); },
       // Accepted and ignored: the answers do not depend on the locale.
       .env = [](std::string_view, std::string_view) { return true; },
-      .subsystem = [](std::string_view) { return false; },
+      .subsystem = [this](std::string_view) { return refused("subsystem", "no subsystems here"); },
   });
   channels_.push_back(std::move(c));
   return &q->channel;
 }
 
+bool OperatorQuery::refused(std::string_view what, std::string_view reason) const {
+  conn_.context().refusals.log({.what = what,
+                                .reason = reason,
+                                .target = kRelayQueryUser,
+                                .fingerprint = conn_.fingerprint(),
+                                .source = conn_.source_addr(),
+                                .operator_name = operator_name_});
+  return false;
+}
+
 bool OperatorQuery::on_shell(QueryChannel& c) {
-  if (c.asked) return false;
+  if (c.asked) return refused("shell", "the channel already made its session request");
   answer(c, "");  // a shell gets the usage text and exit status 2
   return true;
 }
 
 bool OperatorQuery::on_exec(QueryChannel& c, std::string_view command) {
-  if (c.asked) return false;
+  if (c.asked) return refused("exec", "the channel already made its session request");
   std::string text(command.substr(0, kMaxCommandShown + 1));
   answer(c, text.size() > kMaxCommandShown ? text.substr(0, kMaxCommandShown) + "..." : text);
   return true;

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/ssh/channel.hpp"
@@ -34,6 +35,8 @@ class OperatorQuery {
   void answer(QueryChannel& channel, const std::string& command);
   QueryAnswer sessions_answer(bool json) const;
   bool flush(QueryChannel& channel);  // true once everything is written and the channel closed
+  // Logs a refused request and returns false (the refusal, for libssh).
+  bool refused(std::string_view what, std::string_view reason) const;
 
   PeerConn& conn_;
   std::string operator_name_;

@@ -12,6 +12,7 @@
 #include "relay/router/admission.hpp"
 #include "relay/router/channel_progress.hpp"
 #include "relay/router/guess_guard.hpp"
+#include "relay/router/refusal_log.hpp"
 #include "relay/router/router.hpp"
 #include "relay/store/store.hpp"
 
@@ -62,6 +63,8 @@ class Context {
 
   // Unauthenticated connections: who may start a handshake, and until when (floods).
   Admission admission;
+  // Every refusal of a peer's request is logged here (repeats summarised).
+  RefusalLog refusals;
 
  private:
   static Admission::Limits admission_limits(const Limits& limits) {

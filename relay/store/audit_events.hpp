@@ -25,15 +25,24 @@ inline bool operator==(std::string_view name, const EventKind& kind) {
 }
 
 namespace events {
-// Authentication and access (operators and devices knocking).
-inline constexpr EventKind kAuthRefused{"auth.refused", "user fingerprint source_addr reason"};
-inline constexpr EventKind kAttachRefused{"attach.refused",
-                                          "operator fingerprint source_addr target"};
+// Authentication and access (operators and devices knocking). Each refused authentication
+// request is one auth.refused (stage: "offered" for a key offered without a signature, "signed",
+// "method" for a method other than public key, "unanswered" for a request libssh dropped); each
+// operator attempt to join a session is one operator.attached or one attach.refused, with what
+// the guessing guard did to it (held_ms before the lookup, penalty_ms on top of the uniform
+// delay).
+inline constexpr EventKind kAuthRefused{"auth.refused",
+                                        "user fingerprint source_addr reason [stage]"};
+inline constexpr EventKind kAttachRefused{
+    "attach.refused", "operator fingerprint source_addr target [reason] [held_ms] [penalty_ms]"};
+// Written by earlier relays, as a second record of a rate-limited attempt; now its delays are
+// part of that attempt's attach.refused (or operator.attached). Old rows still read by this name.
 inline constexpr EventKind kRateLimitHit{"ratelimit.hit",
                                          "operator fingerprint source_addr target by delay_ms"};
 // Operators on a session.
 inline constexpr EventKind kOperatorAttached{
-    "operator.attached", "session device operator fingerprint mode source_addr attachment"};
+    "operator.attached",
+    "session device operator fingerprint mode source_addr attachment [held_ms]"};
 inline constexpr EventKind kOperatorDetached{
     "operator.detached",
     "session device operator fingerprint mode source_addr attachment reason duration_ms"};

@@ -455,10 +455,17 @@ class Store {
   void flush();
   // flush() for at most `limit`; false if jobs posted before it are still waiting.
   bool flush_for(std::chrono::milliseconds limit);
+  using OnKeys = std::function<void(std::shared_ptr<const KeySnapshot>)>;
   // Calls on_change (on the writer thread) with a fresh snapshot at start and whenever
   // another connection (the admin CLI) or a job changed the keys; checked every poll period.
-  void watch_keys(std::function<void(std::shared_ptr<const KeySnapshot>)> on_change,
+  void watch_keys(OnKeys on_change,
                   std::chrono::milliseconds poll = std::chrono::milliseconds(500));
+  // Re-reads the keys now, without waiting for the poll: the writer thread reads them after the
+  // batch it is running (ahead of queued jobs), hands a changed snapshot to watch_keys'
+  // on_change, then calls done with the snapshot now published (null if the read failed). done
+  // runs on the writer thread: it should only post its answer elsewhere. Counts as a job for
+  // flush(). For an admin change committed by another connection that must apply at once.
+  void refresh_keys(OnKeys done);
   std::uint64_t dropped() const;
   std::size_t queued() const;
   // Jobs dropped since `reported` (a previous dropped()), once the queue is below half full
@@ -477,11 +484,23 @@ class Store {
     std::uint64_t attempts = 0;
     std::string error;
     std::chrono::milliseconds delay{0};
+    std::chrono::steady_clock::time_point retry_at;
     std::chrono::steady_clock::time_point logged;
   };
+  // How check_keys decides to read and publish: when data_version says the keys may have
+  // changed; read now and publish if different; read and publish whatever it holds.
+  enum class KeyCheck { kIfChanged, kReload, kPublish };
+  // What the writer does next: refresh_keys() callers to answer, and whether to (try to) write
+  // `batch` (a kept batch waits for its retry time).
+  struct Turn {
+    KeyCheck how = KeyCheck::kIfChanged;
+    bool write = false;
+  };
   void run();
-  // Takes the next batch from the queue, or waits for the retry of the one kept; false to stop.
-  bool next_batch(std::deque<Job>& batch, bool& force_keys);
+  // Takes the next batch from the queue, or waits for the retry of the one kept, and the
+  // refresh_keys() callers; false to stop.
+  bool next_turn(std::deque<Job>& batch, std::vector<OnKeys>& refreshes, OnKeys& on_keys,
+                 Turn& turn);
   // kRefused: the disk refused it (kept, tried again); kFailed: anything else undid it
   // (dropped, counted). `error` says why.
   enum class Outcome { kCommitted, kRefused, kFailed };
@@ -490,9 +509,8 @@ class Store {
   void lost(std::size_t batch_size, const std::string& error);
   void recovered(std::size_t batch_size);
   void give_up(std::deque<Job>& batch);
-  void finish_batch(std::deque<Job>& batch);
-  void check_keys(const std::function<void(std::shared_ptr<const KeySnapshot>)>& on_change,
-                  bool force);
+  void answer_refreshes(const OnKeys& on_keys, std::vector<OnKeys>& waiters, KeyCheck how);
+  std::shared_ptr<const KeySnapshot> check_keys(const OnKeys& on_change, KeyCheck how);
   std::unique_ptr<Db> db_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
@@ -503,11 +521,13 @@ class Store {
   std::uint64_t posted_ = 0;
   std::uint64_t done_ = 0;
   bool stop_ = false;
-  std::function<void(std::shared_ptr<const KeySnapshot>)> on_keys_;
+  OnKeys on_keys_;
   std::chrono::milliseconds keys_poll_{500};
   bool keys_force_ = false;  // watch_keys() was called: deliver a snapshot unconditionally
+  std::vector<OnKeys> keys_refreshes_;            // refresh_keys() callers waiting for the writer
   std::shared_ptr<const KeySnapshot> keys_last_;  // writer thread only
   std::int64_t keys_generation_ = 0;              // writer thread only
+  bool keys_retry_ = false;  // writer thread only: the last read failed, read again next time
   std::chrono::steady_clock::time_point drop_warned_{};
   std::string refusing_error_;    // under mu_: the disk's error while it refuses writes, else ""
   std::string drop_cause_;        // under mu_

@@ -1,6 +1,6 @@
 // Store: the writer thread. Reactor threads post jobs; this thread runs them in batches, one
 // transaction per batch (a SAVEPOINT per job), keeps and retries a batch the disk refused, and
-// publishes key snapshots when devices change.
+// publishes key snapshots when the keys change (or at once when asked: refresh_keys).
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -97,13 +97,21 @@ bool Store::flush_for(std::chrono::milliseconds limit) {
   return drained_cv_.wait_for(lk, limit, drained);
 }
 
-void Store::watch_keys(std::function<void(std::shared_ptr<const KeySnapshot>)> on_change,
-                       std::chrono::milliseconds poll) {
+void Store::watch_keys(OnKeys on_change, std::chrono::milliseconds poll) {
   {
     std::lock_guard lk(mu_);
     on_keys_ = std::move(on_change);
     keys_poll_ = std::max(poll, std::chrono::milliseconds(1));
     keys_force_ = true;
+  }
+  cv_.notify_all();
+}
+
+void Store::refresh_keys(OnKeys done) {
+  {
+    std::lock_guard lk(mu_);
+    keys_refreshes_.push_back(std::move(done));
+    ++posted_;
   }
   cv_.notify_all();
 }
@@ -131,49 +139,64 @@ std::string Store::drop_cause() const {
 
 void Store::run() {
   std::deque<Job> batch;  // taken from the queue; kept until it commits
-  std::function<void(std::shared_ptr<const KeySnapshot>)> on_keys;
+  std::vector<OnKeys> refreshes;
+  OnKeys on_keys;
   for (;;) {
-    bool force_keys = false;
-    if (!next_batch(batch, force_keys)) break;
-    {
-      std::lock_guard lk(mu_);
-      if (force_keys || !on_keys) on_keys = on_keys_;
+    Turn turn;
+    if (!next_turn(batch, refreshes, on_keys, turn)) break;
+    KeyCheck how = turn.how;
+    // Before the batch: someone waits for it, and what the batch changes is checked after it.
+    const std::size_t answered = refreshes.size();
+    if (answered > 0) {
+      answer_refreshes(on_keys, refreshes, how == KeyCheck::kPublish ? how : KeyCheck::kReload);
+      how = KeyCheck::kIfChanged;  // done: a publication owed to watch_keys() went out first
     }
-    Outcome outcome = Outcome::kCommitted;
-    if (!batch.empty()) {
+    Outcome outcome = Outcome::kRefused;  // a kept batch not tried this turn is still waiting
+    if (turn.write) {
       std::string error;
-      outcome = run_batch(batch, error);
+      outcome = batch.empty() ? Outcome::kCommitted : run_batch(batch, error);
       if (outcome == Outcome::kCommitted && outage_) recovered(batch.size());
       if (outcome == Outcome::kRefused) refused(batch.size(), error);
       if (outcome == Outcome::kFailed) lost(batch.size(), error);
     }
     // Before the jobs count as done, so that after flush() the snapshot reflects them.
-    if (on_keys) check_keys(on_keys, force_keys);
-    if (outcome != Outcome::kRefused) finish_batch(batch);
+    if (on_keys) check_keys(on_keys, how);
+    const std::size_t finished = outcome == Outcome::kRefused ? 0 : batch.size();
+    if (finished + answered == 0) continue;
+    if (finished > 0) batch.clear();  // the jobs' captures die before flush() can return
+    {
+      std::lock_guard lk(mu_);
+      done_ += finished + answered;
+    }
+    drained_cv_.notify_all();
   }
 }
 
-bool Store::next_batch(std::deque<Job>& batch, bool& force_keys) {
+bool Store::next_turn(std::deque<Job>& batch, std::vector<OnKeys>& refreshes, OnKeys& on_keys,
+                      Turn& turn) {
   std::unique_lock lk(mu_);
   if (!batch.empty()) {
-    // The disk refused this batch: wait before trying it again (a stop does not cut the wait
-    // short, so that a full disk is not hammered).
-    cv_.wait_for(lk, outage_->delay, [&] { return false; });
-    if (stop_ && stop_seen_ == std::chrono::steady_clock::time_point{})
-      stop_seen_ = std::chrono::steady_clock::now();
-    if (stop_ && std::chrono::steady_clock::now() - stop_seen_ >= kStopRetryFor) {
+    // The disk refused this batch: wait for its retry (a stop does not cut the wait short, so
+    // that a full disk is not hammered; a key refresh is answered meanwhile: reads still work).
+    cv_.wait_until(lk, outage_->retry_at, [&] { return !keys_refreshes_.empty(); });
+    const auto now = std::chrono::steady_clock::now();
+    turn.write = now >= outage_->retry_at;
+    if (stop_ && stop_seen_ == std::chrono::steady_clock::time_point{}) stop_seen_ = now;
+    if (stop_ && now - stop_seen_ >= kStopRetryFor) {
       lk.unlock();
       give_up(batch);
       return false;
     }
   } else {
-    const auto ready = [&] { return stop_ || keys_force_ || !queue_.empty(); };
+    const auto ready = [&] {
+      return stop_ || keys_force_ || !queue_.empty() || !keys_refreshes_.empty();
+    };
     if (on_keys_) {
       cv_.wait_for(lk, keys_poll_, ready);
     } else {
       cv_.wait(lk, ready);
     }
-    if (stop_ && queue_.empty()) return false;  // drained: stop
+    if (stop_ && queue_.empty() && keys_refreshes_.empty()) return false;  // drained: stop
     if (queue_.size() <= kMaxBatch) {
       batch.swap(queue_);  // the usual case: O(1) under the lock
     } else {
@@ -181,10 +204,27 @@ bool Store::next_batch(std::deque<Job>& batch, bool& force_keys) {
       std::move(queue_.begin(), end, std::back_inserter(batch));
       queue_.erase(queue_.begin(), end);
     }
+    turn.write = true;
   }
-  force_keys = keys_force_;
+  refreshes.swap(keys_refreshes_);
+  if (keys_force_ || !on_keys) on_keys = on_keys_;
+  if (keys_force_) turn.how = KeyCheck::kPublish;
   keys_force_ = false;
   return true;
+}
+
+void Store::answer_refreshes(const OnKeys& on_keys, std::vector<OnKeys>& waiters, KeyCheck how) {
+  auto snapshot = check_keys(on_keys, how);
+  for (OnKeys& done : waiters) {
+    try {
+      done(snapshot);
+    } catch (const std::exception& e) {
+      spdlog::error("store: key refresh callback failed: {}", e.what());
+    } catch (...) {
+      spdlog::error("store: key refresh callback failed (non-standard exception)");
+    }
+  }
+  waiters.clear();  // their captures die before flush() can return
 }
 
 Store::Outcome Store::run_batch(std::deque<Job>& batch, std::string& error) {
@@ -232,11 +272,12 @@ void Store::lost(std::size_t batch_size, const std::string& error) {
 void Store::refused(std::size_t batch_size, const std::string& error) {
   const auto now = std::chrono::steady_clock::now();
   const bool first = !outage_;
-  if (first) outage_ = Outage{utc_now(), now, 0, error, kFirstRetryDelay, now};
+  if (first) outage_ = Outage{utc_now(), now, 0, error, kFirstRetryDelay, now, now};
   Outage& outage = *outage_;
   ++outage.attempts;
   outage.error = error;
   if (!first) outage.delay = std::min(outage.delay * 2, kMaxRetryDelay);
+  outage.retry_at = now + outage.delay;
   {
     std::lock_guard lk(mu_);
     refusing_error_ = error;
@@ -281,31 +322,24 @@ void Store::give_up(std::deque<Job>& batch) {
                 outage_ ? outage_->error : "", lost);
 }
 
-void Store::finish_batch(std::deque<Job>& batch) {
-  if (batch.empty()) return;
-  const std::size_t n = batch.size();
-  batch.clear();  // the jobs' captures die before flush() can return
-  {
-    std::lock_guard lk(mu_);
-    done_ += n;
-  }
-  drained_cv_.notify_all();
-}
-
-void Store::check_keys(const std::function<void(std::shared_ptr<const KeySnapshot>)>& on_change,
-                       bool force) {
+std::shared_ptr<const KeySnapshot> Store::check_keys(const OnKeys& on_change, KeyCheck how) {
   try {
-    if (!db_->keys_changed() && !force) return;
+    const bool changed = db_->keys_changed() || keys_retry_;
+    if (!changed && how == KeyCheck::kIfChanged) return keys_last_;
+    keys_retry_ = true;  // until this read succeeds
     auto snap = std::make_shared<KeySnapshot>(db_->load_key_snapshot());
-    if (!force && keys_last_ && same_keys(*keys_last_, *snap)) return;
+    keys_retry_ = false;
+    if (how != KeyCheck::kPublish && keys_last_ && same_keys(*keys_last_, *snap)) return keys_last_;
     snap->version = ++keys_generation_;
     keys_last_ = snap;
-    on_change(std::move(snap));
+    if (on_change) on_change(snap);
+    return snap;
   } catch (const std::exception& e) {
     spdlog::error("store: key snapshot: {}", e.what());
   } catch (...) {
     spdlog::error("store: key snapshot: non-standard exception");
   }
+  return nullptr;
 }
 
 }  // namespace sb::store

@@ -92,7 +92,8 @@ TEST_F(Agentless, OperatorsReachTheServiceByName) {
   // An unknown service: the channel is refused, nothing reaches the device's service.
   EXPECT_EQ(talk_when_listening(unknown), "");
   EXPECT_TRUE(ssh->wait_for_output("open failed", 5s, true)) << ssh->err();
-  EXPECT_TRUE(relay_.process().wait_for_output("no service \"nope\"", 5s, true));
+  EXPECT_TRUE(relay_.process().wait_for_output("no such service on this device (\"nope\" port 5900",
+                                               5s, true));
   EXPECT_EQ(service_.connections(), 1);
 
   // operator-cli screen asks for screen:5900 as well.

@@ -47,6 +47,9 @@ std::string operator_bin() {
 std::string loadgen_bin() {
   return SB_LOADGEN_BIN;
 }
+std::string ssh_probe_bin() {
+  return SB_SSH_PROBE_BIN;
+}
 
 namespace {
 

@@ -37,6 +37,8 @@ std::string relay_bin();
 std::string agent_bin();
 std::string operator_bin();
 std::string loadgen_bin();
+// tests/tools/ssh_probe.cpp: a libssh client that sends what OpenSSH will not.
+std::string ssh_probe_bin();
 
 // A free TCP port on 127.0.0.1 (bind to port 0, read it back, close).
 int free_port();

@@ -42,6 +42,18 @@ TEST(EscapeLogText, C1ControlsAndInvalidUtf8BecomeHex) {
   EXPECT_EQ(escape_log_text("\xe2\x82"), "\\xe2\\x82");
 }
 
+TEST(QuoteLogText, QuotesAndEscapes) {
+  EXPECT_EQ(quote_log_text("alice"), "\"alice\"");
+  EXPECT_EQ(quote_log_text(""), "\"\"");
+  EXPECT_EQ(quote_log_text("x\" fp=SHA256:forged"), "\"x\\\" fp=SHA256:forged\"");
+  EXPECT_EQ(quote_log_text(std::string("a\0b\x1b", 4)), "\"a\\x00b\\x1b\"");
+}
+
+TEST(QuoteLogText, ALiteralBackslashDiffersFromAnEscapedByte) {
+  EXPECT_EQ(quote_log_text("a\\x00"), "\"a\\\\x00\"");
+  EXPECT_NE(quote_log_text("a\\x00"), quote_log_text(std::string("a\0", 2)));
+}
+
 TEST(LogFormatter, TextLineCannotBeForgedByAPeersUserName) {
   const std::string line =
       format_line(false, "auth refused user=x\r\n2026-01-01T00:00:00 info [relay] forged");

@@ -10,6 +10,8 @@
 #include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <future>
 #include <latch>
 #include <mutex>
 #include <string>
@@ -715,6 +717,94 @@ TEST_F(StoreTest, StoreWatchKeysSeesJobsAndOtherConnections) {
   std::lock_guard lk(mu);
   EXPECT_TRUE(seen[3]->device_by_fingerprint.empty());
   EXPECT_EQ(seen[3]->revoked_by_fingerprint.at("SHA256:a"), "web-01");
+}
+
+// refresh_keys() and its answer, waited for (at most 10 s) from the test's thread.
+std::shared_ptr<const KeySnapshot> refresh_and_wait(Store& store,
+                                                    const std::function<void()>& on_answer = {}) {
+  auto answer = std::make_shared<std::promise<std::shared_ptr<const KeySnapshot>>>();
+  auto got = answer->get_future();
+  store.refresh_keys([answer, on_answer](std::shared_ptr<const KeySnapshot> snap) {
+    if (on_answer) on_answer();
+    answer->set_value(std::move(snap));
+  });
+  if (got.wait_for(10s) != std::future_status::ready) {
+    ADD_FAILURE() << "refresh_keys never answered";
+    return nullptr;
+  }
+  return got.get();
+}
+
+TEST_F(StoreTest, RefreshKeysPublishesAnotherConnectionsChangeBeforeItAnswers) {
+  open().reset();
+  Store store(file_);
+  std::mutex mu;
+  std::vector<std::string> order;  // "published V" and "answered" in the order they happened
+  store.watch_keys(
+      [&](std::shared_ptr<const KeySnapshot> snap) {
+        std::lock_guard lk(mu);
+        order.push_back("published " + std::to_string(snap->version));
+      },
+      1h);  // the poll never comes during the test: only a refresh can notice the change
+  auto answered = [&] {
+    std::lock_guard lk(mu);
+    order.push_back("answered");
+  };
+  ASSERT_NE(refresh_and_wait(store), nullptr);  // the snapshot at registration is out
+
+  // The admin CLI's connection adds an operator and a grant; the refresh sees both, and the
+  // new snapshot was handed over before the answer.
+  {
+    auto cli = Db::open(file_, false);
+    cli->add_operator("alice", "ssh-ed25519 AAAAal", "SHA256:al", at(1));
+    cli->add_grant("alice", "web-01", at(2));
+  }
+  {
+    std::lock_guard lk(mu);
+    order.clear();
+  }
+  auto snap = refresh_and_wait(store, answered);
+  ASSERT_NE(snap, nullptr);
+  EXPECT_EQ(snap->operator_by_fingerprint.at("SHA256:al"), "alice");
+  EXPECT_EQ(snap->grants.count({"alice", "web-01"}), 1u);
+  {
+    std::lock_guard lk(mu);
+    EXPECT_EQ(order,
+              (std::vector<std::string>{"published " + std::to_string(snap->version), "answered"}));
+    order.clear();
+  }
+
+  // Nothing changed: the same snapshot, nothing published.
+  auto same = refresh_and_wait(store, answered);
+  ASSERT_NE(same, nullptr);
+  EXPECT_EQ(same->version, snap->version);
+  {
+    std::lock_guard lk(mu);
+    EXPECT_EQ(order, std::vector<std::string>{"answered"});
+  }
+
+  // A removal is seen the same way.
+  Db::open(file_, false)->remove_grant("alice", "web-01", at(3));
+  auto removed = refresh_and_wait(store);
+  ASSERT_NE(removed, nullptr);
+  EXPECT_EQ(removed->grants.count({"alice", "web-01"}), 0u);
+  EXPECT_GT(removed->version, snap->version);
+}
+
+TEST_F(StoreTest, RefreshKeysCountsForFlushAndWorksWithoutAWatcher) {
+  open().reset();
+  Db::open(file_, false)->add_operator("bob", "ssh-ed25519 AAAAbo", "SHA256:bo", at(1));
+  Store store(file_);
+  std::atomic<bool> called{false};
+  std::shared_ptr<const KeySnapshot> seen;
+  store.refresh_keys([&](std::shared_ptr<const KeySnapshot> snap) {
+    seen = std::move(snap);
+    called = true;
+  });
+  store.flush();  // returns only once the refresh has answered
+  ASSERT_TRUE(called.load());
+  ASSERT_NE(seen, nullptr);
+  EXPECT_EQ(seen->operator_by_fingerprint.at("SHA256:bo"), "bob");
 }
 
 }  // namespace

@@ -1,0 +1,150 @@
+// sb-ssh-probe: a libssh client that does what OpenSSH will not, for the refusal tests
+// (tests/e2e/refusal_test.cpp).
+//
+//   sb-ssh-probe HOST PORT KEY USER auth          one signed public-key request as USER
+//   sb-ssh-probe HOST PORT KEY USER channels N    authenticate, then open up to N session
+//                                                 channels on the one connection
+//
+// USER may carry bytes no command line can: "\xHH" is the byte HH, so "482913075\x00x" is a
+// user name with a NUL in it, sent with all its 11 bytes and a valid signature over them.
+// libssh measures a user name with strlen() when it packs the request, so this program gives
+// its own strlen() to the whole process (libssh calls it through the dynamic linker), and for
+// that one buffer alone answers the full length; every other string is measured by libc's.
+//
+// Output (one line on stdout): `auth=denied|success|partial|closed|again seconds=S` for auth
+// (closed: the relay closed the connection instead of answering; again: no answer within 10 s),
+// or `channels=K` with the number of channels the relay accepted. Exit 0 when it ran, 2 on bad
+// usage, 1 when it could not connect.
+//
+// The authentication runs non-blocking, watching the connection: a blocking libssh client
+// does not notice a connection closed under it while it waits for an answer (its poll set is
+// empty then, and it sleeps out its whole timeout).
+#include <dlfcn.h>
+#include <libssh/libssh.h>
+#include <poll.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <iostream>
+#include <string>
+#include <vector>
+
+namespace {
+
+// The crafted user name (constant-initialised: strlen may run before any constructor).
+const char* g_user = nullptr;
+std::size_t g_user_size = 0;
+
+std::string decode_escapes(const std::string& text) {
+  std::string out;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text.compare(i, 2, "\\x") == 0 && i + 4 <= text.size()) {
+      out += static_cast<char>(std::stoi(text.substr(i + 2, 2), nullptr, 16));
+      i += 3;
+    } else {
+      out += text[i];
+    }
+  }
+  return out;
+}
+
+const char* auth_name(int rc, ssh_session session) {
+  if (rc == SSH_AUTH_ERROR ||
+      (rc == SSH_AUTH_AGAIN && (ssh_get_status(session) & (SSH_CLOSED | SSH_CLOSED_ERROR))))
+    return "closed";
+  switch (rc) {
+    case SSH_AUTH_SUCCESS:
+      return "success";
+    case SSH_AUTH_DENIED:
+      return "denied";
+    case SSH_AUTH_PARTIAL:
+      return "partial";
+    case SSH_AUTH_AGAIN:
+      return "again";
+    default:
+      return "error";
+  }
+}
+
+// Non-blocking, so that a closed connection ends the wait at once.
+int authenticate(ssh_session session, ssh_key key, std::chrono::seconds limit) {
+  ssh_set_blocking(session, 0);
+  auto deadline = std::chrono::steady_clock::now() + limit;
+  int rc = SSH_AUTH_AGAIN;
+  while (std::chrono::steady_clock::now() < deadline) {
+    rc = ssh_userauth_publickey(session, g_user, key);
+    if (rc != SSH_AUTH_AGAIN || (ssh_get_status(session) & (SSH_CLOSED | SSH_CLOSED_ERROR))) break;
+    pollfd waiting{ssh_get_fd(session), POLLIN, 0};
+    if (waiting.fd < 0) break;
+    poll(&waiting, 1, 50);
+  }
+  ssh_set_blocking(session, 1);
+  return rc;
+}
+
+int open_channels(ssh_session session, int wanted) {
+  std::vector<ssh_channel> open;
+  for (int i = 0; i < wanted; ++i) {
+    ssh_channel channel = ssh_channel_new(session);
+    if (!channel || ssh_channel_open_session(channel) != SSH_OK) {
+      if (channel) ssh_channel_free(channel);
+      break;
+    }
+    open.push_back(channel);
+  }
+  int count = static_cast<int>(open.size());
+  for (ssh_channel channel : open) ssh_channel_free(channel);
+  return count;
+}
+
+}  // namespace
+
+extern "C" std::size_t strlen(const char* s) {
+  using Strlen = std::size_t (*)(const char*);
+  static Strlen libc_strlen = nullptr;
+  if (g_user && s == g_user) return g_user_size;
+  if (!libc_strlen) libc_strlen = reinterpret_cast<Strlen>(dlsym(RTLD_NEXT, "strlen"));
+  return libc_strlen(s);
+}
+
+int main(int argc, char** argv) {
+  if (argc < 6 || (std::string(argv[5]) == "channels" && argc < 7)) {
+    std::cerr << "usage: sb-ssh-probe HOST PORT KEY USER auth|channels N\n";
+    return 2;
+  }
+  static const std::string user = decode_escapes(argv[4]);
+  const std::string mode = argv[5];
+  g_user = user.data();
+  g_user_size = user.size();
+
+  ssh_session session = ssh_new();
+  int port = std::atoi(argv[2]);
+  long timeout_s = 10;
+  ssh_options_set(session, SSH_OPTIONS_HOST, argv[1]);
+  ssh_options_set(session, SSH_OPTIONS_PORT, &port);
+  ssh_options_set(session, SSH_OPTIONS_TIMEOUT, &timeout_s);
+  ssh_options_set(session, SSH_OPTIONS_USER, "probe");  // replaced by `user` in the request
+  if (ssh_connect(session) != SSH_OK) {
+    std::cerr << "connect: " << ssh_get_error(session) << "\n";
+    ssh_free(session);
+    return 1;
+  }
+  ssh_key key = nullptr;
+  if (ssh_pki_import_privkey_file(argv[3], nullptr, nullptr, nullptr, &key) != SSH_OK) {
+    std::cerr << "cannot read key " << argv[3] << "\n";
+    return 2;
+  }
+  auto start = std::chrono::steady_clock::now();
+  int rc = authenticate(session, key, std::chrono::seconds(timeout_s));
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (mode == "channels" && rc == SSH_AUTH_SUCCESS)
+    std::cout << "channels=" << open_channels(session, std::atoi(argv[6])) << std::endl;
+  else
+    std::cout << "auth=" << auth_name(rc, session) << " seconds=" << seconds << std::endl;
+  ssh_key_free(key);
+  ssh_disconnect(session);
+  ssh_free(session);
+  return 0;
+}
