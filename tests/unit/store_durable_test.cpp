@@ -133,6 +133,22 @@ TEST_F(DiskFullStore, AJobsEffectOutsideTheDatabaseHappensOnceAfterItsCommit) {
   EXPECT_EQ(scalar("SELECT count(*) FROM events WHERE kind = 'test.reply'"), 1);
 }
 
+TEST_F(DiskFullStore, AKeyRefreshIsAnsweredWhileARefusedBatchWaits) {
+  Store store(file_);
+  disk_.set(true);
+  post_event(store, "test.waiting", 1);
+  ASSERT_TRUE(refused_again());
+  std::atomic<bool> answered{false};
+  store.refresh_keys([&answered](std::shared_ptr<const KeySnapshot> snapshot) {
+    answered = snapshot != nullptr;  // reads still work on a full disk
+  });
+  EXPECT_TRUE(wait_until([&] { return answered.load(); }, 5s));
+  EXPECT_EQ(scalar("SELECT count(*) FROM events WHERE kind = 'test.waiting'"), 0);
+  disk_.set(false);
+  store.flush();
+  EXPECT_EQ(scalar("SELECT count(*) FROM events WHERE kind = 'test.waiting'"), 1);
+}
+
 TEST_F(DiskFullStore, AStoppingStoreGivesUpWhatTheDiskKeepsRefusing) {
   const auto start = Clock::now();
   {
