@@ -475,6 +475,8 @@ class Store {
   // Why the latest job was dropped: "" if the writer was merely behind, else the error with
   // which the disk was refusing writes at that moment (or that undid its batch).
   std::string drop_cause() const;
+  // True while the disk refuses writes (from the writer's first refusal until a batch commits).
+  bool writes_refused() const;
 
  private:
   // The disk refusing writes: since when, how often, the latest error (writer thread only).

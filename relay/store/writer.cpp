@@ -137,6 +137,11 @@ std::string Store::drop_cause() const {
   return drop_cause_;
 }
 
+bool Store::writes_refused() const {
+  std::lock_guard lk(mu_);
+  return !refusing_error_.empty();
+}
+
 void Store::run() {
   std::deque<Job> batch;  // taken from the queue; kept until it commits
   std::vector<OnKeys> refreshes;

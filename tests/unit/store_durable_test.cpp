@@ -98,6 +98,8 @@ TEST_F(DiskFullStore, PastTheQueueCapNewJobsAreDroppedCountedAndReportedWithTheC
   disk_.set(true);
   post_event(store, "test.kept", 0);
   ASSERT_TRUE(refused_again());  // the writer holds that one; the queue is empty
+  // The disk says no before the writer takes note of why: wait for the writer.
+  ASSERT_TRUE(wait_until([&] { return store.writes_refused(); }));
   int accepted = 0;
   for (int i = 1; i <= 15; ++i)
     accepted += store.post([i](Db& db) {
