@@ -49,8 +49,15 @@ else
     "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O2 $g -DNDEBUG")
 fi
 
+# Ninja schedules the whole tree's compiles as one graph (make works directory by directory) and
+# logs each step's time in .ninja_log. A tree configured before keeps its generator.
+generator=()
+if [[ ! -f "$dir/CMakeCache.txt" ]] && command -v ninja >/dev/null; then
+  generator=(-G Ninja)
+fi
+
 echo "build: configuring $dir/"
-cmake -S . -B "$dir" "${config[@]}" "${unity[@]}"
+cmake -S . -B "$dir" "${generator[@]}" "${config[@]}" "${unity[@]}"
 echo "build: building $dir/ with $jobs job(s)"
 start=$SECONDS
 cmake --build "$dir" -j"$jobs" "${targets[@]}"

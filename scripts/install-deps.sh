@@ -16,7 +16,7 @@
 set -euo pipefail
 
 PACKAGES=(
-  build-essential cmake pkg-config git
+  build-essential cmake ninja-build pkg-config git
   libssh-dev libboost-dev libsqlite3-dev libcli11-dev libspdlog-dev libgtest-dev
   nlohmann-json3-dev libsystemd-dev
   openssh-client openssh-server sqlite3 procps iproute2 curl

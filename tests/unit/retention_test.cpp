@@ -259,7 +259,7 @@ TEST_F(RetentionRunTest, AStoppingRelayEndsTheRunAndLeavesTheRestForTheNext) {
 TEST_F(RetentionRunTest, LiveWritesRunBetweenBatchesAndNoneIsDropped) {
   // Measured in the RelWithDebInfo build: one transaction over these rows makes this test fail
   // (the posts, about 2,000 a second, fill the queue); batches of 1,000 rows keep it short.
-  constexpr int kOld = 150000;
+  constexpr int kOld = 150000 / test::kLoadDivisor;
   constexpr int kLive = 2000;
   constexpr std::size_t kQueue = 1000;
   old_events(kOld);

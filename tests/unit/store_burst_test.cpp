@@ -46,7 +46,7 @@ TEST(StoreBurst, HundredThousandEventsFromFourThreadsAreAllStoredWithoutBlocking
   const auto file = tmp.path() / "relay.db";
   Db::open(file, true).reset();
   constexpr int kThreads = 4;
-  constexpr int kPerThread = 25000;
+  constexpr int kPerThread = 25000 / sb::test::kLoadDivisor;
   std::vector<std::vector<nanoseconds>> latencies(kThreads);
   // The slowest post during which the poster was not preempted: what the store itself costs.
   std::vector<nanoseconds> worst_unpreempted(kThreads, nanoseconds(0));

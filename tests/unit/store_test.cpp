@@ -533,7 +533,7 @@ TEST_F(StoreTest, StoreNeedsAnInitialisedDatabase) {
 
 TEST_F(StoreTest, StoreBatchesManyJobsWithoutBlockingPosters) {
   open().reset();
-  constexpr int kJobs = 100000;
+  constexpr int kJobs = 100000 / test::kLoadDivisor;
   Store store(file_);
   std::chrono::nanoseconds worst{0};
   int blocked = 0;    // posts over 5 ms that waited (a voluntary context switch)
