@@ -137,17 +137,6 @@ void SharedTerminal::start_recording() {
   recording_ = recorder_->start(std::move(info));
 }
 
-void SharedTerminal::remember(std::string_view data) {
-  replay_.append(data);
-  // Trimmed only once it holds twice the replay: shifting 64 KiB for every chunk of output
-  // cost more than the output itself.
-  if (replay_.size() > 2 * kReplayBytes) replay_.erase(0, replay_.size() - kReplayBytes);
-}
-
-std::string SharedTerminal::recent_screen() const {
-  return replay_.size() > kReplayBytes ? replay_.substr(replay_.size() - kReplayBytes) : replay_;
-}
-
 void SharedTerminal::flush_member(Member& m) {
   while (!m.pending.empty()) {
     std::size_t n = m.sink->write_output(m.pending.data());
@@ -170,7 +159,7 @@ void SharedTerminal::read_device_output() {
     batch.append(buf, got.bytes);
   }
   if (batch.empty()) return;
-  remember(batch);
+  replay_.append(batch);
   if (recording_) recording_->output(batch);
   for (auto& m : members_) {
     // Always fits: nothing was read unless every member had room for all of it.

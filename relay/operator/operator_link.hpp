@@ -72,6 +72,8 @@ class OperatorLink : public DeviceMember {
   void resolve();
   // A miss: answered after the uniform delay plus the guessing penalty, whatever the reason.
   void refuse_uniformly(const char* reason);
+  // The session is held while its device reconnects: looks again shortly, for a while.
+  void wait_for_resume();
   // The attempt's one audit record when it does not attach (attach.refused): why, and what the
   // guessing guard made it wait.
   void record_refusal(const std::string& reason, std::chrono::milliseconds penalty);
