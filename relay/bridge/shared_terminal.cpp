@@ -191,6 +191,10 @@ void SharedTerminal::forward_input(Member& m) {
 
 void SharedTerminal::pump() {
   if (finished_ || !dev_) return;
+  // A dead socket closes every channel: the terminal would end as if its shell had exited.
+  // The device's close ends it instead (device_gone), telling the members why, and its screen
+  // is kept when the session is held for a resume.
+  if (device_conn_.session().socket_closed()) return;
   if (state_ != State::kRunning) step_setup();
   // Members whose operator closed this channel (but kept the connection) leave.
   std::erase_if(members_, [](const Member& m) { return m.sink->left(); });

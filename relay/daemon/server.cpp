@@ -149,13 +149,12 @@ int serve(const ServeOptions& options) {
   Shards shards(pool, ctx, dir);
   asio::io_context& main_io = pool.at(0);
   auto check_all = [&shards](std::function<void(int)> done) { shards.check_all(std::move(done)); };
-  MainReactor main{Listener(main_io, options.listen, ctx, shards),
-                   asio::signal_set(main_io, SIGINT, SIGTERM),
-                   Housekeeping(main_io, store, options.check_interval,
-                                retention(options, dir, recorder.get()), ctx.progress, ctx.router,
-                                options.limits.resume_grace),
-                   ControlServer(main_io, dir.control_socket(),
-                                 make_control_handler({ctx, main_io.get_executor(), check_all}))};
+  MainReactor main{
+      Listener(main_io, options.listen, ctx, shards), asio::signal_set(main_io, SIGINT, SIGTERM),
+      Housekeeping(main_io, store, options.check_interval, retention(options, dir, recorder.get()),
+                   ctx.progress, ctx.router, options.limits.resume_grace),
+      ControlServer(main_io, dir.control_socket(),
+                    make_control_handler({ctx, main_io.get_executor(), check_all}))};
 
   shards.start_timers();
   main.listener.start();

@@ -20,8 +20,8 @@ struct DeviceHello {
   // An ad-hoc agent back after a blip asks for its session again. resume_asked with an empty
   // session or token: the request was malformed (refused like a wrong proof).
   bool resume_asked = false;
-  std::string resume_session;  // nine digits
-  std::string resume_token;    // "sbr_" + 52 base32 characters
+  std::string resume_session;                      // nine digits
+  std::string resume_token;                        // "sbr_" + 52 base32 characters
   nlohmann::json info = nlohmann::json::object();  // the five fields, each a valid label
 };
 struct HelloResult {

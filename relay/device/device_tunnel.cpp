@@ -229,9 +229,9 @@ void DeviceTunnel::resume_session(const DeviceHello& hello) {
     refused = "malformed resume request";
   } else {
     std::string token = keys::generate_resume_token();
-    auto outcome = ctx.router.resume(hello.resume_session, conn_.fingerprint(),
-                                     keys::hash_token(hello.resume_token), handle(),
-                                     keys::hash_token(token));
+    auto outcome =
+        ctx.router.resume(hello.resume_session, conn_.fingerprint(),
+                          keys::hash_token(hello.resume_token), handle(), keys::hash_token(token));
     if (outcome.status == ResumeStatus::kResumed) {
       session_id_ = hello.resume_session;
       device_name_.clear();

@@ -147,11 +147,11 @@ class DeviceTunnel {
   bool console_requested_ = false;
   bool console_shown_ = false;
   bool console_ended_ = false;
-  bool bye_ = false;        // the agent ended the session on purpose
-  bool resumed_ = false;    // this tunnel took over a session held after a blip
-  std::string resume_refused_;  // why a resume was refused, told with the new session
+  bool bye_ = false;             // the agent ended the session on purpose
+  bool resumed_ = false;         // this tunnel took over a session held after a blip
+  std::string resume_refused_;   // why a resume was refused, told with the new session
   bool protocol_error_ = false;  // the control channel broke: no resume
-  std::string kill_reason_;  // set when the administrator ended the session
+  std::string kill_reason_;      // set when the administrator ended the session
   std::unique_ptr<boost::asio::steady_timer> kill_timer_;
 };
 

@@ -80,6 +80,11 @@ void OperatorLink::wait_for_resume() {
     conn_.wake();
     return;
   }
+  if (!waiting_for_resume_) {
+    waiting_for_resume_ = true;
+    spdlog::info("operator {} fp={} from={} waits for session {}: its device is reconnecting",
+                 operator_name_, conn_.fingerprint(), conn_.source_addr(), target_.display());
+  }
   delay_ = std::make_unique<boost::asio::steady_timer>(conn_.executor(), kHeldPoll);
   std::weak_ptr<ssh::Conn> weak = conn_.shared_from_this();
   delay_->async_wait([this, weak](const boost::system::error_code& ec) {

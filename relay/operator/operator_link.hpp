@@ -107,6 +107,7 @@ class OperatorLink : public DeviceMember {
   std::set<std::string> allowed_, denied_, asked_;
   std::unique_ptr<boost::asio::steady_timer> delay_;
   std::chrono::steady_clock::time_point started_;  // authenticated: the attempt's start
+  bool waiting_for_resume_ = false;
   std::chrono::milliseconds held_{0};  // how long the guessing guard held it before the lookup
   bool attempt_recorded_ = false;      // operator.attached or attach.refused was posted
   std::string refusal_;

@@ -109,14 +109,14 @@ inline constexpr EventKind kStoreWriteFailed{"store.write_failed",
                                              "error since attempts jobs_waiting"};
 
 inline constexpr std::array kAll{
-    kAuthRefused,       kAttachRefused,      kRateLimitHit,     kOperatorAttached,
-    kOperatorDetached,  kChannelClosed,      kConsentAsked,     kConsentAnswered,
-    kDeviceConnected,   kDeviceDisconnected, kDeviceEnrolled,   kDeviceRevoked,
-    kServiceRegistered, kServiceWithdrawn,   kSessionIssued,    kSessionEnded,
-    kSessionKilled,     kKeysPurged,         kJanitorPurge,     kEnrollCreated,
-    kEnrollRefused,     kOperatorAdded,      kOperatorRemoved,  kGrantAdded,
-    kGrantRemoved,      kRecordingStarted,   kRecordingStopped, kAuditPruned,
-    kStoreDropped,      kStoreWriteFailed,   kDeviceInterrupted, kDeviceResumed,
+    kAuthRefused,        kAttachRefused,      kRateLimitHit,      kOperatorAttached,
+    kOperatorDetached,   kChannelClosed,      kConsentAsked,      kConsentAnswered,
+    kDeviceConnected,    kDeviceDisconnected, kDeviceEnrolled,    kDeviceRevoked,
+    kServiceRegistered,  kServiceWithdrawn,   kSessionIssued,     kSessionEnded,
+    kSessionKilled,      kKeysPurged,         kJanitorPurge,      kEnrollCreated,
+    kEnrollRefused,      kOperatorAdded,      kOperatorRemoved,   kGrantAdded,
+    kGrantRemoved,       kRecordingStarted,   kRecordingStopped,  kAuditPruned,
+    kStoreDropped,       kStoreWriteFailed,   kDeviceInterrupted, kDeviceResumed,
     kDeviceResumeRefused};
 
 // The catalogued kind with this name, or nullptr.
