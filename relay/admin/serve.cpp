@@ -50,11 +50,10 @@ void add_network_options(CLI::App& verb, ServeArgs& args) {
       ->check(duration_validator())
       ->capture_default_str();
   verb.add_option("--grace", args.grace,
-                  "How long an attended-help (ad hoc) session keeps its ID after its tunnel drops "
-                  "without the agent saying goodbye (a network blip, a suspended laptop): the "
-                  "agent that comes back with the same key and resume token gets the same ID, "
-                  "operators the same session; after it, the session ends and its keys are "
-                  "purged. A deliberate exit ends it at once. 0 ends it at once, always")
+                  "How long an attended-help (ad hoc) session keeps its ID after its tunnel "
+                  "drops without a goodbye (a network blip): the agent that comes back with the "
+                  "same key and resume token gets the same ID; after it, the session ends and "
+                  "its keys are purged. 0 ends it at once")
       ->check(duration_validator("no grace: a dropped tunnel ends its session at once"))
       ->capture_default_str();
   verb.add_option("--max-startups", args.max_startups,
