@@ -57,6 +57,7 @@ class Agent {
         retry_(io_),
         keepalive_(io_),
         connect_deadline_(io_),
+        bye_deadline_(io_),
         socket_(io_),
         resolver_(io_),
         status_(options.data_dir / "status.json"),
@@ -124,6 +125,9 @@ class Agent {
     if (options_.adhoc || options_.consent_prompt) h["consent"] = "prompt";
     if (!options_.enroll_token.empty() && enrollment_.empty())
       h["enroll_token"] = options_.enroll_token;
+    // Back after a blip: the same key (kept in memory) and this token get the same ID back.
+    if (options_.adhoc && !resume_token_.empty())
+      h["resume"] = {{"session", resume_id_}, {"token", resume_token_}};
     return h;
   }
 
@@ -161,11 +165,34 @@ class Agent {
         [this](const std::string& reason, bool permanent) { on_closed(reason, permanent); },
         [this](const nlohmann::json& request) { prompt_.ask(request); },
         [this](const nlohmann::json& message) { prompt_.expired(message); },
-        [this](const std::string& text) { on_notice(text); }};
+        [this](const std::string& text) { on_notice(text); },
+        [this](const RelayMessage& session) { on_session_message(session); }};
     tunnel_ =
         std::make_shared<Tunnel>(io_.get_executor(), Tunnel::make_session(fd, options_.relay.host),
                                  std::move(config), std::move(events));
     tunnel_->start(fd);
+  }
+
+  // Comes just before on_session: whether the ID is the one the user already gave out.
+  void on_session_message(const RelayMessage& session) {
+    if (!options_.adhoc) return;
+    const bool had_id = !resume_id_.empty();
+    const bool same_id = session.resumed && session.id == resume_id_;
+    if (had_id && !same_id) {
+      const std::string why = session.resume_refused.empty()
+                                  ? std::string("the relay did not keep it")
+                                  : session.resume_refused;
+      spdlog::warn("session {} could not be resumed ({}); new session {}",
+                   format_session_id(resume_id_), why, format_session_id(session.id));
+      std::cout << "\nThe connection was interrupted and the old session ID "
+                << format_session_id(resume_id_) << " could not be kept (" << why
+                << ").\nYou have a NEW session ID: read the new number below to your support "
+                   "engineer."
+                << std::endl;
+    }
+    resumed_ = same_id;
+    resume_id_ = session.id;
+    resume_token_ = session.resume_token;
   }
 
   void on_session(const std::string& id, const std::string& device,
@@ -182,7 +209,12 @@ class Agent {
                     {"since", now_iso8601()}});
     spdlog::info("connected to {}: session {}{}", options_.relay.str(), format_session_id(id),
                  device.empty() ? "" : " as device " + device);
-    if (options_.adhoc) print_banner(id);
+    if (options_.adhoc && resumed_) {
+      std::cout << "Reconnected to the relay. Your session ID is still " << format_session_id(id)
+                << "." << std::endl;
+    } else if (options_.adhoc) {
+      print_banner(id);
+    }
   }
 
   void on_notice(const std::string& text) {
@@ -191,7 +223,10 @@ class Agent {
   }
 
   void on_closed(const std::string& reason, bool permanent) {
+    // A tunnel that had its session dropped: back at once (the relay holds the ID for a while).
+    const bool was_ready = tunnel_ && tunnel_->state() == Tunnel::State::kReady;
     tunnel_.reset();
+    bye_deadline_.cancel();
     prompt_.clear();
     if (stopping_) {
       io_.stop();
@@ -212,7 +247,7 @@ class Agent {
       // the user. A fleet agent (run) reconnects and gets a new session, as after any drop.
       if (options_.adhoc) return finish_after_admin_end();
     }
-    retry(reason);
+    retry(reason, was_ready && options_.adhoc && !resume_token_.empty());
   }
 
   void finish_after_admin_end() {
@@ -223,14 +258,19 @@ class Agent {
     io_.stop();
   }
 
-  void retry(const std::string& reason) {
+  // quick: the first try after a blip, with a little jitter so that the devices of a relay
+  // that dropped them all do not come back in one burst.
+  void retry(const std::string& reason, bool quick = false) {
     if (stopping_) return;
     boost::system::error_code ignored;
     socket_.close(ignored);
-    auto delay = backoff_.next();
+    auto delay = quick ? std::chrono::milliseconds(50 + random_below(200)) : backoff_.next();
     spdlog::warn("tunnel down ({}); reconnecting in {}", reason, format_duration(delay));
     status_.update({{"state", "reconnecting"}, {"session_id", nullptr}, {"last_error", reason}});
-    if (options_.adhoc) std::cout << "Connection to the relay lost; reconnecting..." << std::endl;
+    if (options_.adhoc)
+      std::cout << "Connection to the relay lost; reconnecting"
+                << (resume_token_.empty() ? "..." : " (your session ID is kept for a while)...")
+                << std::endl;
     retry_.expires_after(delay);
     retry_.async_wait([this](const boost::system::error_code& ec) {
       if (!ec) connect();
@@ -257,10 +297,14 @@ class Agent {
     resolver_.cancel();
     boost::system::error_code ignored;
     socket_.close(ignored);
-    if (tunnel_)
-      tunnel_->close("agent stopping");
-    else
-      io_.stop();
+    if (!tunnel_) return io_.stop();
+    // A goodbye first, so that the relay ends the session now instead of holding its ID; the
+    // relay hangs up on it (on_closed then stops), or the deadline does.
+    if (!tunnel_->say_bye()) return tunnel_->close("agent stopping");
+    bye_deadline_.expires_after(std::chrono::seconds(1));
+    bye_deadline_.async_wait([this](const boost::system::error_code& ec) {
+      if (!ec && tunnel_) tunnel_->close("agent stopping");
+    });
   }
 
   AgentOptions options_;
@@ -270,6 +314,7 @@ class Agent {
   asio::steady_timer retry_;
   asio::steady_timer keepalive_;
   asio::steady_timer connect_deadline_;
+  asio::steady_timer bye_deadline_;
   tcp::socket socket_;
   tcp::resolver resolver_;
   StatusFile status_;
@@ -280,6 +325,11 @@ class Agent {
   std::chrono::milliseconds relay_check_{std::chrono::seconds(30)};
   bool stopping_ = false;
   int exit_code_ = 0;
+  // Ad hoc: the session ID given out and the token that gets it back after a blip (memory
+  // only: a restarted agent is a new session).
+  std::string resume_id_;
+  std::string resume_token_;
+  bool resumed_ = false;
 };
 
 }  // namespace

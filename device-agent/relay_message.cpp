@@ -1,6 +1,7 @@
 #include "device-agent/relay_message.hpp"
 
 #include "common/json_field.hpp"
+#include "keys/keys.hpp"
 
 namespace sb::agent {
 
@@ -36,6 +37,12 @@ RelayMessage read_relay_message(const nlohmann::json& message) {
     read.id = string_field(message, "id");
     read.device = string_field(message, "device");
     read.check_interval = check_interval_of(message);
+    if (std::string token = string_field(message, "resume_token");
+        keys::looks_like_resume_token(token))
+      read.resume_token = std::move(token);
+    auto resumed = message.find("resumed");
+    read.resumed = resumed != message.end() && resumed->is_boolean() && resumed->get<bool>();
+    read.resume_refused = string_field(message, "resume_refused").substr(0, 300);
   }
   if (const char* member = text_member(read.type)) read.text = string_field(message, member);
   return read;

@@ -17,6 +17,12 @@ struct RelayMessage {
   // [1 ms, 1 day].
   std::chrono::milliseconds check_interval{30000};
   std::string text;  // "error": message, "ended": reason, "notice": text ("" when missing)
+  // "session" of an ad-hoc agent: the token to present (with the same key) to get this ID back
+  // after a blip ("" unless well formed); whether this is a resumed session; why a resume was
+  // refused (the ID is then a new one).
+  std::string resume_token;
+  bool resumed = false;
+  std::string resume_refused;
 };
 RelayMessage read_relay_message(const nlohmann::json& message);
 

@@ -104,6 +104,7 @@ void Tunnel::step_messages() {
     const std::string& type = read.type;
     if (type == "session" && state_ == State::kWaiting) {
       state_ = State::kReady;
+      if (events_.on_session_message) events_.on_session_message(read);
       if (events_.on_session) events_.on_session(read.id, read.device, read.check_interval);
     } else if (type == "error") {
       return refuse("the relay says: " + (read.text.empty() ? "unknown error" : read.text));
@@ -141,6 +142,14 @@ void Tunnel::answer_consent(std::uint64_t id, bool allow) {
   if (closing() || !control_) return;
   control_->send({{"type", "consent-answer"}, {"id", id}, {"allow", allow}});
   wake();
+}
+
+bool Tunnel::say_bye() {
+  if (closing() || state_ != State::kReady || !control_) return false;
+  control_->send({{"type", "bye"}});
+  control_->flush();
+  wake();
+  return true;
 }
 
 void Tunnel::refuse(const std::string& reason) {

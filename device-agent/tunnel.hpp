@@ -13,6 +13,7 @@
 #include "common/ssh/conn.hpp"
 #include "common/ssh/line_channel.hpp"
 #include "device-agent/channel_host.hpp"
+#include "device-agent/relay_message.hpp"
 
 namespace sb::agent {
 
@@ -37,6 +38,8 @@ struct TunnelEvents {
   std::function<void(const nlohmann::json& request)> on_consent;
   std::function<void(const nlohmann::json& message)> on_consent_expired;
   std::function<void(const std::string& text)> on_notice;
+  // The whole session message (its resume token and outcome), just before on_session.
+  std::function<void(const RelayMessage& session)> on_session_message;
 };
 
 class Tunnel : public ssh::Conn {
@@ -53,6 +56,10 @@ class Tunnel : public ssh::Conn {
   // Sends a ping; closes the tunnel if the relay has been silent for longer than silence.
   void keepalive(std::chrono::milliseconds silence);
   void answer_consent(std::uint64_t id, bool allow);
+  // A deliberate end: tells the relay (which then ends the session at once instead of holding
+  // its ID for a resume) and closes when the relay hangs up. False if there is no session to
+  // end (the caller just closes).
+  bool say_bye();
 
  protected:
   void service() override;

@@ -40,6 +40,11 @@ bool looks_like_fingerprint(std::string_view text);
 std::string generate_enrollment_token();
 bool looks_like_enrollment_token(std::string_view text);
 std::string hash_token(std::string_view token);  // lowercase hex SHA-256
+// Resume tokens: "sbr_" + 52 base32 characters (256 bits), the proof besides its key that an
+// ad-hoc agent coming back after a network blip is the tunnel that held its session ID. The
+// relay keeps only hash_token() of it and issues a new one at every resume.
+std::string generate_resume_token();
+bool looks_like_resume_token(std::string_view text);
 
 // Relay host-key pinning for agents: a file of "host:port SHA256:..." lines.
 enum class PinResult { kMatch, kFirstUse, kMismatch };

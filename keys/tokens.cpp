@@ -1,4 +1,5 @@
-// Enrollment tokens: shown once to the operator, stored only as a SHA-256 hash.
+// Enrollment tokens: shown once to the operator, stored only as a SHA-256 hash. Resume tokens:
+// handed to an ad-hoc agent with its session ID, kept by the relay only as a hash.
 #include <openssl/evp.h>
 
 #include <stdexcept>
@@ -15,6 +16,9 @@ constexpr std::size_t kTokenBytes = 20;  // 160 bits: 32 base32 characters, no p
 constexpr std::size_t kTokenChars = kTokenBytes * 8 / 5;
 // RFC 4648 base32, lowercased: it leaves out 0, 1, 8 and 9, which are easily misread.
 constexpr std::string_view kBase32 = "abcdefghijklmnopqrstuvwxyz234567";
+constexpr std::string_view kResumePrefix = "sbr_";
+constexpr std::size_t kResumeBytes = 32;  // 256 bits: 52 base32 characters
+constexpr std::size_t kResumeChars = (kResumeBytes * 8 + 4) / 5;
 
 std::string base32(std::span<const std::uint8_t> bytes) {
   std::string out;
@@ -47,6 +51,20 @@ bool looks_like_enrollment_token(std::string_view text) {
   for (char c : text.substr(kTokenPrefix.size())) {
     if (kBase32.find(c) == std::string_view::npos) return false;
   }
+  return true;
+}
+
+std::string generate_resume_token() {
+  std::uint8_t bytes[kResumeBytes];
+  random_bytes(bytes);
+  return std::string(kResumePrefix) + base32(bytes);
+}
+
+bool looks_like_resume_token(std::string_view text) {
+  if (text.size() != kResumePrefix.size() + kResumeChars || !text.starts_with(kResumePrefix))
+    return false;
+  for (char c : text.substr(kResumePrefix.size()))
+    if (kBase32.find(c) == std::string_view::npos) return false;
   return true;
 }
 

@@ -22,6 +22,7 @@ struct ServeArgs {
   std::string check_interval = "30s";
   std::string handshake_timeout = "20s";
   std::string consent_timeout = "60s";
+  std::string grace = "2m";
   std::string max_startups = "100:30:300";
   std::string audit_retention = "0";
   unsigned threads = 0;
@@ -47,6 +48,13 @@ void add_network_options(CLI::App& verb, ServeArgs& args) {
   verb.add_option("--consent-timeout", args.consent_timeout,
                   "How long the device's user has to answer; no answer means no")
       ->check(duration_validator())
+      ->capture_default_str();
+  verb.add_option("--grace", args.grace,
+                  "How long an attended-help (ad hoc) session keeps its ID after its tunnel "
+                  "drops without a goodbye (a network blip): the agent that comes back with the "
+                  "same key and resume token gets the same ID; after it, the session ends and "
+                  "its keys are purged. 0 ends it at once")
+      ->check(duration_validator("no grace: a dropped tunnel ends its session at once"))
       ->capture_default_str();
   verb.add_option("--max-startups", args.max_startups,
                   "START:RATE:FULL as OpenSSH's MaxStartups: from START unauthenticated "
@@ -112,6 +120,7 @@ ServeOptions to_serve_options(const ServeArgs& args) {
   options.check_interval = checked_duration(args.check_interval);
   options.limits.handshake_timeout = checked_duration(args.handshake_timeout);
   options.limits.consent_timeout = checked_duration(args.consent_timeout);
+  options.limits.resume_grace = checked_duration(args.grace);  // 0: no grace
   parse_max_startups(args.max_startups, options.limits);
   options.audit_retention = checked_duration(args.audit_retention);  // 0: keep forever
   options.threads = args.threads;

@@ -137,17 +137,6 @@ void SharedTerminal::start_recording() {
   recording_ = recorder_->start(std::move(info));
 }
 
-void SharedTerminal::remember(std::string_view data) {
-  replay_.append(data);
-  // Trimmed only once it holds twice the replay: shifting 64 KiB for every chunk of output
-  // cost more than the output itself.
-  if (replay_.size() > 2 * kReplayBytes) replay_.erase(0, replay_.size() - kReplayBytes);
-}
-
-std::string SharedTerminal::recent_screen() const {
-  return replay_.size() > kReplayBytes ? replay_.substr(replay_.size() - kReplayBytes) : replay_;
-}
-
 void SharedTerminal::flush_member(Member& m) {
   while (!m.pending.empty()) {
     std::size_t n = m.sink->write_output(m.pending.data());
@@ -170,7 +159,7 @@ void SharedTerminal::read_device_output() {
     batch.append(buf, got.bytes);
   }
   if (batch.empty()) return;
-  remember(batch);
+  replay_.append(batch);
   if (recording_) recording_->output(batch);
   for (auto& m : members_) {
     // Always fits: nothing was read unless every member had room for all of it.
@@ -202,6 +191,10 @@ void SharedTerminal::forward_input(Member& m) {
 
 void SharedTerminal::pump() {
   if (finished_ || !dev_) return;
+  // A dead socket closes every channel: the terminal would end as if its shell had exited.
+  // The device's close ends it instead (device_gone), telling the members why, and its screen
+  // is kept when the session is held for a resume.
+  if (device_conn_.session().socket_closed()) return;
   if (state_ != State::kRunning) step_setup();
   // Members whose operator closed this channel (but kept the connection) leave.
   std::erase_if(members_, [](const Member& m) { return m.sink->left(); });

@@ -20,6 +20,7 @@
 #include "common/out_buffer.hpp"
 #include "common/ssh/channel.hpp"
 #include "relay/audit/recorder.hpp"
+#include "relay/bridge/screen_replay.hpp"
 #include "relay/bridge/terminal_member.hpp"
 #include "relay/router/channel_progress.hpp"
 
@@ -36,7 +37,7 @@ struct MemberBytes : LiveBytes {
 
 class SharedTerminal {
  public:
-  static constexpr std::size_t kReplayBytes = 64 * 1024;
+  static constexpr std::size_t kReplayBytes = ScreenReplay::kBytes;
   static constexpr std::size_t kMemberPendingCap = 256 * 1024;
 
   // recording: what the device's side of a recording says (session, device); null recorder:
@@ -58,6 +59,11 @@ class SharedTerminal {
   bool empty() const { return members_.empty(); }
   bool finished() const { return finished_; }
   std::size_t members() const { return members_.size(); }
+  // What a late joiner sees first: the last kReplayBytes of output.
+  std::string recent_screen() const { return replay_.recent(); }
+  // Output shown before this terminal's own (the screen of a session resumed after a blip);
+  // call before the first member joins.
+  void seed_screen(std::string_view screen) { replay_.append(screen); }
 
  private:
   struct Member {
@@ -76,9 +82,6 @@ class SharedTerminal {
   std::optional<std::pair<int, int>> smallest_size() const;
   void end_all(const std::string& why);
   void start_recording();
-  void remember(std::string_view data);
-  // What a late joiner sees first: the last kReplayBytes of output.
-  std::string recent_screen() const;
   void after_libssh_calls();
 
   enum class State { kOpening, kPty, kShell, kRunning, kEnded };
@@ -90,7 +93,7 @@ class SharedTerminal {
   State state_ = State::kOpening;
   std::string term_ = "xterm";
   std::vector<Member> members_;
-  std::string replay_;       // the last kReplayBytes to 2 x kReplayBytes of output
+  ScreenReplay replay_;
   OutBuffer input_pending_;  // keystrokes the device's window did not take yet
   std::optional<std::pair<int, int>> size_sent_;
   std::optional<int> exit_status_;

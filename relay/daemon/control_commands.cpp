@@ -8,6 +8,7 @@
 #include "common/names.hpp"
 #include "common/util.hpp"
 #include "relay/device/device_tunnel.hpp"
+#include "relay/device/held_sessions.hpp"
 
 namespace sb::relay {
 
@@ -40,6 +41,17 @@ void kill_session(Context& ctx, const json& request, const Reply& reply) {
   std::string op = string_field(request, "operator");
   if (!op.empty() && !valid_name(op)) return reply(error("invalid operator name '" + op + "'"));
   auto device = live_device(ctx, *id);
+  if (!device && op.empty()) {
+    // Held for its agent after a blip: no tunnel to close, the session just ends.
+    if (auto held = ctx.router.drop_held(*id)) {
+      json detail{{"session", *id}, {"device", ""}, {"by", *by}};
+      ctx.store.post([detail, by = *by, when = utc_now()](store::Db& db) {
+        db.add_event(store::events::kSessionKilled, "admin:" + by, detail, when);
+      });
+      end_held_sessions(ctx.store, {*held}, "killed by admin:" + *by);
+      return reply({{"ok", true}, {"session", *id}, {"operators", json::array()}});
+    }
+  }
   if (!device) return reply(error("session " + *id + " is not live"));
   asio::post(device->conn().executor(), [&ctx, device, id = *id, op, by = *by, reply] {
     if (device->conn().closing()) return reply(error("session " + id + " is not live"));

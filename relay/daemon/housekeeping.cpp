@@ -2,7 +2,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include "common/time.hpp"
 #include "common/util.hpp"
+#include "relay/device/held_sessions.hpp"
 
 namespace sb::relay {
 
@@ -58,6 +60,19 @@ void schedule_orphan_sweep(asio::steady_timer& timer, const bool& stopped, store
   });
 }
 
+// Held sessions whose agent did not come back in time end as any dropped tunnel did.
+void schedule_held_sweep(asio::steady_timer& timer, const bool& stopped, store::Store& store,
+                         Router& router, std::chrono::milliseconds grace) {
+  timer.expires_after(std::chrono::seconds(1));
+  timer.async_wait([&timer, &stopped, &store, &router, grace](const boost::system::error_code& ec) {
+    if (ec || stopped) return;
+    auto expired = router.expire_held(std::chrono::steady_clock::now());
+    if (!expired.empty())
+      end_held_sessions(store, expired, "not resumed within " + format_duration(grace));
+    schedule_held_sweep(timer, stopped, store, router, grace);
+  });
+}
+
 // Starts a retention run (relay/audit/retention.hpp) now and then every `every`: recordings and
 // rows older than the retention go, in small jobs on the store's writer thread, never here on a
 // reactor. A run still going when the next is due (a huge backlog) is left to finish.
@@ -81,7 +96,8 @@ void schedule_audit_prune(asio::steady_timer& timer, const bool& stopped, store:
 
 Housekeeping::Housekeeping(asio::io_context& io, store::Store& store,
                            std::chrono::milliseconds check_interval,
-                           std::optional<RetentionOptions> retention, ChannelProgress& progress)
+                           std::optional<RetentionOptions> retention, ChannelProgress& progress,
+                           Router& router, std::chrono::milliseconds grace)
     : store_(store),
       check_interval_(check_interval),
       retention_(std::move(retention)),
@@ -89,7 +105,10 @@ Housekeeping::Housekeeping(asio::io_context& io, store::Store& store,
       audit_prune_(io),
       drop_check_(io),
       progress_(progress),
-      progress_flush_(io) {
+      progress_flush_(io),
+      router_(router),
+      grace_(grace),
+      held_sweep_(io) {
   if (retention_) retention_->stop = retention_stop_;
 }
 
@@ -99,6 +118,7 @@ void Housekeeping::start() {
     schedule_audit_prune(audit_prune_, stopped_, store_, *retention_, kAuditPrunePeriod);
   schedule_drop_check(drop_check_, stopped_, store_, 0);
   schedule_progress_flush(progress_flush_, stopped_, store_, progress_);
+  if (grace_.count() > 0) schedule_held_sweep(held_sweep_, stopped_, store_, router_, grace_);
 }
 
 // A timer that expired just before this has its handler queued already: cancel() cannot reach
@@ -109,6 +129,7 @@ void Housekeeping::stop() {
   audit_prune_.cancel();
   drop_check_.cancel();
   progress_flush_.cancel();
+  held_sweep_.cancel();
 }
 
 }  // namespace sb::relay

@@ -1,5 +1,6 @@
 // The relay's periodic jobs on the main reactor: tunnel keys left without a session are purged
-// every check interval, audit retention runs at start and hourly, open channels' byte counts
+// every check interval, sessions held for a resume end once their grace ran out (checked every
+// second), audit retention runs at start and hourly, open channels' byte counts
 // are stored every ChannelProgress::kPeriod, and jobs the store had to drop (a full queue) are
 // written into the audit trail once it has room again.
 #pragma once
@@ -12,6 +13,7 @@
 
 #include "relay/audit/retention.hpp"
 #include "relay/router/channel_progress.hpp"
+#include "relay/router/router.hpp"
 #include "relay/store/store.hpp"
 
 namespace sb::relay {
@@ -21,7 +23,7 @@ class Housekeeping {
   // Without `retention`, audit rows and recordings are kept forever.
   Housekeeping(boost::asio::io_context& io, store::Store& store,
                std::chrono::milliseconds check_interval, std::optional<RetentionOptions> retention,
-               ChannelProgress& progress);
+               ChannelProgress& progress, Router& router, std::chrono::milliseconds grace);
 
   void start();
   // Cancels the timers (on the main reactor, when the relay stops).
@@ -39,6 +41,9 @@ class Housekeeping {
   boost::asio::steady_timer drop_check_;
   ChannelProgress& progress_;
   boost::asio::steady_timer progress_flush_;
+  Router& router_;
+  std::chrono::milliseconds grace_;
+  boost::asio::steady_timer held_sweep_;
   bool stopped_ = false;  // read and written on the main reactor only
 };
 

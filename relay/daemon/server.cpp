@@ -18,6 +18,7 @@
 #include "relay/daemon/housekeeping.hpp"
 #include "relay/daemon/listener.hpp"
 #include "relay/daemon/shard.hpp"
+#include "relay/device/held_sessions.hpp"
 
 namespace sb::relay {
 
@@ -94,7 +95,7 @@ void stop_when_closed(std::shared_ptr<asio::steady_timer> timer, const Context& 
   });
 }
 
-void stop_on_signal(MainReactor& main, Shards& shards, ReactorPool& pool, const Context& ctx) {
+void stop_on_signal(MainReactor& main, Shards& shards, ReactorPool& pool, Context& ctx) {
   main.signals.async_wait(
       [&main, &shards, &pool, &ctx](const boost::system::error_code& ec, int signo) {
         if (ec) return;
@@ -104,6 +105,7 @@ void stop_on_signal(MainReactor& main, Shards& shards, ReactorPool& pool, const 
         main.listener.stop();
         main.housekeeping.stop();
         main.control.stop();
+        ctx.stopping = true;  // closing tunnels end their sessions: nothing is held any more
         shards.close_all("relay stopped");
         stop_when_closed(std::make_shared<asio::steady_timer>(main.signals.get_executor()), ctx,
                          pool, std::chrono::steady_clock::now() + kStopDeadline);
@@ -147,12 +149,12 @@ int serve(const ServeOptions& options) {
   Shards shards(pool, ctx, dir);
   asio::io_context& main_io = pool.at(0);
   auto check_all = [&shards](std::function<void(int)> done) { shards.check_all(std::move(done)); };
-  MainReactor main{Listener(main_io, options.listen, ctx, shards),
-                   asio::signal_set(main_io, SIGINT, SIGTERM),
-                   Housekeeping(main_io, store, options.check_interval,
-                                retention(options, dir, recorder.get()), ctx.progress),
-                   ControlServer(main_io, dir.control_socket(),
-                                 make_control_handler({ctx, main_io.get_executor(), check_all}))};
+  MainReactor main{
+      Listener(main_io, options.listen, ctx, shards), asio::signal_set(main_io, SIGINT, SIGTERM),
+      Housekeeping(main_io, store, options.check_interval, retention(options, dir, recorder.get()),
+                   ctx.progress, ctx.router, options.limits.resume_grace),
+      ControlServer(main_io, dir.control_socket(),
+                    make_control_handler({ctx, main_io.get_executor(), check_all}))};
 
   shards.start_timers();
   main.listener.start();
@@ -162,6 +164,8 @@ int serve(const ServeOptions& options) {
   run(pool, main, fingerprint, options.check_interval);
 
   main.housekeeping.finish();
+  // Sessions held for a resume have no tunnel to close: they end here.
+  end_held_sessions(store, ctx.router.drop_all_held(), "relay stopped");
   // Bounded: on a full disk the store gives up what it cannot write (logged, and after its own
   // kStopRetryFor) instead of holding the stop.
   const auto flush_by = std::chrono::steady_clock::now() + kStopDeadline;

@@ -2,6 +2,8 @@
 
 #include "common/json_field.hpp"
 #include "common/names.hpp"
+#include "common/util.hpp"
+#include "keys/keys.hpp"
 
 namespace sb::relay {
 
@@ -42,6 +44,15 @@ HelloResult parse_hello(const nlohmann::json& hello) {
   if (!parsed.name.empty() && !valid_name(parsed.name)) {
     result.error = "invalid device name '" + parsed.name + "'";
     return result;
+  }
+  if (auto resume = hello.find("resume"); resume != hello.end()) {
+    parsed.resume_asked = true;
+    auto id = parse_session_id(string_field(*resume, "session"));
+    std::string token = string_field(*resume, "token");
+    if (id && keys::looks_like_resume_token(token)) {
+      parsed.resume_session = *id;
+      parsed.resume_token = std::move(token);
+    }
   }
   result.hello = std::move(parsed);
   return result;

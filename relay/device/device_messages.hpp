@@ -10,12 +10,18 @@
 namespace sb::relay {
 
 // {"type":"hello","kind":"adhoc"|"enrolled","name":N?,"enroll_token":T?,"consent":"prompt"?,
-//  "info":{hostname, os, kernel, arch, agent_version}}
+//  "info":{hostname, os, kernel, arch, agent_version},
+//  "resume":{"session":"482913075","token":"sbr_..."}?}   (ad hoc, after a blip)
 struct DeviceHello {
   std::string kind;
   std::string name;          // wanted device name, or ""
   std::string enroll_token;  // as sent: its shape is checked only when it is used
   bool consent_prompt = true;
+  // An ad-hoc agent back after a blip asks for its session again. resume_asked with an empty
+  // session or token: the request was malformed (refused like a wrong proof).
+  bool resume_asked = false;
+  std::string resume_session;                      // nine digits
+  std::string resume_token;                        // "sbr_" + 52 base32 characters
   nlohmann::json info = nlohmann::json::object();  // the five fields, each a valid label
 };
 struct HelloResult {

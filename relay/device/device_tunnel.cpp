@@ -6,6 +6,7 @@
 
 #include "common/json_field.hpp"
 #include "common/names.hpp"
+#include "common/time.hpp"
 #include "common/util.hpp"
 #include "keys/keys.hpp"
 #include "relay/device/device_messages.hpp"
@@ -82,6 +83,7 @@ void DeviceTunnel::service() {
   }
   if (conn_.closing()) return;
   if (!control_->error().empty()) {
+    protocol_error_ = true;
     conn_.close("control channel: " + control_->error());
     return;
   }
@@ -102,6 +104,10 @@ void DeviceTunnel::handle(const nlohmann::json& message) {
     control_->send({{"type", "pong"}});
   } else if (type == "consent-answer") {
     handle_consent_answer(message);
+  } else if (type == "bye") {
+    // A deliberate end (the user quit, SIGTERM): the session ends now, no ID is held.
+    bye_ = true;
+    conn_.close("the agent ended the session");
   }
   // "pong" and unknown types from newer agents need no answer: any packet proves liveness.
 }
@@ -132,6 +138,7 @@ void DeviceTunnel::handle_hello(const nlohmann::json& message) {
     return fail(
         "this device is not enrolled: create a token with `relay enroll create --name "
         "NAME` and start the agent once with --enroll-token");
+  if (hello.resume_asked) return resume_session(hello);
   issue_session("", "adhoc");
 }
 
@@ -188,15 +195,106 @@ void DeviceTunnel::issue_session(const std::string& device_name, const std::stri
     db.insert_session(start);
     if (!start.device.empty()) db.device_seen(start.device, "online", start.info, start.started);
   });
-  nlohmann::json reply{
-      {"type", "session"},
-      {"id", session_id_},
-      {"device", device_name.empty() ? nlohmann::json() : nlohmann::json(device_name)},
-      {"check_interval_ms", ctx.check_interval.count()}};
-  if (control_) control_->send(reply);
+  // Attended help keeps its ID through a blip: the token (with the key) proves a comeback.
+  std::string token;
+  if (kind == "adhoc" && !agentless_ && ctx.limits.resume_grace.count() > 0) {
+    token = keys::generate_resume_token();
+    ctx.router.arm_resume(session_id_, conn_.fingerprint(), keys::hash_token(token));
+  }
+  send_session(token, std::exchange(resume_refused_, {}), false);
   spdlog::info("session {} issued: {}{} device{} fp={} from={}", session_id_,
                agentless_ ? "agentless " : "", kind, device_name.empty() ? "" : " " + device_name,
                conn_.fingerprint(), conn_.source_addr());
+}
+
+void DeviceTunnel::send_session(const std::string& resume_token, const std::string& refused,
+                                bool resumed) {
+  nlohmann::json reply{
+      {"type", "session"},
+      {"id", session_id_},
+      {"device", device_name_.empty() ? nlohmann::json() : nlohmann::json(device_name_)},
+      {"check_interval_ms", conn_.context().check_interval.count()}};
+  if (!resume_token.empty()) reply["resume_token"] = resume_token;
+  if (resumed) reply["resumed"] = true;
+  if (!refused.empty()) reply["resume_refused"] = refused;
+  if (control_) control_->send(reply);
+}
+
+void DeviceTunnel::resume_session(const DeviceHello& hello) {
+  Context& ctx = conn_.context();
+  std::string refused;
+  if (ctx.limits.resume_grace.count() <= 0) {
+    refused = "this relay does not keep session IDs after a drop";
+  } else if (hello.resume_session.empty()) {
+    refused = "malformed resume request";
+  } else {
+    std::string token = keys::generate_resume_token();
+    auto outcome =
+        ctx.router.resume(hello.resume_session, conn_.fingerprint(),
+                          keys::hash_token(hello.resume_token), handle(), keys::hash_token(token));
+    if (outcome.status == ResumeStatus::kResumed) {
+      session_id_ = hello.resume_session;
+      device_name_.clear();
+      kind_ = "adhoc";
+      resumed_ = true;
+      // The old tunnel still looked alive (a NAT rebinding): it ends, the session does not.
+      if (outcome.previous)
+        outcome.previous->conn().close_async("resumed by a new connection from " +
+                                             conn_.source_addr());
+      ctx.store.post([detail = nlohmann::json{{"session", session_id_},
+                                              {"device", ""},
+                                              {"fingerprint", conn_.fingerprint()},
+                                              {"source_addr", conn_.source_addr()},
+                                              {"away_ms", outcome.away.count()}},
+                      fp = conn_.fingerprint(), when = utc_now()](store::Db& db) {
+        db.add_event(store::events::kDeviceResumed, fp, detail, when);
+      });
+      send_session(token, "", true);
+      spdlog::info("session {} resumed after {} fp={} from={}", session_id_,
+                   format_duration(outcome.away), conn_.fingerprint(), conn_.source_addr());
+      return;
+    }
+    refused = outcome.status == ResumeStatus::kWrongProof
+                  ? "the resume token or key does not match that session"
+                  : "that session ID is no longer held (its grace period ran out, it ended, or "
+                    "the relay restarted)";
+  }
+  ctx.store.post([detail = nlohmann::json{{"session", hello.resume_session},
+                                          {"fingerprint", conn_.fingerprint()},
+                                          {"source_addr", conn_.source_addr()},
+                                          {"reason", refused}},
+                  fp = conn_.fingerprint(), when = utc_now()](store::Db& db) {
+    db.add_event(store::events::kDeviceResumeRefused, fp, detail, when);
+  });
+  spdlog::warn("session {} not resumed fp={} from={}: {}", hello.resume_session,
+               conn_.fingerprint(), conn_.source_addr(), refused);
+  resume_refused_ = refused;
+  issue_session("", "adhoc");
+}
+
+bool DeviceTunnel::hold_for_resume(const std::string& reason) {
+  Context& ctx = conn_.context();
+  const auto grace = ctx.limits.resume_grace;
+  // Only a drop is held: a goodbye, an administrator's kill, a refusal, a broken control
+  // channel or the relay's own stop end the session as before.
+  if (session_id_.empty() || kind_ != "adhoc" || agentless_ || grace.count() <= 0 || bye_ ||
+      protocol_error_ || !kill_reason_.empty() || !failure_.empty() || ctx.stopping.load())
+    return false;
+  std::string screen = shared_ ? shared_->recent_screen() : std::string();
+  auto now = std::chrono::steady_clock::now();
+  if (!ctx.router.hold(session_id_, this, now + grace, std::move(screen), reason, now))
+    return false;
+  ctx.store.post([detail = nlohmann::json{{"session", session_id_},
+                                          {"device", ""},
+                                          {"fingerprint", conn_.fingerprint()},
+                                          {"reason", reason},
+                                          {"grace_ms", grace.count()}},
+                  fp = conn_.fingerprint(), when = utc_now()](store::Db& db) {
+    db.add_event(store::events::kDeviceInterrupted, fp, detail, when);
+  });
+  spdlog::info("session {} interrupted: {} fp={}; its ID is held {} for the agent to resume",
+               session_id_, reason, conn_.fingerprint(), format_duration(grace));
+  return true;
 }
 
 void DeviceTunnel::fail(const std::string& message) {
@@ -236,14 +334,22 @@ void DeviceTunnel::on_closed(const std::string& closed_because) {
   const std::string reason = kill_reason_.empty() ? closed_because : kill_reason_;
   if (kill_timer_) kill_timer_->cancel();
   consents_.clear();
-  if (shared_) shared_->device_gone(reason);
-  for (DeviceMember* link : std::exchange(operators_, {})) link->device_gone(reason);
+  // Before the shared terminal goes: a held session keeps its screen.
+  const bool held = hold_for_resume(reason);
+  const std::string told =
+      held ? reason + "; it may reconnect: try the same session ID again in a moment" : reason;
+  if (shared_) shared_->device_gone(told);
+  for (DeviceMember* link : std::exchange(operators_, {})) link->device_gone(told);
   shared_.reset();
   control_.reset();
   control_channel_.abandon();  // freed with the session
-  if (session_id_.empty()) return;
+  if (session_id_.empty() || held) return;
   Context& ctx = conn_.context();
-  ctx.router.release(session_id_, device_name_);
+  if (!ctx.router.release_owned(session_id_, this)) {
+    spdlog::info("session {}: its previous connection closed ({}); it goes on on the new one",
+                 session_id_, reason);
+    return;
+  }
   ctx.store.post([id = session_id_, device = device_name_, fp = conn_.fingerprint(), reason,
                   when = utc_now()](store::Db& db) {
     db.add_event(store::events::kDeviceDisconnected, fp,
@@ -261,6 +367,14 @@ SharedTerminal& DeviceTunnel::shared_terminal() {
     recording.session = session_id_;
     recording.device = device_name_;
     shared_ = std::make_unique<SharedTerminal>(conn_, conn_.context().recorder, recording);
+    // After a blip, the operators who come back see the screen they had (the shell is new).
+    if (resumed_) {
+      std::string screen = conn_.context().router.take_screen(session_id_);
+      if (!screen.empty())
+        shared_->seed_screen(screen +
+                             "\r\n[switchboard] the device reconnected after a network "
+                             "interruption; a new shell starts here\r\n");
+    }
   }
   return *shared_;
 }

@@ -4,8 +4,15 @@
 // Protocol (one JSON object per line on the "switchboard-agent" subsystem channel):
 //   agent -> relay  {"type":"hello","version":1,"kind":"adhoc"|"enrolled","name":N?,
 //                    "enroll_token":T?,"info":{hostname,os,kernel,arch,agent_version}}
-//   relay -> agent  {"type":"session","id":"482913075","device":N|null,"check_interval_ms":..}
+//   relay -> agent  {"type":"session","id":"482913075","device":N|null,"check_interval_ms":..,
+//                    "resume_token":"sbr_..."?,"resumed":true?,"resume_refused":"why"?}
 //                   {"type":"error","message":"..."}   (then the relay closes the connection)
+//   agent -> relay  {"type":"bye"}        (a deliberate end: the session ends at once)
+//
+// Resuming (ad hoc, serve --grace > 0): the session message carries a resume token. When the
+// tunnel drops without a bye, the ID is held for the grace period; an agent that comes back
+// with the same key and {"resume":{"session":ID,"token":T}} in its hello gets the same ID (and a
+// new token). A refused resume gets a new ID in the same answer, with resume_refused saying why.
 //   relay -> agent  {"type":"ping"}      agent -> relay {"type":"pong"}
 //   relay -> agent  {"type":"ended","reason":"..."}   (the administrator ended the session;
 //                   the relay closes the tunnel shortly after)
@@ -29,6 +36,7 @@
 #include "common/ssh/line_channel.hpp"
 #include "common/ssh/message.hpp"
 #include "relay/bridge/shared_terminal.hpp"
+#include "relay/device/device_messages.hpp"
 #include "relay/device/device_services.hpp"
 #include "relay/device/member.hpp"
 #include "relay/store/audit_events.hpp"
@@ -101,6 +109,12 @@ class DeviceTunnel {
   // While a refusal is on its way out: true (and closes once it has left).
   bool finish_failure();
   void handle_consent_answer(const nlohmann::json& answer);
+  // The hello asked for its session back: resumes it, or says why not and issues a new one.
+  void resume_session(const DeviceHello& hello);
+  // The session's answer to the agent (a new or a resumed session).
+  void send_session(const std::string& resume_token, const std::string& refused, bool resumed);
+  // On close: keeps the ID for a resume when the drop was not a deliberate end. True if held.
+  bool hold_for_resume(const std::string& reason);
 
   struct PendingConsent {
     DeviceMember* link;
@@ -133,7 +147,11 @@ class DeviceTunnel {
   bool console_requested_ = false;
   bool console_shown_ = false;
   bool console_ended_ = false;
-  std::string kill_reason_;  // set when the administrator ended the session
+  bool bye_ = false;             // the agent ended the session on purpose
+  bool resumed_ = false;         // this tunnel took over a session held after a blip
+  std::string resume_refused_;   // why a resume was refused, told with the new session
+  bool protocol_error_ = false;  // the control channel broke: no resume
+  std::string kill_reason_;      // set when the administrator ended the session
   std::unique_ptr<boost::asio::steady_timer> kill_timer_;
 };
 

@@ -16,6 +16,10 @@ namespace {
 constexpr auto kUniformRefusalDelay = std::chrono::milliseconds(400);
 constexpr auto kMaxChannels = 32;
 constexpr auto kRefusalGrace = std::chrono::seconds(2);
+// An attach to a session whose device is reconnecting after a blip waits this long for it,
+// looking again every kHeldPoll, before it is told to try again.
+constexpr auto kHeldWait = std::chrono::seconds(10);
+constexpr auto kHeldPoll = std::chrono::milliseconds(200);
 
 // What the guessing guard did to an attempt, for its log line ("" if nothing).
 std::string rate_limit_text(std::chrono::milliseconds held, std::chrono::milliseconds penalty) {
@@ -52,6 +56,7 @@ void OperatorLink::resolve() {
   auto live = by_name ? ctx.router.lookup_device(target_.device_name)
                       : ctx.router.lookup_id(target_.session_id);
   if (!live) return refuse_uniformly(by_name ? "device not connected" : "unknown session ID");
+  if (live->held) return wait_for_resume();
   auto keys = ctx.keys();
   if (live->enrolled && !keys->grants.count({operator_name_, live->device_name}))
     return refuse_uniformly("no grant for this device");
@@ -61,6 +66,30 @@ void OperatorLink::resolve() {
   device_name_ = live->device_name;
   needs_consent_ = !live->enrolled || live->consent_prompt;
   move_to_device(std::move(device));
+}
+
+void OperatorLink::wait_for_resume() {
+  // The ID is real (held for its agent): this is no guess, so no miss is counted.
+  if (std::chrono::steady_clock::now() - started_ >= kHeldWait) {
+    phase_ = Phase::kRefused;
+    refusal_ = "session " + target_.display() +
+               ": the device is reconnecting after a network interruption; try the same "
+               "session ID again in a moment";
+    record_refusal("device reconnecting", std::chrono::milliseconds(0));
+    fail_all(refusal_);
+    conn_.wake();
+    return;
+  }
+  if (!waiting_for_resume_) {
+    waiting_for_resume_ = true;
+    spdlog::info("operator {} fp={} from={} waits for session {}: its device is reconnecting",
+                 operator_name_, conn_.fingerprint(), conn_.source_addr(), target_.display());
+  }
+  delay_ = std::make_unique<boost::asio::steady_timer>(conn_.executor(), kHeldPoll);
+  std::weak_ptr<ssh::Conn> weak = conn_.shared_from_this();
+  delay_->async_wait([this, weak](const boost::system::error_code& ec) {
+    if (auto self = weak.lock(); self && !ec && !self->closing()) resolve();
+  });
 }
 
 void OperatorLink::refuse_uniformly(const char* reason) {

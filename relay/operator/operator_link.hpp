@@ -72,6 +72,8 @@ class OperatorLink : public DeviceMember {
   void resolve();
   // A miss: answered after the uniform delay plus the guessing penalty, whatever the reason.
   void refuse_uniformly(const char* reason);
+  // The session is held while its device reconnects: looks again shortly, for a while.
+  void wait_for_resume();
   // The attempt's one audit record when it does not attach (attach.refused): why, and what the
   // guessing guard made it wait.
   void record_refusal(const std::string& reason, std::chrono::milliseconds penalty);
@@ -105,6 +107,7 @@ class OperatorLink : public DeviceMember {
   std::set<std::string> allowed_, denied_, asked_;
   std::unique_ptr<boost::asio::steady_timer> delay_;
   std::chrono::steady_clock::time_point started_;  // authenticated: the attempt's start
+  bool waiting_for_resume_ = false;
   std::chrono::milliseconds held_{0};  // how long the guessing guard held it before the lookup
   bool attempt_recorded_ = false;      // operator.attached or attach.refused was posted
   std::string refusal_;

@@ -30,6 +30,9 @@ struct Limits {
   int startups_full = 300;
   std::size_t max_control_line = 16 * 1024;
   std::chrono::milliseconds consent_timeout{std::chrono::seconds(60)};
+  // How long an ad-hoc session's ID is held for its agent after the tunnel drops without a
+  // goodbye (serve --grace); 0 ends it at once.
+  std::chrono::milliseconds resume_grace{std::chrono::minutes(2)};
 };
 
 class Context {
@@ -53,6 +56,9 @@ class Context {
   // Connections that exist now (each counts itself from construction to destruction): a
   // stopping relay waits until every one has closed and let go.
   std::atomic<int> connections{0};
+  // Set when the relay begins to stop: tunnels closing from then on end their sessions
+  // instead of holding them for a resume.
+  std::atomic<bool> stopping{false};
   // Shell recordings; null with `serve --no-record`. Set before the reactors start.
   Recorder* recorder = nullptr;
 

@@ -59,6 +59,15 @@ inline constexpr EventKind kDeviceConnected{"device.connected",
                                             "session device fingerprint source_addr kind"};
 inline constexpr EventKind kDeviceDisconnected{"device.disconnected",
                                                "session device fingerprint reason"};
+// An ad-hoc tunnel dropped without a goodbye: its session ID is held for grace_ms for the agent
+// to resume (device.resumed) or refused (device.resume_refused: wrong proof, or no longer held,
+// and the agent got a new ID). A hold that runs out ends as device.disconnected.
+inline constexpr EventKind kDeviceInterrupted{"device.interrupted",
+                                              "session device fingerprint reason grace_ms"};
+inline constexpr EventKind kDeviceResumed{"device.resumed",
+                                          "session device fingerprint source_addr away_ms"};
+inline constexpr EventKind kDeviceResumeRefused{"device.resume_refused",
+                                                "session fingerprint source_addr reason"};
 inline constexpr EventKind kDeviceEnrolled{"device.enrolled",
                                            "device fingerprint replaced_revoked"};
 inline constexpr EventKind kDeviceRevoked{"device.revoked", "device fingerprint by"};
@@ -100,14 +109,15 @@ inline constexpr EventKind kStoreWriteFailed{"store.write_failed",
                                              "error since attempts jobs_waiting"};
 
 inline constexpr std::array kAll{
-    kAuthRefused,       kAttachRefused,      kRateLimitHit,     kOperatorAttached,
-    kOperatorDetached,  kChannelClosed,      kConsentAsked,     kConsentAnswered,
-    kDeviceConnected,   kDeviceDisconnected, kDeviceEnrolled,   kDeviceRevoked,
-    kServiceRegistered, kServiceWithdrawn,   kSessionIssued,    kSessionEnded,
-    kSessionKilled,     kKeysPurged,         kJanitorPurge,     kEnrollCreated,
-    kEnrollRefused,     kOperatorAdded,      kOperatorRemoved,  kGrantAdded,
-    kGrantRemoved,      kRecordingStarted,   kRecordingStopped, kAuditPruned,
-    kStoreDropped,      kStoreWriteFailed};
+    kAuthRefused,        kAttachRefused,      kRateLimitHit,      kOperatorAttached,
+    kOperatorDetached,   kChannelClosed,      kConsentAsked,      kConsentAnswered,
+    kDeviceConnected,    kDeviceDisconnected, kDeviceEnrolled,    kDeviceRevoked,
+    kServiceRegistered,  kServiceWithdrawn,   kSessionIssued,     kSessionEnded,
+    kSessionKilled,      kKeysPurged,         kJanitorPurge,      kEnrollCreated,
+    kEnrollRefused,      kOperatorAdded,      kOperatorRemoved,   kGrantAdded,
+    kGrantRemoved,       kRecordingStarted,   kRecordingStopped,  kAuditPruned,
+    kStoreDropped,       kStoreWriteFailed,   kDeviceInterrupted, kDeviceResumed,
+    kDeviceResumeRefused};
 
 // The catalogued kind with this name, or nullptr.
 constexpr const EventKind* find(std::string_view name) {

@@ -105,9 +105,10 @@ std::string random_string(std::size_t n) {
   return std::string(bytes.begin(), bytes.end());
 }
 
+// Without a grace (--grace 0): an ad-hoc session held for a resume is tested in resume_test.cpp.
 TEST(Janitor, KilledAgentIsPurgedWithinTwoCheckIntervals) {
   TempDir tmp;
-  Relay relay(tmp / "relay", options());
+  Relay relay(tmp / "relay", options({"--grace", "0"}));
   Process agent(agent_help_argv(relay.address(), tmp / "agent"));
   std::string id = connect_adhoc(relay, agent);
   ASSERT_FALSE(id.empty());
@@ -159,7 +160,7 @@ TEST(Janitor, KilledEnrolledAgentGoesOfflineAndItsKeyIsPurged) {
 
 TEST(Janitor, FrozenAgentIsDroppedByKeepaliveAndReconnectsWhenThawed) {
   TempDir tmp;
-  Relay relay(tmp / "relay", options());
+  Relay relay(tmp / "relay", options({"--grace", "0"}));
   Process agent(agent_help_argv(relay.address(), tmp / "agent"));
   std::string id = connect_adhoc(relay, agent);
   ASSERT_FALSE(id.empty());

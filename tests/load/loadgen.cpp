@@ -30,11 +30,13 @@
 // deadlines, signals); shards report to it by posting, so its counters need no locks.
 #include <netinet/in.h>
 #include <signal.h>
+
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -111,6 +113,7 @@ class Shard {
         work_(asio::make_work_guard(io_)),
         sweep_(io_),
         keepalive_(io_),
+        bye_deadline_(io_),
         slots_(slots) {}
 
   void run_thread() {
@@ -127,7 +130,9 @@ class Shard {
   void start(int i) {
     asio::post(io_, [this, i] { connect(i); });
   }
-  // Closes every tunnel and lets the thread end once nothing is pending.
+  // Closes every tunnel and lets the thread end once nothing is pending. Tunnels with a session
+  // say goodbye first, as a stopping agent does (the relay then ends their sessions at once
+  // instead of holding their IDs for a resume), and close when the relay hangs up.
   void close_all();
   // Last resort if close_all did not let the thread end.
   void force_stop() { io_.stop(); }
@@ -161,6 +166,7 @@ class Shard {
   asio::executor_work_guard<asio::io_context::executor_type> work_;
   asio::steady_timer sweep_;
   asio::steady_timer keepalive_;
+  asio::steady_timer bye_deadline_;
   std::vector<Slot> slots_;
   std::size_t keepalive_tick_ = 0;
   bool stopping_ = false;
@@ -482,7 +488,12 @@ void Shard::on_session(int i, const std::string& id) {
 void Shard::on_closed(int i, const std::string& reason, bool permanent) {
   Slot& s = slot(i);
   s.tunnel.reset();  // the Conn keeps itself alive until its teardown is done
-  if (stopping_) return;
+  if (stopping_) {
+    // The last goodbye answered: nothing is left to wait for.
+    if (std::none_of(slots_.begin(), slots_.end(), [](const Slot& o) { return o.tunnel; }))
+      bye_deadline_.cancel();
+    return;
+  }
   if (s.ready) {
     s.ready = false;
     owner_.post_lost(i, s.session_id, reason);
@@ -549,9 +560,15 @@ void Shard::close_all() {
       }
       if (s.tunnel) {
         auto tunnel = s.tunnel;
-        tunnel->close("loadgen stopping");
+        if (!tunnel->say_bye()) tunnel->close("loadgen stopping");
       }
     }
+    bye_deadline_.expires_after(2s);
+    bye_deadline_.async_wait([this](const boost::system::error_code& ec) {
+      if (ec) return;
+      for (auto& s : slots_)
+        if (auto tunnel = s.tunnel) tunnel->close("loadgen stopping");
+    });
     work_.reset();  // run() returns once the cancelled waits have drained
     owner_.post_shard_closed();
   });

@@ -60,7 +60,10 @@ TEST(AuditEvents, ShippedNamesStay) {
   EXPECT_EQ(events::kJanitorPurge.name, "janitor.purge");
   EXPECT_EQ(events::kStoreDropped.name, "store.dropped");
   EXPECT_EQ(events::kStoreWriteFailed.name, "store.write_failed");
-  EXPECT_EQ(events::kAll.size(), 30u);
+  EXPECT_EQ(events::kDeviceInterrupted.name, "device.interrupted");
+  EXPECT_EQ(events::kDeviceResumed.name, "device.resumed");
+  EXPECT_EQ(events::kDeviceResumeRefused.name, "device.resume_refused");
+  EXPECT_EQ(events::kAll.size(), 33u);
 }
 
 }  // namespace
