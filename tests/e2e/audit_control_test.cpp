@@ -138,7 +138,7 @@ TEST_F(AuditControl, SessionKillEndsEveryAttachmentWithinASecond) {
   EXPECT_NE(*exited, 0);
   // The CLI is a sanitized process too in that build: its start alone can take a loaded
   // machine's half second, so the bound there is the relay's share plus that.
-  const double bound = kSanitizedBuild ? 2.0 : 1.0;
+  const double bound = sanitized_binaries() ? 2.0 : 1.0;
   EXPECT_LT(seconds, bound) << "kill to operator gone took " << seconds << " s";
   RecordProperty("kill_to_operator_gone_ms", static_cast<int>(seconds * 1000));
   EXPECT_TRUE(exec->wait_for_output(kEndedLine, 2s, true)) << exec->err();

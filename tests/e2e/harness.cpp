@@ -19,6 +19,7 @@
 #include <cerrno>
 #include <condition_variable>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <mutex>
@@ -35,14 +36,47 @@ namespace sb::e2e {
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
+namespace {
+
+// SB_E2E_BIN_DIR: another build tree whose relay, agent and operator-cli are the ones under test
+// (scripts/test.sh points it at build-asan/, which does not build these tests itself).
+const char* bin_dir_override() {
+  const char* dir = std::getenv("SB_E2E_BIN_DIR");
+  return dir != nullptr && *dir != '\0' ? dir : nullptr;
+}
+
+std::string binary_under_test(const char* built_here, const char* in_tree) {
+  const char* dir = bin_dir_override();
+  return dir != nullptr ? (fs::path(dir) / in_tree).string() : built_here;
+}
+
+bool tree_is_sanitized(const fs::path& dir) {
+  std::ifstream cache(dir / "CMakeCache.txt");
+  if (!cache) throw std::runtime_error("SB_E2E_BIN_DIR: no CMakeCache.txt in " + dir.string());
+  std::string line;
+  while (std::getline(cache, line))
+    if (line == "SB_SANITIZE:BOOL=ON") return true;
+  return false;
+}
+
+}  // namespace
+
+bool sanitized_binaries() {
+  static const bool sanitized = [] {
+    const char* dir = bin_dir_override();
+    return dir != nullptr ? tree_is_sanitized(dir) : kSanitizedBuild;
+  }();
+  return sanitized;
+}
+
 std::string relay_bin() {
-  return SB_RELAY_BIN;
+  return binary_under_test(SB_RELAY_BIN, "relay/relay");
 }
 std::string agent_bin() {
-  return SB_AGENT_BIN;
+  return binary_under_test(SB_AGENT_BIN, "device-agent/device-agent");
 }
 std::string operator_bin() {
-  return SB_OPERATOR_BIN;
+  return binary_under_test(SB_OPERATOR_BIN, "operator-cli/operator-cli");
 }
 std::string loadgen_bin() {
   return SB_LOADGEN_BIN;

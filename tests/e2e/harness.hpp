@@ -32,7 +32,12 @@ inline constexpr bool kSanitizedBuild = false;
 inline constexpr bool kSanitizedBuild = false;
 #endif
 
-// Binaries under test (absolute paths, from the build).
+// True when the binaries under test are built with the sanitizers (this build, or the tree
+// SB_E2E_BIN_DIR names): their memory says nothing about the real build, and they are slower.
+bool sanitized_binaries();
+
+// Binaries under test (absolute paths): this build's, or those of the build tree named by
+// SB_E2E_BIN_DIR. The test tools (loadgen, ssh probe) are always this build's.
 std::string relay_bin();
 std::string agent_bin();
 std::string operator_bin();

@@ -123,7 +123,7 @@ TEST_F(OperatorStream, HundredMiBToTheOperatorWithAStalledReader) {
   EXPECT_EQ(sha256_of(tmp_ / "received.bin"), expected_) << "the stream arrived altered";
   // With backpressure the relay holds at most a few windows' worth, not the 90 MiB the stalled
   // reader had not taken yet.
-  if (!kSanitizedBuild) {
+  if (!sanitized_binaries()) {
     EXPECT_LT(during_stall, baseline + 48 * kMiB)
         << "relay RSS grew from " << baseline << " to " << during_stall << " during the stall";
   }
@@ -152,7 +152,7 @@ TEST_F(OperatorStream, HundredMiBToTheDeviceWithAStalledReader) {
   EXPECT_TRUE(upload.wait_for_output(expected_ + "  -", 5s))
       << "the device received something else: " << upload.out() << upload.err();
   EXPECT_GE(took, 2.5) << "the device's reader stalled for 3 s";
-  if (!kSanitizedBuild) {
+  if (!sanitized_binaries()) {
     EXPECT_LT(peak.peak(), baseline + 48 * kMiB)
         << "relay RSS grew from " << baseline << " to " << peak.peak() << " during the upload";
   }

@@ -22,8 +22,7 @@ constexpr int kTunnels = 500;
 constexpr double kMaxKiBPerTunnel = 32.0;
 
 // Under AddressSanitizer the figure is printed but not held against the target (the tunnels
-// must still come up and be ended): see kSanitizedBuild.
-constexpr bool kSanitized = kSanitizedBuild;
+// must still come up and be ended): see sanitized_binaries().
 
 // VmRSS of a process in KiB, from /proc/PID/status; nullopt if it is gone.
 std::optional<long> rss_kib(pid_t pid) {
@@ -132,7 +131,7 @@ TEST(Scale, FiveHundredIdleTunnelsStayUnder32KiBEach) {
             << " KiB)" << std::endl;
   if (auto lg = rss_kib(loadgen.pid()))
     std::cout << "sb-loadgen RSS with " << kTunnels << " tunnels: " << *lg << " KiB" << std::endl;
-  if (kSanitized)
+  if (sanitized_binaries())
     std::cout << "sanitizer build: the RSS figure is not meaningful; not checked" << std::endl;
   else
     EXPECT_LE(per_tunnel, kMaxKiBPerTunnel)
