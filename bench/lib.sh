@@ -36,8 +36,10 @@ build_binaries() {
   if [[ $do_build -eq 1 ]]; then
     if [[ ! -f "$build_dir/CMakeCache.txt" ]]; then
       if [[ ${sanitized:-0} -eq 1 ]]; then
+        # as scripts/build.sh --sanitize configures it (line tables only, unity batches)
         log "configuring $build_dir (Debug, ASan + UBSan)"
-        cmake -S "$repo" -B "$build_dir" -DCMAKE_BUILD_TYPE=Debug -DSB_SANITIZE=ON >&2
+        cmake -S "$repo" -B "$build_dir" -DCMAKE_BUILD_TYPE=Debug -DSB_SANITIZE=ON \
+          -DCMAKE_CXX_FLAGS_DEBUG=-g1 -DCMAKE_UNITY_BUILD=ON -DCMAKE_UNITY_BUILD_BATCH_SIZE=16 >&2
       else
         log "configuring $build_dir (RelWithDebInfo)"
         cmake -S "$repo" -B "$build_dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo >&2
