@@ -1,9 +1,12 @@
-# bench/lib.sh: setup shared by bench/keystroke, bench/fanout and bench/purge (sourced, not run).
+# bench/lib.sh: setup shared by bench/keystroke, bench/fanout, bench/purge and bench/soak
+# (sourced, not run).
 #
 # The caller sets `bench` (its name, for messages), `repo` (the checkout), `build_dir`,
-# `do_build`, `keep` and `relay_args` before sourcing, and then uses:
+# `do_build`, `keep` and `relay_args` before sourcing (and `sanitized=1` if it wants the ASan +
+# UBSan tree instead of RelWithDebInfo), and then uses:
 #   need_tools TOOL...          die unless each tool is on PATH
-#   build_binaries TARGET...    build those targets in $build_dir unless --no-build
+#   build_binaries TARGET...    build those targets in $build_dir unless --no-build (at most
+#                               two jobs with sanitized=1: that build is heavy on memory)
 #   make_scratch                $tmp (mode 700, removed on exit unless --keep) and the cleanup trap
 #   free_port                   a free loopback TCP port, never the same twice in one run
 #   make_keys                   $tmp/op_key, $tmp/dev_key, host keys, $tmp/ssh_config (ssh -F)
@@ -32,14 +35,29 @@ agent_bin="$build_dir/device-agent/device-agent"
 build_binaries() {
   if [[ $do_build -eq 1 ]]; then
     if [[ ! -f "$build_dir/CMakeCache.txt" ]]; then
-      log "configuring $build_dir (RelWithDebInfo)"
-      cmake -S "$repo" -B "$build_dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo >&2
+      if [[ ${sanitized:-0} -eq 1 ]]; then
+        # as scripts/build.sh --sanitize configures it (line tables only, unity batches)
+        log "configuring $build_dir (Debug, ASan + UBSan)"
+        cmake -S "$repo" -B "$build_dir" -DCMAKE_BUILD_TYPE=Debug -DSB_SANITIZE=ON \
+          -DCMAKE_CXX_FLAGS_DEBUG=-g1 -DCMAKE_UNITY_BUILD=ON -DCMAKE_UNITY_BUILD_BATCH_SIZE=16 >&2
+      else
+        log "configuring $build_dir (RelWithDebInfo)"
+        cmake -S "$repo" -B "$build_dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo >&2
+      fi
     fi
+    local jobs
+    jobs="$(nproc)"
+    [[ ${sanitized:-0} -eq 1 && $jobs -gt 2 ]] && jobs=2
     log "building $* in $build_dir"
-    cmake --build "$build_dir" -j"$(nproc)" --target "$@" >&2
+    cmake --build "$build_dir" -j"$jobs" --target "$@" >&2
   fi
   [[ -x "$relay_bin" ]] || die "no relay binary at $relay_bin (build it, or drop --no-build)"
   [[ -x "$agent_bin" ]] || die "no device-agent binary at $agent_bin"
+  if [[ ${sanitized:-0} -eq 1 ]]; then
+    grep -qs '^SB_SANITIZE:BOOL=ON' "$build_dir/CMakeCache.txt" ||
+      log "warning: $build_dir is not a sanitized build (SB_SANITIZE=ON): memory errors go unseen"
+    return 0
+  fi
   local build_type
   build_type="$(awk -F= '/^CMAKE_BUILD_TYPE:/ { print $2 }' "$build_dir/CMakeCache.txt" 2>/dev/null || true)"
   [[ "$build_type" == RelWithDebInfo || "$build_type" == Release ]] ||
