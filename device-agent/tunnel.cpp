@@ -49,7 +49,7 @@ void Tunnel::step_state() {
 }
 
 void Tunnel::step_connect() {
-  ssh::Rc rc = session().connect();
+  ssh::Rc rc = connect();
   if (!has_event() && !attach_event()) return close("cannot set up the session's event loop");
   if (rc == ssh::Rc::kAgain) return;
   if (rc != ssh::Rc::kOk) return close("cannot connect: " + session().error());

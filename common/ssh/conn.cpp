@@ -1,7 +1,10 @@
 #include "common/ssh/conn.hpp"
 
 #include <spdlog/spdlog.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include <cassert>
 
 #include <boost/asio/post.hpp>
 
@@ -36,10 +39,19 @@ void Conn::listen(ServerEvents events) {
 }
 
 void Conn::start(int fd) {
+  owner_ = std::this_thread::get_id();
+  client_fd_ = fd >= 0;
   fd_ = fd >= 0 ? fd : ssh_get_fd(session_.get());
+  // A server session got its socket from ssh_bind_accept_fd: libssh's already, even if it
+  // closes it in this very first step (a peer that sent garbage or left before our banner).
+  libssh_adopted_fd_ = !client_fd_;
   if (fd_ < 0) {
     close("no socket");
     return;
+  }
+  if (struct stat st{}; ::fstat(fd_, &st) == 0) {
+    fd_dev_ = st.st_dev;
+    fd_ino_ = st.st_ino;
   }
   boost::system::error_code ec;
   socket_->assign(fd_, ec);
@@ -53,6 +65,9 @@ void Conn::start(int fd) {
 }
 
 void Conn::wake() {
+  if (owner_.load(std::memory_order_relaxed) == std::this_thread::get_id() && !in_step_ &&
+      !closed_ && !moving_ && socket_closed_by_libssh())
+    release_descriptor();
   if (wake_posted_.exchange(true)) return;
   post_step();
 }
@@ -102,6 +117,16 @@ void Conn::after_foreign_use() {
     wake();
 }
 
+Rc Conn::connect() {
+  if (fd_ >= 0) libssh_adopted_fd_ = true;
+  return session().connect();
+}
+
+bool Conn::fd_is_still_ours() const {
+  struct stat st {};
+  return fd_ >= 0 && ::fstat(fd_, &st) == 0 && st.st_dev == fd_dev_ && st.st_ino == fd_ino_;
+}
+
 bool Conn::attach_event() {
   if (event_) return true;
   Event ev(ssh_event_new());
@@ -128,6 +153,7 @@ void Conn::step() {
     close(std::exchange(close_request_, {}));
     return;
   }
+  owner_.store(std::this_thread::get_id(), std::memory_order_relaxed);
   in_step_ = true;
   bool alive = closing_ || pump();
   note_inbound();
@@ -156,6 +182,7 @@ void Conn::step() {
 void Conn::move_to(boost::asio::any_io_executor target, std::function<void()> then) {
   if (closed_ || moving_) return;
   moving_ = true;
+  owner_ = std::thread::id{};  // nobody's until the target's step (wake() must not release)
   move_target_ = std::move(target);
   after_move_ = std::move(then);
   boost::system::error_code ec;
@@ -174,6 +201,7 @@ void Conn::continue_move() {
       self->executor_ = self->move_target_;
     }
     self->home_generation_.fetch_add(1, std::memory_order_release);
+    self->owner_ = std::this_thread::get_id();
     self->socket_ = std::make_unique<boost::asio::posix::stream_descriptor>(self->executor_);
     boost::system::error_code ec;
     if (!self->socket_closed_by_libssh()) self->socket_->assign(self->fd_, ec);
@@ -251,9 +279,22 @@ void Conn::finish_close() {
   }
   read_ahead_.detach();
   server_callbacks_.reset();
-  bool fd_still_ours = fd_ >= 0 && !socket_closed_by_libssh() && !libssh_adopted_fd_;
-  session_.reset();  // ssh_disconnect + ssh_free; libssh closes the fd it adopted
-  if (fd_still_ours) ::close(fd_);
+  // Ours to close: a socket libssh never adopted, or a client's that libssh still holds (libssh
+  // 0.10's ssh_disconnect leaves an SSH_OPTIONS_FD socket open). A server's is closed by
+  // ssh_free below, unless libssh closed it already.
+  const bool libssh_closed_it = socket_closed_by_libssh();
+  const bool ours_to_close = fd_ >= 0 && !libssh_closed_it && (client_fd_ || !libssh_adopted_fd_);
+  session_.reset();  // ssh_disconnect + ssh_free
+  if (ours_to_close) {
+    // Cheap, and the only line between a bookkeeping slip and closing another connection's
+    // socket: the number must still be the socket we started with.
+    const bool same_socket = fd_is_still_ours();
+    assert(same_socket && "closing a descriptor that is no longer this connection's socket");
+    if (same_socket)
+      ::close(fd_);
+    else
+      spdlog::error("descriptor {} is no longer this connection's socket: not closed again", fd_);
+  }
 }
 
 }  // namespace sb::ssh

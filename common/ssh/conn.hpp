@@ -8,6 +8,11 @@
 //  - libssh closes the fd itself when the peer goes away. Asio shares that fd number, so the
 //    descriptor is released as soon as libssh has closed it (never later, when the number may
 //    already belong to a new connection).
+//  - who closes the fd at the end: a server session's (ssh_bind_accept_fd) is libssh's from the
+//    start, and ssh_free closes it unless libssh already has. A client's (SSH_OPTIONS_FD) is
+//    libssh's from connect() on, but libssh 0.10 closes it only in its error paths, never in
+//    ssh_disconnect: if it is still open at the end, we close it. Closing a number twice would
+//    close whatever socket the number was given to in between, on any thread.
 #pragma once
 #include <atomic>
 #include <boost/asio/any_io_executor.hpp>
@@ -19,6 +24,7 @@
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include "common/io/read_ahead.hpp"
@@ -45,9 +51,13 @@ class Conn : public std::enable_shared_from_this<Conn> {
   void listen(ServerEvents events);
   void stop_listening() { server_callbacks_.reset(); }
   // Starts watching the session's socket. fd: the socket handed to libssh with SSH_OPTIONS_FD
-  // (a client's libssh only adopts it during ssh_connect); -1 = ask libssh (server side).
+  // (a client's libssh only adopts it in connect()); -1 = ask libssh (server side: libssh has
+  // owned it since it was accepted).
   void start(int fd = -1);
-  // Runs a step soon. Safe from any thread.
+  // Runs a step soon. Safe from any thread. Called on this connection's own reactor (after a
+  // libssh call outside its step: a timer, another connection's step), it also releases at once
+  // a socket libssh closed in that call, before the reactor can register another connection's
+  // socket under the same number (a later release would deregister that one).
   void wake();
   // Ends the connection once; on_closed() runs with the reason. Call on the executor; inside a
   // step the teardown waits until the step returns.
@@ -79,6 +89,10 @@ class Conn : public std::enable_shared_from_this<Conn> {
   // after the first ssh_handle_key_exchange; client: after the first ssh_connect).
   bool attach_event();
   bool has_event() const { return event_ != nullptr; }
+  // A client's ssh_connect (libssh adopts the socket given with SSH_OPTIONS_FD in its first
+  // call, and may close it in the same call): use this, not session().connect(), so that the
+  // socket is never closed a second time.
+  Rc connect();
 
  private:
   void step();
@@ -99,6 +113,8 @@ class Conn : public std::enable_shared_from_this<Conn> {
   // with a step anyway).
   void post_step();
   std::atomic<bool> moving_{false};
+  // The thread of the reactor that last ran a step (or started us): where wake() may release.
+  std::atomic<std::thread::id> owner_{};
   std::atomic<unsigned> home_generation_{0};
   std::mutex executor_mu_;  // executor_ is read from other threads by post_step
   std::mutex close_request_mu_;
@@ -107,6 +123,11 @@ class Conn : public std::enable_shared_from_this<Conn> {
   boost::asio::any_io_executor move_target_;
   std::function<void()> after_move_;
   int fd_ = -1;
+  // The socket behind fd_ when we started (st_dev, st_ino): before we close fd_ ourselves, the
+  // number must still be that socket.
+  std::uint64_t fd_dev_ = 0, fd_ino_ = 0;
+  bool fd_is_still_ours() const;
+  bool client_fd_ = false;  // given with SSH_OPTIONS_FD (start(fd)): ssh_disconnect leaves it open
   // libssh's reads of fd_ come from here in 64 KiB batches (read_ahead.hpp); bytes held here
   // raise no socket readiness, so a step that leaves some behind pumps again.
   io::ReadAhead read_ahead_;

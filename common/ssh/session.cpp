@@ -1,5 +1,7 @@
 #include "common/ssh/session.hpp"
 
+#include <unistd.h>
+
 #include <stdexcept>
 
 namespace sb::ssh {
@@ -103,11 +105,17 @@ Session accept_on(const Bind& bind, int fd, std::string* why) {
   Session session(ssh_new());
   if (!session) {
     *why = "out of memory";
+    ::close(fd);
     return Session();
   }
   if (ssh_bind_accept_fd(bind.get(), session.get(), fd) != SSH_OK) {
     const char* text = ssh_get_error(bind.get());
     *why = text ? text : "ssh_bind_accept_fd failed";
+    // ssh_bind_accept_fd may fail before or after it adopted the fd (a host key it cannot
+    // load, out of memory): whoever holds it closes it, and only once.
+    const bool adopted = ssh_get_fd(session.get()) == fd;
+    session.reset();  // closes the fd if libssh adopted it
+    if (!adopted) ::close(fd);
     return Session();
   }
   ssh_set_blocking(session.get(), 0);

@@ -65,8 +65,9 @@ Session make_client_session(const ClientOptions& options);
 
 // The relay's listener: host key and ciphers, no listening socket (accept_on gets the fds).
 Bind make_bind(const std::string& host_key_file, const char* ciphers);
-// A non-blocking server session on an accepted socket; empty (and *why) if libssh refused it
-// (the fd is then still the caller's).
+// A non-blocking server session on an accepted socket; empty (and *why) if libssh refused it.
+// Takes the fd in every case: on failure it is closed here, once (libssh may already have
+// adopted it, and then closes it when the half-made session is freed).
 Session accept_on(const Bind& bind, int fd, std::string* why);
 
 }  // namespace sb::ssh

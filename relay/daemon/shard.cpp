@@ -46,10 +46,9 @@ class Shard {
       return;
     }
     std::string why;
-    ssh::Session session = ssh::accept_on(bind_, fd, &why);
+    ssh::Session session = ssh::accept_on(bind_, fd, &why);  // takes the fd
     if (!session) {
       spdlog::error("cannot set up a session for {}: {}", source_addr, why);
-      ::close(fd);
       ctx_.admission.leave(ticket, Clock::now());
       return;
     }

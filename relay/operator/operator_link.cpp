@@ -239,18 +239,18 @@ void OperatorLink::channel_ready() {
 void OperatorLink::start_ready_channels() {
   auto device = device_.lock();
   if (!device) return;
-  for (auto& channel : channels_) {
-    if (!channel->ready_to_start()) continue;
-    std::string capability = channel->capability();
+  each_channel([&](OperatorChannel& channel) {
+    if (!channel.ready_to_start()) return;
+    std::string capability = channel.capability();
     if (denied_.count(capability)) {
-      channel->fail("the device's user declined (" + capability + ")");
+      channel.fail("the device's user declined (" + capability + ")");
     } else if (!needs_consent_ || device->agentless() || allowed_.count(capability)) {
-      channel->start(*device);
+      channel.start(*device);
     } else if (!asked_.count(capability)) {
       asked_.insert(capability);
-      device->request_consent(this, capability, channel->target_description());
+      device->request_consent(this, capability, channel.target_description());
     }
-  }
+  });
 }
 
 void OperatorLink::consent_answer(const std::string& capability, bool allow,
@@ -258,9 +258,10 @@ void OperatorLink::consent_answer(const std::string& capability, bool allow,
   (allow ? allowed_ : denied_).insert(capability);
   asked_.erase(capability);
   if (!allow) {
-    for (auto& channel : channels_)
-      if (channel->ready_to_start() && channel->capability() == capability)
-        channel->fail("refused: " + why);
+    each_channel([&](OperatorChannel& channel) {
+      if (channel.ready_to_start() && channel.capability() == capability)
+        channel.fail("refused: " + why);
+    });
   }
   start_ready_channels();
   conn_.wake();
@@ -269,7 +270,7 @@ void OperatorLink::consent_answer(const std::string& capability, bool allow,
 void OperatorLink::service() {
   if (phase_ == Phase::kAttached) {
     start_ready_channels();
-    for (auto& channel : channels_) channel->pump();
+    each_channel([](OperatorChannel& channel) { channel.pump(); });
   }
   std::erase_if(channels_, [](const auto& channel) { return channel->done(); });
   if (phase_ == Phase::kRefused && channels_.empty()) linger_then_close();
@@ -288,21 +289,21 @@ void OperatorLink::linger_then_close() {
 }
 
 void OperatorLink::fail_all(const std::string& message) {
-  for (auto& channel : channels_) channel->fail(message);
+  each_channel([&](OperatorChannel& channel) { channel.fail(message); });
   conn_.wake();
 }
 
 void OperatorLink::device_gone(const std::string& why) {
   phase_ = Phase::kRefused;
   refusal_ = "the device disconnected (" + why + ")";
-  for (auto& channel : channels_) channel->device_gone(why);
+  each_channel([&](OperatorChannel& channel) { channel.device_gone(why); });
   record_detach("device disconnected: " + why);
   device_.reset();
   conn_.wake();
 }
 
 void OperatorLink::notice(const std::string& text) {
-  for (auto& channel : channels_) channel->notice(text);
+  each_channel([&](OperatorChannel& channel) { channel.notice(text); });
 }
 
 void OperatorLink::end_by_admin(const std::string& reason) {
@@ -320,7 +321,7 @@ void OperatorLink::on_closed(const std::string& reason) {
   // Held by the guessing guard (or moving to its device) when the client left: the attempt
   // still gets its one record.
   record_refusal("connection closed before the answer", std::chrono::milliseconds(0));
-  for (auto& channel : channels_) channel->session_gone();
+  each_channel([](OperatorChannel& channel) { channel.session_gone(); });
   if (phase_ == Phase::kAttached) {
     record_detach(reason);
     if (auto device = device_.lock()) device->detach(this);

@@ -87,6 +87,14 @@ class OperatorLink : public DeviceMember {
   bool may_open_channel(std::string_view what) const;
   // False (and logged) when an attached agentless device has no such service.
   bool agentless_service_exists(const std::string& host, int port) const;
+  // Runs fn on every channel, including channels opened while it runs. Any libssh call on a
+  // channel (a read, a poll, a write) may pump the operator's session, and a channel open found
+  // in that pump is appended to channels_: never walk it with iterators, which the append
+  // invalidates when the vector grows.
+  template <typename Fn>
+  void each_channel(Fn&& fn) {
+    for (std::size_t i = 0; i < channels_.size(); ++i) fn(*channels_[i]);
+  }
   nlohmann::json audit_detail() const;
   void record_attach();
   // Records every channel's end, then the attachment's (once).

@@ -149,7 +149,8 @@ bool OperatorQuery::flush(QueryChannel& c) {
 }
 
 void OperatorQuery::service() {
-  for (auto& c : channels_) flush(*c);
+  // By index: a write may pump the session, and a channel opened in that pump is appended.
+  for (std::size_t i = 0; i < channels_.size(); ++i) flush(*channels_[i]);
   // Closed by us once answered, or by the client at any time; the channel's destructor
   // removes its callbacks, then frees it.
   std::erase_if(channels_, [](const auto& c) { return c->channel.is_closed(); });

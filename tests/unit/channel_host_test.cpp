@@ -122,7 +122,7 @@ class HostClient : public ssh::Conn {
  private:
   bool authenticate() {
     if (!connected_) {
-      ssh::Rc rc = session().connect();
+      ssh::Rc rc = connect();
       if (!has_event() && !attach_event()) return close("no event"), false;
       if (rc == ssh::Rc::kAgain) return false;
       if (rc != ssh::Rc::kOk) return close("connect failed"), false;
