@@ -196,14 +196,16 @@ TEST_F(Resume, GraceZeroEndsTheSessionAtOnceAndTheAgentGetsANewId) {
 }
 
 TEST_F(Resume, DeliberateExitEndsTheSessionAtOnce) {
-  start_device({}, {"--grace", "10s"});
+  start_device({}, {"--grace", "30s"});
   auto t0 = Clock::now();
   agent().signal(SIGTERM);
   auto code = agent().wait(5s);
   ASSERT_TRUE(code) << "the agent did not stop";
   EXPECT_EQ(*code, 0);
-  ASSERT_TRUE(wait_until([&] { return purged(relay(), id_); }, 5s)) << relay().sessions().dump(2);
-  EXPECT_LE(seconds_since(t0), 2.0);
+  ASSERT_TRUE(wait_until([&] { return purged(relay(), id_); }, 10s)) << relay().sessions().dump(2);
+  // Each check of purged() runs two admin CLI processes, which take a loaded machine most of a
+  // second each when sanitized; a held session would stay for the whole 30 s grace.
+  EXPECT_LE(seconds_since(t0), sanitized_binaries() ? 8.0 : 2.0);
   auto session = find_by(relay().sessions(), "id", id_);
   EXPECT_EQ(session.value("end_reason", ""), "the agent ended the session") << session.dump(2);
   EXPECT_FALSE(has_kind(event_kinds(relay(), id_), "device.interrupted"));
