@@ -18,6 +18,7 @@
 #include "device-agent/consent_prompt.hpp"
 #include "device-agent/device_info.hpp"
 #include "device-agent/status_file.hpp"
+#include "device-agent/system_info_json.hpp"
 #include "device-agent/tunnel.hpp"
 #include "keys/keys.hpp"
 
@@ -56,6 +57,7 @@ class Agent {
         signals_(io_, SIGINT, SIGTERM),
         retry_(io_),
         keepalive_(io_),
+        info_timer_(io_),
         connect_deadline_(io_),
         bye_deadline_(io_),
         socket_(io_),
@@ -75,6 +77,7 @@ class Agent {
     });
     connect();
     schedule_keepalive();
+    schedule_info();
     io_.run();
     status_.update({{"state", exit_code_ == 0 ? "stopped" : "refused"}, {"session_id", nullptr}});
     return exit_code_;
@@ -116,11 +119,13 @@ class Agent {
            ": refusing to connect. If the relay's key really changed, remove that line.";
   }
 
-  nlohmann::json hello() const {
+  // Read afresh for each connection: the relay stores what the hello says.
+  nlohmann::json hello() {
+    sent_info_ = collect_device_info();
     nlohmann::json h{{"type", "hello"},
                      {"version", 1},
                      {"kind", options_.adhoc ? "adhoc" : "enrolled"},
-                     {"info", collect_device_info()}};
+                     {"info", sent_info_}};
     if (!options_.name.empty()) h["name"] = options_.name;
     if (options_.adhoc || options_.consent_prompt) h["consent"] = "prompt";
     if (!options_.enroll_token.empty() && enrollment_.empty())
@@ -287,12 +292,29 @@ class Agent {
     });
   }
 
+  // Between connections nothing is sent: the next hello reads the info again anyway.
+  void schedule_info() {
+    info_timer_.expires_after(options_.info_interval);
+    info_timer_.async_wait([this](const boost::system::error_code& ec) {
+      if (ec || stopping_) return;
+      if (tunnel_ && tunnel_->state() == Tunnel::State::kReady) {
+        nlohmann::json now = collect_device_info();
+        if (info_changed(sent_info_, now) && tunnel_->send_info(now)) {
+          spdlog::debug("system info changed; sent to the relay");
+          sent_info_ = std::move(now);
+        }
+      }
+      schedule_info();
+    });
+  }
+
   void stop() {
     if (stopping_) return;
     stopping_ = true;
     spdlog::info("stopping");
     retry_.cancel();
     keepalive_.cancel();
+    info_timer_.cancel();
     connect_deadline_.cancel();
     resolver_.cancel();
     boost::system::error_code ignored;
@@ -313,6 +335,7 @@ class Agent {
   asio::signal_set signals_;
   asio::steady_timer retry_;
   asio::steady_timer keepalive_;
+  asio::steady_timer info_timer_;
   asio::steady_timer connect_deadline_;
   asio::steady_timer bye_deadline_;
   tcp::socket socket_;
@@ -322,6 +345,7 @@ class Agent {
   std::string enrollment_;
   ConsentPrompt prompt_;
   std::shared_ptr<Tunnel> tunnel_;
+  nlohmann::json sent_info_;  // the system info the relay has from this connection
   std::chrono::milliseconds relay_check_{std::chrono::seconds(30)};
   bool stopping_ = false;
   int exit_code_ = 0;

@@ -23,6 +23,8 @@ struct AgentOptions {
   std::chrono::milliseconds connect_timeout{std::chrono::seconds(15)};
   // Enrolled devices: ask the person at the device anyway (ad hoc devices always ask).
   bool consent_prompt = false;
+  // How often the system info is read again (and sent when it changed, system_info_json.hpp).
+  std::chrono::milliseconds info_interval{std::chrono::seconds(60)};
   ChannelPolicy policy;
 };
 

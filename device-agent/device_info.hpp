@@ -2,6 +2,6 @@
 #include <nlohmann/json.hpp>
 
 namespace sb::agent {
-// hostname, os (PRETTY_NAME of /etc/os-release), kernel, arch, agent_version.
+// What this device reports about itself now (system_info_json.hpp has the members and limits).
 nlohmann::json collect_device_info();
 }  // namespace sb::agent

@@ -152,6 +152,13 @@ bool Tunnel::say_bye() {
   return true;
 }
 
+bool Tunnel::send_info(const nlohmann::json& info) {
+  if (closing() || state_ != State::kReady || !control_) return false;
+  control_->send({{"type", "info"}, {"info", info}});
+  wake();
+  return true;
+}
+
 void Tunnel::refuse(const std::string& reason) {
   permanent_failure_ = true;
   close(reason);

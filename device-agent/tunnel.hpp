@@ -60,6 +60,9 @@ class Tunnel : public ssh::Conn {
   // its ID for a resume) and closes when the relay hangs up. False if there is no session to
   // end (the caller just closes).
   bool say_bye();
+  // Sends the device's system info again ({"type":"info","info":{...}}) after it changed;
+  // false when there is no session to send it on. Relays older than this message ignore it.
+  bool send_info(const nlohmann::json& info);
 
  protected:
   void service() override;
