@@ -8,6 +8,7 @@
 #include "common/time.hpp"
 #include "common/util.hpp"
 #include "relay/admin/cli.hpp"
+#include "relay/admin/system_info_view.hpp"
 
 namespace sb::relay {
 
@@ -254,6 +255,7 @@ void print_session_story(const store::SessionStory& story, std::ostream& out) {
     out << "  ended:    " << local_time(*s.ended) << " (after "
         << elapsed_between(s.started, s.ended) << "; " << printable(or_dash(s.end_reason)) << ")\n";
   }
+  print_system_info(s.info, out, true);
   out << "\nAttachments (" << story.attachments.size() << "):\n";
   for (const auto& a : story.attachments) print_attachment(a, out);
   if (story.attachments.empty()) out << "  none\n";
@@ -300,6 +302,7 @@ void print_device_story(const store::DeviceStory& story, std::ostream& out) {
   out << "  agent:     " << printable(or_dash(string_field(info, "agent_version"))) << '\n';
   out << "  enrolled:  " << local_time(d.enrolled) << '\n';
   out << "  key:       " << d.fingerprint << '\n';
+  print_system_info(info, out, false);
   out << "\nGrants (" << story.grants.size() << "):";
   if (story.grants.empty()) out << " none (no operator may connect by name)";
   for (const auto& g : story.grants) out << ' ' << printable(g.operator_name);

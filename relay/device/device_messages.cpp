@@ -4,12 +4,19 @@
 #include "common/names.hpp"
 #include "common/util.hpp"
 #include "keys/keys.hpp"
+#include "relay/device/system_info_check.hpp"
 
 namespace sb::relay {
 
 namespace {
 const char* const kInfoFields[] = {"hostname", "os", "kernel", "arch", "agent_version"};
+
+const nlohmann::json& sent_info(const nlohmann::json& message) {
+  static const nlohmann::json kEmpty = nlohmann::json::object();
+  auto found = message.is_object() ? message.find("info") : message.end();
+  return found != message.end() ? *found : kEmpty;
 }
+}  // namespace
 
 std::optional<nlohmann::json> parse_device_info(const nlohmann::json& hello, std::string* error) {
   auto found = hello.is_object() ? hello.find("info") : hello.end();
@@ -32,6 +39,9 @@ HelloResult parse_hello(const nlohmann::json& hello) {
   if (!info) return result;
   DeviceHello parsed;
   parsed.info = std::move(*info);
+  // A bad system info costs the device its system info, not its session.
+  if (auto system = check_system_info(sent_info(hello), &parsed.info_error))
+    parsed.info.update(*system);
   parsed.kind = string_field(hello, "kind");
   parsed.name = string_field(hello, "name");
   parsed.enroll_token = string_field(hello, "enroll_token");
@@ -55,6 +65,17 @@ HelloResult parse_hello(const nlohmann::json& hello) {
     }
   }
   result.hello = std::move(parsed);
+  return result;
+}
+
+InfoUpdate parse_info_update(const nlohmann::json& message) {
+  InfoUpdate result;
+  auto info = parse_device_info(message, &result.error);
+  if (!info) return result;
+  auto system = check_system_info(sent_info(message), &result.error);
+  if (!system) return result;
+  info->update(*system);
+  result.info = std::move(info);
   return result;
 }
 

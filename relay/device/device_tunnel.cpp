@@ -17,6 +17,9 @@ namespace sb::relay {
 
 namespace {
 constexpr const char* kSubsystem = "switchboard-agent";
+// Agents send their info at most once a minute, and only when it changed; more often is a
+// broken or hostile agent, and each update is a database write.
+constexpr std::chrono::seconds kInfoUpdateInterval{20};
 
 const char* redeem_error(store::RedeemStatus status) {
   switch (status) {
@@ -104,6 +107,8 @@ void DeviceTunnel::handle(const nlohmann::json& message) {
     control_->send({{"type", "pong"}});
   } else if (type == "consent-answer") {
     handle_consent_answer(message);
+  } else if (type == "info") {
+    handle_info(message);
   } else if (type == "bye") {
     // A deliberate end (the user quit, SIGTERM): the session ends now, no ID is held.
     bye_ = true;
@@ -116,8 +121,8 @@ void DeviceTunnel::handle_hello(const nlohmann::json& message) {
   HelloResult parsed = parse_hello(message);
   if (!parsed.hello) return fail(parsed.error);
   const DeviceHello& hello = *parsed.hello;
-  info_ = hello.info;
-  info_["address"] = conn_.source_addr();
+  set_info(hello.info);
+  info_error_ = hello.info_error;
   const std::string& kind = hello.kind;
   const std::string& name = hello.name;
   const std::string& token = hello.enroll_token;
@@ -205,6 +210,45 @@ void DeviceTunnel::issue_session(const std::string& device_name, const std::stri
   spdlog::info("session {} issued: {}{} device{} fp={} from={}", session_id_,
                agentless_ ? "agentless " : "", kind, device_name.empty() ? "" : " " + device_name,
                conn_.fingerprint(), conn_.source_addr());
+  report_info_error();
+}
+
+void DeviceTunnel::set_info(nlohmann::json info) {
+  info["address"] = conn_.source_addr();
+  info["reported_at"] = iso8601_utc(utc_now());
+  info_ = std::move(info);
+}
+
+void DeviceTunnel::report_info_error() {
+  if (info_error_.empty()) return;
+  spdlog::warn(
+      "session {}: device info not stored (only hostname, OS, kernel, arch and agent "
+      "version are): {} fp={} from={}",
+      session_id_, std::exchange(info_error_, {}), conn_.fingerprint(), conn_.source_addr());
+}
+
+void DeviceTunnel::handle_info(const nlohmann::json& message) {
+  if (session_id_.empty()) return;  // the hello's info is stored with the session
+  const auto now = std::chrono::steady_clock::now();
+  if (last_info_update_ && now - *last_info_update_ < kInfoUpdateInterval) {
+    if (!std::exchange(info_flood_logged_, true))
+      spdlog::warn(
+          "session {}: device info update ignored: less than {} after the previous one "
+          "(further ones are ignored quietly) fp={}",
+          session_id_, format_duration(kInfoUpdateInterval), conn_.fingerprint());
+    return;
+  }
+  last_info_update_ = now;
+  InfoUpdate update = parse_info_update(message);
+  if (!update.info) {
+    spdlog::warn("session {}: device info update not stored: {} fp={}", session_id_, update.error,
+                 conn_.fingerprint());
+    return;
+  }
+  set_info(std::move(*update.info));
+  conn_.context().store.post([id = session_id_, device = device_name_, info = info_](
+                                 store::Db& db) { db.update_device_info(id, device, info); });
+  spdlog::debug("session {}: device info updated", session_id_);
 }
 
 void DeviceTunnel::send_session(const std::string& resume_token, const std::string& refused,
@@ -252,6 +296,10 @@ void DeviceTunnel::resume_session(const DeviceHello& hello) {
       send_session(token, "", true);
       spdlog::info("session {} resumed after {} fp={} from={}", session_id_,
                    format_duration(outcome.away), conn_.fingerprint(), conn_.source_addr());
+      // The device may have changed in between (a new address, a laptop that slept).
+      ctx.store.post(
+          [id = session_id_, info = info_](store::Db& db) { db.update_device_info(id, "", info); });
+      report_info_error();
       return;
     }
     refused = outcome.status == ResumeStatus::kWrongProof

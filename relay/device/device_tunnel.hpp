@@ -8,6 +8,8 @@
 //                    "resume_token":"sbr_..."?,"resumed":true?,"resume_refused":"why"?}
 //                   {"type":"error","message":"..."}   (then the relay closes the connection)
 //   agent -> relay  {"type":"bye"}        (a deliberate end: the session ends at once)
+//   agent -> relay  {"type":"info","info":{...}}   (the hello's info again, after it changed;
+//                   stored at most once per kInfoUpdateInterval, ignored before the session)
 //
 // Resuming (ad hoc, serve --grace > 0): the session message carries a resume token. When the
 // tunnel drops without a bye, the ID is held for the grace period; an agent that comes back
@@ -109,6 +111,11 @@ class DeviceTunnel {
   // While a refusal is on its way out: true (and closes once it has left).
   bool finish_failure();
   void handle_consent_answer(const nlohmann::json& answer);
+  void handle_info(const nlohmann::json& message);
+  // The info as stored: what the device said, where it came from and when.
+  void set_info(nlohmann::json info);
+  // Once the session has its ID: why the hello's system info was left out, if it was.
+  void report_info_error();
   // The hello asked for its session back: resumes it, or says why not and issues a new one.
   void resume_session(const DeviceHello& hello);
   // The session's answer to the agent (a new or a resumed session).
@@ -138,6 +145,9 @@ class DeviceTunnel {
   std::optional<std::chrono::steady_clock::time_point> last_ping_;
   bool waiting_for_store_ = false;
   nlohmann::json info_ = nlohmann::json::object();
+  std::string info_error_;  // the hello's system info was left out: why
+  std::optional<std::chrono::steady_clock::time_point> last_info_update_;
+  bool info_flood_logged_ = false;
   std::string session_id_;
   std::string device_name_;
   std::string kind_;

@@ -53,6 +53,22 @@ void SqliteDb::device_seen(const std::string& name, const std::string& status,
   if (changed == 0) spdlog::debug("store: device_seen for unknown device '{}'", name);
 }
 
+void SqliteDb::update_device_info(const std::string& session_id, const std::string& device,
+                                  const nlohmann::json& info) {
+  transaction([&] {
+    const int live =
+        Statement(*this, "UPDATE sessions SET info_json = ?1 WHERE id = ?2 AND ended IS NULL")
+            .bind_json(1, info)
+            .bind(2, session_id)
+            .run();
+    if (live == 0 || device.empty()) return;
+    Statement(*this, "UPDATE devices SET info_json = ?1 WHERE name = ?2 AND status != 'revoked'")
+        .bind_json(1, info)
+        .bind(2, device)
+        .run();
+  });
+}
+
 std::vector<DeviceRow> SqliteDb::list_devices() {
   Statement st(*this, std::string("SELECT ") + kDeviceColumns + " FROM devices ORDER BY name");
   std::vector<DeviceRow> rows;

@@ -36,6 +36,8 @@ class SqliteDb final : public Db {
                                  const std::string& key_line, Time when) override;
   void device_seen(const std::string& name, const std::string& status, const nlohmann::json& info,
                    Time when) override;
+  void update_device_info(const std::string& session_id, const std::string& device,
+                          const nlohmann::json& info) override;
   void add_operator(const std::string& name, const std::string& key_line,
                     const std::string& fingerprint, Time when) override;
   bool remove_operator(const std::string& name, Time when) override;

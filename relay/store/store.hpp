@@ -33,7 +33,9 @@ struct DeviceRow {
   Time enrolled;
   std::string status;  // "online" | "offline" | "revoked"
   std::optional<Time> last_seen;
-  nlohmann::json info;  // hostname, os, kernel, arch, agent_version, address
+  // hostname, os, kernel, arch, agent_version, the system info (device-agent/
+  // system_info_json.hpp), address, reported_at
+  nlohmann::json info;
 };
 
 struct SessionRow {
@@ -339,6 +341,10 @@ class Db {
                                          const std::string& key_line, Time when) = 0;
   virtual void device_seen(const std::string& name, const std::string& status,
                            const nlohmann::json& info, Time when) = 0;
+  // A live session's device sent its info again: the session's info and, for an enrolled
+  // device that is not revoked, the device's. An ended session is left as it ended.
+  virtual void update_device_info(const std::string& session_id, const std::string& device,
+                                  const nlohmann::json& info) = 0;
 
   // Operators and grants (relay/store/operators.cpp). Throw std::runtime_error with a clear
   // message on duplicates; the remove functions return false if there was nothing to remove.
