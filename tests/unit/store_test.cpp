@@ -454,6 +454,26 @@ TEST_F(StoreTest, DeviceSeenUpdatesStatusAndInfo) {
   EXPECT_EQ(db->list_devices().size(), 1u);
 }
 
+// A device's info sent again: the live session's and the device's rows; an ended session keeps
+// what it had, a revoked device is left alone.
+TEST_F(StoreTest, UpdateDeviceInfoOnlyWhileLive) {
+  auto db = open();
+  enroll(*db, "web-01", "SHA256:a");
+  db->insert_session(session("100000001", "web-01", "SHA256:a", 1000));
+  db->update_device_info("100000001", "web-01", {{"os", "v2"}});
+  EXPECT_EQ(db->find_session("100000001")->info["os"], "v2");
+  EXPECT_EQ(db->find_device("web-01")->info["os"], "v2");
+  db->end_session("100000001", "gone", at(2000));
+  db->update_device_info("100000001", "web-01", {{"os", "v3"}});
+  EXPECT_EQ(db->find_session("100000001")->info["os"], "v2");
+  EXPECT_EQ(db->find_device("web-01")->info["os"], "v2");
+  db->insert_session(session("100000002", "web-01", "SHA256:a", 3000));
+  db->device_seen("web-01", "revoked", {}, at(3001));
+  db->update_device_info("100000002", "web-01", {{"os", "v4"}});
+  EXPECT_EQ(db->find_session("100000002")->info["os"], "v4");
+  EXPECT_EQ(db->find_device("web-01")->info["os"], "v2");
+}
+
 // --- key snapshot and data_version ---
 
 TEST_F(StoreTest, KeySnapshotAndDataVersion) {
