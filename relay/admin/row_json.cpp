@@ -36,11 +36,18 @@ void to_json(json& j, const GrantRow& row) {
   j = {{"operator", row.operator_name}, {"device", row.device}, {"added", time_json(row.added)}};
 }
 
+// name "" (JSON: null with from_hostname true) for a token that names devices after hostnames.
 void to_json(json& j, const EnrollmentRow& row) {
-  j = {{"name", row.name},
+  j = {{"id", row.id},
+       {"name", or_null(row.name)},
+       {"from_hostname", row.name.empty()},
+       {"group", or_null(row.group)},
+       {"max_uses", row.max_uses},
+       {"uses", row.uses},
        {"created", time_json(row.created)},
        {"expires", time_json(row.expires)},
-       {"used", time_or_null(row.used)}};
+       {"used", time_or_null(row.used)},
+       {"revoked", time_or_null(row.revoked)}};
 }
 
 // `device list` has always shown a device never seen with last_seen "" (the story: null).
@@ -50,7 +57,8 @@ void to_json(json& j, const DeviceRow& row) {
        {"status", row.status},
        {"enrolled", time_json(row.enrolled)},
        {"last_seen", time_or_empty(row.last_seen)},
-       {"info", row.info}};
+       {"info", row.info},
+       {"groups", row.groups}};
 }
 
 // `session list` has always shown a missing source_addr or end_reason as "" (the story: null).
