@@ -1,5 +1,7 @@
 #include "relay/admin/row_json.hpp"
 
+#include <algorithm>
+
 namespace sb::store {
 
 using nlohmann::json;
@@ -155,9 +157,17 @@ void to_json(json& j, const DeviceStory& story) {
   j["status"] = story.status;
   j["last_seen"] = time_or_null(story.device.last_seen);
   j["address"] = or_null(story.address);
+  // grants: every operator who may join it, once; group_grants: those through a group.
   json grants = json::array();
-  for (const auto& g : story.grants) grants.push_back(g.operator_name);
+  json group_grants = json::array();
+  for (const auto& g : story.grants) {
+    if (std::find(grants.begin(), grants.end(), g.operator_name) == grants.end())
+      grants.push_back(g.operator_name);
+    if (g.device != story.device.name)
+      group_grants.push_back({{"operator", g.operator_name}, {"group", g.device.substr(1)}});
+  }
   j["grants"] = std::move(grants);
+  j["group_grants"] = std::move(group_grants);
   j["recent_sessions"] = story.recent_sessions;
 }
 

@@ -128,6 +128,11 @@ TEST_F(FleetGroups, AGroupGrantLetsInAndLeavingTheGroupLocksOutAtOnce) {
   admin_ok({"grant", "add", "alice", "@kiosks"});
   admin_ok({"device", "group", "web-01", "kiosks", "lobby"});
   expect_in("in-by-group");
+  auto shown = relay().admin_json({"device", "show", "web-01", "--json"});
+  EXPECT_EQ(shown["groups"], nlohmann::json({"kiosks", "lobby"})) << shown.dump(2);
+  EXPECT_EQ(shown["grants"], nlohmann::json({"alice"}));
+  EXPECT_EQ(shown["group_grants"],
+            nlohmann::json::parse(R"([{"operator":"alice","group":"kiosks"}])"));
 
   // `operator-cli sessions` lists it under its groups.
   auto listed = run(ssh("alice", "relay", {}, {"sessions"}));
