@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds the normal and the sanitized trees, runs every test in both,
-# then runs each fuzz harness briefly (scripts/fuzz.sh, build-fuzz/). The sanitized tree's
+# builds and checks the Debian packages from build/ (scripts/test-packages.sh), then runs each
+# fuzz harness briefly (scripts/fuzz.sh, build-fuzz/). The sanitized tree's
 # binaries go through the normal tree's end-to-end tests (SB_E2E_BIN_DIR=build-asan).
 # Exits non-zero if any build or any test fails; prints the total duration at the end.
 #
@@ -80,6 +81,11 @@ failed=()
 echo "== ctest build/"
 if ! ctest --test-dir build "${ctest_args[@]}"; then
   failed+=(build)
+fi
+
+echo "== packages (from build/: cpack, lintian, dpkg-deb, install and purge in a throw-away root)"
+if ! bash scripts/test-packages.sh build; then
+  failed+=(packages)
 fi
 
 if [[ "$sanitize" == 1 ]]; then
