@@ -19,6 +19,11 @@ if [[ ! -x $binary ]]; then
   exit 1
 fi
 
+# Defaults that --help shows from the environment: the man page shows them for any user, not
+# for whoever built it ("~/.local/state/switchboard-agent", not /root/...).
+unset SWITCHBOARD_AGENT_DIR SWITCHBOARD_DATA_DIR SWITCHBOARD_RELAY XDG_STATE_HOME SHELL
+export HOME='~'
+
 # The names listed under "Subcommands:" in a --help text.
 subcommands() {
   awk '/^Subcommands:/ { on = 1; next } on && /^  [a-z]/ { print $1 } on && /^$/ { on = 0 }'
