@@ -45,7 +45,7 @@ check_package() {
   local deps dep
   deps=$(dpkg-deb -f "$deb" Depends | tr ',' '\n' | sed 's/(.*)//; s/ //g')
   for dep in $depends; do
-    grep -qx "$dep" <<<"$deps" || fail "$name: Depends lacks $dep (has: $(echo $deps))"
+    grep -qx "$dep" <<<"$deps" || fail "$name: Depends lacks $dep (has: $(tr "\n" " " <<<"$deps"))"
   done
   grep -q -- '-dev$' <<<"$deps" && fail "$name: depends on a -dev package"
 
