@@ -104,8 +104,12 @@ wants=$root/etc/systemd/system/multi-user.target.wants
 # The units as installed: systemd-analyze verify inside the root (it checks ExecStart's binary
 # there); systemd's own targets, which the units refer to, are copied in from this system.
 units=$root/usr/lib/systemd/system
-[[ -f /usr/lib/systemd/system/multi-user.target ]] || fail "systemd's targets are missing here (apt-get install systemd)"
-cp /usr/lib/systemd/system/*.target "$units/"
+targets=
+for d in /usr/lib/systemd/system /lib/systemd/system; do # /lib without merged /usr
+  [[ -f $d/multi-user.target ]] && targets=$d && break
+done
+[[ -n $targets ]] || fail "systemd's targets are missing here (apt-get install systemd)"
+cp "$targets"/*.target "$units/"
 for unit in switchboard-relay.service switchboard-agent.service; do
   out=$(systemd-analyze verify --man=no --root="$root" "$unit" 2>&1) || fail "systemd-analyze verify $unit: $out"
   [[ -z $out ]] || fail "systemd-analyze verify $unit: $out"
