@@ -41,12 +41,25 @@ echo "build-packages: cpack -G DEB from $build/ into $out/"
 # As a user, under fakeroot: the files in the packages belong to root:root all the same.
 as_root=()
 [[ $EUID -eq 0 ]] || as_root=(fakeroot --)
-"${as_root[@]}" cpack -G DEB --config "$build/CPackConfig.cmake" -B "$PWD/$out" >"$out/cpack.log" 2>&1 || {
-  cat "$out/cpack.log" >&2
+# One cpack per package, side by side: each spends most of its time in one process at a time
+# (dpkg-shlibdeps, help2man), and their install steps write to separate files.
+pids=()
+for component in relay agent operator; do
+  "${as_root[@]}" cpack -G DEB --config "$build/CPackConfig.cmake" -B "$PWD/$out/$component" \
+    -D CPACK_COMPONENTS_ALL="$component" >"$out/cpack-$component.log" 2>&1 &
+  pids+=($!)
+done
+failed=0
+for i in "${!pids[@]}"; do
+  wait "${pids[$i]}" || failed=1
+done
+if [[ $failed -ne 0 ]]; then
+  cat "$out"/cpack-*.log >&2
   echo "build-packages: cpack failed" >&2
   exit 1
-}
-rm -rf "$out/_CPack_Packages"
+fi
+mv "$out"/*/*.deb "$out"/
+rm -rf "$out"/relay "$out"/agent "$out"/operator
 
 debs=("$out"/switchboard-relay_*.deb "$out"/switchboard-agent_*.deb "$out"/switchboard-operator_*.deb)
 for deb in "${debs[@]}"; do
