@@ -120,8 +120,9 @@ TEST(SftpRequests, LongNamesAreCutAndOddBytesEscaped) {
   log.feed(open_packet(1, huge, kFlagWrite));
   log.feed(open_packet(2, std::string(600, 'b'), kFlagWrite));
   log.feed(packet(kRemove, u32(3) + str(std::string("x\n\x1b[31m\xff", 8))));
-  log.feed(packet(kRemove, u32(4) + str("caf\xc3\xa9")));  // UTF-8 stays as it is
-  ASSERT_EQ(log.entries().size(), 4u);
+  log.feed(packet(kRemove, u32(4) + str("caf\xc3\xa9")));   // UTF-8 stays as it is
+  log.feed(packet(kRemove, u32(5) + str("\xe0\x82\xa0")));  // an overlong form is not UTF-8
+  ASSERT_EQ(log.entries().size(), 5u);
   EXPECT_EQ(log.entries()[0].op, "open");
   EXPECT_LE(log.entries()[0].path.size(), SftpRequestLog::kMaxPathBytes);
   EXPECT_TRUE(log.entries()[0].path.ends_with("…"));
@@ -129,10 +130,11 @@ TEST(SftpRequests, LongNamesAreCutAndOddBytesEscaped) {
   EXPECT_LE(log.entries()[1].path.size(), SftpRequestLog::kMaxPathBytes);
   EXPECT_EQ(log.entries()[2].path, "x\\n\\x1b[31m\\xff");
   EXPECT_EQ(log.entries()[3].path, "caf\xc3\xa9");
+  EXPECT_EQ(log.entries()[4].path, "\\xe0\\x82\\xa0");
   EXPECT_NO_THROW((void)log.to_json().dump());  // valid UTF-8 whatever the client sent
   // The stream is still followed after the long packet.
-  log.feed(packet(kMkdir, u32(5) + str("/after") + kAttrs));
-  EXPECT_EQ(log.entries().size(), 5u);
+  log.feed(packet(kMkdir, u32(6) + str("/after") + kAttrs));
+  EXPECT_EQ(log.entries().size(), 6u);
 }
 
 TEST(SftpRequests, TruncatedOrShortFieldsNameWhatIsThere) {
