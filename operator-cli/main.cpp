@@ -172,8 +172,9 @@ void add_copy(CLI::App& app, Args& args, sb::op::Copy direction) {
                                   get ? "Copy REMOTE from the device to LOCAL here (scp)"
                                       : "Copy LOCAL from here to REMOTE on the device (scp)");
   add_common(*copy, args);
-  copy->add_option("REMOTE", args.remote_path,
-                   "Path on the device (relative to its user's home directory)")
+  copy->add_option(
+          "REMOTE", args.remote_path,
+          "Path on the device (absolute, or relative to the home directory of the agent's user)")
       ->required();
   copy->add_option("LOCAL", args.local_path, "Path on this machine")->required();
   copy->add_flag("-r,--recursive", args.recursive, "Copy whole directories");
