@@ -1,6 +1,7 @@
 #include "common/names.hpp"
 
 #include <algorithm>
+#include <string>
 
 namespace sb {
 
@@ -17,6 +18,25 @@ bool valid_name(std::string_view name) {
 
 bool reserved_device_name(std::string_view name) {
   return name == kDeviceUser || name == kRelayQueryUser;
+}
+
+std::string device_name_from_hostname(std::string_view hostname) {
+  std::string name;
+  for (char c : hostname.substr(0, 255)) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    const bool alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+    if (name.empty() && !alnum) continue;
+    name += alnum || c == '-' || c == '_' || c == '.' ? c : '-';
+  }
+  if (name.size() > 63) name.resize(63);
+  if (!valid_name(name) || reserved_device_name(name)) return {};
+  return name;
+}
+
+std::string name_with_suffix(std::string_view base, int n) {
+  const std::string suffix = "-" + std::to_string(n);
+  const std::size_t room = suffix.size() < 63 ? 63 - suffix.size() : 0;
+  return std::string(base.substr(0, room)) + suffix;
 }
 
 bool valid_label(std::string_view text, std::size_t max_len) {

@@ -212,10 +212,13 @@ void add_sessions(CLI::App& app, Args& args) {
       "sessions", "List the devices you may join: online (with the session ID) or offline");
   add_common(*sessions, args, false);
   sessions->add_flag("--json", args.json,
-                     "JSON: [{\"device\", \"status\", \"session_id\" (null if offline)}]");
+                     "JSON: [{\"device\", \"status\", \"session_id\" (null if offline), "
+                     "\"groups\"}]");
   sessions->footer(
       "The relay answers from what it knows: the enrolled devices your key holds a grant for\n"
-      "(`relay grant add YOU DEVICE`), each online with its current session ID, or offline.\n"
+      "(`relay grant add YOU DEVICE`, or `relay grant add YOU @GROUP` for a group of devices),\n"
+      "each online with its current session ID, or offline. When any is in a group, the list\n"
+      "goes by group (a device under each of its groups, the ungrouped last, under -).\n"
       "Ad-hoc sessions are not listed: their user reads the ID out to you.\n"
       "Join one with `operator-cli connect DEVICE` (or the session ID).\n"
       "Plain OpenSSH does the same: ssh -p PORT relay@HOST sessions [--json]\n"

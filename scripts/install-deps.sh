@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages that switchboard needs to build, test and run its demo.
 # Idempotent: asks dpkg which packages are missing and installs only those (apt-get update runs
-# only when something is missing). As root it installs; as another user it prints the command to
-# run and exits 1 if anything is missing.
+# only when something is missing). As root it installs them itself; as another user it runs only
+# apt-get through sudo (which may ask for the password), or, without sudo, prints the command to
+# run as root and exits 1. Nothing else here needs root.
 #
 # openssh-server is needed by the tests (the OpenSSH baseline, and a device's own sshd): the tests
 # start their own sshd on free ports. This script never enables, starts or stops the system sshd
@@ -10,6 +11,10 @@
 #
 # clang and libclang-rt-14-dev (libFuzzer and clang's sanitizer runtimes) build the fuzz
 # harnesses that scripts/fuzz.sh runs, the last step of scripts/test.sh.
+#
+# dpkg-dev (dpkg-shlibdeps), fakeroot, help2man, lintian and systemd (systemd-analyze, and the
+# targets the units refer to) build and check the Debian packages (scripts/test-packages.sh).
+# Installing systemd in a container or CI machine does not start it.
 #
 # asciinema is needed by the tests only: they check that `asciinema cat` accepts the relay's
 # shell recordings (it runs under `script`, from bsdutils, which every Debian system has).
@@ -22,6 +27,7 @@ PACKAGES=(
   openssh-client openssh-server sqlite3 procps iproute2 curl
   asciinema
   clang libclang-rt-14-dev
+  dpkg-dev fakeroot help2man lintian systemd
 )
 
 is_installed() {
@@ -52,17 +58,20 @@ if [[ ${#missing[@]} -eq 0 ]]; then
   exit 0
 fi
 
+as_root=()
 if [[ $EUID -ne 0 ]]; then
-  echo "install-deps: missing ${#missing[@]} package(s): ${missing[*]}" >&2
-  echo "install-deps: run as root (or with sudo):" >&2
-  echo "  apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ${missing[*]}" >&2
-  exit 1
+  if ! command -v sudo >/dev/null; then
+    echo "install-deps: missing ${#missing[@]} package(s): ${missing[*]}" >&2
+    echo "install-deps: sudo is not installed; run this as root:" >&2
+    echo "  apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ${missing[*]}" >&2
+    exit 1
+  fi
+  as_root=(sudo)
 fi
 
-export DEBIAN_FRONTEND=noninteractive
-echo "install-deps: installing ${#missing[@]} missing package(s): ${missing[*]}"
-apt-get update -q
-apt-get install -y -q --no-install-recommends "${missing[@]}"
+echo "install-deps: installing ${#missing[@]} missing package(s)${as_root:+ with sudo}: ${missing[*]}"
+"${as_root[@]}" apt-get update -q
+"${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
 
 still_missing=()
 for pkg in "${missing[@]}"; do

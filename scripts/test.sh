@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds the normal and the sanitized trees, runs every test in both,
-# then runs each fuzz harness briefly (scripts/fuzz.sh, build-fuzz/). The sanitized tree's
+# builds and checks the Debian packages from build/ (scripts/test-packages.sh), then runs each
+# fuzz harness briefly (scripts/fuzz.sh, build-fuzz/). The sanitized tree's
 # binaries go through the normal tree's end-to-end tests (SB_E2E_BIN_DIR=build-asan).
 # Exits non-zero if any build or any test fails; prints the total duration at the end.
 #
@@ -12,6 +13,7 @@
 #                    shows LeakSanitizer cannot run here (it refuses to run under ptrace, as in some
 #                    sandboxes), it falls back to 0 with a warning.
 #   ASAN_OPTIONS / UBSAN_OPTIONS  extra options, appended after ours (later options win)
+#   SB_TEST_PACKAGES 1 (default) builds and checks the .deb packages from build/; 0 skips that
 #   SB_FUZZ_SECONDS  how long each libFuzzer harness runs (scripts/fuzz.sh) after the suites;
 #                    default 5, 0 skips fuzzing
 set -euo pipefail
@@ -80,6 +82,13 @@ failed=()
 echo "== ctest build/"
 if ! ctest --test-dir build "${ctest_args[@]}"; then
   failed+=(build)
+fi
+
+if [[ "${SB_TEST_PACKAGES:-1}" == 1 ]]; then
+  echo "== packages (from build/: cpack, lintian, dpkg-deb, install and purge in a throw-away root)"
+  if ! bash scripts/test-packages.sh build; then
+    failed+=(packages)
+  fi
 fi
 
 if [[ "$sanitize" == 1 ]]; then

@@ -319,9 +319,15 @@ void print_device_story(const store::DeviceStory& story, std::ostream& out) {
   out << "  agent:     " << printable(or_dash(string_field(info, "agent_version"))) << '\n';
   out << "  enrolled:  " << local_time(d.enrolled) << '\n';
   out << "  key:       " << d.fingerprint << '\n';
+  std::string groups;
+  for (const auto& g : d.groups) groups += (groups.empty() ? "" : ", ") + g;
+  out << "  groups:    " << or_dash(groups) << '\n';
   out << "\nGrants (" << story.grants.size() << "):";
   if (story.grants.empty()) out << " none (no operator may connect by name)";
-  for (const auto& g : story.grants) out << ' ' << printable(g.operator_name);
+  for (const auto& g : story.grants) {
+    out << ' ' << printable(g.operator_name);
+    if (g.device != d.name) out << " (" << printable(g.device) << ')';  // through a group
+  }
   out << "\n\nRecent sessions (" << story.recent_sessions.size() << "):\n";
   if (story.recent_sessions.empty()) {
     out << "  none\n";

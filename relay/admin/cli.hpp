@@ -31,10 +31,10 @@ struct Common {
 // calls them in the order `relay --help` lists them.
 void add_init(CLI::App& app, int* exit_code);
 void add_serve(CLI::App& app, int* exit_code);
-void add_device(CLI::App& app, int* exit_code);    // list, show, revoke
+void add_device(CLI::App& app, int* exit_code);    // list, show, revoke, group, ungroup
 void add_session(CLI::App& app, int* exit_code);   // list, show, kill
 void add_keys(CLI::App& app, int* exit_code);      // list, purge
-void add_enroll(CLI::App& app, int* exit_code);    // create, list
+void add_enroll(CLI::App& app, int* exit_code);    // create, list, revoke
 void add_operator(CLI::App& app, int* exit_code);  // add, list, remove
 void add_grant(CLI::App& app, int* exit_code);     // add, list, remove
 void add_audit(CLI::App& app, int* exit_code);

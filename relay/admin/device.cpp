@@ -1,5 +1,7 @@
-// `relay device list|show|revoke`: enrolled devices. list and show read the database directly;
-// revoke writes it and, if the relay runs, closes the device's live tunnel.
+// `relay device list|show|revoke|group|ungroup`: enrolled devices. list and show read the
+// database directly; revoke writes it and, if the relay runs, closes the device's live tunnel;
+// group and ungroup write it and have a running relay apply the change.
+#include <algorithm>
 #include <iostream>
 
 #include "common/names.hpp"
@@ -23,26 +25,80 @@ struct DeviceShowArgs {
   bool json = false;
 };
 
-void print_devices(store::Db& db, bool json) {
+void print_devices(store::Db& db, const std::string& group, bool json) {
   auto rows = db.list_devices();
+  if (!group.empty())
+    std::erase_if(rows, [&](const store::DeviceRow& d) {
+      return std::find(d.groups.begin(), d.groups.end(), group) == d.groups.end();
+    });
   if (json) {
     std::cout << nlohmann::json(rows).dump(2) << '\n';
     return;
   }
-  Table table({"NAME", "STATUS", "LAST SEEN", "HOSTNAME", "OS", "FINGERPRINT"});
-  for (const auto& d : rows)
+  Table table({"NAME", "STATUS", "LAST SEEN", "HOSTNAME", "OS", "GROUPS", "FINGERPRINT"});
+  for (const auto& d : rows) {
+    std::string groups;
+    for (const auto& g : d.groups) groups += (groups.empty() ? "" : ",") + g;
     table.add({d.name, d.status, iso_or(d.last_seen, "-"), d.info.value("hostname", "-"),
-               d.info.value("os", "-"), d.fingerprint});
+               d.info.value("os", "-"), or_dash(groups), d.fingerprint});
+  }
   table.print(std::cout);
 }
 
 void add_device_list(CLI::App& device, int* exit_code) {
   auto common = std::make_shared<Common>();
-  auto* list = device.add_subcommand("list", "List enrolled devices and their status");
+  auto group = std::make_shared<std::string>();
+  auto* list = device.add_subcommand("list", "List enrolled devices, their status and groups");
   add_data_dir_option(*list, common->data_dir);
+  list->add_option("--group", *group, "Only the devices in this group");
   list->add_flag("--json", common->json, "JSON output");
-  list->callback([common, exit_code] {
-    print_devices(*open_db(common->data_dir), common->json);
+  list->callback([common, group, exit_code] {
+    if (!group->empty()) require_name(*group, "--group");
+    print_devices(*open_db(common->data_dir), *group, common->json);
+    *exit_code = 0;
+  });
+}
+
+// `relay device group|ungroup DEVICE GROUP...`: the change is committed, then a running relay
+// applies it before the verb returns (a grant to @GROUP takes or stops taking effect at once).
+void add_device_grouping(CLI::App& device, int* exit_code, bool add) {
+  auto common = std::make_shared<Common>();
+  auto name = std::make_shared<std::string>();
+  auto groups = std::make_shared<std::vector<std::string>>();
+  auto* verb = device.add_subcommand(
+      add ? "group" : "ungroup",
+      add ? "Put an enrolled device in groups: grants to @GROUP (`relay grant add OPERATOR "
+            "@GROUP`) apply to it at once"
+          : "Take a device out of groups: grants to those groups stop applying to it at once "
+            "(new connections are refused; operators already attached stay until they leave or "
+            "`relay session kill`)");
+  add_data_dir_option(*verb, common->data_dir);
+  verb->add_option("DEVICE", *name, "Enrolled device name")->required();
+  verb->add_option("GROUP", *groups, "Group names (same rules as device names)")
+      ->required()
+      ->expected(-1);
+  verb->callback([common, name, groups, add, exit_code] {
+    require_name(*name, "DEVICE");
+    for (const auto& g : *groups) require_name(g, "GROUP");
+    std::vector<std::string> unique;  // in the order given, each once
+    for (const auto& g : *groups)
+      if (std::find(unique.begin(), unique.end(), g) == unique.end()) unique.push_back(g);
+    *groups = std::move(unique);
+    if (groups->size() > store::kMaxGroupsPerDevice)
+      throw CLI::ValidationError(
+          "GROUP", "at most " + std::to_string(store::kMaxGroupsPerDevice) + " groups per device");
+    auto db = open_db(common->data_dir);
+    const std::string by = invoking_user();
+    auto changed = add ? db->add_device_groups(*name, *groups, by, utc_now())
+                       : db->remove_device_groups(*name, *groups, by, utc_now());
+    for (const auto& g : *groups) {
+      const bool did = std::find(changed.begin(), changed.end(), g) != changed.end();
+      if (add)
+        std::cout << (did ? "Added " : "Already in ") << "group " << g << ": " << *name << '\n';
+      else
+        std::cout << (did ? "Removed " : "Not in ") << "group " << g << ": " << *name << '\n';
+    }
+    if (!changed.empty()) apply_on_running_relay(DataDir{common->data_dir}, std::cerr);
     *exit_code = 0;
   });
 }
@@ -126,11 +182,13 @@ void add_device_revoke(CLI::App& device, int* exit_code) {
 }  // namespace
 
 void add_device(CLI::App& app, int* exit_code) {
-  auto* device = app.add_subcommand("device", "Enrolled devices");
+  auto* device = app.add_subcommand("device", "Enrolled devices and their groups");
   device->require_subcommand(1);
   add_device_list(*device, exit_code);
   add_device_show(*device, exit_code);
   add_device_revoke(*device, exit_code);
+  add_device_grouping(*device, exit_code, true);
+  add_device_grouping(*device, exit_code, false);
 }
 
 }  // namespace sb::relay::cli

@@ -1,5 +1,7 @@
 #include "relay/admin/row_json.hpp"
 
+#include <algorithm>
+
 namespace sb::store {
 
 using nlohmann::json;
@@ -36,11 +38,18 @@ void to_json(json& j, const GrantRow& row) {
   j = {{"operator", row.operator_name}, {"device", row.device}, {"added", time_json(row.added)}};
 }
 
+// name "" (JSON: null with from_hostname true) for a token that names devices after hostnames.
 void to_json(json& j, const EnrollmentRow& row) {
-  j = {{"name", row.name},
+  j = {{"id", row.id},
+       {"name", or_null(row.name)},
+       {"from_hostname", row.name.empty()},
+       {"group", or_null(row.group)},
+       {"max_uses", row.max_uses},
+       {"uses", row.uses},
        {"created", time_json(row.created)},
        {"expires", time_json(row.expires)},
-       {"used", time_or_null(row.used)}};
+       {"used", time_or_null(row.used)},
+       {"revoked", time_or_null(row.revoked)}};
 }
 
 // `device list` has always shown a device never seen with last_seen "" (the story: null).
@@ -50,7 +59,8 @@ void to_json(json& j, const DeviceRow& row) {
        {"status", row.status},
        {"enrolled", time_json(row.enrolled)},
        {"last_seen", time_or_empty(row.last_seen)},
-       {"info", row.info}};
+       {"info", row.info},
+       {"groups", row.groups}};
 }
 
 // `session list` has always shown a missing source_addr or end_reason as "" (the story: null).
@@ -147,9 +157,17 @@ void to_json(json& j, const DeviceStory& story) {
   j["status"] = story.status;
   j["last_seen"] = time_or_null(story.device.last_seen);
   j["address"] = or_null(story.address);
+  // grants: every operator who may join it, once; group_grants: those through a group.
   json grants = json::array();
-  for (const auto& g : story.grants) grants.push_back(g.operator_name);
+  json group_grants = json::array();
+  for (const auto& g : story.grants) {
+    if (std::find(grants.begin(), grants.end(), g.operator_name) == grants.end())
+      grants.push_back(g.operator_name);
+    if (g.device != story.device.name)
+      group_grants.push_back({{"operator", g.operator_name}, {"group", g.device.substr(1)}});
+  }
   j["grants"] = std::move(grants);
+  j["group_grants"] = std::move(group_grants);
   j["recent_sessions"] = story.recent_sessions;
 }
 

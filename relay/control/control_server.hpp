@@ -5,7 +5,7 @@
 //   {"cmd":"device.disconnect","device":NAME,"reason":"revoked","by":USER}
 //   {"cmd":"keys.purge","by":USER}
 //   {"cmd":"keys.reload","by":USER}   answered once the relay authenticates with the keys,
-//                                     operators and grants the database holds now
+//                                     operators, grants and groups the database holds now
 //   {"cmd":"ping"}
 //   -> {"ok":true,...} | {"ok":false,"error":"..."}
 //

@@ -18,16 +18,24 @@ namespace sb::relay {
 namespace {
 constexpr const char* kSubsystem = "switchboard-agent";
 
-const char* redeem_error(store::RedeemStatus status) {
-  switch (status) {
+std::string redeem_error(const store::RedeemResult& result) {
+  switch (result.status) {
     case store::RedeemStatus::kUnknownToken:
       return "enrollment token not recognised";
     case store::RedeemStatus::kExpired:
       return "enrollment token expired: ask the admin for a new one (relay enroll create)";
     case store::RedeemStatus::kAlreadyUsed:
+      if (result.max_uses > 1)
+        return "enrollment token already used by " + std::to_string(result.max_uses) +
+               " devices, all it allows: ask the admin for a new one (relay enroll create)";
       return "enrollment token already used: tokens are single use";
     case store::RedeemStatus::kNameTaken:
       return "a device with that name is already enrolled";
+    case store::RedeemStatus::kRevoked:
+      return "enrollment token revoked by the admin: ask for a new one (relay enroll create)";
+    case store::RedeemStatus::kBadHostname:
+      return "this device's hostname makes no valid device name (a-z 0-9 - _ ., not all "
+             "digits): start the agent with --name NAME";
     case store::RedeemStatus::kOk:
       break;
   }
@@ -146,9 +154,15 @@ void DeviceTunnel::redeem_token(const std::string& token, const std::string& wan
   waiting_for_store_ = true;
   std::weak_ptr<DeviceTunnel> weak = handle();
   auto executor = conn_.executor();
-  auto job = [weak, executor, wanted_name, hash = keys::hash_token(token), fp = conn_.fingerprint(),
-              key = conn_.key_line()](store::Db& db) {
-    auto result = db.redeem_enrollment(hash, fp, key, utc_now());
+  store::Redemption redemption{keys::hash_token(token),
+                               conn_.fingerprint(),
+                               conn_.key_line(),
+                               wanted_name,
+                               string_field(info_, "hostname"),
+                               Time{}};
+  auto job = [weak, executor, wanted_name, redemption](store::Db& db) mutable {
+    redemption.when = utc_now();
+    auto result = db.redeem_enrollment(redemption);
     db.after_commit([executor, weak, result, wanted_name] {
       boost::asio::post(executor, [weak, result, wanted_name] {
         auto self_handle = weak.lock();
@@ -156,8 +170,7 @@ void DeviceTunnel::redeem_token(const std::string& token, const std::string& wan
         DeviceTunnel& self = *self_handle;
         PeerConn* conn = &self.conn();
         self.waiting_for_store_ = false;
-        if (result.status != store::RedeemStatus::kOk)
-          return self.fail(redeem_error(result.status));
+        if (result.status != store::RedeemStatus::kOk) return self.fail(redeem_error(result));
         if (!wanted_name.empty() && wanted_name != result.device)
           spdlog::warn("device asked for name {} but its token enrolls {}", wanted_name,
                        result.device);

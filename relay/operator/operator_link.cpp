@@ -58,7 +58,7 @@ void OperatorLink::resolve() {
   if (!live) return refuse_uniformly(by_name ? "device not connected" : "unknown session ID");
   if (live->held) return wait_for_resume();
   auto keys = ctx.keys();
-  if (live->enrolled && !keys->grants.count({operator_name_, live->device_name}))
+  if (live->enrolled && !keys->may_join(operator_name_, live->device_name))
     return refuse_uniformly("no grant for this device");
   auto device = live->device.lock();
   if (!device || device->conn().closing()) return refuse_uniformly("device disconnecting");

@@ -1,6 +1,7 @@
 #include "relay/operator/operator_sessions.hpp"
 
 #include <algorithm>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
@@ -26,18 +27,34 @@ std::vector<GrantedDevice> granted_devices(const store::KeySnapshot& keys,
                                            const LiveSessionOf& live_session_of) {
   auto enrolled = names_of(keys.device_by_fingerprint);
   auto revoked = names_of(keys.revoked_by_fingerprint);
-  std::vector<GrantedDevice> out;
-  // grants is ordered by (operator, device): this operator's grants are one sorted run.
+  // grants is ordered by (operator, target): this operator's grants are one sorted run.
+  std::set<std::string> names;
   for (auto it = keys.grants.lower_bound({operator_name, ""});
-       it != keys.grants.end() && it->first == operator_name && out.size() < kMaxListedDevices;
+       it != keys.grants.end() && it->first == operator_name && names.size() < kMaxListedDevices;
        ++it) {
-    GrantedDevice device{it->second, "offline", ""};
+    const std::string& target = it->second;
+    if (target.empty() || target.front() != store::kGroupGrantPrefix) {
+      names.insert(target);
+      continue;
+    }
+    auto members = keys.devices_by_group.find(target.substr(1));
+    if (members == keys.devices_by_group.end()) continue;
+    for (const std::string& device : members->second) {
+      if (names.size() >= kMaxListedDevices) break;
+      names.insert(device);
+    }
+  }
+  std::vector<GrantedDevice> out;
+  for (const std::string& name : names) {
+    GrantedDevice device{name, "offline", "", {}};
     if (!enrolled.count(device.name)) {
       device.status = revoked.count(device.name) ? "revoked" : "not enrolled";
     } else if (auto id = live_session_of(device.name)) {
       device.status = "online";
       device.session_id = *id;
     }
+    if (auto groups = keys.groups_by_device.find(name); groups != keys.groups_by_device.end())
+      device.groups = groups->second;
     out.push_back(std::move(device));
   }
   return out;
@@ -50,13 +67,32 @@ std::string render_granted_devices(const std::vector<GrantedDevice>& devices, bo
       rows.push_back(
           {{"device", d.name},
            {"status", d.status},
-           {"session_id", d.session_id.empty() ? nlohmann::json() : nlohmann::json(d.session_id)}});
+           {"session_id", d.session_id.empty() ? nlohmann::json() : nlohmann::json(d.session_id)},
+           {"groups", d.groups}});
     return rows.dump(2) + "\n";
   }
-  Table table({"DEVICE", "STATUS", "SESSION"});
-  for (const auto& d : devices)
-    table.add({d.name, d.status, d.session_id.empty() ? "-" : format_session_id(d.session_id)});
+  auto session_of = [](const GrantedDevice& d) {
+    return d.session_id.empty() ? std::string("-") : format_session_id(d.session_id);
+  };
   std::ostringstream text;
+  const bool grouped = std::any_of(devices.begin(), devices.end(),
+                                   [](const GrantedDevice& d) { return !d.groups.empty(); });
+  if (!grouped) {
+    Table table({"DEVICE", "STATUS", "SESSION"});
+    for (const auto& d : devices) table.add({d.name, d.status, session_of(d)});
+    table.print(text);
+    return text.str();
+  }
+  std::map<std::string, std::vector<const GrantedDevice*>> by_group;
+  std::vector<const GrantedDevice*> ungrouped;
+  for (const auto& d : devices) {
+    if (d.groups.empty()) ungrouped.push_back(&d);
+    for (const auto& g : d.groups) by_group[g].push_back(&d);
+  }
+  Table table({"GROUP", "DEVICE", "STATUS", "SESSION"});
+  for (const auto& [group, members] : by_group)
+    for (const GrantedDevice* d : members) table.add({group, d->name, d->status, session_of(*d)});
+  for (const GrantedDevice* d : ungrouped) table.add({"-", d->name, d->status, session_of(*d)});
   table.print(text);
   return text.str();
 }

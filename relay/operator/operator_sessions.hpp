@@ -14,8 +14,9 @@ namespace sb::relay {
 
 struct GrantedDevice {
   std::string name;
-  std::string status;      // "online" | "offline" | "revoked" | "not enrolled"
-  std::string session_id;  // nine digits while online, else ""
+  std::string status;               // "online" | "offline" | "revoked" | "not enrolled"
+  std::string session_id;           // nine digits while online, else ""
+  std::vector<std::string> groups;  // the device's groups, sorted
 };
 
 // At most this many rows are listed (the answer stays bounded whatever the grants table holds).
@@ -24,13 +25,16 @@ inline constexpr std::size_t kMaxListedDevices = 10000;
 // The live session ID of an enrolled device, or nullopt while it is offline.
 using LiveSessionOf = std::function<std::optional<std::string>(const std::string& device)>;
 
-// The operator's granted devices, sorted by name.
+// The operator's granted devices, sorted by name: each granted by name or through one of its
+// groups (a grant to "@GROUP"), listed once.
 std::vector<GrantedDevice> granted_devices(const store::KeySnapshot& keys,
                                            const std::string& operator_name,
                                            const LiveSessionOf& live_session_of);
 
-// The answer to `sessions`: a table ("DEVICE STATUS SESSION") or, with json, an array of
-// {"device", "status", "session_id" (null when offline)}.
+// The answer to `sessions`: a table ("DEVICE STATUS SESSION"; when any device is in a group,
+// "GROUP DEVICE STATUS SESSION" by group, a device once under each of its groups and the
+// ungrouped last under "-") or, with json, an array of {"device", "status", "session_id"
+// (null when offline), "groups"}.
 std::string render_granted_devices(const std::vector<GrantedDevice>& devices, bool json);
 
 // A command sent to the relay's query user, e.g. "sessions --json".

@@ -68,8 +68,11 @@ inline constexpr EventKind kDeviceResumed{"device.resumed",
                                           "session device fingerprint source_addr away_ms"};
 inline constexpr EventKind kDeviceResumeRefused{"device.resume_refused",
                                                 "session fingerprint source_addr reason"};
-inline constexpr EventKind kDeviceEnrolled{"device.enrolled",
-                                           "device fingerprint replaced_revoked"};
+// A use of an enrollment token (use of max_uses; hostname as the agent reported it; group the
+// token put the device in).
+inline constexpr EventKind kDeviceEnrolled{
+    "device.enrolled",
+    "device fingerprint replaced_revoked [token] [use] [max_uses] [hostname] [group]"};
 inline constexpr EventKind kDeviceRevoked{"device.revoked", "device fingerprint by"};
 inline constexpr EventKind kServiceRegistered{"service.registered",
                                               "session device fingerprint service port"};
@@ -83,12 +86,20 @@ inline constexpr EventKind kKeysPurged{"keys.purged", "fingerprints [session] [s
 inline constexpr EventKind kJanitorPurge{
     "janitor.purge", "reason keys_purged [sessions_ended] [by] [tunnels_closed]"};
 // Enrollment, operators and grants (the admin CLI and device enrollment).
-inline constexpr EventKind kEnrollCreated{"enroll.created", "name expires"};
-inline constexpr EventKind kEnrollRefused{"enroll.refused", "reason fingerprint [name]"};
+// name is "" for a token that names each device after its hostname (from_hostname).
+inline constexpr EventKind kEnrollCreated{
+    "enroll.created", "name expires [token] [from_hostname] [max_uses] [group]"};
+inline constexpr EventKind kEnrollRefused{"enroll.refused",
+                                          "reason fingerprint [name] [token] [hostname]"};
+inline constexpr EventKind kEnrollRevoked{"enroll.revoked", "token by [name]"};
 inline constexpr EventKind kOperatorAdded{"operator.added", "operator fingerprint"};
 inline constexpr EventKind kOperatorRemoved{"operator.removed", "operator"};
-inline constexpr EventKind kGrantAdded{"grant.added", "operator device"};
-inline constexpr EventKind kGrantRemoved{"grant.removed", "operator device"};
+// A grant names a device, or a group (every device in it, present and future).
+inline constexpr EventKind kGrantAdded{"grant.added", "operator [device] [group]"};
+inline constexpr EventKind kGrantRemoved{"grant.removed", "operator [device] [group]"};
+// Groups of devices.
+inline constexpr EventKind kDeviceGrouped{"device.grouped", "device group by"};
+inline constexpr EventKind kDeviceUngrouped{"device.ungrouped", "device group by"};
 // Recordings and the audit's own upkeep.
 inline constexpr EventKind kRecordingStarted{"recording.started",
                                              "session device [operator] [attachment] path kind"};
@@ -109,15 +120,15 @@ inline constexpr EventKind kStoreWriteFailed{"store.write_failed",
                                              "error since attempts jobs_waiting"};
 
 inline constexpr std::array kAll{
-    kAuthRefused,        kAttachRefused,      kRateLimitHit,      kOperatorAttached,
-    kOperatorDetached,   kChannelClosed,      kConsentAsked,      kConsentAnswered,
-    kDeviceConnected,    kDeviceDisconnected, kDeviceEnrolled,    kDeviceRevoked,
-    kServiceRegistered,  kServiceWithdrawn,   kSessionIssued,     kSessionEnded,
-    kSessionKilled,      kKeysPurged,         kJanitorPurge,      kEnrollCreated,
-    kEnrollRefused,      kOperatorAdded,      kOperatorRemoved,   kGrantAdded,
-    kGrantRemoved,       kRecordingStarted,   kRecordingStopped,  kAuditPruned,
-    kStoreDropped,       kStoreWriteFailed,   kDeviceInterrupted, kDeviceResumed,
-    kDeviceResumeRefused};
+    kAuthRefused,         kAttachRefused,      kRateLimitHit,      kOperatorAttached,
+    kOperatorDetached,    kChannelClosed,      kConsentAsked,      kConsentAnswered,
+    kDeviceConnected,     kDeviceDisconnected, kDeviceEnrolled,    kDeviceRevoked,
+    kServiceRegistered,   kServiceWithdrawn,   kSessionIssued,     kSessionEnded,
+    kSessionKilled,       kKeysPurged,         kJanitorPurge,      kEnrollCreated,
+    kEnrollRefused,       kOperatorAdded,      kOperatorRemoved,   kGrantAdded,
+    kGrantRemoved,        kRecordingStarted,   kRecordingStopped,  kAuditPruned,
+    kStoreDropped,        kStoreWriteFailed,   kDeviceInterrupted, kDeviceResumed,
+    kDeviceResumeRefused, kEnrollRevoked,      kDeviceGrouped,     kDeviceUngrouped};
 
 // The catalogued kind with this name, or nullptr.
 constexpr const EventKind* find(std::string_view name) {

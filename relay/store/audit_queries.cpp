@@ -273,8 +273,14 @@ std::optional<DeviceStory> SqliteDb::device_story(const std::string& name, int r
   story.status = story.device.status == "revoked" ? "revoked" : live ? "online" : "offline";
   story.address = story.recent_sessions.empty() ? string_field(story.device.info, "address")
                                                 : story.recent_sessions.front().session.source_addr;
-  for (GrantRow& g : list_grants())
-    if (g.device == name) story.grants.push_back(std::move(g));
+  // Its own grants, then those it has through its groups (device "@GROUP").
+  const std::vector<std::string>& groups = story.device.groups;
+  for (GrantRow& g : list_grants()) {
+    const bool via_group =
+        !g.device.empty() && g.device.front() == kGroupGrantPrefix &&
+        std::find(groups.begin(), groups.end(), g.device.substr(1)) != groups.end();
+    if (g.device == name || via_group) story.grants.push_back(std::move(g));
+  }
   if (recent_sessions < 1) story.recent_sessions.clear();
   return story;
 }

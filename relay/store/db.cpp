@@ -43,7 +43,7 @@ void create_private_file(const std::filesystem::path& file) {
 void on_update(void* self, int /*op*/, const char* /*database*/, const char* table,
                sqlite3_int64 /*rowid*/) {
   if (std::strcmp(table, "devices") == 0 || std::strcmp(table, "operators") == 0 ||
-      std::strcmp(table, "grants") == 0) {
+      std::strcmp(table, "grants") == 0 || std::strcmp(table, "device_groups") == 0) {
     *static_cast<bool*>(self) = true;
   }
 }

@@ -57,6 +57,11 @@ std::vector<DeviceRow> SqliteDb::list_devices() {
   Statement st(*this, std::string("SELECT ") + kDeviceColumns + " FROM devices ORDER BY name");
   std::vector<DeviceRow> rows;
   while (st.step()) rows.push_back(read_device(st));
+  KeySnapshot groups;
+  load_group_snapshot(groups);
+  for (DeviceRow& row : rows)
+    if (auto it = groups.groups_by_device.find(row.name); it != groups.groups_by_device.end())
+      row.groups = it->second;
   return rows;
 }
 
@@ -64,7 +69,9 @@ std::optional<DeviceRow> SqliteDb::find_device(const std::string& name) {
   Statement st(*this, std::string("SELECT ") + kDeviceColumns + " FROM devices WHERE name = ?1");
   st.bind(1, name);
   if (!st.step()) return std::nullopt;
-  return read_device(st);
+  DeviceRow row = read_device(st);
+  row.groups = groups_of(name);
+  return row;
 }
 
 KeySnapshot SqliteDb::load_key_snapshot() {
@@ -75,6 +82,7 @@ KeySnapshot SqliteDb::load_key_snapshot() {
     map.emplace(st.text(0), st.text(1));
   }
   load_operator_snapshot(snap);
+  load_group_snapshot(snap);
   // Changes when another connection commits; the Store numbers the snapshots it publishes.
   snap.version = data_version();
   return snap;

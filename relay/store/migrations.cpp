@@ -124,9 +124,33 @@ CREATE INDEX attachments_operator ON attachments(operator, started);
 CREATE INDEX attachments_ended ON attachments(ended);
 )sql";
 
+// Version 3: tokens for many devices, and groups. A token has a public ID (the head of its
+// hash, so tokens stored before have one too), a number of uses and an optional group; name ''
+// names each device after its hostname. Devices join groups by name, like grants, so a revoked
+// name enrolled again keeps its groups. Grants to a group live in grants, device '@GROUP'.
+constexpr const char* kSchemaV3 = R"sql(
+ALTER TABLE enrollments ADD COLUMN id TEXT;
+UPDATE enrollments SET id = substr(token_hash, 1, 12);
+CREATE UNIQUE INDEX enrollments_id ON enrollments(id);
+ALTER TABLE enrollments ADD COLUMN max_uses INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE enrollments ADD COLUMN uses INTEGER NOT NULL DEFAULT 0;
+UPDATE enrollments SET uses = 1 WHERE used IS NOT NULL;
+ALTER TABLE enrollments ADD COLUMN device_group TEXT;
+ALTER TABLE enrollments ADD COLUMN revoked TEXT;
+CREATE INDEX enrollments_name ON enrollments(name);
+CREATE TABLE device_groups (
+  device TEXT NOT NULL,
+  grp    TEXT NOT NULL,
+  added  TEXT NOT NULL,
+  PRIMARY KEY (device, grp)
+);
+CREATE INDEX device_groups_grp ON device_groups(grp, device);
+)sql";
+
 constexpr Migration kMigrations[] = {
     {1, kSchemaV1},
     {2, kSchemaV2},
+    {3, kSchemaV3},
 };
 
 void exec(sqlite3* db, const std::string& sql, std::string_view context) {

@@ -11,6 +11,15 @@ namespace sb::store {
 
 using detail::Statement;
 
+namespace {
+// A group grant names its group, not a device (the audit's device column stays a device's).
+nlohmann::json grant_detail(const std::string& operator_name, const std::string& target) {
+  if (!target.empty() && target.front() == kGroupGrantPrefix)
+    return {{"operator", operator_name}, {"group", target.substr(1)}};
+  return {{"operator", operator_name}, {"device", target}};
+}
+}  // namespace
+
 void SqliteDb::add_operator(const std::string& name, const std::string& key_line,
                             const std::string& fingerprint, Time when) {
   transaction([&] {
@@ -64,8 +73,7 @@ void SqliteDb::add_grant(const std::string& operator_name, const std::string& de
         .bind(2, device)
         .bind(3, when)
         .run();
-    add_event(events::kGrantAdded, operator_name, {{"operator", operator_name}, {"device", device}},
-              when);
+    add_event(events::kGrantAdded, operator_name, grant_detail(operator_name, device), when);
   });
 }
 
@@ -78,8 +86,7 @@ bool SqliteDb::remove_grant(const std::string& operator_name, const std::string&
                   .bind(2, device)
                   .run() > 0;
     if (removed)
-      add_event(events::kGrantRemoved, operator_name,
-                {{"operator", operator_name}, {"device", device}}, when);
+      add_event(events::kGrantRemoved, operator_name, grant_detail(operator_name, device), when);
   });
   return removed;
 }

@@ -30,10 +30,11 @@ class SqliteDb final : public Db {
   int purge_orphan_tunnel_keys(Time when) override;
   void add_event(const EventKind& kind, const std::string& actor, const nlohmann::json& detail,
                  Time when) override;
-  void create_enrollment(const std::string& name, const std::string& token_hash, Time created,
-                         Time expires) override;
-  RedeemResult redeem_enrollment(const std::string& token_hash, const std::string& fingerprint,
-                                 const std::string& key_line, Time when) override;
+  using Db::create_enrollment;
+  using Db::redeem_enrollment;
+  std::string create_enrollment(const NewEnrollment& token) override;
+  RedeemResult redeem_enrollment(const Redemption& r) override;
+  bool revoke_enrollment(const std::string& id, const std::string& by, Time when) override;
   void device_seen(const std::string& name, const std::string& status, const nlohmann::json& info,
                    Time when) override;
   void add_operator(const std::string& name, const std::string& key_line,
@@ -44,6 +45,12 @@ class SqliteDb final : public Db {
   bool remove_grant(const std::string& operator_name, const std::string& device,
                     Time when) override;
   std::vector<GrantRow> list_grants() override;
+  std::vector<std::string> add_device_groups(const std::string& device,
+                                             const std::vector<std::string>& groups,
+                                             const std::string& by, Time when) override;
+  std::vector<std::string> remove_device_groups(const std::string& device,
+                                                const std::vector<std::string>& groups,
+                                                const std::string& by, Time when) override;
   void load_operator_snapshot(KeySnapshot& snapshot) override;
   void insert_attachment(const AttachmentStart& a) override;
   void end_attachment(std::int64_t id, const std::string& reason, Time when) override;
@@ -74,6 +81,10 @@ class SqliteDb final : public Db {
   std::int64_t data_version() override;
   bool keys_changed() override;
   bool transaction_lost() override;
+  // Fills the group parts of a snapshot (relay/store/groups.cpp).
+  void load_group_snapshot(KeySnapshot& snapshot);
+  // The device's groups, sorted.
+  std::vector<std::string> groups_of(const std::string& device);
 
  private:
   friend class detail::Statement;

@@ -33,7 +33,8 @@ struct DeviceRow {
   Time enrolled;
   std::string status;  // "online" | "offline" | "revoked"
   std::optional<Time> last_seen;
-  nlohmann::json info;  // hostname, os, kernel, arch, agent_version, address
+  nlohmann::json info;              // hostname, os, kernel, arch, agent_version, address
+  std::vector<std::string> groups;  // sorted
 };
 
 struct SessionRow {
@@ -75,21 +76,67 @@ struct OperatorRow {
 
 struct GrantRow {
   std::string operator_name;
-  std::string device;
+  std::string device;  // a device name, or "@GROUP" for every device in that group
   Time added;
 };
 
+// A grant's target names a group when it starts with this ("@kiosks"); device and group names
+// never contain it.
+inline constexpr char kGroupGrantPrefix = '@';
+
 struct EnrollmentRow {
-  std::string name;
+  std::string id;     // public handle (`relay enroll revoke ID`), never the token
+  std::string name;   // "" for a token that names each device after its hostname
+  std::string group;  // "" for none: the group each device it enrolls joins
+  int max_uses = 1;
+  int uses = 0;
   Time created;
   Time expires;
-  std::optional<Time> used;  // nullopt while unused
+  std::optional<Time> used;  // the latest use; nullopt while unused
+  std::optional<Time> revoked;
+  int uses_left(Time now) const {
+    return revoked || expires < now || uses >= max_uses ? 0 : max_uses - uses;
+  }
 };
 
-enum class RedeemStatus { kOk, kUnknownToken, kExpired, kAlreadyUsed, kNameTaken };
+// What `relay enroll create` stores.
+struct NewEnrollment {
+  std::string name;   // "" to name each device after its hostname
+  std::string group;  // "" for none
+  int max_uses = 1;   // 1..kMaxEnrollUses; more than 1 only without a name
+  std::string token_hash;
+  Time created;
+  Time expires;
+};
+inline constexpr int kMaxEnrollUses = 10000;
+// How far a name from a hostname is taken with a suffix ("kiosk-2", "kiosk-3", ...).
+inline constexpr int kMaxNameSuffix = 100000;
+// Groups one device may be in (group names follow the rules of device names: valid_name).
+inline constexpr std::size_t kMaxGroupsPerDevice = 32;
+
+// One device presenting a token.
+struct Redemption {
+  std::string token_hash;
+  std::string fingerprint;
+  std::string key_line;
+  std::string wanted_name;  // the agent's --name ("" for none): taken exactly, never suffixed
+  std::string hostname;     // what the agent reported: the name's base for hostname tokens
+  Time when;
+};
+
+enum class RedeemStatus {
+  kOk,
+  kUnknownToken,
+  kExpired,
+  kAlreadyUsed,  // every use taken
+  kNameTaken,
+  kRevoked,
+  kBadHostname,  // a hostname token, and no --name: the hostname makes no device name
+};
 struct RedeemResult {
   RedeemStatus status;
   std::string device;  // the enrolled name on success
+  int max_uses = 1;    // of the token (0 if unknown)
 };
 
 // Known keys, for the authentication callbacks (an in-memory snapshot, no disk on a reactor).
@@ -97,7 +144,11 @@ struct KeySnapshot {
   std::unordered_map<std::string, std::string> device_by_fingerprint;  // enrolled, not revoked
   std::unordered_map<std::string, std::string> revoked_by_fingerprint;
   std::unordered_map<std::string, std::string> operator_by_fingerprint;
-  std::set<std::pair<std::string, std::string>> grants;  // (operator, device)
+  std::set<std::pair<std::string, std::string>> grants;  // (operator, device or "@GROUP")
+  std::unordered_map<std::string, std::vector<std::string>> groups_by_device;  // sorted
+  std::unordered_map<std::string, std::vector<std::string>> devices_by_group;  // sorted
+  // A grant for the device itself, or for one of its groups.
+  bool may_join(const std::string& operator_name, const std::string& device) const;
   // Db::load_key_snapshot: PRAGMA data_version. Snapshots published by Store::watch_keys are
   // numbered 1, 2, 3, ... instead (one more for each change).
   std::int64_t version = 0;
@@ -328,15 +379,29 @@ class Db {
   virtual int purge_orphan_tunnel_keys(Time when) = 0;
   virtual void add_event(const EventKind& kind, const std::string& actor,
                          const nlohmann::json& detail, Time when) = 0;
-  // Stores the token's hash; throws if the name is already enrolled (and not revoked).
-  virtual void create_enrollment(const std::string& name, const std::string& token_hash,
-                                 Time created, Time expires) = 0;
-  // Atomically checks and consumes the token, creating the device row with the key. Refusals
-  // are returned (and recorded as an "enroll.refused" event); throws std::runtime_error only if
-  // the key is already registered to another device.
-  virtual RedeemResult redeem_enrollment(const std::string& token_hash,
-                                         const std::string& fingerprint,
-                                         const std::string& key_line, Time when) = 0;
+  // Stores the token's hash and returns the token's ID; throws if the name is already enrolled
+  // (and not revoked), std::invalid_argument for a bad name, group or use count.
+  virtual std::string create_enrollment(const NewEnrollment& token) = 0;
+  // A single-use token for one named device.
+  std::string create_enrollment(const std::string& name, const std::string& token_hash,
+                                Time created, Time expires) {
+    return create_enrollment(NewEnrollment{name, "", 1, token_hash, created, expires});
+  }
+  // Atomically checks the token and takes one use of it, creating the device row with the key
+  // (and its group membership), in one transaction: concurrent redemptions never exceed the
+  // token's uses nor share a name. A hostname token names the device after r.wanted_name
+  // exactly, else after its hostname, with "-2", "-3", ... when that name is taken (by a
+  // device, revoked or not, or by another token's name). Refusals are returned (and recorded as
+  // an "enroll.refused" event); throws std::runtime_error only if the key is already
+  // registered to another device.
+  virtual RedeemResult redeem_enrollment(const Redemption& r) = 0;
+  RedeemResult redeem_enrollment(const std::string& token_hash, const std::string& fingerprint,
+                                 const std::string& key_line, Time when) {
+    return redeem_enrollment(Redemption{token_hash, fingerprint, key_line, "", "", when});
+  }
+  // Ends a token's remaining uses ("enroll.revoked" event); false if no token has this ID.
+  // Revoking twice is not an error.
+  virtual bool revoke_enrollment(const std::string& id, const std::string& by, Time when) = 0;
   virtual void device_seen(const std::string& name, const std::string& status,
                            const nlohmann::json& info, Time when) = 0;
 
@@ -351,6 +416,15 @@ class Db {
   virtual bool remove_grant(const std::string& operator_name, const std::string& device,
                             Time when) = 0;
   virtual std::vector<GrantRow> list_grants() = 0;
+  // Groups of enrolled devices (relay/store/groups.cpp). Each returns the groups it changed
+  // (already a member / not a member: skipped), with one event per change. Throws
+  // std::runtime_error for a device never enrolled or one past kMaxGroupsPerDevice.
+  virtual std::vector<std::string> add_device_groups(const std::string& device,
+                                                     const std::vector<std::string>& groups,
+                                                     const std::string& by, Time when) = 0;
+  virtual std::vector<std::string> remove_device_groups(const std::string& device,
+                                                        const std::vector<std::string>& groups,
+                                                        const std::string& by, Time when) = 0;
   // Fills the operator and grant parts of a snapshot.
   virtual void load_operator_snapshot(KeySnapshot& snapshot) = 0;
 

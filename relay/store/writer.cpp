@@ -20,7 +20,8 @@ constexpr auto kRefusalLogEvery = std::chrono::seconds(30);
 bool same_keys(const KeySnapshot& a, const KeySnapshot& b) {
   return a.device_by_fingerprint == b.device_by_fingerprint &&
          a.revoked_by_fingerprint == b.revoked_by_fingerprint &&
-         a.operator_by_fingerprint == b.operator_by_fingerprint && a.grants == b.grants;
+         a.operator_by_fingerprint == b.operator_by_fingerprint && a.grants == b.grants &&
+         a.groups_by_device == b.groups_by_device;
 }
 
 bool refused_by_storage(const std::exception& e) {

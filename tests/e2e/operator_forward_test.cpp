@@ -4,6 +4,7 @@
 // operator-cli builds. Every server listens on a loopback address; "not allowed" destinations
 // are loopback addresses outside the agent's allowed CIDR.
 #include <gtest/gtest.h>
+#include <pwd.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -212,6 +213,11 @@ TEST_F(OperatorForward, JumpReachesTheDeviceSshdEndToEnd) {
 
   start_adhoc_agent({"--sshd", "127.0.0.1:" + std::to_string(sshd_port)});
 
+  // An sshd not started by root lets only its own user in; the tests also run as a user.
+  const passwd* pw = ::getpwuid(::geteuid());
+  ASSERT_NE(pw, nullptr);
+  const std::string login = pw->pw_name;
+
   // The jump host (the relay) is trusted on first use; the device's sshd must present the key
   // generated above (StrictHostKeyChecking yes), so nothing in between can answer for it.
   {
@@ -230,14 +236,14 @@ TEST_F(OperatorForward, JumpReachesTheDeviceSshdEndToEnd) {
            << "  StrictHostKeyChecking yes\n  BatchMode yes\n  LogLevel ERROR\n";
   }
   auto r = run_operator_ssh({"/usr/bin/ssh", "-F", (tmp / "ssh_config").string(), "-J",
-                             id_ + "@127.0.0.1:" + std::to_string(relay().port()), "root@sshd",
+                             id_ + "@127.0.0.1:" + std::to_string(relay().port()), login + "@sshd",
                              "echo e2e-$((6*7)); exit 4"});
   EXPECT_EQ(r.exit_code, 4) << r.out << r.err;
   EXPECT_EQ(r.out, "e2e-42\n") << r.err;
   auto questions = consent().questions();
   ASSERT_EQ(questions.size(), 1u) << agent().out();
   EXPECT_EQ(questions[0], "asks to use your network (sshd:22)");
-  EXPECT_NE(sshd.err().find("Accepted publickey for root"), std::string::npos) << sshd.err();
+  EXPECT_NE(sshd.err().find("Accepted publickey for " + login), std::string::npos) << sshd.err();
 }
 
 TEST(OperatorCli, DryRunPrintsTheSshCommandLines) {

@@ -63,7 +63,10 @@ TEST(AuditEvents, ShippedNamesStay) {
   EXPECT_EQ(events::kDeviceInterrupted.name, "device.interrupted");
   EXPECT_EQ(events::kDeviceResumed.name, "device.resumed");
   EXPECT_EQ(events::kDeviceResumeRefused.name, "device.resume_refused");
-  EXPECT_EQ(events::kAll.size(), 33u);
+  EXPECT_EQ(events::kEnrollRevoked.name, "enroll.revoked");
+  EXPECT_EQ(events::kDeviceGrouped.name, "device.grouped");
+  EXPECT_EQ(events::kDeviceUngrouped.name, "device.ungrouped");
+  EXPECT_EQ(events::kAll.size(), 36u);
 }
 
 }  // namespace

@@ -70,6 +70,42 @@ TEST(OperatorSessions, RendersATableAndJson) {
   EXPECT_EQ(nlohmann::json::parse(render_granted_devices({}, true)), nlohmann::json::array());
 }
 
+// A grant to "@kiosks" lists every device in the group, once even when also granted by name;
+// the table is then grouped by group, the ungrouped last.
+TEST(OperatorSessions, GroupGrantsListTheGroupsDevicesAndTheTableIsGroupedByGroup) {
+  auto keys = snapshot();
+  keys.device_by_fingerprint.emplace("SHA256:k1", "kiosk-1");
+  keys.device_by_fingerprint.emplace("SHA256:k2", "kiosk-2");
+  keys.grants.emplace("alice", "@kiosks");
+  keys.grants.emplace("bob", "@lobby");
+  keys.devices_by_group = {{"kiosks", {"kiosk-1", "kiosk-2", "web-02"}}, {"lobby", {"kiosk-1"}}};
+  keys.groups_by_device = {
+      {"kiosk-1", {"kiosks", "lobby"}}, {"kiosk-2", {"kiosks"}}, {"web-02", {"kiosks"}}};
+  EXPECT_TRUE(keys.may_join("alice", "kiosk-2"));
+  EXPECT_TRUE(keys.may_join("bob", "kiosk-1"));
+  EXPECT_FALSE(keys.may_join("bob", "kiosk-2"));
+
+  auto devices = granted_devices(keys, "alice", live({{"kiosk-1", "482913075"}}));
+  std::vector<std::string> names;
+  for (const auto& d : devices) names.push_back(d.name);
+  EXPECT_EQ(names, (std::vector<std::string>{"kiosk-1", "kiosk-2", "later-01", "old-01", "web-01",
+                                             "web-02"}));
+  EXPECT_EQ(devices[0].groups, (std::vector<std::string>{"kiosks", "lobby"}));
+  EXPECT_EQ(render_granted_devices(devices, false),
+            "GROUP   DEVICE    STATUS        SESSION\n"
+            "kiosks  kiosk-1   online        482 913 075\n"
+            "kiosks  kiosk-2   offline       -\n"
+            "kiosks  web-02    offline       -\n"
+            "lobby   kiosk-1   online        482 913 075\n"
+            "-       later-01  not enrolled  -\n"
+            "-       old-01    revoked       -\n"
+            "-       web-01    offline       -\n");
+  auto json = nlohmann::json::parse(render_granted_devices(devices, true));
+  ASSERT_EQ(json.size(), 6u) << "each device once";
+  EXPECT_EQ(json[0]["groups"], nlohmann::json({"kiosks", "lobby"}));
+  EXPECT_EQ(json[2]["groups"], nlohmann::json::array());
+}
+
 TEST(OperatorSessions, AcceptsOnlyTheFixedCommands) {
   EXPECT_EQ(parse_query("sessions").verb, QueryRequest::Verb::kSessions);
   EXPECT_FALSE(parse_query("sessions").json);

@@ -85,13 +85,13 @@ class StoreTest : public ::testing::Test {
 TEST_F(StoreTest, FreshDatabaseHasLatestSchemaWalAndPrivateMode) {
   auto db = open();
   EXPECT_EQ(db->schema_version(), Db::latest_schema_version());
-  EXPECT_EQ(Db::latest_schema_version(), 2);
+  EXPECT_EQ(Db::latest_schema_version(), 3);
   struct stat st {};
   ASSERT_EQ(::stat(file_.c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600u);
   Raw raw(file_);
   EXPECT_EQ(raw.text("PRAGMA journal_mode"), "wal");
-  EXPECT_EQ(raw.scalar("PRAGMA user_version"), 2);
+  EXPECT_EQ(raw.scalar("PRAGMA user_version"), 3);
   EXPECT_EQ(raw.scalar("SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name IN "
                        "('operators','grants','devices','enrollments','sessions','tunnel_keys',"
                        "'attachments','channels','events')"),
@@ -102,9 +102,9 @@ TEST_F(StoreTest, FreshDatabaseHasLatestSchemaWalAndPrivateMode) {
 TEST_F(StoreTest, ReopenIsIdempotentAndKeepsData) {
   open()->add_event(EventKind("test.kind"), "me", {{"n", 1}}, at(0));
   auto db = open();
-  EXPECT_EQ(db->schema_version(), 2);
+  EXPECT_EQ(db->schema_version(), 3);
   auto db2 = Db::open(file_, false);  // a second connection at the same time
-  EXPECT_EQ(db2->schema_version(), 2);
+  EXPECT_EQ(db2->schema_version(), 3);
   EXPECT_EQ(db2->list_events("test.", 10).size(), 1u);
 }
 
@@ -148,21 +148,22 @@ TEST_F(StoreTest, ForeignDatabaseIsRefused) {
 }
 
 TEST_F(StoreTest, MigrationFrameworkAppliesAnAppendedStep) {
-  open().reset();  // version 2
+  open().reset();  // version 3
   auto shipped = detail::schema_migrations();
-  ASSERT_EQ(shipped.size(), 2u);
+  ASSERT_EQ(shipped.size(), 3u);
   const detail::Migration steps[] = {
       shipped[0],
       shipped[1],
-      {3, "ALTER TABLE devices ADD COLUMN policy_json TEXT NOT NULL DEFAULT '{}';"}};
+      shipped[2],
+      {4, "ALTER TABLE devices ADD COLUMN policy_json TEXT NOT NULL DEFAULT '{}';"}};
   Raw raw(file_);
-  EXPECT_EQ(detail::apply_migrations(raw.handle(), steps), 3);
-  EXPECT_EQ(raw.scalar("PRAGMA user_version"), 3);
+  EXPECT_EQ(detail::apply_migrations(raw.handle(), steps), 4);
+  EXPECT_EQ(raw.scalar("PRAGMA user_version"), 4);
   EXPECT_EQ(raw.scalar("SELECT count(*) FROM pragma_table_info('devices') "
                        "WHERE name = 'policy_json'"),
             1);
-  EXPECT_EQ(detail::apply_migrations(raw.handle(), steps), 3);  // nothing left to do
-  // This build only knows version 2: it refuses the upgraded file.
+  EXPECT_EQ(detail::apply_migrations(raw.handle(), steps), 4);  // nothing left to do
+  // This build only knows version 3: it refuses the upgraded file.
   EXPECT_THROW(Db::open(file_, false), std::runtime_error);
 }
 
@@ -170,10 +171,11 @@ TEST_F(StoreTest, FailedMigrationStepLeavesThePreviousVersion) {
   open().reset();
   const detail::Migration steps[] = {detail::schema_migrations()[0],
                                      detail::schema_migrations()[1],
-                                     {3, "CREATE TABLE half_done (a); THIS IS NOT SQL;"}};
+                                     detail::schema_migrations()[2],
+                                     {4, "CREATE TABLE half_done (a); THIS IS NOT SQL;"}};
   Raw raw(file_);
   EXPECT_THROW(detail::apply_migrations(raw.handle(), steps), std::runtime_error);
-  EXPECT_EQ(raw.scalar("PRAGMA user_version"), 2);
+  EXPECT_EQ(raw.scalar("PRAGMA user_version"), 3);
   EXPECT_EQ(raw.scalar("SELECT count(*) FROM sqlite_schema WHERE name = 'half_done'"), 0);
 }
 
