@@ -171,6 +171,7 @@ PrintLastLog no
 UseDNS no
 MaxStartups 100:30:200
 SetEnv SHLVL=1
+Subsystem sftp /usr/lib/openssh/sftp-server
 LogLevel ERROR
 EOF
   [[ -d /run/sshd ]] || mkdir -p /run/sshd  # sshd's privilege separation dir

@@ -36,6 +36,9 @@ switchboard system user and /var/lib/switchboard, runs relay init once
 and prints the relay's host key fingerprint.")
 
 set(CPACK_DEBIAN_AGENT_PACKAGE_NAME switchboard-agent)
+# Operators' scp and sftp are served by OpenSSH's sftp-server (--sftp-server), rsync by rsync.
+set(CPACK_DEBIAN_AGENT_PACKAGE_RECOMMENDS "openssh-sftp-server")
+set(CPACK_DEBIAN_AGENT_PACKAGE_SUGGESTS "rsync")
 set(CPACK_DEBIAN_AGENT_PACKAGE_CONTROL_EXTRA "${pkg}/agent/postinst;${pkg}/agent/prerm;${pkg}/agent/postrm")
 set(CPACK_COMPONENT_AGENT_DESCRIPTION "device agent for switchboard remote IT support
 Keeps a reverse SSH tunnel from this machine to a switchboard relay, so IT
@@ -50,8 +53,9 @@ set(CPACK_DEBIAN_OPERATOR_PACKAGE_NAME switchboard-operator)
 set(CPACK_DEBIAN_OPERATOR_PACKAGE_DEPENDS "openssh-client")
 set(CPACK_COMPONENT_OPERATOR_DESCRIPTION "operator client for switchboard remote IT support
 Attaches to a device through a switchboard relay by session ID or name:
-terminal, commands, screen, SOCKS proxy and port forwards. It runs your own
-OpenSSH client, so known_hosts, keys and escapes work as in ssh.")
+terminal, commands, file copies (scp), screen, SOCKS proxy and port
+forwards. It runs your own OpenSSH client, so known_hosts, keys and escapes
+work as in ssh.")
 
 # /usr/share/doc/PACKAGE: copyright and a Debian changelog, which every package must have.
 string(TIMESTAMP sb_changelog_date "%a, %d %b %Y %H:%M:%S +0000" UTC)

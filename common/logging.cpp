@@ -32,13 +32,20 @@ void append_hex(std::string& out, unsigned char c) {
   out += kHex[c & 0xf];
 }
 
-// Length of the valid UTF-8 sequence at s[i] (0 if it is not one).
+// Length of the valid UTF-8 sequence at s[i] (0 if it is not one). Strict (RFC 3629): no
+// overlong forms, no surrogates, nothing above U+10FFFF, so that what passes is what a JSON
+// encoder accepts too.
 std::size_t utf8_sequence(std::string_view s, std::size_t i) {
   const auto lead = static_cast<unsigned char>(s[i]);
   std::size_t len = lead >= 0xf0 && lead <= 0xf4 ? 4 : lead >= 0xe0 ? 3 : lead >= 0xc2 ? 2 : 0;
   if (lead >= 0xf5 || len == 0 || i + len > s.size()) return 0;
   for (std::size_t k = 1; k < len; ++k)
     if ((static_cast<unsigned char>(s[i + k]) & 0xc0) != 0x80) return 0;
+  // The second byte's narrower range after these leads.
+  const auto second = static_cast<unsigned char>(s[i + 1]);
+  if ((lead == 0xe0 && second < 0xa0) || (lead == 0xed && second > 0x9f) ||
+      (lead == 0xf0 && second < 0x90) || (lead == 0xf4 && second > 0x8f))
+    return 0;
   return len;
 }
 

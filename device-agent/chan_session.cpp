@@ -1,5 +1,6 @@
-// "session" channels: pty-req, env, shell, exec, window-change and signal from the relay; the
-// process's output goes back with backpressure, then exit-status / exit-signal, EOF and close.
+// "session" channels: pty-req, env, shell, exec, the "sftp" subsystem, window-change and signal
+// from the relay; the process's output goes back with backpressure, then exit-status /
+// exit-signal, EOF and close.
 #include <pwd.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
@@ -92,6 +93,7 @@ class SessionChannel final : public HostedChannel {
     events.pty = [this](const ssh::PtyRequest& r) { return on_pty(r); };
     events.shell = [this] { return start(std::nullopt); };
     events.exec = [this](std::string_view command) { return on_exec(command); };
+    events.subsystem = [this](std::string_view name) { return on_subsystem(name); };
     events.env = [this](std::string_view name, std::string_view value) {
       return on_env(name, value);
     };
@@ -143,6 +145,13 @@ class SessionChannel final : public HostedChannel {
     return start(std::string(command));
   }
 
+  // SFTP only, served by the platform's own server like a command without a shell: its
+  // protocol, path handling and permissions are exactly those of the device's sshd.
+  bool on_subsystem(std::string_view name) {
+    if (name != "sftp" || host_->policy.sftp_server.empty()) return false;
+    return start(std::nullopt, host_->policy.sftp_server);
+  }
+
   bool on_env(std::string_view name, std::string_view value) {
     if (started_) return false;
     std::string n(name), v(value);
@@ -168,10 +177,11 @@ class SessionChannel final : public HostedChannel {
     ::kill(group > 0 ? -group : -pid_, sig);
   }
 
-  bool start(const std::optional<std::string>& command) {
-    if (started_) return false;  // one shell or exec per channel
+  // A shell, a command (through /bin/sh), or a program run directly (a subsystem's server).
+  bool start(const std::optional<std::string>& command, const std::string& program = {}) {
+    if (started_) return false;  // one shell, exec or subsystem per channel
     host_->watch_children();     // before fork: an early SIGCHLD must not be lost
-    Spawned s = spawn_process(make_spec(command));
+    Spawned s = spawn_process(make_spec(command, program));
     if (s.pid < 0) {
       spdlog::warn("operator channel: {}", s.error);
       return false;
@@ -182,16 +192,22 @@ class SessionChannel final : public HostedChannel {
     if (s.in >= 0) stdin_ = open_descriptor(s.in);
     if (s.out >= 0) stdout_ = open_descriptor(s.out);
     if (s.err >= 0) stderr_ = open_descriptor(s.err);
-    spdlog::info("operator channel: started {} (pid {}{})", command ? "a command" : "a shell", pid_,
-                 pty_ ? ", pty" : "");
+    spdlog::info("operator channel: started {} (pid {}{})",
+                 !program.empty() ? program
+                 : command        ? "a command"
+                                  : "a shell",
+                 pid_, master_ ? ", pty" : "");
     return true;
   }
 
-  SpawnSpec make_spec(const std::optional<std::string>& command) const {
+  SpawnSpec make_spec(const std::optional<std::string>& command, const std::string& program) const {
     UserInfo user = current_user();
     const std::string& shell = host_->policy.shell;
     SpawnSpec spec;
-    if (command) {
+    if (!program.empty()) {
+      spec.path = program;
+      spec.argv = {base_name(program)};
+    } else if (command) {
       spec.path = "/bin/sh";
       spec.argv = {"sh", "-c", *command};
     } else {
@@ -200,7 +216,7 @@ class SessionChannel final : public HostedChannel {
     }
     spec.env = environment(user, shell);
     spec.home = user.home;
-    spec.pty = pty_;
+    if (program.empty()) spec.pty = pty_;  // a binary protocol never goes through a terminal
     return spec;
   }
 

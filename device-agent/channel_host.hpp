@@ -1,6 +1,7 @@
 // The device side of operator traffic: channels the relay opens toward this agent.
-//  - "session" channels: pty-req, env, shell, exec, window-change, signal; processes run in a
-//    real PTY (or pipes without one) as the agent's user; exit-status / exit-signal go back.
+//  - "session" channels: pty-req, env, shell, exec, the "sftp" subsystem, window-change, signal;
+//    processes run in a real PTY (or pipes without one) as the agent's user; exit-status /
+//    exit-signal go back.
 //  - "direct-tcpip" channels: host "screen" -> the --screen service, "sshd" -> the device's
 //    own sshd, any other host:port only if --allow-proxy allows its address.
 // Everything runs on the tunnel's reactor; data moves with backpressure both ways.
@@ -28,11 +29,16 @@ struct Cidr {
 std::optional<Cidr> parse_cidr(std::string_view text);
 bool cidr_contains(const Cidr& net, const std::string& ip_address);
 
+// The platform's SFTP server, run for the "sftp" subsystem unless --sftp-server says otherwise.
+inline constexpr const char* kDefaultSftpServer = "/usr/lib/openssh/sftp-server";
+
 struct ChannelPolicy {
   std::optional<net::HostPort> screen;  // --screen ADDR:PORT
   net::HostPort sshd{"127.0.0.1", 22};  // --sshd ADDR:PORT
   std::vector<Cidr> allow_proxy;        // --allow-proxy CIDR,... (empty: no proxying)
   std::string shell;                    // login shell; default $SHELL or /bin/sh
+  // --sftp-server: the program serving the "sftp" subsystem; "" refuses it.
+  std::string sftp_server = kDefaultSftpServer;
   std::size_t max_channels = 64;
 };
 

@@ -41,6 +41,8 @@ std::string ConsentPrompt::question(const nlohmann::json& request) {
     asks = "asks for a shell";
   else if (capability == "exec")
     asks = "asks to run a command: " + what;
+  else if (capability == "files")
+    asks = "asks to copy files to and from this machine (sftp)";
   else if (capability == "screen")
     asks = "asks to see your screen";
   else if (capability == "proxy")

@@ -28,6 +28,7 @@ struct Args {
   std::string sshd = "127.0.0.1:22";
   std::vector<std::string> allow_proxy;
   std::string shell;
+  std::string sftp_server = sb::agent::kDefaultSftpServer;
   std::string consent = "grants";
 };
 
@@ -58,6 +59,10 @@ void add_connection_options(CLI::App& verb, Args& args) {
                   "none by default")
       ->delimiter(',');
   verb.add_option("--shell", args.shell, "Shell for operators (default: $SHELL or /bin/sh)");
+  verb.add_option("--sftp-server", args.sftp_server,
+                  "SFTP server for operators' scp/sftp (the \"sftp\" subsystem), an absolute "
+                  "path; \"\" refuses file transfers")
+      ->capture_default_str();
 }
 
 sb::agent::AgentOptions to_options(const Args& args, bool adhoc) {
@@ -94,6 +99,9 @@ sb::agent::AgentOptions to_options(const Args& args, bool adhoc) {
     o.policy.allow_proxy.push_back(*cidr);
   }
   o.policy.shell = args.shell;
+  if (!args.sftp_server.empty() && args.sftp_server.front() != '/')
+    throw CLI::ValidationError("--sftp-server", "an absolute path (or \"\" for none)");
+  o.policy.sftp_server = args.sftp_server;
   if (args.consent != "grants" && args.consent != "prompt")
     throw CLI::ValidationError("--consent", "prompt or grants");
   o.consent_prompt = args.consent == "prompt";

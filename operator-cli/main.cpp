@@ -25,6 +25,8 @@ struct Args {
   std::string listen;
   std::string socks = "127.0.0.1:1080";
   std::string forward;
+  std::string remote_path, local_path;
+  bool recursive = false;
   bool dry_run = false;
   bool json = false;
 };
@@ -54,7 +56,7 @@ std::string user_for(const Args& args, sb::op::Mode mode) {
   return *user;
 }
 
-// Replaces this process with ssh, so signals, the terminal and the exit code are ssh's.
+// Replaces this process with ssh (or scp), so signals, the terminal and the exit code are its.
 [[noreturn]] void run_ssh(const std::vector<std::string>& argv, bool dry_run) {
   if (dry_run) {
     for (const auto& a : argv) std::cout << sb::op::shell_quote(a) << ' ';
@@ -163,6 +165,30 @@ void add_forward(CLI::App& app, Args& args) {
   });
 }
 
+// `get` and `put`: the operator's own scp, so progress, globs, -r and its exit status are scp's.
+void add_copy(CLI::App& app, Args& args, sb::op::Copy direction) {
+  const bool get = direction == sb::op::Copy::kGet;
+  auto* copy = app.add_subcommand(get ? "get" : "put",
+                                  get ? "Copy REMOTE from the device to LOCAL here (scp)"
+                                      : "Copy LOCAL from here to REMOTE on the device (scp)");
+  add_common(*copy, args);
+  copy->add_option(
+          "REMOTE", args.remote_path,
+          "Path on the device (absolute, or relative to the home directory of the agent's user)")
+      ->required();
+  copy->add_option("LOCAL", args.local_path, "Path on this machine")->required();
+  copy->add_flag("-r,--recursive", args.recursive, "Copy whole directories");
+  copy->footer(
+      "Runs your OpenSSH scp (SFTP since OpenSSH 9): the device's user is asked for \"files\"\n"
+      "(attended sessions), the relay's audit records the transfer and the files it names.");
+  copy->callback([&args, direction] {
+    refuse_command(args);
+    run_ssh(sb::op::copy_args(connection(args), user_for(args, sb::op::Mode::kShared), direction,
+                              args.remote_path, args.local_path, args.recursive),
+            args.dry_run);
+  });
+}
+
 // `sessions` runs ssh as a child (not exec) to add a hint when the relay cannot be reached.
 [[noreturn]] void list_sessions(const Args& args) {
   refuse_command(args);
@@ -231,6 +257,8 @@ int main(int argc, char** argv) {
   add_screen(app, args);
   add_proxy(app, args);
   add_forward(app, args);
+  add_copy(app, args, sb::op::Copy::kGet);
+  add_copy(app, args, sb::op::Copy::kPut);
   add_sessions(app, args);
   try {
     app.parse(take_remote_command(argc, argv, args));

@@ -24,14 +24,43 @@ std::optional<std::string> ssh_user(const std::string& session, Mode mode, std::
   return base;
 }
 
-std::vector<std::string> base_args(const Connection& c) {
-  std::vector<std::string> args{c.ssh, "-p", std::to_string(c.relay_port)};
+namespace {
+// What ssh and scp share after their program name and port flag.
+void add_options(const Connection& c, std::vector<std::string>& args) {
   if (!c.identity.empty()) args.insert(args.end(), {"-i", c.identity, "-o", "IdentitiesOnly=yes"});
   if (!c.known_hosts.empty())
     args.insert(args.end(), {"-o", "UserKnownHostsFile=" + c.known_hosts});
   if (!c.host_key_checking.empty())
     args.insert(args.end(), {"-o", "StrictHostKeyChecking=" + c.host_key_checking});
   for (const auto& option : c.extra) args.insert(args.end(), {"-o", option});
+}
+}  // namespace
+
+std::vector<std::string> base_args(const Connection& c) {
+  std::vector<std::string> args{c.ssh, "-p", std::to_string(c.relay_port)};
+  add_options(c, args);
+  return args;
+}
+
+std::vector<std::string> copy_args(const Connection& c, const std::string& user, Copy direction,
+                                   const std::string& remote, const std::string& local,
+                                   bool recursive) {
+  std::vector<std::string> args{c.scp, "-P", std::to_string(c.relay_port)};
+  add_options(c, args);
+  if (recursive) args.push_back("-r");
+  // scp reads HOST:PATH as remote: an IPv6 address needs brackets, and a local name with a
+  // colon before any slash must not look like a host.
+  const bool ipv6 = c.relay_host.find(':') != std::string::npos;
+  std::string remote_operand =
+      user + "@" + (ipv6 ? "[" + c.relay_host + "]" : c.relay_host) + ":" + remote;
+  std::string local_operand = local;
+  auto colon = local.find(':');
+  if (colon != std::string::npos && local.find('/') > colon) local_operand = "./" + local;
+  args.push_back("--");  // a name starting with '-' is a name, not an option
+  if (direction == Copy::kGet)
+    args.insert(args.end(), {remote_operand, local_operand});
+  else
+    args.insert(args.end(), {local_operand, remote_operand});
   return args;
 }
 

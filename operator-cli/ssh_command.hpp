@@ -16,6 +16,7 @@ struct Connection {
   std::string known_hosts;        // UserKnownHostsFile, or "" for ssh's default
   std::string host_key_checking;  // "", "yes", "accept-new", "ask"
   std::string ssh = "ssh";
+  std::string scp = "scp";
   std::vector<std::string> extra;  // -o options passed through
 };
 
@@ -33,6 +34,12 @@ std::vector<std::string> local_forward_args(const Connection& c, const std::stri
                                             const std::string& listen, const std::string& target);
 std::vector<std::string> socks_args(const Connection& c, const std::string& user,
                                     const std::string& listen);
+// `get` / `put`: OpenSSH's scp (which speaks SFTP since OpenSSH 9) between a path on the device
+// and one here, with the same options as ssh; recursive: whole directories (-r).
+enum class Copy { kGet, kPut };
+std::vector<std::string> copy_args(const Connection& c, const std::string& user, Copy direction,
+                                   const std::string& remote, const std::string& local,
+                                   bool recursive);
 // `sessions`: the relay itself answers as SSH user "relay" (no device involved).
 std::vector<std::string> sessions_args(const Connection& c, bool json);
 // A hint for a failed ssh run (its exit status and stderr), or "" when ssh's own words suffice:

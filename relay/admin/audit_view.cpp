@@ -79,10 +79,29 @@ std::string duration_ms_text(const json& detail) {
   return format_elapsed(std::chrono::milliseconds(number(detail, "duration_ms")));
 }
 
+// An sftp channel's file names: ` · write /tmp/a, read /tmp/b (12 names)`; "" if none.
+std::string files_text(const json& d) {
+  if (!d.is_object() || !d.contains("files") || !d["files"].is_array()) return {};
+  const json& files = d["files"];
+  std::string names;
+  for (const json& f : files) {
+    if (!names.empty()) names += ", ";
+    names += field(f, "op") + " " + field(f, "path");
+    if (const std::string to = field(f, "to"); !to.empty()) names += " → " + to;
+    if (names.size() > kMaxShownText) break;
+  }
+  const std::int64_t count = static_cast<std::int64_t>(files.size()) + number(d, "files_more");
+  std::string text = names.empty() ? "" : " · " + shorten(names);
+  if (count > 1) text += " (" + std::to_string(count) + " names)";
+  if (field(d, "files_incomplete") == "true") text += " (names incomplete)";
+  return text;
+}
+
 std::string describe_channel_event(const json& d) {
   return describe_channel({field(d, "kind"), field(d, "target"), field(d, "command"),
                            field(d, "exit_status"), field(d, "exit_signal"), duration_ms_text(d),
-                           number(d, "bytes_in"), number(d, "bytes_out")});
+                           number(d, "bytes_in"), number(d, "bytes_out")}) +
+         files_text(d);
 }
 
 std::string with_reason(std::string text, const json& d) {

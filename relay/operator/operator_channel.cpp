@@ -7,6 +7,7 @@
 #include "common/names.hpp"
 #include "common/util.hpp"
 #include "relay/audit/recorder.hpp"
+#include "relay/audit/sftp_requests.hpp"
 #include "relay/bridge/channel_member.hpp"
 #include "relay/bridge/shared_terminal.hpp"
 #include "relay/device/device_tunnel.hpp"
@@ -28,6 +29,18 @@ class RecordingObserver : public BridgeObserver {
 
  private:
   std::unique_ptr<Recording> recording_;
+};
+
+// An SFTP channel's file names, read from what the operator's client sends.
+class SftpObserver : public BridgeObserver {
+ public:
+  explicit SftpObserver(std::shared_ptr<SftpRequestLog> log) : log_(std::move(log)) {}
+  void to_operator(std::string_view) override {}
+  void to_device(std::string_view data) override { log_->feed(data); }
+  void resized(int, int) override {}
+
+ private:
+  std::shared_ptr<SftpRequestLog> log_;
 };
 }  // namespace
 
@@ -72,13 +85,19 @@ std::string OperatorChannel::capability() const {
   switch (request_.kind) {
     case SessionRequest::Kind::kExec:
       return "exec";
-    case SessionRequest::Kind::kShell:
     case SessionRequest::Kind::kSubsystem:
+      return is_sftp() ? "files" : "shell";
+    case SessionRequest::Kind::kShell:
       return "shell";
     case SessionRequest::Kind::kNone:
       break;
   }
   return "";
+}
+
+bool OperatorChannel::is_sftp() const {
+  return !forward_ && request_.kind == SessionRequest::Kind::kSubsystem &&
+         request_.command == "sftp";
 }
 
 std::string OperatorChannel::target_description() const {
@@ -212,6 +231,10 @@ void OperatorChannel::start(DeviceTunnel& device) {
   bridge_ = std::make_unique<Bridge>(link_.conn(), channel_, device.conn());
   bridge_->count_into(live_bytes_);
   if (request_.kind == SessionRequest::Kind::kShell && request_.pty) start_recording();
+  if (is_sftp()) {
+    sftp_log_ = std::make_shared<SftpRequestLog>();
+    bridge_->observe(std::make_unique<SftpObserver>(sftp_log_));
+  }
   if (forward_)
     bridge_->start_forward(*forward_);
   else
@@ -355,8 +378,11 @@ void OperatorChannel::record_end() {
                         {"duration_ms", std::chrono::duration_cast<std::chrono::milliseconds>(
                                             std::chrono::steady_clock::now() - started_at_)
                                             .count()}};
-  if (request_.kind == SessionRequest::Kind::kExec && !forward_)
-    detail["command"] = request_.command;
+  if ((request_.kind == SessionRequest::Kind::kExec ||
+       request_.kind == SessionRequest::Kind::kSubsystem) &&
+      !forward_)
+    detail["command"] = request_.command;  // the subsystem's name for a subsystem
+  if (sftp_log_) detail.update(sftp_log_->to_json());
   if (end.exit_status) detail["exit_status"] = *end.exit_status;
   if (!end.exit_signal.empty()) detail["exit_signal"] = end.exit_signal;
   link_.conn().context().store.post([end, detail, actor = link_.operator_name()](store::Db& db) {

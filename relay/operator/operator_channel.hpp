@@ -18,6 +18,7 @@ namespace sb::relay {
 class DeviceTunnel;
 class OperatorLink;
 class SharedTerminal;
+class SftpRequestLog;
 
 class OperatorChannel {
  public:
@@ -29,7 +30,8 @@ class OperatorChannel {
   OperatorChannel(const OperatorChannel&) = delete;
   OperatorChannel& operator=(const OperatorChannel&) = delete;
 
-  // "shell", "exec", "screen" or "proxy" once known; "" while the channel has not asked yet.
+  // "shell", "exec", "files" (the sftp subsystem), "screen" or "proxy" once known; "" while the
+  // channel has not asked yet.
   std::string capability() const;
   std::string target_description() const;  // command, "screen", "host:port"
   bool ready_to_start() const {
@@ -66,6 +68,7 @@ class OperatorChannel {
   SharedTerminal* shared() const;
   void record_start();
   std::string audit_kind() const;
+  bool is_sftp() const;
 
   OperatorLink& link_;
   ssh::Channel channel_;  // empty once released or freed with the session
@@ -83,6 +86,7 @@ class OperatorChannel {
   std::chrono::steady_clock::time_point started_at_;
   std::shared_ptr<MemberBytes> shared_bytes_;  // counted by the shared terminal
   std::shared_ptr<LiveBytes> live_bytes_;      // for the periodic store (ChannelProgress)
+  std::shared_ptr<SftpRequestLog> sftp_log_;   // an sftp channel's file names, for its audit
 };
 
 }  // namespace sb::relay

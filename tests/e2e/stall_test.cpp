@@ -100,19 +100,19 @@ class InputReadyAtOpen : public ::testing::Test {
   std::unique_ptr<Process> master_;
 };
 
-struct Timed {
+struct TimedRun {
   std::optional<int> exit_code;
   double seconds = 0;
   std::string out, err;
 };
 
 // Starts argv, writes input (if any) and closes its stdin at once, waits for the exit.
-Timed run_piped(const std::vector<std::string>& argv, const std::string& input) {
+TimedRun run_piped(const std::vector<std::string>& argv, const std::string& input) {
   auto start = Clock::now();
   Process p(argv);
   if (!input.empty()) p.write_stdin(input);
   p.close_stdin();
-  Timed t;
+  TimedRun t;
   // Until it exited and its output is all read; a stalled run would wait a minute.
   t.exit_code = p.wait(10s);
   t.seconds = seconds_since(start);
@@ -122,7 +122,7 @@ Timed run_piped(const std::vector<std::string>& argv, const std::string& input) 
 }
 
 // Ended with status 0 within the limit.
-::testing::AssertionResult quick_and_clean(const Timed& t) {
+::testing::AssertionResult quick_and_clean(const TimedRun& t) {
   if (!t.exit_code)
     return ::testing::AssertionFailure() << "stalled: still running after " << t.seconds << " s";
   if (*t.exit_code != 0)

@@ -88,6 +88,36 @@ TEST_F(AuditView, DescribesChannelsAttachmentsAndConsent) {
             "name=web-01");
 }
 
+TEST_F(AuditView, SftpChannelsShowTheFilesTheyNamed) {
+  json one{{"kind", "subsystem"},
+           {"command", "sftp"},
+           {"exit_status", 0},
+           {"bytes_in", 50 << 20},
+           {"bytes_out", 2048},
+           {"duration_ms", 1100},
+           {"files", {{{"op", "write"}, {"path", "/tmp/report.pdf"}}}}};
+  EXPECT_EQ(describe_event(row("channel.closed", one)),
+            "subsystem \"sftp\" → exit 0 · 50.0 MiB in / 2.0 KiB out · 1.1 s · write "
+            "/tmp/report.pdf");
+  json many = one;
+  many["files"] = {{{"op", "rename"}, {"path", "/a"}, {"to", "/b"}},
+                   {{"op", "remove"}, {"path", "/c"}}};
+  many["files_more"] = 10;
+  many["files_incomplete"] = true;
+  EXPECT_TRUE(describe_event(row("channel.closed", many))
+                  .ends_with(" · rename /a → /b, remove /c (12 names) (names incomplete)"))
+      << describe_event(row("channel.closed", many));
+  // Many long names are cut like any long text.
+  json lots = one;
+  lots["files"] = json::array();
+  for (int i = 0; i < 40; ++i)
+    lots["files"].push_back(
+        {{"op", "read"}, {"path", "/var/log/some/long/path/" + std::to_string(i)}});
+  const std::string text = describe_event(row("channel.closed", lots));
+  EXPECT_TRUE(text.ends_with("… (40 names)")) << text;
+  EXPECT_LT(text.size(), 200u) << text;
+}
+
 TEST_F(AuditView, LongCommandsAreCut) {
   const std::string cmd(200, 'x');
   const std::string text =

@@ -40,6 +40,14 @@ TEST(EscapeLogText, C1ControlsAndInvalidUtf8BecomeHex) {
   EXPECT_EQ(escape_log_text("\xff\xfe"), "\\xff\\xfe");
   EXPECT_EQ(escape_log_text("\xc3"), "\\xc3");  // truncated sequence
   EXPECT_EQ(escape_log_text("\xe2\x82"), "\\xe2\\x82");
+  // Overlong forms, surrogates and code points above U+10FFFF are not UTF-8 either.
+  EXPECT_EQ(escape_log_text("\xe0\x82\xa0"), "\\xe0\\x82\\xa0");
+  EXPECT_EQ(escape_log_text("\xed\xa0\x80"), "\\xed\\xa0\\x80");
+  EXPECT_EQ(escape_log_text("\xf0\x8f\xbf\xbf"), "\\xf0\\x8f\\xbf\\xbf");
+  EXPECT_EQ(escape_log_text("\xf4\x90\x80\x80"), "\\xf4\\x90\\x80\\x80");
+  // Their neighbours are.
+  EXPECT_EQ(escape_log_text("\xe0\xa0\x80\xed\x9f\xbf\xf0\x90\x80\x80\xf4\x8f\xbf\xbf"),
+            "\xe0\xa0\x80\xed\x9f\xbf\xf0\x90\x80\x80\xf4\x8f\xbf\xbf");
 }
 
 TEST(QuoteLogText, QuotesAndEscapes) {
