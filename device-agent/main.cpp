@@ -1,7 +1,6 @@
 #include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
-#include <csignal>
 #include <iostream>
 
 #include "common/cli/duration_validator.hpp"
@@ -9,6 +8,7 @@
 #include "common/names.hpp"
 #include "common/util.hpp"
 #include "device-agent/agent.hpp"
+#include "device-agent/platform/process.hpp"
 #include "keys/keys.hpp"
 
 namespace {
@@ -58,7 +58,9 @@ void add_connection_options(CLI::App& verb, Args& args) {
                   "Networks operators may reach through this device (SOCKS / -L), CIDR,...; "
                   "none by default")
       ->delimiter(',');
-  verb.add_option("--shell", args.shell, "Shell for operators (default: $SHELL or /bin/sh)");
+  verb.add_option(
+      "--shell", args.shell,
+      "Shell for operators (default: $SHELL or /bin/sh; on Windows %ComSpec% or cmd.exe)");
   verb.add_option("--sftp-server", args.sftp_server,
                   "SFTP server for operators' scp/sftp (the \"sftp\" subsystem), an absolute "
                   "path; \"\" refuses file transfers")
@@ -112,7 +114,7 @@ sb::agent::AgentOptions to_options(const Args& args, bool adhoc) {
 
 int main(int argc, char** argv) {
   // Writes to peers that went away must fail with EPIPE, not kill the daemon.
-  std::signal(SIGPIPE, SIG_IGN);
+  sb::agent::platform::ignore_broken_pipes();
   CLI::App app{
       "switchboard device agent: keeps a reverse SSH tunnel to a relay so IT staff can help "
       "this machine.\n  help  one-off: prints a session ID to read out to support\n  run   "
