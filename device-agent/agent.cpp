@@ -7,6 +7,7 @@
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <cstdlib>
@@ -73,9 +74,11 @@ class Agent {
     signals_.async_wait([this](const boost::system::error_code& ec, int) {
       if (!ec) stop();
     });
+    if (options_.stop) options_.stop->set_handler([this] { asio::post(io_, [this] { stop(); }); });
     connect();
     schedule_keepalive();
     io_.run();
+    if (options_.stop) options_.stop->set_handler({});
     status_.update({{"state", exit_code_ == 0 ? "stopped" : "refused"}, {"session_id", nullptr}});
     return exit_code_;
   }
@@ -215,6 +218,7 @@ class Agent {
     } else if (options_.adhoc) {
       print_banner(id);
     }
+    if (options_.stop_when_enrolled && !enrollment_.empty()) stop();
   }
 
   void on_notice(const std::string& text) {

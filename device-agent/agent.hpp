@@ -7,6 +7,7 @@
 
 #include "common/io/net.hpp"
 #include "device-agent/channel_host.hpp"
+#include "device-agent/stop_signal.hpp"
 
 namespace sb::agent {
 
@@ -24,6 +25,10 @@ struct AgentOptions {
   // Enrolled devices: ask the person at the device anyway (ad hoc devices always ask).
   bool consent_prompt = false;
   ChannelPolicy policy;
+  // Stops the agent from another thread as SIGTERM would (the Windows service's stop control).
+  StopSignal* stop = nullptr;
+  // `service install`: enroll, then stop (exit 0) once the relay has named this device.
+  bool stop_when_enrolled = false;
 };
 
 // Runs until stopped. Exit code: 0 after SIGTERM/SIGINT, 2 if the relay refused this device or
