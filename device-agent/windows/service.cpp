@@ -1,6 +1,8 @@
 #include "device-agent/windows/service.hpp"
 
 #include <windows.h>
+// after windows.h, which leaves it out under WIN32_LEAN_AND_MEAN
+#include <winsvc.h>
 
 #include <memory>
 #include <mutex>

@@ -3,6 +3,8 @@
 #include <spdlog/sinks/rotating_file_sink.h>
 #include <spdlog/spdlog.h>
 #include <windows.h>
+// after windows.h, which leaves it out under WIN32_LEAN_AND_MEAN
+#include <winsvc.h>
 
 #include <chrono>
 #include <condition_variable>
