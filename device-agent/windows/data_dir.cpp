@@ -7,6 +7,7 @@
 
 #include <memory>
 #include <system_error>
+#include <vector>
 
 #include "device-agent/windows/service_text.hpp"
 
@@ -17,6 +18,24 @@ namespace {
 // Full control for SYSTEM and Administrators, for the dir and everything created in it; P: not
 // inherited from %ProgramData%, whose DACL lets every user create files.
 constexpr wchar_t kDataDirSddl[] = L"D:P(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)";
+
+std::string token_user_sid() {
+  std::string out;
+  HANDLE token = nullptr;
+  if (!OpenProcessToken(GetCurrentProcess(), TOKEN_QUERY, &token)) return out;
+  DWORD needed = 0;
+  GetTokenInformation(token, TokenUser, nullptr, 0, &needed);
+  std::vector<BYTE> buffer(needed);
+  if (needed && GetTokenInformation(token, TokenUser, buffer.data(), needed, &needed)) {
+    wchar_t* text = nullptr;
+    if (ConvertSidToStringSidW(reinterpret_cast<TOKEN_USER*>(buffer.data())->User.Sid, &text)) {
+      out = to_utf8(text);
+      LocalFree(text);
+    }
+  }
+  CloseHandle(token);
+  return out;
+}
 
 std::string sid_string(PSID sid) {
   wchar_t* text = nullptr;
@@ -42,9 +61,22 @@ std::string account_name(const std::string& sid_text) {
 
 }  // namespace
 
+bool runs_as_administrator() {
+  BYTE sid[SECURITY_MAX_SID_SIZE];
+  DWORD size = sizeof sid;
+  BOOL member = FALSE;
+  if (!CreateWellKnownSid(WinBuiltinAdministratorsSid, nullptr, sid, &size)) return false;
+  if (!CheckTokenMembership(nullptr, sid, &member)) return false;
+  return member || token_user_sid() == kSystemSid;
+}
+
 std::filesystem::path default_data_dir() {
+  // A user without administrator rights (attended help) could not use a dir only SYSTEM and
+  // Administrators may write: theirs is in their own profile.
+  const bool admin = runs_as_administrator();
   wchar_t buffer[MAX_PATH];
-  const DWORD n = GetEnvironmentVariableW(L"ProgramData", buffer, MAX_PATH);
+  const DWORD n =
+      GetEnvironmentVariableW(admin ? L"ProgramData" : L"LOCALAPPDATA", buffer, MAX_PATH);
   std::filesystem::path base = n > 0 && n < MAX_PATH ? std::filesystem::path(buffer)
                                                      : std::filesystem::path(L"C:\\ProgramData");
   return base / L"switchboard-agent";
@@ -52,15 +84,7 @@ std::filesystem::path default_data_dir() {
 
 std::vector<std::string> trusted_sids() {
   std::vector<std::string> out{kSystemSid, kAdministratorsSid};
-  HANDLE token = nullptr;
-  if (OpenProcessToken(GetCurrentProcess(), TOKEN_QUERY, &token)) {
-    DWORD needed = 0;
-    GetTokenInformation(token, TokenUser, nullptr, 0, &needed);
-    std::vector<BYTE> buffer(needed);
-    if (needed && GetTokenInformation(token, TokenUser, buffer.data(), needed, &needed))
-      out.push_back(sid_string(reinterpret_cast<TOKEN_USER*>(buffer.data())->User.Sid));
-    CloseHandle(token);
-  }
+  if (std::string user = token_user_sid(); !user.empty()) out.push_back(user);
   return out;
 }
 
@@ -125,8 +149,11 @@ void ensure_private_data_dir(const std::filesystem::path& dir) {
     return check_data_dir(dir);
   }
   if (dir.has_parent_path()) std::filesystem::create_directories(dir.parent_path(), ec);
+  std::wstring sddl = kDataDirSddl;
+  // Not an administrator: the user's own dir, which they must be able to use too.
+  if (!runs_as_administrator()) sddl += L"(A;OICI;FA;;;" + to_wide(token_user_sid()) + L")";
   PSECURITY_DESCRIPTOR sd = nullptr;
-  if (!ConvertStringSecurityDescriptorToSecurityDescriptorW(kDataDirSddl, SDDL_REVISION_1, &sd,
+  if (!ConvertStringSecurityDescriptorToSecurityDescriptorW(sddl.c_str(), SDDL_REVISION_1, &sd,
                                                             nullptr))
     throw DataDirError("cannot build the data dir's permissions: " + error_text(GetLastError()));
   std::unique_ptr<void, decltype(&LocalFree)> free_sd(sd, &LocalFree);

@@ -12,12 +12,17 @@ struct DataDirError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-// %ProgramData%\switchboard-agent (C:\ProgramData\... if the variable is missing).
+// %ProgramData%\switchboard-agent for an administrator or SYSTEM (the service, its install);
+// %LOCALAPPDATA%\switchboard-agent for other users (attended help without elevation).
 std::filesystem::path default_data_dir();
 
+// Is this process elevated (an enabled Administrators group) or SYSTEM?
+bool runs_as_administrator();
+
 // Creates dir (its parents as usual) with a protected DACL: full control for SYSTEM and
-// Administrators, nothing inherited. An existing dir is checked instead: DataDirError if anyone
-// else may write it (a non-admin could plant a key or a pin there).
+// Administrators (and for the user when not an administrator), nothing inherited. An existing dir
+// is checked instead: DataDirError if anyone else may write it (a non-admin could plant a key or a
+// pin there).
 void ensure_private_data_dir(const std::filesystem::path& dir);
 
 // The dir's owner and DACL as AclView. Throws DataDirError.
