@@ -12,6 +12,8 @@ std::filesystem::path default_data_dir() {
   return win::default_data_dir();
 }
 
-void prepare_data_dir(const std::filesystem::path& dir) { win::ensure_private_data_dir(dir); }
+void prepare_data_dir(const std::filesystem::path& dir) {
+  win::ensure_private_data_dir(dir);
+}
 
 }  // namespace sb::agent::platform

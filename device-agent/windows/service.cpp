@@ -3,6 +3,8 @@
 #include <windows.h>
 // after windows.h, which leaves it out under WIN32_LEAN_AND_MEAN
 #include <winsvc.h>
+// after windows.h
+#include <tlhelp32.h>
 
 #include <memory>
 #include <mutex>
@@ -19,6 +21,7 @@ namespace {
 // service.
 struct Running {
   std::wstring name;
+  const std::function<int()>* prepare = nullptr;
   const std::function<int(StopSignal&)>* body = nullptr;
   SERVICE_STATUS_HANDLE handle = nullptr;
   std::mutex mutex;  // the control handler reports from the SCM's thread
@@ -67,9 +70,12 @@ void WINAPI service_main(DWORD, wchar_t**) {
     return;
   }
   report(SERVICE_START_PENDING, 10000);
-  report(SERVICE_RUNNING);
   try {
-    r.exit_code = (*r.body)(r.stop);
+    r.exit_code = (*r.prepare)();
+    if (r.exit_code == 0) {
+      report(SERVICE_RUNNING);
+      r.exit_code = (*r.body)(r.stop);
+    }
   } catch (...) {
     r.exit_code = 1;
   }
@@ -177,12 +183,36 @@ std::string seconds_text(std::chrono::milliseconds t) {
   return std::to_string((t.count() + 999) / 1000) + " s";
 }
 
+// The service control manager (services.exe) is the parent of every service process it starts.
+// Asking StartServiceCtrlDispatcher instead is not enough: Wine's waits up to 10 s for a
+// control pipe when another service is running, and may even hand that service's pipe to a
+// program started by hand (dlls/sechost/service.c, service_open_pipe).
+bool started_by_service_manager() {
+  HANDLE snapshot = CreateToolhelp32Snapshot(TH32CS_SNAPPROCESS, 0);
+  if (snapshot == INVALID_HANDLE_VALUE) return true;  // cannot tell: let the dispatcher decide
+  const DWORD self = GetCurrentProcessId();
+  DWORD parent = 0;
+  PROCESSENTRY32W entry{};
+  entry.dwSize = sizeof entry;
+  for (BOOL ok = Process32FirstW(snapshot, &entry); ok; ok = Process32NextW(snapshot, &entry))
+    if (entry.th32ProcessID == self) parent = entry.th32ParentProcessID;
+  bool by_manager = false;
+  entry.dwSize = sizeof entry;
+  for (BOOL ok = Process32FirstW(snapshot, &entry); parent && ok;
+       ok = Process32NextW(snapshot, &entry))
+    if (entry.th32ProcessID == parent) by_manager = _wcsicmp(entry.szExeFile, L"services.exe") == 0;
+  CloseHandle(snapshot);
+  return by_manager;
+}
+
 }  // namespace
 
-std::optional<int> run_as_service(const std::wstring& name,
+std::optional<int> run_as_service(const std::wstring& name, const std::function<int()>& prepare,
                                   const std::function<int(StopSignal&)>& body) {
+  if (!started_by_service_manager()) return std::nullopt;
   Running running;
   running.name = name;
+  running.prepare = &prepare;
   running.body = &body;
   g_running = &running;
   std::wstring table_name = name;
@@ -258,10 +288,24 @@ void start_service(const std::wstring& name, std::chrono::milliseconds timeout) 
   ScHandle service = open_service(scm, name, SERVICE_START | SERVICE_QUERY_STATUS);
   if (!StartServiceW(service.h, 0, nullptr) && GetLastError() != ERROR_SERVICE_ALREADY_RUNNING)
     fail("cannot start service '" + to_utf8(name) + "'");
-  if (!wait_for_state(service, SERVICE_RUNNING, timeout))
-    throw ServiceError("service '" + to_utf8(name) + "' is not running after " +
-                       seconds_text(timeout) + " (state " +
-                       state_name(query_status(service).dwCurrentState) + ")");
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    const SERVICE_STATUS_PROCESS status = query_status(service);
+    if (status.dwCurrentState == SERVICE_RUNNING) return;
+    // StartService returns with the service START_PENDING: STOPPED now means it ended.
+    if (status.dwCurrentState == SERVICE_STOPPED) {
+      std::string why = error_text(status.dwWin32ExitCode);
+      if (status.dwWin32ExitCode == ERROR_SERVICE_SPECIFIC_ERROR)
+        why = "exit code " + std::to_string(status.dwServiceSpecificExitCode);
+      throw ServiceError("service '" + to_utf8(name) + "' stopped at once (" + why +
+                         "); its log is agent.log in the data dir");
+    }
+    if (std::chrono::steady_clock::now() >= deadline)
+      throw ServiceError("service '" + to_utf8(name) + "' is not running after " +
+                         seconds_text(timeout) + " (state " + state_name(status.dwCurrentState) +
+                         ")");
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
 }
 
 void stop_service(const std::wstring& name, std::chrono::milliseconds timeout) {

@@ -17,12 +17,14 @@ struct ServiceError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-// Runs body as the service `name`: reports START_PENDING, RUNNING, then STOP_PENDING when a
-// stop or shutdown control arrives (and requests the StopSignal), STOPPED when body returns.
-// A non-zero exit code is reported as a service-specific error, so that the recovery actions
-// restart the service. Returns nullopt at once if the SCM did not start this process (a run by
-// hand): the caller then runs body in the console.
-std::optional<int> run_as_service(const std::wstring& name,
+// Runs as the service `name`: reports START_PENDING and runs prepare (checks that can fail
+// before the service counts as started: the data dir, the log file); a non-zero result ends the
+// service with that code. Then RUNNING and body, until it returns; a stop or shutdown control
+// reports STOP_PENDING and requests the StopSignal; STOPPED at the end. A non-zero exit code is
+// reported as a service-specific error, so that the recovery actions restart the service.
+// Returns nullopt at once if the SCM did not start this process (a run by hand): the caller then
+// runs in the console.
+std::optional<int> run_as_service(const std::wstring& name, const std::function<int()>& prepare,
                                   const std::function<int(StopSignal&)>& body);
 
 struct ServiceSpec {

@@ -138,15 +138,18 @@ void setup_service_logging(const std::filesystem::path& data_dir) {
 }  // namespace
 
 int run_service_or_console(const AgentOptions& options, const std::function<int()>& console) {
-  auto body = [&](StopSignal& stop) {
+  auto prepare = [&] {
     try {
       ensure_private_data_dir(options.data_dir);
       setup_service_logging(options.data_dir);
+      return 0;
     } catch (const std::exception& e) {
-      // No log file yet: the exit code is what the service control manager shows.
+      // No log file: the exit code is what the service control manager shows.
       std::cerr << "device-agent: " << e.what() << '\n';
       return 1;
     }
+  };
+  auto body = [&](StopSignal& stop) {
     spdlog::info("started by the service control manager");
     AgentOptions service_options = options;
     service_options.stop = &stop;
@@ -159,7 +162,7 @@ int run_service_or_console(const AgentOptions& options, const std::function<int(
       return 1;
     }
   };
-  if (auto rc = run_as_service(kServiceName, body)) return *rc;
+  if (auto rc = run_as_service(kServiceName, prepare, body)) return *rc;
   return console();
 }
 
