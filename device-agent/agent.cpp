@@ -74,11 +74,17 @@ class Agent {
     signals_.async_wait([this](const boost::system::error_code& ec, int) {
       if (!ec) stop();
     });
+    // Detached however run() ends: a later request must not reach a destroyed agent.
+    struct Detach {
+      StopSignal* signal;
+      ~Detach() {
+        if (signal) signal->set_handler({});
+      }
+    } detach{options_.stop};
     if (options_.stop) options_.stop->set_handler([this] { asio::post(io_, [this] { stop(); }); });
     connect();
     schedule_keepalive();
     io_.run();
-    if (options_.stop) options_.stop->set_handler({});
     status_.update({{"state", exit_code_ == 0 ? "stopped" : "refused"}, {"session_id", nullptr}});
     return exit_code_;
   }
@@ -218,7 +224,8 @@ class Agent {
     } else if (options_.adhoc) {
       print_banner(id);
     }
-    if (options_.stop_when_enrolled && !enrollment_.empty()) stop();
+    // Posted: this runs inside the tunnel's own event, which the goodbye must not re-enter.
+    if (options_.stop_when_enrolled && !enrollment_.empty()) asio::post(io_, [this] { stop(); });
   }
 
   void on_notice(const std::string& text) {
