@@ -1,7 +1,8 @@
 // The Windows agent as a Windows service, under Wine: `service install` enrolls with a Linux
 // relay on loopback and registers the service; Wine's service control manager (`sc`, `net`)
 // starts it and the device comes online; a stop takes it offline; `service uninstall` removes
-// it. Skipped when device-agent.exe (scripts/build-windows.sh) or wine is missing.
+// it. Runs when SB_WINDOWS_AGENT_EXE names the cross-built agent and WINEPREFIX a Wine prefix
+// (scripts/test-windows.sh sets both); skipped otherwise.
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -17,13 +18,9 @@ namespace {
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
-std::string windows_agent_exe() {
-  if (const char* exe = std::getenv("SB_WINDOWS_AGENT_EXE"); exe && *exe) return exe;
-  return std::string(SB_WINDOWS_BUILD_DIR) + "/agent/device-agent/device-agent.exe";
-}
-
-bool have_wine() {
-  return run({"sh", "-c", "command -v wine"}, {.timeout = 10s}).exit_code == 0;
+std::string env_or_empty(const char* name) {
+  const char* value = std::getenv(name);
+  return value ? value : "";
 }
 
 double seconds_since(Clock::time_point start) {
@@ -33,21 +30,13 @@ double seconds_since(Clock::time_point start) {
 class WindowsService : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (sanitized_binaries()) GTEST_SKIP() << "the Windows agent is not a sanitized build";
-    exe_ = windows_agent_exe();
-    if (!fs::exists(exe_)) GTEST_SKIP() << exe_ << " not built (bash scripts/build-windows.sh)";
-    if (!have_wine()) GTEST_SKIP() << "wine is not installed";
-    // A prefix of its own unless the Windows test phase shares a warmed one.
-    if (const char* prefix = std::getenv("SB_WINEPREFIX"); prefix && *prefix) {
-      prefix_ = prefix;
-    } else {
-      prefix_ = tmp_ / "wineprefix";
-      own_prefix_ = true;
-    }
+    exe_ = env_or_empty("SB_WINDOWS_AGENT_EXE");
+    if (exe_.empty()) GTEST_SKIP() << "SB_WINDOWS_AGENT_EXE not set (scripts/test-windows.sh)";
+    prefix_ = env_or_empty("WINEPREFIX");
+    if (prefix_.empty()) GTEST_SKIP() << "WINEPREFIX not set";
+    // A name of its own: the prefix is shared with the other Windows tests.
     service_ = "sb-test-" + std::to_string(free_port());
-    env_ = {{"WINEPREFIX", prefix_.string()},
-            {"WINEDEBUG", "-all"},
-            {"WINEDLLOVERRIDES", "mscoree,mshtml="}};
+    env_ = {{"WINEDEBUG", "-all"}, {"WINEDLLOVERRIDES", "mscoree,mshtml="}};
     // Wine ends service processes when no ordinary Wine process is left: one waits on its
     // console until the test closes its input.
     keepalive_ =
@@ -56,11 +45,10 @@ class WindowsService : public ::testing::Test {
 
   void TearDown() override {
     if (!keepalive_) return;
-    // Leaves nothing registered in a shared prefix, whatever failed.
+    // Leaves nothing registered in the shared prefix, whatever failed.
     wine({exe_, "service", "uninstall", "--service-name", service_});
     keepalive_->close_stdin();
     keepalive_->wait(10s);
-    if (own_prefix_) run({"wineserver", "-k"}, {.timeout = 20s, .env = env_});
   }
 
   RunResult wine(std::vector<std::string> args, Millis timeout = 90s) {
@@ -81,7 +69,6 @@ class WindowsService : public ::testing::Test {
   TempDir tmp_;
   std::string exe_;
   fs::path prefix_;
-  bool own_prefix_ = false;
   std::string service_;
   std::map<std::string, std::string> env_;
   std::unique_ptr<Process> keepalive_;
