@@ -21,7 +21,10 @@ set(layers
   "relay/daemon|common,common/io,common/ssh,keys,relay/store,relay/audit,relay/router,relay/bridge,relay/device,relay/operator,relay/connection,relay/control"
   "relay/admin|common,common/cli,common/io,keys,relay/store,relay/audit,relay/control,relay/daemon"
   "relay|relay/admin"
-  "device-agent|common,common/cli,common/io,common/ssh,keys,device-agent"
+  "device-agent|common,common/cli,common/io,common/ssh,keys,device-agent/platform"
+  "device-agent/platform|common"
+  "device-agent/posix|common,common/io,device-agent,device-agent/platform"
+  "device-agent/windows|common,common/io,device-agent,device-agent/platform"
   "operator-cli|common,common/cli,common/io")
 set(private_headers "sqlite3.h|relay/store" "libssh/|common/ssh,keys"
     "CLI/|common/cli,relay/admin,device-agent,operator-cli")

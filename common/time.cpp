@@ -3,6 +3,11 @@
 
 #include <fmt/chrono.h>
 #include <time.h>
+#ifdef _WIN32
+// The C runtime's names for the POSIX calls used here.
+#define timegm _mkgmtime
+#define localtime_r(secs, tm) (localtime_s((tm), (secs)) == 0 ? (tm) : nullptr)
+#endif
 
 #include <array>
 #include <cstdint>

@@ -1,5 +1,10 @@
 // Times and durations for people: --since / --until forms, local display (common/time.hpp).
 #include <time.h>
+#ifdef _WIN32
+// The C runtime's names for the POSIX calls used here.
+#define timegm _mkgmtime
+#define localtime_r(secs, tm) (localtime_s((tm), (secs)) == 0 ? (tm) : nullptr)
+#endif
 
 #include <algorithm>
 #include <cstdint>

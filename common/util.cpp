@@ -2,7 +2,13 @@
 // private files in util_files.cpp.
 #include "common/util.hpp"
 
+#ifdef _WIN32
+#include <windows.h>
+// windows.h first
+#include <bcrypt.h>
+#else
 #include <sys/random.h>
+#endif
 
 #include <array>
 #include <cerrno>
@@ -12,6 +18,14 @@
 
 namespace sb {
 
+#ifdef _WIN32
+void random_bytes(std::span<std::uint8_t> out) {
+  // The system's preferred generator (no algorithm handle to open or leak).
+  if (!BCRYPT_SUCCESS(::BCryptGenRandom(nullptr, out.data(), static_cast<ULONG>(out.size()),
+                                        BCRYPT_USE_SYSTEM_PREFERRED_RNG)))
+    throw std::runtime_error("BCryptGenRandom failed");
+}
+#else
 void random_bytes(std::span<std::uint8_t> out) {
   std::size_t done = 0;
   while (done < out.size()) {
@@ -24,6 +38,7 @@ void random_bytes(std::span<std::uint8_t> out) {
     done += static_cast<std::size_t>(n);
   }
 }
+#endif
 
 std::uint64_t random_below(std::uint64_t bound) {
   if (bound == 0) throw std::invalid_argument("random_below: bound must be positive");

@@ -1,8 +1,8 @@
 #include "device-agent/agent.hpp"
 
-#include <signal.h>
 #include <spdlog/spdlog.h>
-#include <unistd.h>
+
+#include <csignal>
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
@@ -14,10 +14,12 @@
 #include <iostream>
 
 #include "common/io/read_ahead_switch.hpp"
+#include "common/io/socket_handoff.hpp"
 #include "common/util.hpp"
 #include "device-agent/backoff.hpp"
 #include "device-agent/consent_prompt.hpp"
 #include "device-agent/device_info.hpp"
+#include "device-agent/platform/data_dir.hpp"
 #include "device-agent/status_file.hpp"
 #include "device-agent/tunnel.hpp"
 #include "keys/keys.hpp"
@@ -28,12 +30,7 @@ namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 
 std::filesystem::path default_agent_dir() {
-  if (const char* dir = std::getenv("SWITCHBOARD_AGENT_DIR"); dir && *dir) return dir;
-  if (const char* state = std::getenv("XDG_STATE_HOME"); state && *state)
-    return std::filesystem::path(state) / "switchboard-agent";
-  if (const char* home = std::getenv("HOME"); home && *home)
-    return std::filesystem::path(home) / ".local/state/switchboard-agent";
-  return "/var/lib/switchboard-agent";
+  return platform::default_data_dir();
 }
 
 namespace {
@@ -67,7 +64,7 @@ class Agent {
         }) {}
 
   int run() {
-    ensure_private_dir(options_.data_dir);
+    platform::prepare_data_dir(options_.data_dir);
     load_key();
     enrollment_ = read_enrollment(options_.data_dir);
     status_.update({{"state", "connecting"}, {"relay", options_.relay.str()}});
@@ -162,8 +159,10 @@ class Agent {
   }
 
   void start_tunnel() {
-    net::tune_tcp_socket(socket_.native_handle());
-    int fd = socket_.release();
+    net::tune_tcp_socket(static_cast<int>(socket_.native_handle()));
+    boost::system::error_code ec;
+    int fd = io::hand_over_socket(socket_, ec);
+    if (fd < 0) return retry("cannot use the connection: " + ec.message());
     TunnelConfig config{options_.relay.str(),
                         [this](const std::string& fp) { return verify_host(fp); }, &key_, hello(),
                         options_.policy};

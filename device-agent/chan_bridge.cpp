@@ -1,6 +1,4 @@
 // The channel base (callbacks, close and free) and the two bounded pumps.
-#include <errno.h>
-
 #include <boost/asio/error.hpp>
 
 #include "device-agent/chan_internal.hpp"
@@ -99,9 +97,7 @@ void OutPump::on_read(const boost::system::error_code& ec, std::size_t n) {
   }
   if (ec == boost::asio::error::operation_aborted) return;
   eof_ = true;
-  // A pty master reports EIO once every holder of the slave is gone: that is its EOF.
-  bool clean = ec == boost::asio::error::eof || ec.value() == EIO;
-  if (!clean) failed_ = true;
+  if (!platform::is_end_of_output(ec)) failed_ = true;
 }
 
 InPump::Fill InPump::fill(ssh::Channel& channel, bool* pending) {

@@ -9,12 +9,9 @@
 // libssh callback; ssh::Channel removes the callbacks first); libssh used from a completion handler
 // is followed by Conn::after_foreign_use() so packets consumed by hidden pumping are noticed.
 #pragma once
-#include <sys/types.h>
-
 #include <algorithm>
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/buffer.hpp>
-#include <boost/asio/signal_set.hpp>
 #include <boost/system/error_code.hpp>
 #include <cstdint>
 #include <memory>
@@ -25,6 +22,7 @@
 #include "common/ssh/channel.hpp"
 #include "common/ssh/conn.hpp"
 #include "device-agent/channel_host.hpp"
+#include "device-agent/platform/process.hpp"
 
 namespace sb::agent::detail {
 
@@ -40,11 +38,13 @@ struct HostState : std::enable_shared_from_this<HostState> {
   ChannelPolicy policy;
   bool detached = false;
   std::vector<std::shared_ptr<HostedChannel>> channels;
-  std::optional<boost::asio::signal_set> sigchld;
+  std::optional<platform::ChildWatch> child_watch;
 
   std::size_t live_channels() const;
-  // Starts watching SIGCHLD (first process only: most tunnels never run one).
+  // Starts watching for ended children (first process only: most tunnels never run one).
   void watch_children();
+  // A child ended: each channel collects its own.
+  void check_children();
   // After libssh was used outside the tunnel's own step (from a completion handler).
   void after_foreign_use() {
     if (!detached) conn.after_foreign_use();
@@ -52,9 +52,6 @@ struct HostState : std::enable_shared_from_this<HostState> {
   void wake() {
     if (!detached) conn.wake();
   }
-
- private:
-  void arm_sigchld();
 };
 
 // One channel the relay opened toward us.
@@ -67,7 +64,7 @@ class HostedChannel : public std::enable_shared_from_this<HostedChannel> {
 
   // Moves data and advances the state machine; never frees the channel.
   virtual void step() = 0;
-  // SIGCHLD arrived: collect our child's status if it ended.
+  // A child ended somewhere: collect our child's status if it was ours.
   virtual void check_child() {}
   // Closes and frees the channel once it is finished or the relay closed it. Service step only.
   void sweep();
@@ -123,7 +120,7 @@ class OutPump {
   bool flush(ssh::Channel& channel);
   bool wants_read() const { return !reading_ && !eof_ && drained(); }
   boost::asio::mutable_buffer start_read();
-  // Completion of the read that start_read() began. EOF, EIO (pty closed) and errors all end
+  // Completion of the read that start_read() began. EOF, a closed terminal and errors all end
   // the stream; operation_aborted does not.
   void on_read(const boost::system::error_code& ec, std::size_t n);
   // A synchronous read result (draining a pty after its process exited).
@@ -169,36 +166,6 @@ class InPump {
 
 // Reads and drops extended data the relay sends us (nothing consumes it; the window must move).
 void discard_stderr(ssh::Channel& channel, bool* pending);
-
-// --- processes (chan_process.cpp) ---
-
-struct PtySize {
-  int cols = 80, rows = 24, px = 0, py = 0;
-};
-
-struct SpawnSpec {
-  std::string path;               // executable
-  std::vector<std::string> argv;  // argv[0] included
-  std::vector<std::string> env;   // "NAME=value"
-  std::string home;               // working directory
-  std::optional<PtySize> pty;     // with a pty: forkpty, else three pipes
-};
-
-struct Spawned {
-  pid_t pid = -1;
-  int master = -1;                  // pty master (pty mode)
-  int in = -1, out = -1, err = -1;  // parent ends (pipe mode)
-  std::string error;                // why it failed (pid == -1)
-};
-
-Spawned spawn_process(const SpawnSpec& spec);
-void set_window_size(int master, const PtySize& size);
-// "TERM" -> SIGTERM; 0 if unknown.
-int signal_from_name(const std::string& name);
-// SIGTERM -> "TERM".
-std::string signal_name(int sig);
-// SIGHUP to the process group now, SIGKILL after 2 s if it is still there; reaps it.
-void terminate_in_background(const boost::asio::any_io_executor& executor, pid_t pid);
 
 // --- channel factories ---
 

@@ -1,34 +1,25 @@
 // "session" channels: pty-req, env, shell, exec, window-change and signal from the relay; the
 // process's output goes back with backpressure, then exit-status / exit-signal, EOF and close.
-#include <pwd.h>
-#include <signal.h>
 #include <spdlog/spdlog.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
-#include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/write.hpp>
 #include <cctype>
-#include <cstdlib>
-#include <cstring>
 #include <map>
 
 #include "common/env_rules.hpp"
 #include "device-agent/chan_internal.hpp"
-
-extern char** environ;
 
 namespace sb::agent::detail {
 
 namespace {
 
 namespace asio = boost::asio;
-using Descriptor = asio::posix::stream_descriptor;
+using platform::PtySize;
+using platform::Stream;
 
 constexpr std::size_t kMaxTermLength = 64;
 constexpr std::size_t kMaxCommand = 64 * 1024;
 constexpr int kMaxPtyCells = 1000;
-constexpr const char* kDefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 bool term_valid(const std::string& term) {
   return term.size() <= kMaxTermLength && std::all_of(term.begin(), term.end(), [](char c) {
@@ -46,40 +37,6 @@ int bound_cells(int value, int fallback) {
 PtySize bounded_size(int cols, int rows, int px, int py) {
   return {bound_cells(cols, 80), bound_cells(rows, 24), std::clamp(px, 0, 65535),
           std::clamp(py, 0, 65535)};
-}
-
-struct UserInfo {
-  std::string name, home, shell;
-};
-
-UserInfo current_user() {
-  UserInfo u;
-  passwd pw{}, *found = nullptr;
-  std::vector<char> buf(16384);
-  if (::getpwuid_r(::getuid(), &pw, buf.data(), buf.size(), &found) == 0 && found) {
-    u.name = pw.pw_name ? pw.pw_name : "";
-    u.home = pw.pw_dir ? pw.pw_dir : "";
-    u.shell = pw.pw_shell ? pw.pw_shell : "";
-  }
-  if (u.home.empty()) u.home = std::getenv("HOME") ? std::getenv("HOME") : "/";
-  return u;
-}
-
-std::string base_name(const std::string& path) {
-  auto slash = path.rfind('/');
-  return slash == std::string::npos ? path : path.substr(slash + 1);
-}
-
-// Locale and time zone of the agent pass through; nothing else of its environment does.
-void add_agent_locale(std::map<std::string, std::string>& env) {
-  for (char** e = environ; e && *e; ++e) {
-    std::string entry(*e);
-    auto eq = entry.find('=');
-    if (eq == std::string::npos) continue;
-    std::string name = entry.substr(0, eq);
-    if (name != "TERM" && name != "COLORTERM" && env_name_allowed(name))
-      env[name] = entry.substr(eq + 1);
-  }
 }
 
 class SessionChannel final : public HostedChannel {
@@ -108,22 +65,18 @@ class SessionChannel final : public HostedChannel {
   }
 
   void check_child() override {
-    if (pid_ <= 0 || exited_) return;
-    int status = 0;
-    pid_t r = ::waitpid(pid_, &status, WNOHANG);
-    if (r == 0) return;
+    if (!process_ || exited_) return;
+    auto status = process_->poll_exit();
+    if (!status) return;
     exited_ = true;
-    wait_status_ = r == pid_ ? status : 255 << 8;  // ECHILD: someone else reaped it
-    // A pty never reports EOF while a background job holds the slave: from now on read only
-    // what is already there (synchronously), so the exit status is not held back.
-    if (master_ && out_.reading()) master_->cancel();
+    exit_status_ = *status;
+    process_->on_exited();
   }
 
  protected:
   void stop_local() override {
-    if (pid_ > 0 && !exited_) terminate_in_background(host_->executor, pid_);
-    pid_ = -1;
-    for (auto* d : {&master_, &stdin_, &stdout_, &stderr_}) close_descriptor(*d);
+    if (process_) process_->stop();
+    exited_ = true;
   }
 
  private:
@@ -155,87 +108,39 @@ class SessionChannel final : public HostedChannel {
   bool on_window_change(const ssh::WindowSize& size) {
     if (!pty_) return false;
     pty_ = bounded_size(size.cols, size.rows, size.px, size.py);
-    if (master_) set_window_size(master_->native_handle(), *pty_);
+    if (process_) process_->resize(*pty_);
     return true;
   }
 
-  // A "signal" request: to the terminal's foreground job (what ^C would reach), else the
-  // process group of the command.
+  // A "signal" request: the platform decides who gets it (the terminal's foreground job, the
+  // command's process group) or what it means (terminate, on Windows).
   void on_signal(std::string_view name) {
-    int sig = signal_from_name(std::string(name));
-    if (!sig || pid_ <= 0 || exited_) return;
-    pid_t group = master_ ? ::tcgetpgrp(master_->native_handle()) : -1;
-    ::kill(group > 0 ? -group : -pid_, sig);
+    if (!process_ || exited_) return;
+    process_->signal(std::string(name));
   }
 
   bool start(const std::optional<std::string>& command) {
     if (started_) return false;  // one shell or exec per channel
-    host_->watch_children();     // before fork: an early SIGCHLD must not be lost
-    Spawned s = spawn_process(make_spec(command));
-    if (s.pid < 0) {
-      spdlog::warn("operator channel: {}", s.error);
+    host_->watch_children();     // before the start: an early exit must not be lost
+    platform::ProcessRequest request{command, host_->policy.shell, env_, pty_, term_};
+    std::string error;
+    std::weak_ptr<HostedChannel> weak = weak_from_this();
+    auto on_exit = [weak] {
+      if (auto self = std::static_pointer_cast<SessionChannel>(weak.lock())) {
+        self->check_child();
+        self->kick();
+      }
+    };
+    process_ = platform::start_process(host_->executor, request, on_exit, &error);
+    if (!process_) {
+      spdlog::warn("operator channel: {}", error);
       return false;
     }
     started_ = true;
-    pid_ = s.pid;
-    if (s.master >= 0) master_ = open_descriptor(s.master);
-    if (s.in >= 0) stdin_ = open_descriptor(s.in);
-    if (s.out >= 0) stdout_ = open_descriptor(s.out);
-    if (s.err >= 0) stderr_ = open_descriptor(s.err);
-    spdlog::info("operator channel: started {} (pid {}{})", command ? "a command" : "a shell", pid_,
-                 pty_ ? ", pty" : "");
+    spdlog::info("operator channel: started {} (pid {}{})", command ? "a command" : "a shell",
+                 process_->id(), pty_ ? ", pty" : "");
     return true;
   }
-
-  SpawnSpec make_spec(const std::optional<std::string>& command) const {
-    UserInfo user = current_user();
-    const std::string& shell = host_->policy.shell;
-    SpawnSpec spec;
-    if (command) {
-      spec.path = "/bin/sh";
-      spec.argv = {"sh", "-c", *command};
-    } else {
-      spec.path = shell;
-      spec.argv = {"-" + base_name(shell)};  // a leading dash makes it a login shell
-    }
-    spec.env = environment(user, shell);
-    spec.home = user.home;
-    spec.pty = pty_;
-    return spec;
-  }
-
-  std::vector<std::string> environment(const UserInfo& user, const std::string& shell) const {
-    std::map<std::string, std::string> env;
-    const char* path = std::getenv("PATH");
-    env["PATH"] = path && *path ? path : kDefaultPath;
-    env["HOME"] = user.home;
-    env["SHELL"] = shell;
-    if (!user.name.empty()) env["USER"] = env["LOGNAME"] = user.name;
-    add_agent_locale(env);
-    for (const auto& [name, value] : env_) env[name] = value;
-    if (pty_ && !term_.empty()) env["TERM"] = term_;
-    std::vector<std::string> out;
-    for (const auto& [name, value] : env) out.push_back(name + "=" + value);
-    return out;
-  }
-
-  std::optional<Descriptor> open_descriptor(int fd) {
-    std::optional<Descriptor> d;
-    d.emplace(host_->executor, fd);
-    boost::system::error_code ignored;
-    d->non_blocking(true, ignored);  // synchronous reads (draining) must never block
-    return d;
-  }
-
-  static void close_descriptor(std::optional<Descriptor>& d) {
-    if (!d) return;
-    boost::system::error_code ignored;
-    d->close(ignored);  // pending operations complete with operation_aborted
-    d.reset();
-  }
-
-  Descriptor* input_fd() { return master_ ? &*master_ : stdin_ ? &*stdin_ : nullptr; }
-  Descriptor* output_fd() { return master_ ? &*master_ : stdout_ ? &*stdout_ : nullptr; }
 
   // --- channel -> process ---
 
@@ -246,8 +151,8 @@ class SessionChannel final : public HostedChannel {
       if (r == InPump::Fill::kNothing) return;
       if (r == InPump::Fill::kError) return want_close();
       if (r == InPump::Fill::kEof) return on_input_eof();
-      Descriptor* fd = input_fd();
-      if (!fd || input_broken_ || (master_ && exited_)) {
+      Stream* fd = process_->input();
+      if (!fd || input_broken_ || (pty_ && exited_)) {
         in_.on_written();  // nobody reads it any more: drop it so the channel keeps moving
         continue;
       }
@@ -265,19 +170,21 @@ class SessionChannel final : public HostedChannel {
 
   // Pipes: the process sees EOF on stdin. A pty has no EOF of its own (^D is the operator's
   // business): we only stop reading.
-  void on_input_eof() { close_descriptor(stdin_); }
+  void on_input_eof() {
+    if (!pty_) process_->close_input();
+  }
 
   // --- process -> channel ---
 
   void move_output() {
     if (!out_.flush(channel_) || !err_.flush(channel_)) return want_close();
-    read_output(out_, output_fd());
-    if (stderr_) read_output(err_, &*stderr_);
+    read_output(out_, process_->output());
+    if (process_->error_output()) read_output(err_, process_->error_output());
   }
 
-  void read_output(OutPump& pump, Descriptor* fd) {
+  void read_output(OutPump& pump, Stream* fd) {
     if (!fd) return;
-    if (master_ && exited_) return drain_pty();
+    if (exited_ && process_->drain_synchronously()) return drain_pty();
     if (!pump.wants_read()) return;
     fd->async_read_some(pump.start_read(),
                         [self = self(), &pump](const boost::system::error_code& ec, std::size_t n) {
@@ -292,7 +199,7 @@ class SessionChannel final : public HostedChannel {
   void drain_pty() {
     while (out_.wants_read()) {
       boost::system::error_code ec;
-      std::size_t n = master_->read_some(out_.start_read(), ec);
+      std::size_t n = process_->output()->read_some(out_.start_read(), ec);
       if (ec == asio::error::would_block || ec == asio::error::try_again) {
         out_.on_read(asio::error::eof, 0);
         return;
@@ -304,7 +211,7 @@ class SessionChannel final : public HostedChannel {
 
   void finish_if_done() {
     if (!exited_ || reported_ || !out_.finished()) return;
-    if (stderr_ && !err_.finished()) return;
+    if (!pty_ && !err_.finished()) return;  // pipes: stderr too
     reported_ = true;
     report_exit();
     channel_.send_eof();  // kAgain only means not flushed yet
@@ -312,27 +219,24 @@ class SessionChannel final : public HostedChannel {
   }
 
   void report_exit() {
-    if (WIFSIGNALED(wait_status_)) {
-      int sig = WTERMSIG(wait_status_);
-      channel_.send_exit_signal(signal_name(sig), WCOREDUMP(wait_status_) != 0, "");
-      spdlog::info("operator channel: pid {} killed by SIG{}", pid_, signal_name(sig));
+    if (!exit_status_.signal.empty()) {
+      channel_.send_exit_signal(exit_status_.signal, exit_status_.core_dumped, "");
+      spdlog::info("operator channel: pid {} killed by SIG{}", process_->id(), exit_status_.signal);
       return;
     }
-    int code = WIFEXITED(wait_status_) ? WEXITSTATUS(wait_status_) : 255;
-    channel_.send_exit_status(code);
-    spdlog::info("operator channel: pid {} exited with {}", pid_, code);
+    channel_.send_exit_status(exit_status_.code);
+    spdlog::info("operator channel: pid {} exited with {}", process_->id(), exit_status_.code);
   }
 
   std::optional<PtySize> pty_;
   std::string term_;
   std::map<std::string, std::string> env_;
   bool started_ = false;
-  pid_t pid_ = -1;
+  std::unique_ptr<platform::Process> process_;
   bool exited_ = false;
-  int wait_status_ = 0;
+  platform::ExitStatus exit_status_;
   bool reported_ = false;
   bool input_broken_ = false;
-  std::optional<Descriptor> master_, stdin_, stdout_, stderr_;
   OutPump out_, err_;
   InPump in_;
 };

@@ -2,10 +2,7 @@
 // tunnel's service step. See chan_internal.hpp for the rules everything here follows.
 #include "device-agent/channel_host.hpp"
 
-#include <signal.h>
 #include <spdlog/spdlog.h>
-
-#include <cstdlib>
 
 #include "device-agent/chan_internal.hpp"
 
@@ -14,21 +11,17 @@ namespace sb::agent {
 namespace detail {
 
 void HostState::watch_children() {
-  if (sigchld || detached) return;
-  sigchld.emplace(executor, SIGCHLD);
-  arm_sigchld();
+  if (child_watch || detached) return;
+  // The watch keeps the state alive while it waits; close_all() ends it.
+  child_watch.emplace(executor, [self = shared_from_this()] { self->check_children(); });
 }
 
-void HostState::arm_sigchld() {
-  // The handler keeps the state alive; after close_all() the set is cancelled and gone.
-  sigchld->async_wait([self = shared_from_this()](const boost::system::error_code& ec, int) {
-    if (ec || self->detached || !self->sigchld) return;
-    // Each channel waits for its own pid only: other children of this process are not ours.
-    auto snapshot = self->channels;
-    for (auto& c : snapshot) c->check_child();
-    self->wake();
-    self->arm_sigchld();
-  });
+void HostState::check_children() {
+  if (detached) return;
+  // Each channel waits for its own process only: other children of this process are not ours.
+  auto snapshot = channels;
+  for (auto& c : snapshot) c->check_child();
+  wake();
 }
 
 }  // namespace detail
@@ -36,20 +29,6 @@ void HostState::arm_sigchld() {
 namespace {
 
 using detail::HostState;
-
-// Writing to a process's stdin after it closed it raises SIGPIPE, which would kill the whole
-// agent. Only the default disposition is replaced (an embedding program's choice is kept); the
-// child resets every signal before exec.
-void ignore_sigpipe() {
-  struct sigaction current {};
-  if (::sigaction(SIGPIPE, nullptr, &current) == 0 && current.sa_handler == SIG_DFL)
-    ::signal(SIGPIPE, SIG_IGN);
-}
-
-std::string default_shell() {
-  const char* shell = std::getenv("SHELL");
-  return shell && *shell ? shell : "/bin/sh";
-}
 
 }  // namespace
 
@@ -94,8 +73,8 @@ struct ChannelHost::Impl {
 ChannelHost::ChannelHost(ssh::Conn& conn, boost::asio::any_io_executor executor,
                          ChannelPolicy policy)
     : impl_(std::make_unique<Impl>()) {
-  if (policy.shell.empty()) policy.shell = default_shell();
-  ignore_sigpipe();
+  if (policy.shell.empty()) policy.shell = platform::default_shell();
+  platform::ignore_broken_pipes();
   impl_->state = std::make_shared<HostState>(conn, std::move(executor), std::move(policy));
 }
 
@@ -131,7 +110,7 @@ void ChannelHost::close_all() {
   // subclass, which owns us, is gone), so callbacks can still be removed.
   for (auto& c : state.channels) c->abandon();
   state.channels.clear();
-  state.sigchld.reset();  // cancels the wait; its handler sees detached
+  state.child_watch.reset();  // cancels the wait; its handler sees detached
   // Without functions libssh just refuses what still arrives until the session is freed.
   if (impl_->installed) state.conn.stop_listening();
 }

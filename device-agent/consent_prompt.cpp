@@ -1,8 +1,5 @@
 #include "device-agent/consent_prompt.hpp"
 
-#include <unistd.h>
-
-#include <boost/asio/read_until.hpp>
 #include <iostream>
 
 #include "common/json_field.hpp"
@@ -21,13 +18,8 @@ std::string safe(const nlohmann::json& request, const char* field) {
 }  // namespace
 
 ConsentPrompt::ConsentPrompt(boost::asio::any_io_executor executor, Answer answer)
-    : answer_(std::move(answer)), buffer_(kMaxAnswerLine) {
-  int fd = dup(STDIN_FILENO);
-  if (fd < 0) {
-    input_closed_ = true;
-    return;
-  }
-  input_ = std::make_unique<boost::asio::posix::stream_descriptor>(executor, fd);
+    : answer_(std::move(answer)), input_(platform::open_console_input(executor, kMaxAnswerLine)) {
+  if (!input_) input_closed_ = true;
 }
 
 ConsentPrompt::~ConsentPrompt() = default;
@@ -78,21 +70,13 @@ void ConsentPrompt::next() {
   }
   asking_ = true;
   std::cout << question(queue_.front()) << std::flush;
-  boost::asio::async_read_until(
-      *input_, buffer_, '\n',
-      [this](const boost::system::error_code& ec, std::size_t n) { on_line(ec, n); });
+  input_->read_line([this](bool ok, std::string line) { on_line(ok, std::move(line)); });
 }
 
-void ConsentPrompt::on_line(const boost::system::error_code& ec, std::size_t n) {
-  if (ec == boost::asio::error::operation_aborted) return;
-  std::string line;
-  if (!ec) {
-    line.assign(boost::asio::buffers_begin(buffer_.data()),
-                boost::asio::buffers_begin(buffer_.data()) + static_cast<std::ptrdiff_t>(n));
-    buffer_.consume(n);
-  } else {
+void ConsentPrompt::on_line(bool ok, std::string line) {
+  if (!ok) {
     input_closed_ = true;  // EOF, or a line longer than we accept
-    buffer_.consume(buffer_.size());
+    line.clear();
   }
   while (!line.empty() && (line.back() == '\n' || line.back() == '\r' || line.back() == ' '))
     line.pop_back();

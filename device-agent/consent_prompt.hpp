@@ -3,13 +3,13 @@
 // One question at a time; anything but y/yes is no, and so is a closed stdin.
 #pragma once
 #include <boost/asio/any_io_executor.hpp>
-#include <boost/asio/posix/stream_descriptor.hpp>
-#include <boost/asio/streambuf.hpp>
 #include <deque>
 #include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
+
+#include "device-agent/platform/console.hpp"
 
 namespace sb::agent {
 
@@ -27,11 +27,10 @@ class ConsentPrompt {
 
  private:
   void next();
-  void on_line(const boost::system::error_code& ec, std::size_t n);
+  void on_line(bool ok, std::string line);
 
   Answer answer_;
-  std::unique_ptr<boost::asio::posix::stream_descriptor> input_;
-  boost::asio::streambuf buffer_;
+  std::unique_ptr<platform::ConsoleInput> input_;
   std::deque<nlohmann::json> queue_;
   bool asking_ = false;
   bool input_closed_ = false;

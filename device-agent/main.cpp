@@ -1,7 +1,6 @@
 #include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
-#include <csignal>
 #include <iostream>
 
 #include "common/cli/duration_validator.hpp"
@@ -9,6 +8,7 @@
 #include "common/names.hpp"
 #include "common/util.hpp"
 #include "device-agent/agent.hpp"
+#include "device-agent/platform/process.hpp"
 #include "keys/keys.hpp"
 #ifdef _WIN32
 #include "device-agent/windows/service_cli.hpp"
@@ -60,7 +60,9 @@ void add_connection_options(CLI::App& verb, Args& args) {
                   "Networks operators may reach through this device (SOCKS / -L), CIDR,...; "
                   "none by default")
       ->delimiter(',');
-  verb.add_option("--shell", args.shell, "Shell for operators (default: $SHELL or /bin/sh)");
+  verb.add_option(
+      "--shell", args.shell,
+      "Shell for operators (default: $SHELL or /bin/sh; on Windows %ComSpec% or cmd.exe)");
 }
 
 // `run`'s flags; `service install` (Windows) takes the same.
@@ -119,7 +121,7 @@ sb::agent::AgentOptions to_options(const Args& args, bool adhoc) {
 
 int main(int argc, char** argv) {
   // Writes to peers that went away must fail with EPIPE, not kill the daemon.
-  std::signal(SIGPIPE, SIG_IGN);
+  sb::agent::platform::ignore_broken_pipes();
   CLI::App app{
       "switchboard device agent: keeps a reverse SSH tunnel to a relay so IT staff can help "
       "this machine.\n  help  one-off: prints a session ID to read out to support\n  run   "

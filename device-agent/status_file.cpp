@@ -1,13 +1,12 @@
 #include "device-agent/status_file.hpp"
 
-#include <signal.h>
 #include <spdlog/spdlog.h>
-#include <unistd.h>
 
 #include <iostream>
 
 #include "common/util.hpp"
 #include "device-agent/agent.hpp"
+#include "device-agent/platform/process.hpp"
 
 namespace sb::agent {
 
@@ -23,9 +22,6 @@ nlohmann::json read_json(const std::filesystem::path& file) {
   }
 }
 
-bool process_alive(long pid) {
-  return pid > 0 && (kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM);
-}
 }  // namespace
 
 void StatusFile::update(const nlohmann::json& fields) {
@@ -35,7 +31,7 @@ void StatusFile::update(const nlohmann::json& fields) {
     else
       current_[it.key()] = it.value();
   }
-  current_["pid"] = static_cast<long>(getpid());
+  current_["pid"] = platform::current_process_id();
   current_["updated"] = now_iso8601();
   try {
     write_file_atomic(file_, current_.dump(2) + "\n", 0600);
@@ -56,7 +52,7 @@ void write_enrollment(const std::filesystem::path& data_dir, const std::string& 
 
 int print_status(const std::filesystem::path& data_dir, bool json) {
   auto status = read_json(data_dir / "status.json");
-  bool running = process_alive(status.value("pid", 0L));
+  bool running = platform::process_alive(status.value("pid", 0L));
   if (!running && !status.empty()) status["state"] = "not running";
   if (status.empty()) status = {{"state", "not running"}};
   const std::string state = status.value("state", "unknown");

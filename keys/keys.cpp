@@ -35,7 +35,7 @@ ssh_key require_key(const ssh::Key& key, const char* what) {
   return key.get();
 }
 
-std::string mode_octal(mode_t mode) {
+[[maybe_unused]] std::string mode_octal(mode_t mode) {
   char buf[16];
   std::snprintf(buf, sizeof buf, "%04o", static_cast<unsigned>(mode & 07777));
   return buf;
@@ -45,17 +45,20 @@ std::string mode_octal(mode_t mode) {
 void check_private_key_file(const std::filesystem::path& file) {
   struct stat st {};
   const std::string name = file.string();
-  if (::stat(file.c_str(), &st) != 0) {
+  if (::stat(name.c_str(), &st) != 0) {
     if (errno == ENOENT) throw std::runtime_error("private key " + name + " does not exist");
     throw std::runtime_error("cannot stat private key " + name + ": " + std::strerror(errno));
   }
   if (!S_ISREG(st.st_mode)) {
     throw std::runtime_error("private key " + name + " is not a regular file");
   }
+#ifndef _WIN32
+  // On Windows the data dir's ACL, which the file inherits, decides who may read it.
   if ((st.st_mode & 077) != 0) {
     throw std::runtime_error("permissions " + mode_octal(st.st_mode) + " for '" + name +
                              "' are too open: chmod 600 " + name);
   }
+#endif
 }
 
 bool is_key_type_char(char c) {
@@ -141,8 +144,9 @@ ssh::Key load_private_key(const std::filesystem::path& file) {
 }
 
 ssh::Key load_or_create_private_key(const std::filesystem::path& file, bool* created) {
-  struct stat st {};
-  if (::lstat(file.c_str(), &st) == 0 || errno != ENOENT) {
+  std::error_code ec;
+  const auto status = std::filesystem::symlink_status(file, ec);
+  if (status.type() != std::filesystem::file_type::not_found) {
     if (created) *created = false;
     return load_private_key(file);  // also reports a stat error other than "missing"
   }

@@ -65,7 +65,7 @@ std::optional<PinLine> parse_pin_line(std::string_view line, const std::filesyst
 
 std::string read_pins(const std::filesystem::path& file) {
   struct stat st {};
-  if (::stat(file.c_str(), &st) != 0) {
+  if (::stat(file.string().c_str(), &st) != 0) {
     if (errno == ENOENT) return "";
     throw std::runtime_error("cannot stat pin file " + file.string() + ": " + std::strerror(errno));
   }

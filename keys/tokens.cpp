@@ -1,6 +1,10 @@
 // Enrollment tokens: shown once to the operator, stored only as a SHA-256 hash. Resume tokens:
 // handed to an ad-hoc agent with its session ID, kept by the relay only as a hash.
+#ifdef _WIN32
+#include <gcrypt.h>
+#else
 #include <openssl/evp.h>
+#endif
 
 #include <stdexcept>
 
@@ -69,11 +73,18 @@ bool looks_like_resume_token(std::string_view text) {
 }
 
 std::string hash_token(std::string_view token) {
+#ifdef _WIN32
+  // libgcrypt: libssh's crypto library in the Windows build, which has no OpenSSL.
+  unsigned char digest[32];
+  const unsigned int len = sizeof digest;
+  gcry_md_hash_buffer(GCRY_MD_SHA256, digest, token.data(), token.size());
+#else
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
   if (EVP_Digest(token.data(), token.size(), digest, &len, EVP_sha256(), nullptr) != 1) {
     throw std::runtime_error("SHA-256 failed");
   }
+#endif
   static constexpr char kHex[] = "0123456789abcdef";
   std::string hex;
   hex.reserve(2 * len);

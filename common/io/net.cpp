@@ -1,9 +1,14 @@
 #include "common/io/net.hpp"
 
+#ifdef _WIN32
+#include <winsock2.h>
+#include <ws2tcpip.h>
+#else
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#endif
 
 #include <charconv>
 
@@ -70,6 +75,27 @@ std::optional<HostPort> parse_host_port(std::string_view text, std::uint16_t def
   return out;
 }
 
+#ifdef _WIN32
+// Windows: no TCP_USER_TIMEOUT; keepalive times through the socket options Windows 10 has.
+void tune_tcp_socket(int fd) {
+  const SOCKET s = static_cast<SOCKET>(fd);
+  DWORD one = 1, idle = 30, interval = 10, count = 3;
+  auto set = [s](int level, int name, DWORD value) {
+    ::setsockopt(s, level, name, reinterpret_cast<const char*>(&value), sizeof value);
+  };
+  set(IPPROTO_TCP, TCP_NODELAY, one);
+  set(SOL_SOCKET, SO_KEEPALIVE, one);
+#ifdef TCP_KEEPIDLE
+  set(IPPROTO_TCP, TCP_KEEPIDLE, idle);
+  set(IPPROTO_TCP, TCP_KEEPINTVL, interval);
+  set(IPPROTO_TCP, TCP_KEEPCNT, count);
+#else
+  (void)idle, (void)interval, (void)count;
+#endif
+}
+
+void raise_fd_limit() {}  // Windows has no descriptor limit to raise
+#else
 void tune_tcp_socket(int fd) {
   int one = 1;
   int idle = 30, interval = 10, count = 3;
@@ -89,5 +115,6 @@ void raise_fd_limit() {
     setrlimit(RLIMIT_NOFILE, &lim);
   }
 }
+#endif
 
 }  // namespace sb::net

@@ -26,12 +26,26 @@
 //  - The owner must look at buffered() after running libssh: bytes held here raise no
 //    readiness in epoll, so it has to pump again itself (ssh::Conn does).
 #pragma once
-#include <poll.h>
-#include <sys/types.h>
-
 #include <cstddef>
 #include <memory>
 #include <string>
+
+#ifdef _WIN32
+namespace sb::io {
+// Windows: no interposition (libssh reads through Winsock), so nothing is ever attached and
+// libssh reads the socket as it would without the read-ahead.
+class ReadAhead {
+ public:
+  bool attach(int) { return false; }
+  void detach() {}
+  std::size_t buffered() const { return 0; }
+  bool holds_memory() const { return false; }
+  bool attached() const { return false; }
+};
+}  // namespace sb::io
+#else
+#include <poll.h>
+#include <sys/types.h>
 
 namespace sb::io {
 
@@ -89,3 +103,4 @@ int close(int fd);
 }  // namespace interposed
 
 }  // namespace sb::io
+#endif

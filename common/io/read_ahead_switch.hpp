@@ -8,12 +8,17 @@
 //    linker hands them to shared libraries such as libssh shows that they are the read-ahead's.
 // Otherwise ReadAhead::attach() attaches nothing and libssh reads its sockets as without it.
 #pragma once
-#include <poll.h>
-#include <sys/types.h>
-
 #include <cstddef>
 #include <optional>
 #include <string>
+
+#ifdef _WIN32
+namespace sb::io {
+inline void check_read_ahead() {}  // nothing to decide: Windows has no read-ahead
+}  // namespace sb::io
+#else
+#include <poll.h>
+#include <sys/types.h>
 
 namespace sb::io {
 
@@ -49,3 +54,4 @@ SocketCalls dynamic_socket_calls();
 std::string self_check(const SocketCalls& calls);
 
 }  // namespace sb::io
+#endif

@@ -1,8 +1,13 @@
 #include "common/ssh/conn.hpp"
 
 #include <spdlog/spdlog.h>
+
+#ifdef _WIN32
+#include <winsock2.h>
+#else
 #include <sys/stat.h>
 #include <unistd.h>
+#endif
 
 #include <cassert>
 
@@ -20,7 +25,7 @@ constexpr int kMaxPumpsPerStep = 64;
 Conn::Conn(boost::asio::any_io_executor executor, Session session)
     : executor_(std::move(executor)),
       session_(std::move(session)),
-      socket_(std::make_unique<boost::asio::posix::stream_descriptor>(executor_)),
+      socket_(std::make_unique<io::SocketWatch>(executor_)),
       created_(Clock::now()),
       last_inbound_(created_) {
   ssh_set_counters(session_.get(), nullptr, &counters_);
@@ -49,10 +54,12 @@ void Conn::start(int fd) {
     close("no socket");
     return;
   }
+#ifndef _WIN32
   if (struct stat st{}; ::fstat(fd_, &st) == 0) {
     fd_dev_ = st.st_dev;
     fd_ino_ = st.st_ino;
   }
+#endif
   boost::system::error_code ec;
   socket_->assign(fd_, ec);
   if (ec) {
@@ -123,8 +130,15 @@ Rc Conn::connect() {
 }
 
 bool Conn::fd_is_still_ours() const {
+#ifdef _WIN32
+  // Socket handles have no identity to compare; a socket's type at least must still answer.
+  int type = 0, len = sizeof type;
+  return fd_ >= 0 && ::getsockopt(static_cast<SOCKET>(fd_), SOL_SOCKET, SO_TYPE,
+                                  reinterpret_cast<char*>(&type), &len) == 0;
+#else
   struct stat st {};
   return fd_ >= 0 && ::fstat(fd_, &st) == 0 && st.st_dev == fd_dev_ && st.st_ino == fd_ino_;
+#endif
 }
 
 bool Conn::attach_event() {
@@ -202,7 +216,7 @@ void Conn::continue_move() {
     }
     self->home_generation_.fetch_add(1, std::memory_order_release);
     self->owner_ = std::this_thread::get_id();
-    self->socket_ = std::make_unique<boost::asio::posix::stream_descriptor>(self->executor_);
+    self->socket_ = std::make_unique<io::SocketWatch>(self->executor_);
     boost::system::error_code ec;
     if (!self->socket_closed_by_libssh()) self->socket_->assign(self->fd_, ec);
     self->moving_.store(false, std::memory_order_release);
@@ -226,22 +240,20 @@ void Conn::arm() {
   auto self = shared_from_this();
   if (!read_armed_) {
     read_armed_ = true;
-    socket_->async_wait(boost::asio::posix::descriptor_base::wait_read,
-                        [self](const boost::system::error_code& ec) {
-                          self->read_armed_ = false;
-                          if (self->moving_) return self->continue_move();
-                          if (!ec) self->step();
-                        });
+    socket_->async_wait(io::SocketWatch::wait_read, [self](const boost::system::error_code& ec) {
+      self->read_armed_ = false;
+      if (self->moving_) return self->continue_move();
+      if (!ec) self->step();
+    });
   }
   bool write_pending = ssh_get_poll_flags(session_.get()) & SSH_WRITE_PENDING;
   if (write_pending && !write_armed_) {
     write_armed_ = true;
-    socket_->async_wait(boost::asio::posix::descriptor_base::wait_write,
-                        [self](const boost::system::error_code& ec) {
-                          self->write_armed_ = false;
-                          if (self->moving_) return self->continue_move();
-                          if (!ec) self->step();
-                        });
+    socket_->async_wait(io::SocketWatch::wait_write, [self](const boost::system::error_code& ec) {
+      self->write_armed_ = false;
+      if (self->moving_) return self->continue_move();
+      if (!ec) self->step();
+    });
   }
 }
 
@@ -291,7 +303,11 @@ void Conn::finish_close() {
     const bool same_socket = fd_is_still_ours();
     assert(same_socket && "closing a descriptor that is no longer this connection's socket");
     if (same_socket)
+#ifdef _WIN32
+      ::closesocket(static_cast<SOCKET>(fd_));
+#else
       ::close(fd_);
+#endif
     else
       spdlog::error("descriptor {} is no longer this connection's socket: not closed again", fd_);
   }

@@ -16,7 +16,6 @@
 #pragma once
 #include <atomic>
 #include <boost/asio/any_io_executor.hpp>
-#include <boost/asio/posix/stream_descriptor.hpp>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -28,6 +27,7 @@
 #include <vector>
 
 #include "common/io/read_ahead.hpp"
+#include "common/io/socket_watch.hpp"
 #include "common/ssh/handles.hpp"
 #include "common/ssh/server_callbacks.hpp"
 #include "common/ssh/session.hpp"
@@ -108,7 +108,7 @@ class Conn : public std::enable_shared_from_this<Conn> {
   std::unique_ptr<ServerCallbacks> server_callbacks_;  // removed before session_ is freed
   Event event_;
   void continue_move();
-  std::unique_ptr<boost::asio::posix::stream_descriptor> socket_;
+  std::unique_ptr<io::SocketWatch> socket_;
   // Runs a step on whatever reactor owns us when it runs (dropped during a move, which ends
   // with a step anyway).
   void post_step();

@@ -1,10 +1,24 @@
 #include "common/ssh/session.hpp"
 
+#ifdef _WIN32
+#include <winsock2.h>
+#else
 #include <unistd.h>
+#endif
 
 #include <stdexcept>
 
 namespace sb::ssh {
+
+namespace {
+void close_socket(int fd) {
+#ifdef _WIN32
+  ::closesocket(static_cast<SOCKET>(fd));
+#else
+  ::close(fd);
+#endif
+}
+}  // namespace
 
 Rc to_rc(int libssh_rc) {
   if (libssh_rc == SSH_OK) return Rc::kOk;
@@ -78,7 +92,8 @@ bool SessionRef::write_pending() const {
 Session make_client_session(const ClientOptions& options) {
   Session session(ssh_new());
   if (!session) throw std::runtime_error("out of memory");
-  int no = 0, yes = 1, fd = options.fd;
+  int no = 0, yes = 1;
+  socket_t fd = static_cast<socket_t>(options.fd);  // a SOCKET (64 bits) on Windows
   ssh_session s = session.get();
   ssh_options_set(s, SSH_OPTIONS_PROCESS_CONFIG, &no);  // ~/.ssh/config is not ours
   ssh_options_set(s, SSH_OPTIONS_HOST, options.host.c_str());
@@ -105,7 +120,7 @@ Session accept_on(const Bind& bind, int fd, std::string* why) {
   Session session(ssh_new());
   if (!session) {
     *why = "out of memory";
-    ::close(fd);
+    close_socket(fd);
     return Session();
   }
   if (ssh_bind_accept_fd(bind.get(), session.get(), fd) != SSH_OK) {
@@ -115,7 +130,7 @@ Session accept_on(const Bind& bind, int fd, std::string* why) {
     // load, out of memory): whoever holds it closes it, and only once.
     const bool adopted = ssh_get_fd(session.get()) == fd;
     session.reset();  // closes the fd if libssh adopted it
-    if (!adopted) ::close(fd);
+    if (!adopted) close_socket(fd);
     return Session();
   }
   ssh_set_blocking(session.get(), 0);
