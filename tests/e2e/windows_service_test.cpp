@@ -23,6 +23,13 @@ std::string env_or_empty(const char* name) {
   return value ? value : "";
 }
 
+// Process starts programs by path, not through PATH.
+std::string wine_bin() {
+  auto found = run({"sh", "-c", "command -v wine"}, {.timeout = 10s});
+  found.out.erase(found.out.find_last_not_of("\r\n ") + 1);
+  return found.exit_code == 0 ? found.out : "wine";
+}
+
 double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
@@ -40,7 +47,7 @@ class WindowsService : public ::testing::Test {
     // Wine ends service processes when no ordinary Wine process is left: one waits on its
     // console until the test closes its input.
     keepalive_ =
-        std::make_unique<Process>(std::vector<std::string>{"wine", "cmd", "/c", "pause"}, env_);
+        std::make_unique<Process>(std::vector<std::string>{wine_bin(), "cmd", "/c", "pause"}, env_);
   }
 
   void TearDown() override {
@@ -52,7 +59,7 @@ class WindowsService : public ::testing::Test {
   }
 
   RunResult wine(std::vector<std::string> args, Millis timeout = 90s) {
-    args.insert(args.begin(), "wine");
+    args.insert(args.begin(), wine_bin());
     return run(args, {.timeout = timeout, .env = env_});
   }
 
