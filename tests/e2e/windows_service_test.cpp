@@ -23,9 +23,9 @@ std::string env_or_empty(const char* name) {
   return value ? value : "";
 }
 
-// Process starts programs by path, not through PATH.
+// The harness starts programs by path, not through PATH.
 std::string wine_bin() {
-  auto found = run({"sh", "-c", "command -v wine"}, {.timeout = 10s});
+  auto found = run({"/bin/sh", "-c", "command -v wine"}, {.timeout = 10s});
   found.out.erase(found.out.find_last_not_of("\r\n ") + 1);
   return found.exit_code == 0 ? found.out : "wine";
 }
