@@ -3,6 +3,7 @@
 // IPv4-mapped IPv6 addresses (::ffff:a.b.c.d) are treated as the IPv4 address they denote, both
 // as networks and as addresses: connecting to ::ffff:127.0.0.1 reaches 127.0.0.1, so a v6 rule
 // such as ::/0 must not let it through, and a v4 rule such as 127.0.0.0/8 must.
+#include <algorithm>
 #include <boost/asio/ip/address.hpp>
 #include <charconv>
 
@@ -23,6 +24,9 @@ std::string_view trim(std::string_view s) {
 // The address's bytes, mapped IPv6 folded to IPv4; nullopt if not an address (or scoped when
 // scopes are not allowed: a zone makes no sense in a network rule).
 std::optional<std::vector<std::uint8_t>> address_bytes(std::string_view text, bool allow_scope) {
+  // Dotted quads only: some inet_pton implementations (Wine's) also take "10.0.0" or "10".
+  if (text.find(':') == std::string_view::npos && std::count(text.begin(), text.end(), '.') != 3)
+    return std::nullopt;
   boost::system::error_code ec;
   auto addr = ip::make_address(std::string(text), ec);
   if (ec) return std::nullopt;

@@ -3,6 +3,11 @@
 
 #include <sys/stat.h>
 #include <unistd.h>
+#ifdef _WIN32
+#include <windows.h>
+// Windows' name for a wipe the compiler may not drop.
+#define explicit_bzero(p, n) SecureZeroMemory((p), (n))
+#endif
 
 #include <cerrno>
 #include <cstdio>

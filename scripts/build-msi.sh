@@ -2,10 +2,10 @@
 # Packages device-agent.exe as build-windows/switchboard-agent.msi with wixl (msitools), then
 # checks the package's tables with msiinfo.
 #   bash scripts/build-msi.sh [EXE]     EXE defaults to build-windows/agent/device-agent/device-agent.exe
-# Environment: SB_WIN_BUILD_DIR (default build-windows).
+# Environment: SB_WINDOWS_BUILD_DIR (default build-windows), as for scripts/build-windows.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-out_dir=${SB_WIN_BUILD_DIR:-build-windows}
+out_dir=${SB_WINDOWS_BUILD_DIR:-build-windows}
 exe=${1:-$out_dir/agent/device-agent/device-agent.exe}
 wxs=packaging/windows/switchboard-agent.wxs
 msi=$out_dir/switchboard-agent.msi

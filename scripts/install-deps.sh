@@ -11,6 +11,10 @@
 # clang and libclang-rt-14-dev (libFuzzer and clang's sanitizer runtimes) build the fuzz
 # harnesses that scripts/fuzz.sh runs, the last step of scripts/test.sh.
 #
+# The mingw-w64 posix toolchain and the mingw builds of libgcrypt, libgpg-error and zlib
+# cross-compile the Windows agent (scripts/build-windows.sh; dpkg-dev unpacks libssh's source
+# package); wine and wine64 run its tests; msitools and wixl build and check its MSI package.
+#
 # asciinema is needed by the tests only: they check that `asciinema cat` accepts the relay's
 # shell recordings (it runs under `script`, from bsdutils, which every Debian system has).
 set -euo pipefail
@@ -22,6 +26,8 @@ PACKAGES=(
   openssh-client openssh-server sqlite3 procps iproute2 curl
   asciinema
   clang libclang-rt-14-dev
+  g++-mingw-w64-x86-64-posix gcc-mingw-w64-x86-64-posix libgcrypt-mingw-w64-dev
+  libgpg-error-mingw-w64-dev libz-mingw-w64-dev wine wine64 msitools wixl dpkg-dev
 )
 
 is_installed() {

@@ -12,6 +12,8 @@
 #                    shows LeakSanitizer cannot run here (it refuses to run under ptrace, as in some
 #                    sandboxes), it falls back to 0 with a warning.
 #   ASAN_OPTIONS / UBSAN_OPTIONS  extra options, appended after ours (later options win)
+#   SB_TEST_WINDOWS  1 (default) also cross-builds the Windows agent and tests it under Wine
+#                    (scripts/test-windows.sh); 0 skips that phase
 #   SB_FUZZ_SECONDS  how long each libFuzzer harness runs (scripts/fuzz.sh) after the suites;
 #                    default 5, 0 skips fuzzing
 set -euo pipefail
@@ -28,6 +30,7 @@ trap print_duration EXIT
 jobs="${SB_TEST_JOBS:-2}"
 sanitize="${SB_TEST_SANITIZE:-1}"
 fuzz_seconds="${SB_FUZZ_SECONDS:-5}"
+windows="${SB_TEST_WINDOWS:-1}"
 
 ctest_args=(--output-on-failure -j"$jobs" --timeout 300 --no-tests=error)
 if [[ -n "${SB_TEST_LABELS:-}" ]]; then
@@ -80,6 +83,13 @@ failed=()
 echo "== ctest build/"
 if ! ctest --test-dir build "${ctest_args[@]}"; then
   failed+=(build)
+fi
+
+if [[ "$windows" == 1 ]]; then
+  echo "== Windows agent (build-windows/, tests under Wine)"
+  if ! bash scripts/test-windows.sh; then
+    failed+=(windows)
+  fi
 fi
 
 if [[ "$sanitize" == 1 ]]; then

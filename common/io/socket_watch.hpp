@@ -1,14 +1,14 @@
 // Readiness of a socket that libssh reads, writes and closes itself: Asio only watches it.
 //
 // POSIX: a stream_descriptor on the same descriptor; release() lets go without closing it.
-// Windows: Asio would tie the socket to its completion port and cannot let go of it again, so
-// the watch asks Winsock to signal an event on readiness (WSAEventSelect) and waits for that
-// event with Asio; release() stops the notifications and leaves the socket alone.
+// Windows: Asio would tie the socket to its completion port and cannot let go of it again
+// (and Wine's event-select notifications do not survive libssh's own select() calls), so a
+// thread of the watch waits in select() while a wait is pending and posts the readiness to the
+// executor; release() ends that thread and leaves the socket alone.
 #pragma once
 #include <boost/asio/any_io_executor.hpp>
 
 #ifdef _WIN32
-#include <boost/asio/windows/object_handle.hpp>
 #include <functional>
 #include <memory>
 #else
@@ -34,23 +34,15 @@ class SocketWatch {
   void cancel(boost::system::error_code& ec);
   // Stops watching; the socket itself stays open (libssh's).
   int release();
-  // One wait of each type at a time. A wait may complete without the socket being ready
-  // (the caller then finds nothing to do and waits again).
+  // One wait of each type at a time; the handler runs on the executor.
   void async_wait(wait_type type, Handler handler);
 
- private:
-  void arm();
-  void on_event(const boost::system::error_code& ec);
-  void complete(Handler& slot, const boost::system::error_code& ec);
+  struct State;
 
+ private:
   boost::asio::any_io_executor executor_;
-  std::unique_ptr<boost::asio::windows::object_handle> event_;
+  std::shared_ptr<State> state_;
   int fd_ = -1;
-  bool waiting_ = false;
-  long seen_ = 0;  // FD_* events recorded while no wait of that type was pending
-  Handler read_, write_;
-  // Asio runs an aborted wait's handler after we may be gone: it checks this first.
-  std::shared_ptr<int> alive_ = std::make_shared<int>(0);
 };
 #else
 using SocketWatch = boost::asio::posix::stream_descriptor;

@@ -1,25 +1,71 @@
-// SocketWatch on Windows: readiness through WSAEventSelect and an event Asio waits for.
-//
-// Winsock records FD_READ again after each recv() that leaves data behind and FD_WRITE after a
-// send() that would have blocked once there is room again, so waiting for the event after
-// libssh's last call cannot miss data that arrived meanwhile. Events that come while no wait of
-// their kind is pending are kept and complete the next such wait at once.
+// SocketWatch on Windows: a thread waits in select() for what is asked (read, write or both)
+// and posts each readiness to the executor once; the next wait of that kind asks again, so
+// data libssh leaves unread is reported again, as with epoll's level triggering.
 #include <winsock2.h>
 
 #include <boost/asio/post.hpp>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
 
 #include "common/io/socket_watch.hpp"
 
 namespace sb::io {
 
 namespace {
-constexpr long kReadEvents = FD_READ | FD_CLOSE;
-constexpr long kWriteEvents = FD_WRITE | FD_CLOSE;
-
-boost::system::error_code last_wsa_error() {
-  return {::WSAGetLastError(), boost::asio::error::get_system_category()};
-}
+// How long a select() may keep the thread from noticing a cancel or a release.
+constexpr long kSliceMicros = 50 * 1000;
 }  // namespace
+
+struct SocketWatch::State {
+  explicit State(boost::asio::any_io_executor ex, SOCKET s) : executor(std::move(ex)), socket(s) {}
+
+  void run() {
+    std::unique_lock lock(mu);
+    while (!stop) {
+      cv.wait(lock, [this] { return stop || read || write; });
+      if (stop) break;
+      const bool want_read = static_cast<bool>(read), want_write = static_cast<bool>(write);
+      lock.unlock();
+      fd_set rd, wr, ex;
+      FD_ZERO(&rd), FD_ZERO(&wr), FD_ZERO(&ex);
+      if (want_read) FD_SET(socket, &rd);
+      if (want_write) FD_SET(socket, &wr);
+      FD_SET(socket, &ex);
+      timeval tv{0, kSliceMicros};
+      const int n = ::select(0, &rd, &wr, &ex, &tv);
+      boost::system::error_code ec;
+      if (n < 0) ec.assign(::WSAGetLastError(), boost::asio::error::get_system_category());
+      lock.lock();
+      if (stop) break;
+      // An error, or an exception on the socket, completes both: the step finds out what.
+      const bool failed = n < 0 || FD_ISSET(socket, &ex);
+      if (read && (failed || FD_ISSET(socket, &rd))) post(read, ec);
+      if (write && (failed || FD_ISSET(socket, &wr))) post(write, ec);
+      if (n < 0) {
+        // A socket select() refuses (closed by libssh meanwhile): do not spin on it.
+        lock.unlock();
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        lock.lock();
+      }
+    }
+  }
+
+  // Under mu.
+  void post(Handler& slot, const boost::system::error_code& ec) {
+    if (!slot) return;
+    boost::asio::post(executor, [h = std::move(slot), ec] { h(ec); });
+    slot = nullptr;
+  }
+
+  boost::asio::any_io_executor executor;
+  SOCKET socket;
+  std::mutex mu;
+  std::condition_variable cv;
+  Handler read, write;
+  bool stop = false;
+  std::thread thread;
+};
 
 SocketWatch::SocketWatch(const boost::asio::any_io_executor& executor) : executor_(executor) {}
 
@@ -30,105 +76,52 @@ SocketWatch::~SocketWatch() {
 void SocketWatch::assign(int fd, boost::system::error_code& ec) {
   ec.clear();
   release();
-  HANDLE event = ::CreateEventW(nullptr, TRUE, FALSE, nullptr);
-  if (!event) {
-    ec.assign(static_cast<int>(::GetLastError()), boost::asio::error::get_system_category());
+  if (fd < 0) {
+    ec = boost::asio::error::bad_descriptor;
     return;
   }
-  if (::WSAEventSelect(static_cast<SOCKET>(fd), event, FD_READ | FD_WRITE | FD_CLOSE) != 0) {
-    ec = last_wsa_error();
-    ::CloseHandle(event);
-    return;
-  }
-  event_ = std::make_unique<boost::asio::windows::object_handle>(executor_, event);
+  state_ = std::make_shared<State>(executor_, static_cast<SOCKET>(fd));
+  state_->thread = std::thread([s = state_] { s->run(); });
   fd_ = fd;
-  seen_ = 0;
 }
 
 void SocketWatch::cancel(boost::system::error_code& ec) {
   ec.clear();
-  if (event_) event_->cancel(ec);
-  // A wait whose event already fired is not pending in Asio any more: abort ours directly.
-  complete(read_, boost::asio::error::operation_aborted);
-  complete(write_, boost::asio::error::operation_aborted);
+  if (!state_) return;
+  std::lock_guard lock(state_->mu);
+  state_->post(state_->read, boost::asio::error::operation_aborted);
+  state_->post(state_->write, boost::asio::error::operation_aborted);
 }
 
 int SocketWatch::release() {
-  if (fd_ < 0) return -1;
-  const int fd = fd_;
+  if (!state_) return -1;
   boost::system::error_code ignored;
   cancel(ignored);
-  // libssh may have closed the socket already: then this fails, which is harmless.
-  ::WSAEventSelect(static_cast<SOCKET>(fd), nullptr, 0);
-  event_.reset();  // closes the event; a wait still pending completes with operation_aborted
-  fd_ = -1;
-  waiting_ = false;
-  return fd;
+  {
+    std::lock_guard lock(state_->mu);
+    state_->stop = true;
+  }
+  state_->cv.notify_all();
+  // At most one select() slice; the thread never touches the socket after this.
+  if (state_->thread.joinable()) state_->thread.join();
+  state_.reset();
+  return std::exchange(fd_, -1);
 }
 
 void SocketWatch::async_wait(wait_type type, Handler handler) {
-  if (fd_ < 0) {
+  if (!state_) {
     boost::asio::post(executor_,
                       [h = std::move(handler)] { h(boost::asio::error::bad_descriptor); });
     return;
   }
-  const long mask = type == wait_read ? kReadEvents : kWriteEvents;
-  Handler& slot = type == wait_read ? read_ : write_;
-  slot = std::move(handler);
-  if (seen_ & mask) {
-    seen_ &= ~mask;
-    complete(slot, {});
-    return;
+  // Counts as outstanding work, as Asio's own waits do: run() does not return meanwhile.
+  auto work = boost::asio::prefer(executor_, boost::asio::execution::outstanding_work.tracked);
+  {
+    std::lock_guard lock(state_->mu);
+    (type == wait_read ? state_->read : state_->write) =
+        [h = std::move(handler), work](const boost::system::error_code& ec) { h(ec); };
   }
-  arm();
-}
-
-void SocketWatch::arm() {
-  if (waiting_ || !event_) return;
-  waiting_ = true;
-  // The handler may run after release() replaced the event: it checks which one fired.
-  auto* event = event_.get();
-  std::weak_ptr<int> alive = alive_;
-  event_->async_wait([this, alive, event](const boost::system::error_code& ec) {
-    if (alive.expired() || event_.get() != event) return;  // gone, released or reassigned
-    waiting_ = false;
-    on_event(ec);
-  });
-}
-
-void SocketWatch::on_event(const boost::system::error_code& ec) {
-  if (ec) {
-    if (ec != boost::asio::error::operation_aborted) {
-      complete(read_, ec);
-      complete(write_, ec);
-    }
-    return;
-  }
-  WSANETWORKEVENTS events{};
-  // Resets the event and tells which readiness it recorded.
-  if (::WSAEnumNetworkEvents(static_cast<SOCKET>(fd_), event_->native_handle(), &events) != 0) {
-    auto error = last_wsa_error();
-    complete(read_, error);
-    complete(write_, error);
-    return;
-  }
-  seen_ |= events.lNetworkEvents;
-  if (read_ && (seen_ & kReadEvents)) {
-    seen_ &= ~FD_READ;  // FD_CLOSE stays: every later wait sees the end at once
-    complete(read_, {});
-  }
-  if (write_ && (seen_ & kWriteEvents)) {
-    seen_ &= ~FD_WRITE;
-    complete(write_, {});
-  }
-  if (read_ || write_) arm();
-}
-
-void SocketWatch::complete(Handler& slot, const boost::system::error_code& ec) {
-  if (!slot) return;
-  // Handlers run from the executor, never inside the caller's own call.
-  boost::asio::post(executor_, [h = std::move(slot), ec] { h(ec); });
-  slot = nullptr;
+  state_->cv.notify_all();
 }
 
 }  // namespace sb::io

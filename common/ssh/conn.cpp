@@ -46,7 +46,7 @@ void Conn::listen(ServerEvents events) {
 void Conn::start(int fd) {
   owner_ = std::this_thread::get_id();
   client_fd_ = fd >= 0;
-  fd_ = fd >= 0 ? fd : ssh_get_fd(session_.get());
+  fd_ = fd >= 0 ? fd : static_cast<int>(ssh_get_fd(session_.get()));
   // A server session got its socket from ssh_bind_accept_fd: libssh's already, even if it
   // closes it in this very first step (a peer that sent garbage or left before our banner).
   libssh_adopted_fd_ = !client_fd_;
@@ -259,7 +259,7 @@ void Conn::arm() {
 
 bool Conn::socket_closed_by_libssh() {
   if (fd_ < 0) return false;
-  bool libssh_has_it = ssh_get_fd(session_.get()) == fd_;
+  bool libssh_has_it = static_cast<int>(ssh_get_fd(session_.get())) == fd_;
   if (libssh_has_it) libssh_adopted_fd_ = true;
   return libssh_adopted_fd_ && !libssh_has_it;
 }

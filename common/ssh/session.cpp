@@ -128,7 +128,7 @@ Session accept_on(const Bind& bind, int fd, std::string* why) {
     *why = text ? text : "ssh_bind_accept_fd failed";
     // ssh_bind_accept_fd may fail before or after it adopted the fd (a host key it cannot
     // load, out of memory): whoever holds it closes it, and only once.
-    const bool adopted = ssh_get_fd(session.get()) == fd;
+    const bool adopted = static_cast<int>(ssh_get_fd(session.get())) == fd;
     session.reset();  // closes the fd if libssh adopted it
     if (!adopted) close_socket(fd);
     return Session();
