@@ -7,6 +7,7 @@
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <cstdlib>
@@ -72,6 +73,14 @@ class Agent {
     signals_.async_wait([this](const boost::system::error_code& ec, int) {
       if (!ec) stop();
     });
+    // Detached however run() ends: a later request must not reach a destroyed agent.
+    struct Detach {
+      StopSignal* signal;
+      ~Detach() {
+        if (signal) signal->set_handler({});
+      }
+    } detach{options_.stop};
+    if (options_.stop) options_.stop->set_handler([this] { asio::post(io_, [this] { stop(); }); });
     connect();
     schedule_keepalive();
     schedule_info();
@@ -219,6 +228,8 @@ class Agent {
     } else if (options_.adhoc) {
       print_banner(id);
     }
+    // Posted: this runs inside the tunnel's own event, which the goodbye must not re-enter.
+    if (options_.stop_when_enrolled && !enrollment_.empty()) asio::post(io_, [this] { stop(); });
   }
 
   void on_notice(const std::string& text) {

@@ -7,6 +7,7 @@
 
 #include "common/io/net.hpp"
 #include "device-agent/channel_host.hpp"
+#include "device-agent/stop_signal.hpp"
 
 namespace sb::agent {
 
@@ -26,6 +27,10 @@ struct AgentOptions {
   // How often the system info is read again (and sent when it changed, system_info_json.hpp).
   std::chrono::milliseconds info_interval{std::chrono::seconds(60)};
   ChannelPolicy policy;
+  // Stops the agent from another thread as SIGTERM would (the Windows service's stop control).
+  StopSignal* stop = nullptr;
+  // `service install`: enroll, then stop (exit 0) once the relay has named this device.
+  bool stop_when_enrolled = false;
 };
 
 // Runs until stopped. Exit code: 0 after SIGTERM/SIGINT, 2 if the relay refused this device or

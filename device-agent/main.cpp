@@ -10,6 +10,9 @@
 #include "device-agent/agent.hpp"
 #include "device-agent/platform/process.hpp"
 #include "keys/keys.hpp"
+#ifdef _WIN32
+#include "device-agent/windows/service_cli.hpp"
+#endif
 
 namespace {
 
@@ -64,6 +67,18 @@ void add_connection_options(CLI::App& verb, Args& args) {
   verb.add_option("--sftp-server", args.sftp_server,
                   "SFTP server for operators' scp/sftp (the \"sftp\" subsystem), an absolute "
                   "path; \"\" refuses file transfers")
+      ->capture_default_str();
+}
+
+// `run`'s flags; `service install` (Windows) takes the same.
+void add_run_options(CLI::App& verb, Args& args) {
+  add_connection_options(verb, args);
+  verb.add_option("--enroll-token", args.enroll_token,
+                  "One-time token from `relay enroll create` (needed on the first run only)");
+  verb.add_option("--name", args.name, "The name this device expects to be enrolled as");
+  verb.add_option("--consent", args.consent,
+                  "grants: operators with a grant attach without asking; prompt: ask the "
+                  "person at this device each time")
       ->capture_default_str();
 }
 
@@ -135,18 +150,27 @@ int main(int argc, char** argv) {
 
   auto* run = app.add_subcommand("run", "Run unattended as an enrolled device");
   run->set_config("--config", "", "Read these flags from a TOML file");
-  add_connection_options(*run, args);
-  run->add_option("--enroll-token", args.enroll_token,
-                  "One-time token from `relay enroll create` (needed on the first run only)");
-  run->add_option("--name", args.name, "The name this device expects to be enrolled as");
-  run->add_option("--consent", args.consent,
-                  "grants: operators with a grant attach without asking; prompt: ask the "
-                  "person at this device each time")
-      ->capture_default_str();
+  add_run_options(*run, args);
   run->callback([&] {
     sb::setup_logging("device-agent", args.log_level, args.log_json);
+#ifdef _WIN32
+    // Started by the service control manager: runs as the service; by hand: in this console.
+    const auto options = to_options(args, false);
+    exit_code = sb::agent::win::run_service_or_console(
+        options, [&] { return sb::agent::run_agent(options); });
+#else
     exit_code = sb::agent::run_agent(to_options(args, false));
+#endif
   });
+
+#ifdef _WIN32
+  sb::agent::win::add_service_verb(
+      app, exit_code,
+      {[&](CLI::App& verb) { add_run_options(verb, args); },
+       [&] { return to_options(args, false); },
+       [&] { sb::setup_logging("device-agent", args.log_level, args.log_json); }},
+      std::vector<std::string>(argv, argv + argc));
+#endif
 
   auto* status = app.add_subcommand("status", "Is the agent connected, and with which session ID");
   status->add_option("--data-dir", args.data_dir, "The agent's data dir")->capture_default_str();

@@ -17,7 +17,7 @@
 # Installing systemd in a container or CI machine does not start it.
 # The mingw-w64 posix toolchain and the mingw builds of libgcrypt, libgpg-error and zlib
 # cross-compile the Windows agent (scripts/build-windows.sh; dpkg-dev unpacks libssh's source
-# package); wine and wine64 run its tests; msitools builds its MSI package.
+# package); wine and wine64 run its tests; msitools and wixl build and check its MSI package.
 #
 # asciinema is needed by the tests only: they check that `asciinema cat` accepts the relay's
 # shell recordings (it runs under `script`, from bsdutils, which every Debian system has).
@@ -32,7 +32,7 @@ PACKAGES=(
   clang libclang-rt-14-dev
   dpkg-dev fakeroot help2man lintian systemd
   g++-mingw-w64-x86-64-posix gcc-mingw-w64-x86-64-posix libgcrypt-mingw-w64-dev
-  libgpg-error-mingw-w64-dev libz-mingw-w64-dev wine wine64 msitools
+  libgpg-error-mingw-w64-dev libz-mingw-w64-dev wine wine64 msitools wixl
 )
 
 is_installed() {

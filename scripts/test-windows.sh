@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # The Windows phase of the tests: cross-builds device-agent.exe and windows_tests.exe
 # (scripts/build-windows.sh --tests), then under Wine, in a Wine prefix of its own:
-#  - windows_tests.exe: the agent's platform-independent unit tests and the Windows backends';
+#  - scripts/build-msi.sh: the MSI, its tables checked;
+#  - windows_tests.exe: the agent's platform-independent unit tests and the Windows backends'
+#    (the service wrapper under Wine's service manager, the data dir's permissions);
 #  - build/'s end-to-end tests WindowsAgent.*: a Linux relay on loopback and
-#    `wine device-agent.exe run` (enrolment, Windows version, exec, forwards, ConPTY shell).
+#    `wine device-agent.exe run` (enrolment, Windows version, exec, forwards, ConPTY shell);
+#    WindowsService.*: `service install`, sc/net start, online, stop, `service uninstall`.
 # Needs build/ (scripts/build.sh) for the relay and the end-to-end test binary. Prints each
 # step's duration; exits non-zero if a build or a test fails.
 set -euo pipefail
@@ -35,13 +38,18 @@ wineboot -i >/dev/null 2>&1
 step "Wine prefix ready"
 
 failed=()
+if ! SB_WINDOWS_BUILD_DIR="$BUILD" bash scripts/build-msi.sh "$BUILD/agent/device-agent/device-agent.exe"; then
+  failed+=(msi)
+fi
+step "MSI built and its tables checked"
+
 if ! wine "$BUILD/agent/tests/windows/windows_tests.exe" --gtest_brief=1; then
   failed+=(windows_tests)
 fi
 step "windows_tests.exe done"
 
 if ! SB_WINDOWS_AGENT_EXE="$BUILD/agent/device-agent/device-agent.exe" \
-    build/tests/e2e_tests --gtest_filter='WindowsAgent.*' --gtest_brief=1; then
+    build/tests/e2e_tests --gtest_filter='WindowsAgent.*:WindowsService.*' --gtest_brief=1; then
   failed+=(e2e)
 fi
 step "end-to-end tests under Wine done"

@@ -1,0 +1,169 @@
+// The Windows agent as a Windows service, under Wine: `service install` enrolls with a Linux
+// relay on loopback and registers the service; Wine's service control manager (`sc`, `net`)
+// starts it and the device comes online; a stop takes it offline; `service uninstall` removes
+// it. Runs when SB_WINDOWS_AGENT_EXE names the cross-built agent and WINEPREFIX a Wine prefix
+// (scripts/test-windows.sh sets both); skipped otherwise.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+#include "harness.hpp"
+
+namespace sb::e2e {
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+std::string env_or_empty(const char* name) {
+  const char* value = std::getenv(name);
+  return value ? value : "";
+}
+
+// The harness starts programs by path, not through PATH.
+std::string wine_bin() {
+  auto found = run({"/bin/sh", "-c", "command -v wine"}, {.timeout = 10s});
+  found.out.erase(found.out.find_last_not_of("\r\n ") + 1);
+  return found.exit_code == 0 ? found.out : "wine";
+}
+
+double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+class WindowsService : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    exe_ = env_or_empty("SB_WINDOWS_AGENT_EXE");
+    if (exe_.empty()) GTEST_SKIP() << "SB_WINDOWS_AGENT_EXE not set (scripts/test-windows.sh)";
+    prefix_ = env_or_empty("WINEPREFIX");
+    if (prefix_.empty()) GTEST_SKIP() << "WINEPREFIX not set";
+    // A name of its own: the prefix is shared with the other Windows tests.
+    service_ = "sb-test-" + std::to_string(free_port());
+    env_ = {{"WINEDEBUG", "-all"}, {"WINEDLLOVERRIDES", "mscoree,mshtml="}};
+    // Wine ends service processes when no ordinary Wine process is left: one waits on its
+    // console until the test closes its input.
+    keepalive_ =
+        std::make_unique<Process>(std::vector<std::string>{wine_bin(), "cmd", "/c", "pause"}, env_);
+  }
+
+  void TearDown() override {
+    if (!keepalive_) return;
+    // Leaves nothing registered in the shared prefix, whatever failed.
+    wine({exe_, "service", "uninstall", "--service-name", service_});
+    keepalive_->close_stdin();
+    keepalive_->wait(10s);
+  }
+
+  RunResult wine(std::vector<std::string> args, Millis timeout = 90s) {
+    args.insert(args.begin(), wine_bin());
+    return run(args, {.timeout = timeout, .env = env_});
+  }
+
+  std::string device_status(Relay& relay, const std::string& name) {
+    auto device = find_by(relay.devices(), "name", name);
+    return device.is_null() ? "" : device.value("status", "");
+  }
+
+  bool wait_status(Relay& relay, const std::string& name, const std::string& status,
+                   Millis timeout) {
+    return wait_until([&] { return device_status(relay, name) == status; }, timeout);
+  }
+
+  TempDir tmp_;
+  std::string exe_;
+  fs::path prefix_;
+  std::string service_;
+  std::map<std::string, std::string> env_;
+  std::unique_ptr<Process> keepalive_;
+};
+
+TEST_F(WindowsService, InstallStartStopUninstall) {
+  Relay relay(tmp_ / "relay");
+  auto token = relay.admin({"enroll", "create", "--name", "win-svc"});
+  ASSERT_EQ(token.exit_code, 0) << token.err;
+  token.out.erase(token.out.find_last_not_of("\r\n ") + 1);
+  const std::string data_dir = "C:\\ProgramData\\" + service_;
+
+  auto start = Clock::now();
+  auto install =
+      wine({exe_, "service", "install", "--relay", relay.address(), "--enroll-token", token.out,
+            "--name", "win-svc", "--data-dir", data_dir, "--service-name", service_});
+  ASSERT_EQ(install.exit_code, 0) << install.out << install.err;
+  EXPECT_NE(install.out.find("Enrolled as device win-svc"), std::string::npos) << install.out;
+  std::cout << "[ timing   ] service install (enrollment included): " << seconds_since(start)
+            << " s\n";
+  EXPECT_EQ(device_status(relay, "win-svc"), "offline");  // enrolled, then disconnected
+
+  // Registered as the issue asks: auto start, LocalSystem, `run` without the spent token.
+  auto status = wine({exe_, "service", "status", "--service-name", service_});
+  EXPECT_EQ(status.exit_code, 3) << status.out << status.err;
+  EXPECT_NE(status.out.find("start: auto, account: LocalSystem"), std::string::npos) << status.out;
+  EXPECT_NE(status.out.find("device-agent.exe\" run --relay " + relay.address()), std::string::npos)
+      << status.out;
+  EXPECT_EQ(status.out.find(token.out), std::string::npos) << status.out;
+
+  start = Clock::now();
+  auto sc_start = wine({"sc", "start", service_});
+  ASSERT_EQ(sc_start.exit_code, 0) << sc_start.out << sc_start.err;
+  ASSERT_TRUE(wait_status(relay, "win-svc", "online", 30s)) << relay.devices().dump(2);
+  std::cout << "[ timing   ] sc start to online: " << seconds_since(start) << " s\n";
+  status = wine({exe_, "service", "status", "--service-name", service_});
+  EXPECT_EQ(status.exit_code, 0) << status.out << status.err;
+  EXPECT_NE(status.out.find(": running (pid "), std::string::npos) << status.out;
+
+  start = Clock::now();
+  auto sc_stop = wine({"sc", "stop", service_});
+  ASSERT_EQ(sc_stop.exit_code, 0) << sc_stop.out << sc_stop.err;
+  // The agent says goodbye, so the relay marks it offline at once, not after a missed check.
+  ASSERT_TRUE(wait_status(relay, "win-svc", "offline", 10s)) << relay.devices().dump(2);
+  std::cout << "[ timing   ] sc stop to offline: " << seconds_since(start) << " s\n";
+  ASSERT_TRUE(wait_until(
+      [&] {
+        return wine({exe_, "service", "status", "--service-name", service_}).exit_code == 3;
+      },
+      10s));
+
+  // net start, and the agent's own stop verb, which waits until the service has stopped.
+  auto net_start = wine({"net", "start", service_});
+  ASSERT_EQ(net_start.exit_code, 0) << net_start.out << net_start.err;
+  ASSERT_TRUE(wait_status(relay, "win-svc", "online", 30s)) << relay.devices().dump(2);
+  start = Clock::now();
+  auto stop = wine({exe_, "service", "stop", "--service-name", service_});
+  ASSERT_EQ(stop.exit_code, 0) << stop.out << stop.err;
+  std::cout << "[ timing   ] service stop: " << seconds_since(start) << " s\n";
+  EXPECT_TRUE(wait_status(relay, "win-svc", "offline", 10s)) << relay.devices().dump(2);
+
+  // The service logged to its data dir, not to a console nobody sees.
+  const fs::path log = prefix_ / "drive_c" / "ProgramData" / service_ / "agent.log";
+  std::ifstream in(log);
+  std::stringstream text;
+  text << in.rdbuf();
+  EXPECT_NE(text.str().find("started by the service control manager"), std::string::npos)
+      << log << ":\n"
+      << text.str();
+  EXPECT_NE(text.str().find("as device win-svc"), std::string::npos) << text.str();
+
+  auto uninstall = wine({exe_, "service", "uninstall", "--service-name", service_});
+  ASSERT_EQ(uninstall.exit_code, 0) << uninstall.out << uninstall.err;
+  status = wine({exe_, "service", "status", "--service-name", service_});
+  EXPECT_EQ(status.exit_code, 4) << status.out << status.err;
+  EXPECT_NE(wine({"sc", "query", service_}).exit_code, 0);
+}
+
+TEST_F(WindowsService, InstallRefusesABadTokenAndRegistersNothing) {
+  Relay relay(tmp_ / "relay");
+  auto install = wine({exe_, "service", "install", "--relay", relay.address(), "--enroll-token",
+                       "sbe_" + std::string(32, 'a'), "--data-dir", "C:\\ProgramData\\" + service_,
+                       "--service-name", service_});
+  EXPECT_NE(install.exit_code, 0) << install.out << install.err;
+  EXPECT_NE(install.err.find("the service was not installed"), std::string::npos) << install.err;
+  auto status = wine({exe_, "service", "status", "--service-name", service_});
+  EXPECT_EQ(status.exit_code, 4) << status.out << status.err;
+}
+
+}  // namespace
+}  // namespace sb::e2e
