@@ -30,7 +30,12 @@ std::optional<Cidr> parse_cidr(std::string_view text);
 bool cidr_contains(const Cidr& net, const std::string& ip_address);
 
 // The platform's SFTP server, run for the "sftp" subsystem unless --sftp-server says otherwise.
+#ifdef _WIN32
+// Windows' own OpenSSH (an optional feature of Windows 10 and later, and Server 2019).
+inline constexpr const char* kDefaultSftpServer = "C:\\Windows\\System32\\OpenSSH\\sftp-server.exe";
+#else
 inline constexpr const char* kDefaultSftpServer = "/usr/lib/openssh/sftp-server";
+#endif
 
 struct ChannelPolicy {
   std::optional<net::HostPort> screen;  // --screen ADDR:PORT

@@ -125,6 +125,7 @@ std::wstring comspec() {
 // exec runs through the system's command interpreter (as /bin/sh -c on POSIX); a shell is
 // the --shell program alone.
 std::wstring command_line(const ProcessRequest& request) {
+  if (!request.program.empty()) return quote_arg(widen(request.program));
   if (!request.command) return quote_arg(widen(request.shell));
   const std::wstring shell = comspec();
   const std::wstring name = base_name(shell);
@@ -210,7 +211,8 @@ class WindowsProcess final : public Process {
 
   bool start(const ProcessRequest& request, std::function<void()> on_exit, std::string* error) {
     Handle in_ours, in_theirs, out_ours, out_theirs, err_ours, err_theirs;
-    const bool pty = request.pty.has_value();
+    // A subsystem's server speaks a binary protocol: pipes, never a pseudo console.
+    const bool pty = request.pty.has_value() && request.program.empty();
     if (!make_pipe(false, !pty, &in_ours, &in_theirs, error) ||
         !make_pipe(true, !pty, &out_ours, &out_theirs, error) ||
         (!pty && !make_pipe(true, true, &err_ours, &err_theirs, error)))

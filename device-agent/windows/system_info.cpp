@@ -1,12 +1,13 @@
 // What a Windows device tells the relay about itself: the Windows version (the registry's product
 // name and the kernel's own version numbers), the CPU, memory, fixed disks, uptime and the
 // addresses of the interfaces that are up. Logged-in users are not listed on Windows yet.
-// clang-format off: winsock2.h must come before windows.h, iphlpapi.h after both.
+// winsock2.h before windows.h, iphlpapi.h after both: separate blocks keep that order.
 #include <winsock2.h>
 #include <ws2tcpip.h>
+
 #include <windows.h>
+
 #include <iphlpapi.h>
-// clang-format on
 
 #include <string>
 #include <vector>
