@@ -17,7 +17,7 @@
 #   SB_TEST_WINDOWS  1 (default) also cross-builds the Windows agent and tests it under Wine
 #                    (scripts/test-windows.sh); 0 skips that phase
 #   SB_FUZZ_SECONDS  how long each libFuzzer harness runs (scripts/fuzz.sh) after the suites;
-#                    default 5, 0 skips fuzzing
+#                    default 3, 0 skips fuzzing
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -31,7 +31,7 @@ trap print_duration EXIT
 
 jobs="${SB_TEST_JOBS:-2}"
 sanitize="${SB_TEST_SANITIZE:-1}"
-fuzz_seconds="${SB_FUZZ_SECONDS:-5}"
+fuzz_seconds="${SB_FUZZ_SECONDS:-3}"
 windows="${SB_TEST_WINDOWS:-1}"
 
 ctest_args=(--output-on-failure -j"$jobs" --timeout 300 --no-tests=error)
