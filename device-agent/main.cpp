@@ -1,6 +1,7 @@
 #include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
+#include <filesystem>
 #include <iostream>
 
 #include "common/cli/duration_validator.hpp"
@@ -116,7 +117,8 @@ sb::agent::AgentOptions to_options(const Args& args, bool adhoc) {
     o.policy.allow_proxy.push_back(*cidr);
   }
   o.policy.shell = args.shell;
-  if (!args.sftp_server.empty() && args.sftp_server.front() != '/')
+  // is_absolute: "/usr/lib/..." on POSIX, "C:\\..." on Windows.
+  if (!args.sftp_server.empty() && !std::filesystem::path(args.sftp_server).is_absolute())
     throw CLI::ValidationError("--sftp-server", "an absolute path (or \"\" for none)");
   o.policy.sftp_server = args.sftp_server;
   if (args.consent != "grants" && args.consent != "prompt")
