@@ -227,8 +227,11 @@ std::optional<int> run_as_service(const std::wstring& name, const std::function<
 
 void install_service(const ServiceSpec& spec) {
   ScHandle scm = open_manager(SC_MANAGER_CONNECT | SC_MANAGER_CREATE_SERVICE);
-  ScHandle service(CreateServiceW(scm.h, spec.name.c_str(), spec.display_name.c_str(),
-                                  SERVICE_ALL_ACCESS, SERVICE_WIN32_OWN_PROCESS, SERVICE_AUTO_START,
+  // Display names must be unique too: a second agent (--service-name) gets its name in its own.
+  std::wstring display = spec.display_name;
+  if (spec.name != kServiceName) display += L" (" + spec.name + L")";
+  ScHandle service(CreateServiceW(scm.h, spec.name.c_str(), display.c_str(), SERVICE_ALL_ACCESS,
+                                  SERVICE_WIN32_OWN_PROCESS, SERVICE_AUTO_START,
                                   SERVICE_ERROR_NORMAL, spec.command_line.c_str(), nullptr, nullptr,
                                   nullptr, nullptr /* LocalSystem */, nullptr));
   if (!service) {
