@@ -6,7 +6,8 @@
 #    (the service wrapper under Wine's service manager, the data dir's permissions);
 #  - build/'s end-to-end tests WindowsAgent.*: a Linux relay on loopback and
 #    `wine device-agent.exe run` (enrolment, Windows version, exec, forwards, ConPTY shell);
-#    WindowsService.*: `service install`, sc/net start, online, stop, `service uninstall`.
+#    WindowsService.*: `service install`, sc/net start, online, stop, `service uninstall`;
+#    the MSI installed and removed with Wine's msiexec.
 # Needs build/ (scripts/build.sh) for the relay and the end-to-end test binary. Prints each
 # step's duration; exits non-zero if a build or a test fails.
 set -euo pipefail
@@ -54,6 +55,7 @@ fi
 step "windows_tests.exe done"
 
 if ! SB_WINDOWS_AGENT_EXE="$BUILD/agent/device-agent/device-agent.exe" \
+    SB_WINDOWS_MSI="$BUILD/switchboard-agent.msi" \
     build/tests/e2e_tests --gtest_filter='WindowsAgent.*:WindowsService.*' --gtest_brief=1; then
   failed+=(e2e)
 fi

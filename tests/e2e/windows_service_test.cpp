@@ -5,6 +5,7 @@
 // (scripts/test-windows.sh sets both); skipped otherwise.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
@@ -163,6 +164,43 @@ TEST_F(WindowsService, InstallRefusesABadTokenAndRegistersNothing) {
   EXPECT_NE(install.err.find("the service was not installed"), std::string::npos) << install.err;
   auto status = wine({exe_, "service", "status", "--service-name", service_});
   EXPECT_EQ(status.exit_code, 4) << status.out << status.err;
+}
+
+// The MSI as an admin's deployment runs it (GPO, Intune): `msiexec /i ... RELAY= TOKEN= NAME=`
+// installs the exe under Program Files, enrolls the device and registers the service under its
+// default name; `msiexec /x` stops and removes the service and the exe.
+TEST_F(WindowsService, MsiInstallEnrollsAndRegistersAndRemovalUndoesIt) {
+  const std::string msi = env_or_empty("SB_WINDOWS_MSI");
+  if (msi.empty()) GTEST_SKIP() << "SB_WINDOWS_MSI not set (scripts/test-windows.sh)";
+  service_ = "switchboard-agent";  // what the MSI registers; TearDown removes it if left over
+  std::string msi_path = "Z:" + msi;  // msiexec would read a leading '/' as an option
+  std::replace(msi_path.begin(), msi_path.end(), '/', '\\');
+  Relay relay(tmp_ / "relay");
+  auto token = relay.admin({"enroll", "create", "--name", "win-msi"});
+  ASSERT_EQ(token.exit_code, 0) << token.err;
+  token.out.erase(token.out.find_last_not_of("\r\n ") + 1);
+
+  auto start = Clock::now();
+  auto install = wine({"msiexec", "/i", msi_path, "/qn", "RELAY=" + relay.address(),
+                       "TOKEN=" + token.out, "NAME=win-msi"});
+  ASSERT_EQ(install.exit_code, 0) << install.out << install.err;
+  std::cout << "[ timing   ] msiexec /i (enrollment included): " << seconds_since(start) << " s\n";
+  const fs::path installed =
+      prefix_ / "drive_c" / "Program Files" / "switchboard-agent" / "device-agent.exe";
+  ASSERT_TRUE(fs::exists(installed)) << installed;
+  EXPECT_EQ(device_status(relay, "win-msi"), "offline");  // enrolled by the install action
+  auto status = wine({installed.string(), "service", "status"});
+  EXPECT_EQ(status.exit_code, 3) << status.out << status.err;  // registered, not started
+  EXPECT_EQ(status.out.find(token.out), std::string::npos) << status.out;
+
+  ASSERT_EQ(wine({"sc", "start", service_}).exit_code, 0);
+  ASSERT_TRUE(wait_status(relay, "win-msi", "online", 30s)) << relay.devices().dump(2);
+
+  auto remove = wine({"msiexec", "/x", msi_path, "/qn"});
+  ASSERT_EQ(remove.exit_code, 0) << remove.out << remove.err;
+  EXPECT_TRUE(wait_status(relay, "win-msi", "offline", 10s)) << relay.devices().dump(2);
+  EXPECT_FALSE(fs::exists(installed));
+  EXPECT_NE(wine({"sc", "query", service_}).exit_code, 0);  // the service is gone with it
 }
 
 }  // namespace
