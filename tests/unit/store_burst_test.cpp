@@ -48,8 +48,10 @@ TEST(StoreBurst, HundredThousandEventsFromFourThreadsAreAllStoredWithoutBlocking
   constexpr int kThreads = 4;
   constexpr int kPerThread = 25000 / sb::test::kLoadDivisor;
   std::vector<std::vector<nanoseconds>> latencies(kThreads);
-  // The slowest post during which the poster was not preempted: what the store itself costs.
-  std::vector<nanoseconds> worst_unpreempted(kThreads, nanoseconds(0));
+  // Posts during which the poster kept its CPU: what the store itself costs. Four posters and
+  // the writer share two cores, so a preempted post takes a scheduler slice whatever the store
+  // does.
+  std::vector<std::vector<nanoseconds>> unpreempted(kThreads);
   std::atomic<int> refused{0};
   const auto when = utc_now();
   Clock::time_point posted, stored;
@@ -61,6 +63,7 @@ TEST(StoreBurst, HundredThousandEventsFromFourThreadsAreAllStoredWithoutBlocking
     for (int t = 0; t < kThreads; ++t) {
       posters.emplace_back([&, t] {
         latencies[t].reserve(kPerThread);
+        unpreempted[t].reserve(kPerThread);
         go.arrive_and_wait();
         for (int i = 0; i < kPerThread; ++i) {
           nlohmann::json detail{{"session", "482913075"}, {"operator", "op" + std::to_string(t)},
@@ -73,8 +76,7 @@ TEST(StoreBurst, HundredThousandEventsFromFourThreadsAreAllStoredWithoutBlocking
           });
           const auto took = Clock::now() - a;
           latencies[t].push_back(took);
-          if (preemptions() == preempted_before)
-            worst_unpreempted[t] = std::max(worst_unpreempted[t], took);
+          if (preemptions() == preempted_before) unpreempted[t].push_back(took);
           if (!ok) ++refused;
         }
       });
@@ -85,13 +87,16 @@ TEST(StoreBurst, HundredThousandEventsFromFourThreadsAreAllStoredWithoutBlocking
     stored = Clock::now();
     EXPECT_EQ(store.dropped(), 0u);
   }
-  std::vector<nanoseconds> all;
+  std::vector<nanoseconds> all, kept_cpu;
   for (const auto& v : latencies) all.insert(all.end(), v.begin(), v.end());
+  for (const auto& v : unpreempted) kept_cpu.insert(kept_cpu.end(), v.begin(), v.end());
   std::sort(all.begin(), all.end());
+  std::sort(kept_cpu.begin(), kept_cpu.end());
+  ASSERT_GT(kept_cpu.size(), all.size() / 2) << "the posters were preempted in most posts";
   const auto p99 = all[all.size() * 99 / 100];
   const auto max = all.back();
-  const auto max_unpreempted =
-      *std::max_element(worst_unpreempted.begin(), worst_unpreempted.end());
+  const auto max_unpreempted = kept_cpu.back();
+  const auto p999_unpreempted = kept_cpu[kept_cpu.size() * 999 / 1000];
   const double secs = std::chrono::duration<double>(stored - start).count();
   std::printf(
       "[ info     ] %zu events from %d threads: posted in %lld ms, stored in %lld ms "
@@ -115,9 +120,12 @@ TEST(StoreBurst, HundredThousandEventsFromFourThreadsAreAllStoredWithoutBlocking
                                   [](nanoseconds d) { return d > std::chrono::milliseconds(50); });
   std::printf("[ info     ] posts over 50 ms: %lld\n", static_cast<long long>(slow));
   EXPECT_LE(slow, 3);
-  // ASan makes every allocation and lock slower and the tests run two at a time beside it.
+  // ASan makes every allocation and lock slower and the tests run two at a time beside it. A post
+  // that kept its CPU can still wait on the queue's mutex behind a poster that lost it: rare.
   const auto p999_bound = kSanitized ? std::chrono::milliseconds(50) : std::chrono::milliseconds(5);
-  EXPECT_LT(all[all.size() * 999 / 1000], p999_bound);
+  EXPECT_LT(p999_unpreempted, p999_bound)
+      << kept_cpu.size() << " posts kept their CPU; all posts' p999 "
+      << duration_cast<microseconds>(all[all.size() * 999 / 1000]).count() << " us";
 }
 
 TEST(StoreBurst, AFullQueueRefusesCountsAndKeepsWhatItAccepted) {
