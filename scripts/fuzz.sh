@@ -3,8 +3,9 @@
 # fixed time, starting from its seed corpus in tests/fuzz/corpus/<name>/.
 # Exits non-zero if a build fails or any harness finds a crash, and prints the reproducer.
 #
-#   scripts/fuzz.sh [--seconds N] [--jobs J] [NAME...]
+#   scripts/fuzz.sh [--seconds N] [--jobs J] [--build-only] [NAME...]
 #     --seconds N  how long each harness runs (default 10)
+#     --build-only build the harnesses, run none (scripts/test.sh builds them beside the tests)
 #     --jobs J     parallel build jobs, and harnesses run at once (default 2)
 #     NAME...      only these harnesses (e.g. cidr asciicast); default: all of them
 #
@@ -19,12 +20,14 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 seconds=10
 jobs=2
+build_only=0
 names=()
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --seconds) seconds="$2"; shift 2 ;;
     --jobs) jobs="$2"; shift 2 ;;
-    -h | --help) sed -n '2,15p' "$0"; exit 0 ;;
+    --build-only) build_only=1; shift ;;
+    -h | --help) sed -n '2,16p' "$0"; exit 0 ;;
     -*) echo "fuzz: unknown option $1" >&2; exit 2 ;;
     *) names+=("$1"); shift ;;
   esac
@@ -60,6 +63,10 @@ cmake -S . -B "$build" "${generator[@]}" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMA
 targets=()
 for name in "${names[@]}"; do targets+=(--target "${name}_fuzz"); done
 cmake --build "$build" -j"$jobs" "${targets[@]}"
+if [[ $build_only == 1 ]]; then
+  echo "fuzz: ${#names[@]} harnesses built in $build/tests/fuzz/"
+  exit 0
+fi
 
 export ASAN_OPTIONS="detect_leaks=${SB_DETECT_LEAKS:-1}:abort_on_error=1${ASAN_OPTIONS:+:$ASAN_OPTIONS}"
 export LSAN_OPTIONS="suppressions=$PWD/tests/fuzz/lsan.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"

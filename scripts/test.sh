@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds the normal and the sanitized trees, runs every test in both,
-# builds and checks the Debian packages from build/ (scripts/test-packages.sh), then runs each
-# fuzz harness briefly (scripts/fuzz.sh, build-fuzz/). The sanitized tree's
+# builds and checks the Debian packages from build/ (scripts/test-packages.sh), tests the Windows
+# agent under Wine (scripts/test-windows.sh), then runs each fuzz harness briefly
+# (scripts/fuzz.sh, build-fuzz/). The Windows agent and the fuzz harnesses compile in the
+# background, at nice 19, while the Linux suites run. The sanitized tree's
 # binaries go through the normal tree's end-to-end tests (SB_E2E_BIN_DIR=build-asan).
 # Exits non-zero if any build or any test fails; prints the total duration at the end.
 #
@@ -82,6 +84,28 @@ fi
 
 failed=()
 
+# The Windows agent and the fuzz harnesses compile in the background, at the lowest CPU priority,
+# while the suites below run: those mostly wait on sockets and processes (about half of the CPU
+# stays idle), and nice 19 gives the CPU to a test whenever it wants it. Their phases below then
+# find them built; a failed background build is simply built again there, in the foreground,
+# where its errors show.
+background_log=$(mktemp)
+background_pid=""
+if [[ "$windows" == 1 || "$fuzz_seconds" != 0 ]]; then
+  echo "== background: building the Windows agent and the fuzz harnesses at nice 19 (log: $background_log)"
+  # A session of its own, so that an interrupted run stops the whole build with it.
+  SB_WINDOWS="$windows" SB_FUZZ="$fuzz_seconds" SB_JOBS="$jobs" setsid nice -n 19 bash -c '
+    [[ $SB_WINDOWS == 1 ]] && bash scripts/build-windows.sh --tests
+    [[ $SB_FUZZ != 0 ]] && bash scripts/fuzz.sh --build-only --jobs "$SB_JOBS"
+    true' >"$background_log" 2>&1 </dev/null &
+  background_pid=$!
+fi
+stop_background() {
+  if [[ -n "$background_pid" ]]; then kill -- "-$background_pid" 2>/dev/null || true; fi
+  rm -f "$background_log"
+}
+trap 'rc=$?; stop_background; (exit $rc); print_duration' EXIT
+
 echo "== ctest build/"
 if ! ctest --test-dir build "${ctest_args[@]}"; then
   failed+=(build)
@@ -91,13 +115,6 @@ if [[ "${SB_TEST_PACKAGES:-1}" == 1 ]]; then
   echo "== packages (from build/: cpack, lintian, dpkg-deb, install and purge in a throw-away root)"
   if ! bash scripts/test-packages.sh build; then
     failed+=(packages)
-  fi
-fi
-
-if [[ "$windows" == 1 ]]; then
-  echo "== Windows agent (build-windows/, tests under Wine)"
-  if ! bash scripts/test-windows.sh; then
-    failed+=(windows)
   fi
 fi
 
@@ -113,6 +130,20 @@ if [[ "$sanitize" == 1 ]]; then
   echo "== ctest build/ -L e2e with build-asan/'s binaries (SB_E2E_BIN_DIR)"
   if ! SB_E2E_BIN_DIR="$PWD/build-asan" ctest --test-dir build "${asan_args[@]}" -L e2e; then
     failed+=(build-asan-e2e)
+  fi
+fi
+
+if [[ -n "$background_pid" ]]; then
+  bg_start=$SECONDS
+  wait "$background_pid" || true
+  background_pid=""
+  echo "== background builds done (waited $((SECONDS - bg_start)) s for them)"
+fi
+
+if [[ "$windows" == 1 ]]; then
+  echo "== Windows agent (build-windows/, tests under Wine)"
+  if ! bash scripts/test-windows.sh; then
+    failed+=(windows)
   fi
 fi
 
