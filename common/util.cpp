@@ -51,6 +51,18 @@ std::uint64_t random_below(std::uint64_t bound) {
   }
 }
 
+std::filesystem::path temp_name_for(const std::filesystem::path& file) {
+  std::uint8_t rnd[8];
+  random_bytes(rnd);
+  std::string suffix;
+  for (std::uint8_t b : rnd) {
+    static constexpr char kHex[] = "0123456789abcdef";
+    suffix += kHex[b >> 4];
+    suffix += kHex[b & 15];
+  }
+  return file.parent_path() / ("." + file.filename().string() + ".tmp-" + suffix);
+}
+
 namespace {
 
 bool is_digit(char c) {

@@ -55,6 +55,9 @@ void ensure_private_dir(const std::filesystem::path& dir);
 // Writes via a temporary file + fsync + rename, with the given mode.
 void write_file_atomic(const std::filesystem::path& file, std::string_view content,
                        unsigned mode = 0600);
+// A fresh hidden name beside file, for write_file_atomic's temporary: in the same directory so
+// that the rename cannot cross file systems.
+std::filesystem::path temp_name_for(const std::filesystem::path& file);
 // Reads at most max_bytes; throws std::runtime_error if larger or unreadable.
 std::string read_file_bounded(const std::filesystem::path& file, std::size_t max_bytes);
 

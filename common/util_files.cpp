@@ -60,19 +60,6 @@ void fsync_dir(const fs::path& dir) {
   if (::fsync(fd.get()) != 0) fail("cannot fsync directory", dir, errno);
 }
 
-fs::path temp_name_for(const fs::path& file) {
-  std::uint8_t rnd[8];
-  random_bytes(rnd);
-  std::string suffix;
-  for (std::uint8_t b : rnd) {
-    static constexpr char kHex[] = "0123456789abcdef";
-    suffix += kHex[b >> 4];
-    suffix += kHex[b & 15];
-  }
-  // Hidden, and in the same directory so that rename() cannot cross file systems.
-  return file.parent_path() / ("." + file.filename().string() + ".tmp-" + suffix);
-}
-
 }  // namespace
 
 void ensure_private_dir(const fs::path& dir) {

@@ -28,18 +28,6 @@ std::string system_message(DWORD error) {
   throw std::runtime_error(what + " " + path.string() + ": " + system_message(error));
 }
 
-fs::path temp_name_for(const fs::path& file) {
-  std::uint8_t rnd[8];
-  random_bytes(rnd);
-  std::string suffix;
-  for (std::uint8_t b : rnd) {
-    static constexpr char kHex[] = "0123456789abcdef";
-    suffix += kHex[b >> 4];
-    suffix += kHex[b & 15];
-  }
-  return file.parent_path() / ("." + file.filename().string() + ".tmp-" + suffix);
-}
-
 }  // namespace
 
 void ensure_private_dir(const fs::path& dir) {
