@@ -6,8 +6,8 @@
 #include <signal.h>
 
 #include <fstream>
-#include <random>
 
+#include "bulk_data.hpp"
 #include "harness.hpp"
 #include "operator_support.hpp"
 
@@ -16,33 +16,7 @@ namespace {
 
 namespace fs = std::filesystem;
 using json = nlohmann::json;
-constexpr std::size_t kMiB = 1024 * 1024;
 constexpr const char* kFilesQuestion = "asks to copy files to and from this machine (sftp)";
-
-void write_random_file(const fs::path& path, std::size_t size, std::uint64_t seed = 0xf11e5) {
-  std::mt19937_64 rng(seed);
-  std::vector<std::uint64_t> block(kMiB / sizeof(std::uint64_t));
-  std::ofstream out(path, std::ios::binary);
-  for (std::size_t done = 0; done < size; done += kMiB) {
-    for (auto& word : block) word = rng();
-    std::size_t n = std::min(kMiB, size - done);
-    out.write(reinterpret_cast<const char*>(block.data()), static_cast<std::streamsize>(n));
-  }
-}
-
-std::string sha256_of(const fs::path& path) {
-  auto r = run({"/usr/bin/sha256sum", path.string()}, {.timeout = 30s});
-  EXPECT_EQ(r.exit_code, 0) << r.err;
-  return r.out.substr(0, 64);
-}
-
-std::size_t rss_of(pid_t pid) {
-  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(status, line))
-    if (line.starts_with("VmRSS:")) return std::stoull(line.substr(6)) * 1024;
-  return 0;
-}
 
 std::uintmax_t size_of(const fs::path& path) {
   std::error_code ec;
@@ -280,21 +254,8 @@ TEST_F(FileTransfer, OperatorCliGetAndPutWrapScp) {
   start_device({"alice"});
   auto cli = [&](const std::string& verb, const fs::path& remote_path, const fs::path& local,
                  std::vector<std::string> extra = {}) {
-    std::vector<std::string> argv{operator_bin(),
-                                  verb,
-                                  spaced_session_id(id_),
-                                  remote_path.string(),
-                                  local.string(),
-                                  "--relay",
-                                  relay().address(),
-                                  "-i",
-                                  op("alice").key.string(),
-                                  "--known-hosts",
-                                  known_hosts_.string(),
-                                  "--host-key-checking",
-                                  "accept-new",
-                                  "-o",
-                                  "BatchMode=yes"};
+    auto argv = operator_cli("alice", {verb, spaced_session_id(id_), remote_path.string(),
+                                       local.string(), "-o", "BatchMode=yes"});
     argv.insert(argv.end(), extra.begin(), extra.end());
     return run_client(argv);
   };

@@ -55,18 +55,8 @@ TEST_F(OperatorExec, OperatorCliExecQuotesArgumentsAndReturnsExitCode) {
   start_device({"alice"});
 
   auto cli = [&](const std::string& session, std::vector<std::string> command) {
-    std::vector<std::string> argv{operator_bin(),
-                                  "exec",
-                                  session,
-                                  "--relay",
-                                  relay().address(),
-                                  "-i",
-                                  op("alice").key.string(),
-                                  "--known-hosts",
-                                  known_hosts_.string(),
-                                  "--host-key-checking",
-                                  "accept-new",
-                                  "--"};
+    auto argv = operator_cli("alice", {"exec", session});
+    argv.push_back("--");
     argv.insert(argv.end(), command.begin(), command.end());
     return run_operator_ssh(argv);
   };

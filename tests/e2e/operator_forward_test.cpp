@@ -53,14 +53,9 @@ class OperatorForward : public OperatorTest {
  protected:
   // operator-cli's options to reach the relay as operator `name`.
   std::vector<std::string> cli_common(const std::string& name) const {
-    return {"--relay",
-            relay_->address(),
-            "-i",
-            op(name).key.string(),
-            "--known-hosts",
-            known_hosts_.string(),
-            "--host-key-checking",
-            "accept-new"};
+    auto argv = operator_cli(name, {});
+    argv.erase(argv.begin());  // operator_bin()
+    return argv;
   }
 };
 

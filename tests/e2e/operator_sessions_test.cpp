@@ -14,16 +14,7 @@ class OperatorSessions : public OperatorTest {
  protected:
   // `operator-cli sessions [--json]` with the key `key`.
   std::vector<std::string> cli_sessions(const OperatorKey& key, bool json) const {
-    std::vector<std::string> argv{operator_bin(),
-                                  "sessions",
-                                  "--relay",
-                                  relay_->address(),
-                                  "-i",
-                                  key.key.string(),
-                                  "--known-hosts",
-                                  known_hosts_.string(),
-                                  "--host-key-checking",
-                                  "accept-new"};
+    auto argv = operator_cli(key, {"sessions"});
     if (json) argv.push_back("--json");
     return argv;
   }

@@ -6,9 +6,9 @@
 
 #include <atomic>
 #include <fstream>
-#include <random>
 #include <thread>
 
+#include "bulk_data.hpp"
 #include "harness.hpp"
 #include "operator_support.hpp"
 
@@ -18,34 +18,8 @@ namespace {
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
-constexpr std::size_t kMiB = 1024 * 1024;
 constexpr std::size_t kStreamSize = 100 * kMiB;
 constexpr auto kStall = 3s;
-
-void write_random_file(const fs::path& path, std::size_t size) {
-  std::mt19937_64 rng(0x5eed5eedULL);
-  std::vector<std::uint64_t> block(kMiB / sizeof(std::uint64_t));
-  std::ofstream out(path, std::ios::binary);
-  for (std::size_t done = 0; done < size; done += kMiB) {
-    for (auto& word : block) word = rng();
-    out.write(reinterpret_cast<const char*>(block.data()), static_cast<std::streamsize>(kMiB));
-  }
-}
-
-std::string sha256_of(const fs::path& path) {
-  auto r = run({"/usr/bin/sha256sum", path.string()}, {.timeout = 60s});
-  EXPECT_EQ(r.exit_code, 0) << r.err;
-  return r.out.substr(0, 64);
-}
-
-// Resident memory of a process, in bytes (0 if unknown).
-std::size_t rss_of(pid_t pid) {
-  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(status, line))
-    if (line.starts_with("VmRSS:")) return std::stoull(line.substr(6)) * 1024;
-  return 0;
-}
 
 // Samples a process's RSS every 20 ms and keeps the largest value.
 class PeakRss {

@@ -200,6 +200,14 @@ std::vector<std::string> OperatorTest::ssh(const std::string& name, const std::s
   return operator_ssh_argv(*relay_, op(name), known_hosts_, user, options, command);
 }
 
+std::vector<std::string> OperatorTest::operator_cli(const OperatorKey& key,
+                                                    std::vector<std::string> args) const {
+  args.insert(args.begin(), operator_bin());
+  args.insert(args.end(), {"--relay", relay_->address(), "-i", key.key.string(), "--known-hosts",
+                           known_hosts_.string(), "--host-key-checking", "accept-new"});
+  return args;
+}
+
 RunResult OperatorTest::exec(const std::string& name, const std::string& command,
                              const RunOptions& options) const {
   return run_operator_ssh(ssh(name, id_, {}, {command}), options);

@@ -127,6 +127,14 @@ class OperatorTest : public ::testing::Test {
   std::vector<std::string> ssh(const std::string& name, const std::string& user,
                                const std::vector<std::string>& options = {},
                                const std::vector<std::string>& command = {}) const;
+  // `operator-cli ARGS... --relay ADDR -i KEY --known-hosts KH --host-key-checking accept-new`:
+  // operator-cli with `key`, and the test's known_hosts file.
+  std::vector<std::string> operator_cli(const OperatorKey& key,
+                                        std::vector<std::string> args) const;
+  std::vector<std::string> operator_cli(const std::string& name,
+                                        std::vector<std::string> args) const {
+    return operator_cli(op(name), std::move(args));
+  }
   // run_operator_ssh: `ssh NAME@relay` into the session (id_) running command.
   RunResult exec(const std::string& name, const std::string& command,
                  const RunOptions& options = {}) const;
