@@ -46,18 +46,18 @@ struct WindowSize {
 struct ChannelEvents {
   // Returns the bytes consumed; the rest stays in libssh's buffer and is not offered again until
   // the next data packet arrives (read it with Channel::read).
-  std::function<std::size_t(std::string_view data, bool is_stderr)> data;
-  std::function<void()> eof;
-  std::function<void()> close;
-  std::function<void(std::string_view signal)> signal;
-  std::function<void(int status)> exit_status;
-  std::function<void(std::string_view signal, bool core_dumped)> exit_signal;
-  std::function<bool(const PtyRequest&)> pty;
-  std::function<bool()> shell;
-  std::function<bool(std::string_view command)> exec;
-  std::function<bool(std::string_view name, std::string_view value)> env;
-  std::function<bool(std::string_view name)> subsystem;
-  std::function<bool(const WindowSize&)> window_change;
+  std::function<std::size_t(std::string_view data, bool is_stderr)> data{};
+  std::function<void()> eof{};
+  std::function<void()> close{};
+  std::function<void(std::string_view signal)> signal{};
+  std::function<void(int status)> exit_status{};
+  std::function<void(std::string_view signal, bool core_dumped)> exit_signal{};
+  std::function<bool(const PtyRequest&)> pty{};
+  std::function<bool()> shell{};
+  std::function<bool(std::string_view command)> exec{};
+  std::function<bool(std::string_view name, std::string_view value)> env{};
+  std::function<bool(std::string_view name)> subsystem{};
+  std::function<bool(const WindowSize&)> window_change{};
 };
 
 class Channel;

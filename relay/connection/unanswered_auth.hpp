@@ -28,9 +28,9 @@ class UnansweredAuth {
   void answered(std::uint64_t packets);
 
   struct Check {
-    bool dropped = false;                    // a request has been left unanswered
-    std::optional<Clock::time_point> again;  // otherwise, when to look again (none: nothing
-                                             // pending, or no request seen yet)
+    bool dropped = false;                      // a request has been left unanswered
+    std::optional<Clock::time_point> again{};  // otherwise, when to look again (none: nothing
+                                               // pending, or no request seen yet)
   };
   // After a pump, and when `again` comes: packets received so far.
   Check check(std::uint64_t packets, Clock::time_point now);

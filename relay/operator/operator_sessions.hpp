@@ -13,10 +13,10 @@
 namespace sb::relay {
 
 struct GrantedDevice {
-  std::string name;
-  std::string status;               // "online" | "offline" | "revoked" | "not enrolled"
-  std::string session_id;           // nine digits while online, else ""
-  std::vector<std::string> groups;  // the device's groups, sorted
+  std::string name{};
+  std::string status{};               // "online" | "offline" | "revoked" | "not enrolled"
+  std::string session_id{};           // nine digits while online, else ""
+  std::vector<std::string> groups{};  // the device's groups, sorted
 };
 
 // At most this many rows are listed (the answer stays bounded whatever the grants table holds).

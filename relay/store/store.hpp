@@ -285,7 +285,7 @@ struct RecordingRef {
   Time started;
   // Why the disk refused it ("No space left on device"), "" if it did not: the recording then
   // stopped there, its file cut at the last whole line (kept), or never created (not kept).
-  std::string failed;
+  std::string failed{};
   bool kept = true;
 };
 
