@@ -45,54 +45,54 @@ bool KeySnapshot::may_join(const std::string& operator_name, const std::string& 
   return false;
 }
 
-std::vector<std::string> SqliteDb::add_device_groups(const std::string& device,
-                                                     const std::vector<std::string>& groups,
-                                                     const std::string& by, Time when) {
+std::vector<std::string> SqliteDb::change_device_groups(
+    const std::string& device, const std::vector<std::string>& groups,
+    const std::function<int(const std::string& group)>& change, const EventKind& kind,
+    const std::string& by, Time when, const std::function<void()>& check) {
   require_groups(groups);
-  std::vector<std::string> added;
+  std::vector<std::string> changed;
   transaction([&] {
     require_device(*this, device);
     for (const std::string& group : groups) {
-      const int changed =
-          Statement(*this,
-                    "INSERT OR IGNORE INTO device_groups (device, grp, added) VALUES (?1, ?2, ?3)")
-              .bind(1, device)
-              .bind(2, group)
-              .bind(3, when)
-              .run();
-      if (changed == 0) continue;
-      added.push_back(group);
-      add_event(events::kDeviceGrouped, "admin:" + by,
-                {{"device", device}, {"group", group}, {"by", by}}, when);
+      if (change(group) == 0) continue;
+      changed.push_back(group);
+      add_event(kind, "admin:" + by, {{"device", device}, {"group", group}, {"by", by}}, when);
     }
-    if (static_cast<std::size_t>(group_count(*this, device)) > kMaxGroupsPerDevice) {
+    if (check) check();
+  });
+  return changed;
+}
+
+std::vector<std::string> SqliteDb::add_device_groups(const std::string& device,
+                                                     const std::vector<std::string>& groups,
+                                                     const std::string& by, Time when) {
+  auto insert = [&](const std::string& group) {
+    return Statement(*this,
+                     "INSERT OR IGNORE INTO device_groups (device, grp, added) VALUES (?1, ?2, ?3)")
+        .bind(1, device)
+        .bind(2, group)
+        .bind(3, when)
+        .run();
+  };
+  auto at_most_the_limit = [&] {
+    if (static_cast<std::size_t>(group_count(*this, device)) > kMaxGroupsPerDevice)
       throw std::runtime_error("device '" + device + "' would be in more than " +
                                std::to_string(kMaxGroupsPerDevice) + " groups");
-    }
-  });
-  return added;
+  };
+  return change_device_groups(device, groups, insert, events::kDeviceGrouped, by, when,
+                              at_most_the_limit);
 }
 
 std::vector<std::string> SqliteDb::remove_device_groups(const std::string& device,
                                                         const std::vector<std::string>& groups,
                                                         const std::string& by, Time when) {
-  require_groups(groups);
-  std::vector<std::string> removed;
-  transaction([&] {
-    require_device(*this, device);
-    for (const std::string& group : groups) {
-      const int changed =
-          Statement(*this, "DELETE FROM device_groups WHERE device = ?1 AND grp = ?2")
-              .bind(1, device)
-              .bind(2, group)
-              .run();
-      if (changed == 0) continue;
-      removed.push_back(group);
-      add_event(events::kDeviceUngrouped, "admin:" + by,
-                {{"device", device}, {"group", group}, {"by", by}}, when);
-    }
-  });
-  return removed;
+  auto remove = [&](const std::string& group) {
+    return Statement(*this, "DELETE FROM device_groups WHERE device = ?1 AND grp = ?2")
+        .bind(1, device)
+        .bind(2, group)
+        .run();
+  };
+  return change_device_groups(device, groups, remove, events::kDeviceUngrouped, by, when, {});
 }
 
 void SqliteDb::load_group_snapshot(KeySnapshot& snapshot) {

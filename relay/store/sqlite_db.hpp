@@ -98,6 +98,13 @@ class SqliteDb final : public Db {
   void migrate();
   void exec(const char* sql);  // no parameters, no result rows
   void run_after_commit();
+  // add_device_groups / remove_device_groups: `change` (rows changed) for each group, in one
+  // transaction; every group it changed is audited as `kind` and returned. `check` runs last,
+  // inside the transaction (it throws to undo it all).
+  std::vector<std::string> change_device_groups(
+      const std::string& device, const std::vector<std::string>& groups,
+      const std::function<int(const std::string& group)>& change, const EventKind& kind,
+      const std::string& by, Time when, const std::function<void()>& check);
   sqlite3* db_;
   std::filesystem::path file_;
   std::unordered_map<std::string, CachedStatement> statements_;  // prepared once, reused
