@@ -141,42 +141,35 @@ bool wait_for_state(const ScHandle& service, DWORD wanted, std::chrono::millisec
   }
 }
 
-const char* state_name(DWORD state) {
-  switch (state) {
-    case SERVICE_STOPPED:
-      return "stopped";
-    case SERVICE_START_PENDING:
-      return "start_pending";
-    case SERVICE_STOP_PENDING:
-      return "stop_pending";
-    case SERVICE_RUNNING:
-      return "running";
-    case SERVICE_CONTINUE_PENDING:
-      return "continue_pending";
-    case SERVICE_PAUSE_PENDING:
-      return "pause_pending";
-    case SERVICE_PAUSED:
-      return "paused";
-    default:
-      return "unknown";
-  }
+struct NamedValue {
+  DWORD value;
+  const char* name;
+};
+
+template <std::size_t N>
+const char* name_of(DWORD value, const NamedValue (&names)[N]) {
+  for (const NamedValue& named : names)
+    if (named.value == value) return named.name;
+  return "unknown";
 }
 
-const char* start_type_name(DWORD type) {
-  switch (type) {
-    case SERVICE_AUTO_START:
-      return "auto";
-    case SERVICE_DEMAND_START:
-      return "demand";
-    case SERVICE_DISABLED:
-      return "disabled";
-    case SERVICE_BOOT_START:
-      return "boot";
-    case SERVICE_SYSTEM_START:
-      return "system";
-    default:
-      return "unknown";
-  }
+constexpr NamedValue kStateNames[] = {
+    {SERVICE_STOPPED, "stopped"},
+    {SERVICE_START_PENDING, "start_pending"},
+    {SERVICE_STOP_PENDING, "stop_pending"},
+    {SERVICE_RUNNING, "running"},
+    {SERVICE_CONTINUE_PENDING, "continue_pending"},
+    {SERVICE_PAUSE_PENDING, "pause_pending"},
+    {SERVICE_PAUSED, "paused"},
+};
+
+constexpr NamedValue kStartTypeNames[] = {
+    {SERVICE_AUTO_START, "auto"}, {SERVICE_DEMAND_START, "demand"}, {SERVICE_DISABLED, "disabled"},
+    {SERVICE_BOOT_START, "boot"}, {SERVICE_SYSTEM_START, "system"},
+};
+
+const char* state_name(DWORD state) {
+  return name_of(state, kStateNames);
 }
 
 std::string seconds_text(std::chrono::milliseconds t) {
@@ -342,7 +335,7 @@ ServiceState query_service(const std::wstring& name) {
   std::vector<BYTE> buffer(needed);
   auto* config = reinterpret_cast<QUERY_SERVICE_CONFIGW*>(buffer.data());
   if (needed && QueryServiceConfigW(service.h, config, needed, &needed)) {
-    out.start_type = start_type_name(config->dwStartType);
+    out.start_type = name_of(config->dwStartType, kStartTypeNames);
     out.account = config->lpServiceStartName ? to_utf8(config->lpServiceStartName) : "";
     out.command_line = config->lpBinaryPathName ? to_utf8(config->lpBinaryPathName) : "";
   }

@@ -221,30 +221,23 @@ void add_service_verb(CLI::App& app, int& exit_code, ServiceVerbHooks hooks,
               << " (starts with Windows; `device-agent service start` starts it now)\n";
   });
 
-  auto* uninstall = service->add_subcommand("uninstall", "Stop and remove the service");
-  add_name(uninstall);
-  add_timeout(uninstall);
-  uninstall->callback([args] {
-    uninstall_service(to_wide(args->service_name), seconds_arg(args->timeout, "--timeout"));
-    std::cout << "Removed service " << args->service_name
-              << " (the device's key and enrollment stay in its data dir)\n";
-  });
-
-  auto* start = service->add_subcommand("start", "Start the service and wait until it runs");
-  add_name(start);
-  add_timeout(start);
-  start->callback([args] {
-    start_service(to_wide(args->service_name), seconds_arg(args->timeout, "--timeout"));
-    std::cout << "Service " << args->service_name << " is running\n";
-  });
-
-  auto* stop = service->add_subcommand("stop", "Stop the service and wait until it has");
-  add_name(stop);
-  add_timeout(stop);
-  stop->callback([args] {
-    stop_service(to_wide(args->service_name), seconds_arg(args->timeout, "--timeout"));
-    std::cout << "Service " << args->service_name << " is stopped\n";
-  });
+  // uninstall, start and stop: a name, a timeout, one call that waits, and one line on success.
+  using WaitingCall = void (*)(const std::wstring&, std::chrono::milliseconds);
+  auto add_waiting_verb = [&](const char* verb, const char* help, WaitingCall call,
+                              const char* done) {
+    auto* sub = service->add_subcommand(verb, help);
+    add_name(sub);
+    add_timeout(sub);
+    sub->callback([args, call, done] {
+      call(to_wide(args->service_name), seconds_arg(args->timeout, "--timeout"));
+      std::cout << "Service " << args->service_name << done << '\n';
+    });
+  };
+  add_waiting_verb("uninstall", "Stop and remove the service", uninstall_service,
+                   " removed (the device's key and enrollment stay in its data dir)");
+  add_waiting_verb("start", "Start the service and wait until it runs", start_service,
+                   " is running");
+  add_waiting_verb("stop", "Stop the service and wait until it has", stop_service, " is stopped");
 
   auto* status = service->add_subcommand(
       "status", "The service's state; exit 0 if running, 3 if stopped, 4 if not installed");
