@@ -122,12 +122,12 @@ json system_info_json(const SystemInfo& f, std::string_view agent_version) {
 
   auto addresses = f.addresses;
   std::sort(addresses.begin(), addresses.end(), [](const auto& a, const auto& b) {
-    return std::tie(a.interface, a.address) < std::tie(b.interface, b.address);
+    return std::tie(a.interface_name, a.address) < std::tie(b.interface_name, b.address);
   });
   json address_list = json::array();
   for (const auto& a : addresses) {
     if (address_list.size() == sysinfo::kMaxAddresses) break;
-    address_list.push_back({{"interface", text(a.interface)},
+    address_list.push_back({{"interface", text(a.interface_name)},
                             {"address", text(a.address)},
                             {"prefix", std::min(a.prefix, 128u)}});
   }

@@ -16,9 +16,9 @@ struct DiskFacts {
 };
 
 struct AddressFacts {
-  std::string interface;  // "eth0"
-  std::string address;    // "192.168.1.20", "2001:db8::7"
-  unsigned prefix = 0;    // 24, 64
+  std::string interface_name;  // "eth0" (not `interface`: a macro in Windows headers)
+  std::string address;         // "192.168.1.20", "2001:db8::7"
+  unsigned prefix = 0;         // 24, 64
 };
 
 struct UserFacts {

@@ -1,6 +1,7 @@
 // What a Windows device tells the relay about itself: the Windows version (the registry's product
 // name and the kernel's own version numbers), the CPU, memory, fixed disks, uptime and the
-// addresses of the interfaces that are up. Logged-in users are not listed on Windows yet.
+// addresses of the interfaces that are up, and who is logged in (console and Remote Desktop
+// sessions).
 // winsock2.h before windows.h, iphlpapi.h after both: separate blocks keep that order.
 #include <winsock2.h>
 #include <ws2tcpip.h>
@@ -8,11 +9,13 @@
 #include <windows.h>
 
 #include <iphlpapi.h>
+#include <wtsapi32.h>
 
 #include <string>
 #include <vector>
 
 #include "device-agent/platform/system_info.hpp"
+#include "device-agent/windows/session_users.hpp"
 #include "device-agent/windows/win_text.hpp"
 
 namespace sb::agent {
@@ -153,6 +156,35 @@ void add_addresses(SystemInfo& info) {
   }
 }
 
+std::string session_text(DWORD session, WTS_INFO_CLASS what) {
+  wchar_t* text = nullptr;
+  DWORD bytes = 0;
+  if (!::WTSQuerySessionInformationW(WTS_CURRENT_SERVER_HANDLE, session, what, &text, &bytes))
+    return "";
+  std::string out = text ? narrow(text) : "";
+  ::WTSFreeMemory(text);
+  return out.substr(0, 100);
+}
+
+void add_users(SystemInfo& info) {
+  WTS_SESSION_INFOW* sessions = nullptr;
+  DWORD count = 0;
+  if (!::WTSEnumerateSessionsW(WTS_CURRENT_SERVER_HANDLE, 0, 1, &sessions, &count)) return;
+  std::vector<win::SessionRecord> records;
+  for (DWORD i = 0; i < count && i < 64; ++i) {
+    const WTS_SESSION_INFOW& s = sessions[i];
+    win::SessionRecord r;
+    r.active_or_disconnected = s.State == WTSActive || s.State == WTSDisconnected;
+    if (!r.active_or_disconnected) continue;
+    r.station = s.pWinStationName ? narrow(s.pWinStationName).substr(0, 32) : "";
+    r.user = session_text(s.SessionId, WTSUserName);
+    r.client = session_text(s.SessionId, WTSClientName);
+    records.push_back(std::move(r));
+  }
+  ::WTSFreeMemory(sessions);
+  info.users = win::users_of_sessions(records);
+}
+
 }  // namespace
 
 SystemInfo collect_system_info() {
@@ -175,6 +207,7 @@ SystemInfo collect_system_info() {
   info.uptime_seconds = ::GetTickCount64() / 1000;
   add_disks(info);
   add_addresses(info);
+  add_users(info);
   return info;
 }
 

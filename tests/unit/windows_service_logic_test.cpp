@@ -1,10 +1,11 @@
-// The Windows service's platform-independent decisions: what `service install` registers and
-// which data dir permissions the agent refuses. Built into the Linux unit tests and into the
-// Windows unit tests that run under Wine.
+// The Windows agent's platform-independent decisions: what `service install` registers, which
+// data dir permissions the agent refuses, and which sessions count as logged-in users. Built into
+// the Linux unit tests and into the Windows unit tests that run under Wine.
 #include <gtest/gtest.h>
 
 #include "device-agent/windows/data_dir_acl.hpp"
 #include "device-agent/windows/service_command.hpp"
+#include "device-agent/windows/session_users.hpp"
 
 namespace sb::agent::win {
 namespace {
@@ -95,6 +96,29 @@ TEST(DataDirAcl, ANullDaclLetsEveryoneIn) {
   acl.has_dacl = false;
   acl.aces.clear();
   EXPECT_EQ(find_untrusted_writer(acl, kTrusted), "everyone (no access control list)");
+}
+
+TEST(SessionUsers, ConsoleAndRemoteDesktopUsersAreListedServicesAndLoginScreensAreNot) {
+  const std::vector<SessionRecord> sessions = {
+      {true, "Services", "", ""},                   // session 0: no user
+      {true, "Console", "anna", ""},                // at the keyboard
+      {true, "RDP-Tcp#4", "ben", "LAPTOP-BEN"},     // Remote Desktop
+      {true, "RDP-Tcp#5", "", "LAPTOP-X"},          // a login screen over Remote Desktop
+      {false, "RDP-Tcp#6", "carl", "LAPTOP-CARL"},  // listening or reset: not logged in
+      {true, "console", "dora", "ignored"},         // the console has no client
+  };
+  const auto users = users_of_sessions(sessions);
+  ASSERT_EQ(users.size(), 3u);
+  EXPECT_EQ(users[0].name, "anna");
+  EXPECT_EQ(users[0].terminal, "console");
+  EXPECT_EQ(users[0].from, "");
+  EXPECT_EQ(users[1].name, "ben");
+  EXPECT_EQ(users[1].terminal, "RDP-Tcp#4");
+  EXPECT_EQ(users[1].from, "LAPTOP-BEN");
+  EXPECT_EQ(users[2].name, "dora");
+  EXPECT_EQ(users[2].terminal, "console");
+  EXPECT_EQ(users[2].from, "");
+  EXPECT_TRUE(users_of_sessions({}).empty());
 }
 
 }  // namespace
