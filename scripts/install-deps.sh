@@ -21,6 +21,7 @@
 #
 # asciinema is needed by the tests only: they check that `asciinema cat` accepts the relay's
 # shell recordings (it runs under `script`, from bsdutils, which every Debian system has).
+# rsync too: a test copies a tree with `rsync -e ssh` through the relay.
 set -euo pipefail
 
 PACKAGES=(
@@ -28,7 +29,7 @@ PACKAGES=(
   libssh-dev libboost-dev libsqlite3-dev libcli11-dev libspdlog-dev libgtest-dev
   nlohmann-json3-dev libsystemd-dev
   openssh-client openssh-server sqlite3 procps iproute2 curl
-  asciinema
+  asciinema rsync
   clang libclang-rt-14-dev
   dpkg-dev fakeroot help2man lintian systemd
   g++-mingw-w64-x86-64-posix gcc-mingw-w64-x86-64-posix libgcrypt-mingw-w64-dev

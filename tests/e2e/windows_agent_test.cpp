@@ -1,6 +1,7 @@
 // device-agent.exe under Wine against a Linux relay on loopback: enrolment, the Windows version
 // in `relay device list`, exec through cmd.exe with its output and exit code, a -L forward to
-// a TCP service, --allow-proxy refusals, and a shell through ConPTY as far as Wine can take it.
+// a TCP service, --allow-proxy refusals, the attended `help` mode's consent question, and a
+// shell through ConPTY as far as Wine can take it.
 //
 // Runs only when SB_WINDOWS_AGENT_EXE names the cross-built agent (scripts/test-windows.sh sets
 // it, with WINEPREFIX pointing at a prefix it made); skipped otherwise.
@@ -38,12 +39,12 @@ class WindowsAgent : public OperatorTest {
     if (env_or_empty("WINEPREFIX").empty()) GTEST_SKIP() << "WINEPREFIX not set";
   }
 
-  // `wine device-agent.exe run ...`: an enrolled Windows device named `name`.
-  void start_windows_agent(const std::string& name, std::vector<std::string> extra) {
-    const std::string token = create_enroll_token(relay(), name);
+  // `wine device-agent.exe VERB --relay ... --data-dir ... EXTRA...`.
+  std::unique_ptr<Process> start_wine_agent(const std::string& verb,
+                                            std::vector<std::string> extra) {
     std::vector<std::string> argv{"/usr/bin/wine",
                                   exe_,
-                                  "run",
+                                  verb,
                                   "--relay",
                                   relay().address(),
                                   "--data-dir",
@@ -51,13 +52,17 @@ class WindowsAgent : public OperatorTest {
                                   "--keepalive",
                                   "1s",
                                   "--max-backoff",
-                                  "1s",
-                                  "--enroll-token",
-                                  token};
+                                  "1s"};
     argv.insert(argv.end(), extra.begin(), extra.end());
-    agent_ = std::make_unique<Process>(
+    return std::make_unique<Process>(
         argv, std::map<std::string, std::string>{{"WINEDEBUG", "-all"},
                                                  {"WINEDLLOVERRIDES", "mscoree,mshtml="}});
+  }
+
+  // `wine device-agent.exe run ...`: an enrolled Windows device named `name`.
+  void start_windows_agent(const std::string& name, std::vector<std::string> extra) {
+    extra.insert(extra.begin(), {"--enroll-token", create_enroll_token(relay(), name)});
+    agent_ = start_wine_agent("run", std::move(extra));
     // A fresh Wine prefix may take a while for the first program it starts.
     auto id = logged_session_id(*agent_, 1, 60s);
     if (!id) throw std::runtime_error("the Windows agent logged no session ID:\n" + agent_->err());
@@ -127,6 +132,40 @@ TEST_F(WindowsAgent, EnrollsShowsWindowsVersionRunsCommandsAndForwards) {
   EXPECT_EQ(screen.out, "");
   EXPECT_TRUE(agent().wait_for_output("refused forward to screen:5900", 10s, true))
       << agent().err();
+}
+
+// The attended mode: `device-agent.exe help` prints the session ID, and the user at the console
+// (here: its stdin, a pipe under Wine) is asked before an operator's command runs, and again
+// before the screen is shown.
+TEST_F(WindowsAgent, HelpPrintsTheSessionIdAndAsksBeforeACommandRuns) {
+  start_relay({"alice"});
+  EchoService vnc;  // stands in for a VNC server on the device: it greets with "RFB 003.008"
+  agent_ = start_wine_agent("help", {"--screen", "127.0.0.1:" + std::to_string(vnc.port())});
+  auto id = banner_session_id(*agent_, 1, 60s);
+  ASSERT_TRUE(id) << agent().out() << agent().err();
+  id_ = *id;
+  consent_ = std::make_unique<ConsentAnswerer>(*agent_, "y");
+
+  RunResult r;
+  for (int attempt = 0; attempt < 2; ++attempt) {  // as exec_on: one retry on a fresh prefix
+    r = exec("alice", "echo attended-yes", {.timeout = 30s});
+    if (!(r.exit_code == 255 && r.out.empty())) break;
+  }
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err << agent().err();
+  EXPECT_NE(r.out.find("attended-yes"), std::string::npos) << r.out << r.err;
+  const auto asked = consent().full_questions();
+  ASSERT_FALSE(asked.empty()) << agent().out();
+  EXPECT_EQ(asked[0].rfind("alice (" + op("alice").fingerprint + ") asks to run a command", 0), 0u)
+      << asked[0];
+
+  // The screen, asked for on its own (consent is per capability), reaches the --screen service.
+  auto forward = connect_through_forward("alice", "screen:5900");
+  ASSERT_GE(forward.fd, 0) << (forward.ssh ? forward.ssh->err() : "") << agent().err();
+  EXPECT_EQ(read_exactly(forward.fd, 12), "RFB 003.008\n");
+  ::close(forward.fd);
+  const auto questions = consent().questions();
+  ASSERT_GE(questions.size(), 2u) << agent().out();
+  EXPECT_EQ(questions.back(), "asks to see your screen") << agent().out();
 }
 
 // A shell in a pseudo console. Wine 8.0 starts the child attached to the pseudo console, but the

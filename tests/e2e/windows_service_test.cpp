@@ -172,7 +172,7 @@ TEST_F(WindowsService, InstallRefusesABadTokenAndRegistersNothing) {
 TEST_F(WindowsService, MsiInstallEnrollsAndRegistersAndRemovalUndoesIt) {
   const std::string msi = env_or_empty("SB_WINDOWS_MSI");
   if (msi.empty()) GTEST_SKIP() << "SB_WINDOWS_MSI not set (scripts/test-windows.sh)";
-  service_ = "switchboard-agent";  // what the MSI registers; TearDown removes it if left over
+  service_ = "switchboard-agent";     // what the MSI registers; TearDown removes it if left over
   std::string msi_path = "Z:" + msi;  // msiexec would read a leading '/' as an option
   std::replace(msi_path.begin(), msi_path.end(), '/', '\\');
   Relay relay(tmp_ / "relay");
