@@ -8,6 +8,7 @@
 #include <map>
 
 #include "common/env_rules.hpp"
+#include "common/logging.hpp"
 #include "device-agent/chan_internal.hpp"
 
 namespace sb::agent::detail {
@@ -101,7 +102,16 @@ class SessionChannel final : public HostedChannel {
   // SFTP only, served by the platform's own server like a command without a shell: its
   // protocol, path handling and permissions are exactly those of the device's sshd.
   bool on_subsystem(std::string_view name) {
-    if (name != "sftp" || host_->policy.sftp_server.empty()) return false;
+    if (name != "sftp") {
+      spdlog::info("operator channel: refused subsystem '{}': only sftp is served",
+                   escape_log_text(name.substr(0, 64)));
+      return false;
+    }
+    if (host_->policy.sftp_server.empty()) {
+      spdlog::info(
+          "operator channel: refused subsystem 'sftp': no SFTP server (--sftp-server \"\")");
+      return false;
+    }
     return start(std::nullopt, host_->policy.sftp_server);
   }
 

@@ -74,8 +74,10 @@ void add_connection_options(CLI::App& verb, Args& args) {
 // `run`'s flags; `service install` (Windows) takes the same.
 void add_run_options(CLI::App& verb, Args& args) {
   add_connection_options(verb, args);
-  verb.add_option("--enroll-token", args.enroll_token,
-                  "One-time token from `relay enroll create` (needed on the first run only)");
+  verb.add_option(
+      "--enroll-token", args.enroll_token,
+      "Token from `relay enroll create`, needed on the first run only (single use, or shared "
+      "by a fleet when created with --max-uses)");
   verb.add_option("--name", args.name, "The name this device expects to be enrolled as");
   verb.add_option("--consent", args.consent,
                   "grants: operators with a grant attach without asking; prompt: ask the "

@@ -23,6 +23,19 @@ char* move_buffer() {
   if (!buffer) buffer = std::make_unique_for_overwrite<char[]>(kMoveChunk);
   return buffer.get();
 }
+
+// What the operator reads when the device will not start what was asked for.
+std::string start_refused_text(const SessionRequest& request) {
+  switch (request.kind) {
+    case SessionRequest::Kind::kSubsystem:
+      return "the device refused the '" + request.command.substr(0, 32) +
+             "' subsystem (for sftp: its agent serves no SFTP server)";
+    case SessionRequest::Kind::kExec:
+      return "the device refused to start the command";
+    default:
+      return "the device refused to start a shell";
+  }
+}
 }  // namespace
 
 Bridge::Bridge(PeerConn& op_conn, ssh::Channel& op, PeerConn& device_conn)
@@ -104,7 +117,7 @@ void Bridge::step_setup() {
         else
           rc = dev_.request_shell();
         if (rc == ssh::Rc::kAgain) return after_libssh_calls();
-        if (rc != ssh::Rc::kOk) return fail("the device refused to start the command");
+        if (rc != ssh::Rc::kOk) return fail(start_refused_text(session_));
         state_ = State::kRunning;
         break;
       default:

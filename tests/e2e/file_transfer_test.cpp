@@ -305,6 +305,21 @@ TEST_F(FileTransfer, RefusedWhenTheDevicesUserSaysNo) {
   EXPECT_EQ(answered[0]["detail"]["allow"], false);
 }
 
+// A device whose agent serves no SFTP (--sftp-server ""): the copy fails and says why, nothing is
+// written, and the agent's log says why too.
+TEST_F(FileTransfer, AnAgentWithoutAnSftpServerRefusesTheSubsystem) {
+  start_relay({"alice"});
+  start_adhoc_agent({"--shell", "/bin/sh", "--sftp-server", ""});
+  const fs::path source = tmp_ / "up.txt", on_device = tmp_ / "not-copied.txt";
+  std::ofstream(source) << "no sftp here\n";
+  auto up = run_client(scp("alice", {source.string(), remote(on_device)}));
+  EXPECT_NE(up.exit_code, 0);
+  EXPECT_TRUE(contains(up.err, "the device refused the 'sftp' subsystem")) << up.err;
+  EXPECT_FALSE(fs::exists(on_device));
+  EXPECT_TRUE(agent().wait_for_output("refused subsystem 'sftp': no SFTP server", 10s, true))
+      << agent().err();
+}
+
 TEST_F(FileTransfer, EnrolledDeviceLetsTheGrantedOperatorInAndNobodyElse) {
   start_relay({"alice", "bob"});
   std::string token = create_enroll_token(relay(), "files-01");
