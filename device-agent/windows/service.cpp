@@ -176,6 +176,18 @@ std::string seconds_text(std::chrono::milliseconds t) {
   return std::to_string((t.count() + 999) / 1000) + " s";
 }
 
+// Asks the service to stop (one already stopped is fine) and waits until it reports STOPPED.
+void stop_and_wait(const ScHandle& service, const std::wstring& name,
+                   std::chrono::milliseconds timeout, const std::string& if_late) {
+  SERVICE_STATUS status{};
+  if (!ControlService(service.h, SERVICE_CONTROL_STOP, &status) &&
+      GetLastError() != ERROR_SERVICE_NOT_ACTIVE)
+    fail("cannot stop service '" + to_utf8(name) + "'");
+  if (!wait_for_state(service, SERVICE_STOPPED, timeout))
+    throw ServiceError("service '" + to_utf8(name) + "' did not stop within " +
+                       seconds_text(timeout) + if_late);
+}
+
 // The service control manager (services.exe) is the parent of every service process it starts.
 // Asking StartServiceCtrlDispatcher instead is not enough: Wine's waits up to 10 s for a
 // control pipe when another service is running, and may even hand that service's pipe to a
@@ -266,15 +278,8 @@ void install_service(const ServiceSpec& spec) {
 void uninstall_service(const std::wstring& name, std::chrono::milliseconds timeout) {
   ScHandle scm = open_manager(SC_MANAGER_CONNECT);
   ScHandle service = open_service(scm, name, SERVICE_STOP | SERVICE_QUERY_STATUS | DELETE);
-  if (query_status(service).dwCurrentState != SERVICE_STOPPED) {
-    SERVICE_STATUS status{};
-    if (!ControlService(service.h, SERVICE_CONTROL_STOP, &status) &&
-        GetLastError() != ERROR_SERVICE_NOT_ACTIVE)
-      fail("cannot stop service '" + to_utf8(name) + "'");
-    if (!wait_for_state(service, SERVICE_STOPPED, timeout))
-      throw ServiceError("service '" + to_utf8(name) + "' did not stop within " +
-                         seconds_text(timeout) + "; not removed");
-  }
+  if (query_status(service).dwCurrentState != SERVICE_STOPPED)
+    stop_and_wait(service, name, timeout, "; not removed");
   if (!DeleteService(service.h) && GetLastError() != ERROR_SERVICE_MARKED_FOR_DELETE)
     fail("cannot remove service '" + to_utf8(name) + "'");
 }
@@ -307,13 +312,7 @@ void start_service(const std::wstring& name, std::chrono::milliseconds timeout) 
 void stop_service(const std::wstring& name, std::chrono::milliseconds timeout) {
   ScHandle scm = open_manager(SC_MANAGER_CONNECT);
   ScHandle service = open_service(scm, name, SERVICE_STOP | SERVICE_QUERY_STATUS);
-  SERVICE_STATUS status{};
-  if (!ControlService(service.h, SERVICE_CONTROL_STOP, &status) &&
-      GetLastError() != ERROR_SERVICE_NOT_ACTIVE)
-    fail("cannot stop service '" + to_utf8(name) + "'");
-  if (!wait_for_state(service, SERVICE_STOPPED, timeout))
-    throw ServiceError("service '" + to_utf8(name) + "' did not stop within " +
-                       seconds_text(timeout));
+  stop_and_wait(service, name, timeout, "");
 }
 
 ServiceState query_service(const std::wstring& name) {
