@@ -7,7 +7,7 @@
 #  - build/'s end-to-end tests WindowsAgent.*: a Linux relay on loopback and
 #    `wine device-agent.exe run` (enrolment, Windows version, exec, forwards, ConPTY shell);
 #    WindowsService.*: `service install`, sc/net start, online, stop, `service uninstall`;
-#    the MSI installed and removed with Wine's msiexec.
+#    the MSI installed, upgraded to a newer one, and removed with Wine's msiexec.
 # Needs build/ (scripts/build.sh) for the relay and the end-to-end test binary. Prints each
 # step's duration; exits non-zero if a build or a test fails.
 set -euo pipefail
@@ -44,7 +44,12 @@ timeout 120 wineserver -w
 step "Wine prefix ready"
 
 failed=()
-if ! SB_WINDOWS_BUILD_DIR="$BUILD" bash scripts/build-msi.sh "$BUILD/agent/device-agent/device-agent.exe"; then
+# The package, and a newer one (the next patch version) that the tests upgrade to.
+version=$(sed -n 's/^project(switchboard VERSION \([0-9.]*\).*/\1/p' CMakeLists.txt)
+next_version=$(awk -F. '{ print $1 "." $2 "." $3 + 1 }' <<<"$version")
+if ! SB_WINDOWS_BUILD_DIR="$BUILD" bash scripts/build-msi.sh "$BUILD/agent/device-agent/device-agent.exe" ||
+   ! SB_WINDOWS_BUILD_DIR="$BUILD" SB_MSI_VERSION="$next_version" SB_MSI_OUT="$BUILD/switchboard-agent-next.msi" \
+       bash scripts/build-msi.sh "$BUILD/agent/device-agent/device-agent.exe"; then
   failed+=(msi)
 fi
 step "MSI built and its tables checked"
@@ -55,7 +60,7 @@ fi
 step "windows_tests.exe done"
 
 if ! SB_WINDOWS_AGENT_EXE="$BUILD/agent/device-agent/device-agent.exe" \
-    SB_WINDOWS_MSI="$BUILD/switchboard-agent.msi" \
+    SB_WINDOWS_MSI="$BUILD/switchboard-agent.msi" SB_WINDOWS_MSI_NEXT="$BUILD/switchboard-agent-next.msi" \
     build/tests/e2e_tests --gtest_filter='WindowsAgent.*:WindowsService.*' --gtest_brief=1; then
   failed+=(e2e)
 fi

@@ -186,7 +186,8 @@ void add_service_verb(CLI::App& app, int& exit_code, ServiceVerbHooks hooks,
   auto* install = service->add_subcommand(
       "install",
       "Enroll this device with the relay, then register an auto-start service that "
-      "runs `device-agent run` with these flags (administrators only)");
+      "runs `device-agent run` with these flags (administrators only). A device enrolled "
+      "before (its data dir says so) is registered without a token or the relay");
   hooks.add_run_flags(*install);
   add_name(install);
   install
@@ -198,7 +199,14 @@ void add_service_verb(CLI::App& app, int& exit_code, ServiceVerbHooks hooks,
     AgentOptions options = hooks.run_options();
     const auto enroll_timeout = seconds_arg(args->enroll_timeout, "--enroll-timeout");
     ensure_private_data_dir(options.data_dir);
-    const std::string device = enroll(options, enroll_timeout);
+    // Enrolled before (a reinstall, an MSI upgrade run with the first install's command line):
+    // the key and the name are in the data dir, so the service is registered without asking
+    // the relay, and a token given again is not spent.
+    const std::string enrolled = read_enrollment(options.data_dir);
+    if (!enrolled.empty())
+      std::cout << "Already enrolled as device " << enrolled << " (in " << options.data_dir.string()
+                << ")" << (options.enroll_token.empty() ? "" : "; the token was not used") << '\n';
+    const std::string device = enrolled.empty() ? enroll(options, enroll_timeout) : enrolled;
     if (device.empty()) {
       std::cerr << "device-agent: could not enroll with relay " << options.relay.str()
                 << " (see the log above); the service was not installed\n";
@@ -217,7 +225,8 @@ void add_service_verb(CLI::App& app, int& exit_code, ServiceVerbHooks hooks,
     command.insert(command.end(), run_args.begin(), run_args.end());
     spec.command_line = to_wide(windows_command_line(self_path(), command));
     install_service(spec);
-    std::cout << "Enrolled as device " << device << "; installed service " << args->service_name
+    if (enrolled.empty()) std::cout << "Enrolled as device " << device << '\n';
+    std::cout << "Installed service " << args->service_name
               << " (starts with Windows; `device-agent service start` starts it now)\n";
   });
 

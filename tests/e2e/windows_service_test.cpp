@@ -1,7 +1,7 @@
 // The Windows agent as a Windows service, under Wine: `service install` enrolls with a Linux
 // relay on loopback and registers the service; Wine's service control manager (`sc`, `net`)
 // starts it and the device comes online; a stop takes it offline; `service uninstall` removes
-// it. Runs when SB_WINDOWS_AGENT_EXE names the cross-built agent and WINEPREFIX a Wine prefix
+// it. The MSI: install, upgrade, a refused downgrade, removal. Runs when SB_WINDOWS_AGENT_EXE names the cross-built agent and WINEPREFIX a Wine prefix
 // (scripts/test-windows.sh sets both); skipped otherwise.
 #include <gtest/gtest.h>
 
@@ -166,37 +166,78 @@ TEST_F(WindowsService, InstallRefusesABadTokenAndRegistersNothing) {
   EXPECT_EQ(status.exit_code, 4) << status.out << status.err;
 }
 
-// The MSI as an admin's deployment runs it (GPO, Intune): `msiexec /i ... RELAY= TOKEN= NAME=`
-// installs the exe under Program Files, enrolls the device and registers the service under its
-// default name; `msiexec /x` stops and removes the service and the exe.
-TEST_F(WindowsService, MsiInstallEnrollsAndRegistersAndRemovalUndoesIt) {
+// Msiexec wants a Windows path: a leading '/' would be read as an option.
+std::string windows_path(std::string path) {
+  std::replace(path.begin(), path.end(), '/', '\\');
+  return "Z:" + path;
+}
+
+// The MSI as an admin's deployment runs it (GPO, Intune), through its life: `msiexec /i ...
+// RELAY= TOKEN= NAME=` installs the exe under Program Files, enrolls the device, registers the
+// service and starts it; a newer package with RELAY only upgrades it in place (the device keeps
+// its key and name, no token is spent, one product is listed); the older package then refuses
+// to downgrade; `msiexec /x` stops and removes the service and the exe.
+TEST_F(WindowsService, MsiInstallsUpgradesRefusesADowngradeAndRemoves) {
   const std::string msi = env_or_empty("SB_WINDOWS_MSI");
-  if (msi.empty()) GTEST_SKIP() << "SB_WINDOWS_MSI not set (scripts/test-windows.sh)";
-  service_ = "switchboard-agent";     // what the MSI registers; TearDown removes it if left over
-  std::string msi_path = "Z:" + msi;  // msiexec would read a leading '/' as an option
-  std::replace(msi_path.begin(), msi_path.end(), '/', '\\');
+  const std::string next = env_or_empty("SB_WINDOWS_MSI_NEXT");
+  if (msi.empty() || next.empty())
+    GTEST_SKIP() << "SB_WINDOWS_MSI / SB_WINDOWS_MSI_NEXT not set (scripts/test-windows.sh)";
+  service_ = "switchboard-agent";  // what the MSI registers; TearDown removes it if left over
+  fs::remove_all(prefix_ / "drive_c" / "ProgramData" / "switchboard-agent");  // the MSI's data dir
   Relay relay(tmp_ / "relay");
   auto token = relay.admin({"enroll", "create", "--name", "win-msi"});
   ASSERT_EQ(token.exit_code, 0) << token.err;
   token.out.erase(token.out.find_last_not_of("\r\n ") + 1);
-
-  auto start = Clock::now();
-  auto install = wine({"msiexec", "/i", msi_path, "/qn", "RELAY=" + relay.address(),
-                       "TOKEN=" + token.out, "NAME=win-msi"});
-  ASSERT_EQ(install.exit_code, 0) << install.out << install.err;
-  std::cout << "[ timing   ] msiexec /i (enrollment included): " << seconds_since(start) << " s\n";
   const fs::path installed =
       prefix_ / "drive_c" / "Program Files" / "switchboard-agent" / "device-agent.exe";
-  ASSERT_TRUE(fs::exists(installed)) << installed;
-  EXPECT_EQ(device_status(relay, "win-msi"), "offline");  // enrolled by the install action
-  auto status = wine({installed.string(), "service", "status"});
-  EXPECT_EQ(status.exit_code, 3) << status.out << status.err;  // registered, not started
-  EXPECT_EQ(status.out.find(token.out), std::string::npos) << status.out;
+  auto fingerprint = [&] {
+    return find_by(relay.devices(), "name", "win-msi").value("fingerprint", "");
+  };
 
-  ASSERT_EQ(wine({"sc", "start", service_}).exit_code, 0);
+  auto start = Clock::now();
+  auto install = wine({"msiexec", "/i", windows_path(msi), "/qn", "RELAY=" + relay.address(),
+                       "TOKEN=" + token.out, "NAME=win-msi"});
+  ASSERT_EQ(install.exit_code, 0) << install.out << install.err;
   ASSERT_TRUE(wait_status(relay, "win-msi", "online", 30s)) << relay.devices().dump(2);
+  std::cout << "[ timing   ] msiexec /i to online: " << seconds_since(start) << " s\n";
+  ASSERT_TRUE(fs::exists(installed)) << installed;
+  auto status = wine({installed.string(), "service", "status"});
+  EXPECT_EQ(status.exit_code, 0) << status.out << status.err;  // started by the install
+  EXPECT_EQ(status.out.find(token.out), std::string::npos) << status.out;
+  const std::string key = fingerprint();
 
-  auto remove = wine({"msiexec", "/x", msi_path, "/qn"});
+  // The upgrade, with the relay's address only: the older product and its service go, the
+  // newer ones come, and the device is back online under its name and key.
+  start = Clock::now();
+  auto upgrade = wine({"msiexec", "/i", windows_path(next), "/qn", "RELAY=" + relay.address()});
+  ASSERT_EQ(upgrade.exit_code, 0) << upgrade.out << upgrade.err;
+  EXPECT_NE(upgrade.out.find("Already enrolled as device win-msi"), std::string::npos)
+      << upgrade.out;
+  ASSERT_TRUE(wait_until(
+      [&] {
+        return wine({installed.string(), "service", "status"}).exit_code == 0;
+      },
+      30s));
+  ASSERT_TRUE(wait_status(relay, "win-msi", "online", 30s)) << relay.devices().dump(2);
+  std::cout << "[ timing   ] upgrade to online: " << seconds_since(start) << " s\n";
+  EXPECT_EQ(fingerprint(), key);
+  EXPECT_EQ(relay.devices().size(), 1u) << relay.devices().dump(2);
+  auto products =
+      wine({"reg", "query", "HKLM\\Software\\Microsoft\\Windows\\CurrentVersion\\Uninstall", "/s"});
+  std::size_t listed = 0;
+  std::istringstream lines(products.out);
+  for (std::string line; std::getline(lines, line);)
+    if (line.find("DisplayName") != std::string::npos &&
+        line.find("switchboard device agent") != std::string::npos)
+      ++listed;
+  EXPECT_EQ(listed, 1u) << products.out;  // one entry in Programs and Features, not two
+
+  // The older package refuses to replace the newer one, and leaves it running.
+  auto downgrade = wine({"msiexec", "/i", windows_path(msi), "/qn", "RELAY=" + relay.address()});
+  EXPECT_NE(downgrade.exit_code, 0) << downgrade.out << downgrade.err;
+  EXPECT_EQ(wine({installed.string(), "service", "status"}).exit_code, 0);
+
+  auto remove = wine({"msiexec", "/x", windows_path(next), "/qn"});
   ASSERT_EQ(remove.exit_code, 0) << remove.out << remove.err;
   EXPECT_TRUE(wait_status(relay, "win-msi", "offline", 10s)) << relay.devices().dump(2);
   EXPECT_FALSE(fs::exists(installed));
