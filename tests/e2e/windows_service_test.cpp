@@ -1,8 +1,9 @@
 // The Windows agent as a Windows service, under Wine: `service install` enrolls with a Linux
 // relay on loopback and registers the service; Wine's service control manager (`sc`, `net`)
 // starts it and the device comes online; a stop takes it offline; `service uninstall` removes
-// it. The MSI: install, upgrade, a refused downgrade, removal. Runs when SB_WINDOWS_AGENT_EXE names the cross-built agent and WINEPREFIX a Wine prefix
-// (scripts/test-windows.sh sets both); skipped otherwise.
+// it. The MSI: install, upgrade, a refused downgrade, removal. Runs when SB_WINDOWS_AGENT_EXE
+// names the cross-built agent and WINEPREFIX a Wine prefix (scripts/test-windows.sh sets both);
+// skipped otherwise.
 #include <gtest/gtest.h>
 
 #include <algorithm>
