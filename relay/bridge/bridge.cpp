@@ -4,6 +4,7 @@
 
 #include <memory>
 
+#include "common/logging.hpp"
 #include "relay/router/peer_conn.hpp"
 
 namespace sb::relay {
@@ -28,8 +29,9 @@ char* move_buffer() {
 std::string start_refused_text(const SessionRequest& request) {
   switch (request.kind) {
     case SessionRequest::Kind::kSubsystem:
-      return "the device refused the '" + request.command.substr(0, 32) +
-             "' subsystem (for sftp: its agent serves no SFTP server)";
+      // The name is the operator's own, shown back on their terminal: printable text only.
+      return "the device refused the '" + escape_log_text(request.command.substr(0, 32)) +
+             "' subsystem (it has no server for it that it can run)";
     case SessionRequest::Kind::kExec:
       return "the device refused to start the command";
     default:
