@@ -9,7 +9,7 @@
 #include <system_error>
 #include <vector>
 
-#include "device-agent/windows/service_text.hpp"
+#include "device-agent/windows/win_text.hpp"
 
 namespace sb::agent::win {
 

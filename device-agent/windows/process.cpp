@@ -24,9 +24,9 @@ namespace sb::agent::platform {
 namespace {
 
 namespace asio = boost::asio;
-using windows::error_text;
-using windows::narrow;
-using windows::widen;
+using win::error_text;
+using win::to_utf8;
+using win::to_wide;
 
 constexpr DWORD kPipeBuffer = 64 * 1024;
 
@@ -125,15 +125,15 @@ std::wstring comspec() {
 // exec runs through the system's command interpreter (as /bin/sh -c on POSIX); a shell is
 // the --shell program alone.
 std::wstring command_line(const ProcessRequest& request) {
-  if (!request.program.empty()) return quote_arg(widen(request.program));
-  if (!request.command) return quote_arg(widen(request.shell));
+  if (!request.program.empty()) return quote_arg(to_wide(request.program));
+  if (!request.command) return quote_arg(to_wide(request.shell));
   const std::wstring shell = comspec();
   const std::wstring name = base_name(shell);
   std::wstring flag = L"-c";
   if (name == L"cmd.exe" || name == L"cmd") flag = L"/c";
   if (name == L"powershell.exe" || name == L"pwsh.exe") flag = L"-Command";
   // cmd.exe parses the rest of its command line itself: the command goes in as it came.
-  return quote_arg(shell) + L" " + flag + L" " + widen(*request.command);
+  return quote_arg(shell) + L" " + flag + L" " + to_wide(*request.command);
 }
 
 // The agent's environment (Windows programs need SystemRoot, PATH, ...) with the operator's
@@ -150,7 +150,7 @@ std::vector<wchar_t> environment_block(const ProcessRequest& request) {
     ::FreeEnvironmentStringsW(block);
   }
   auto set = [&env](const std::string& name, const std::string& value) {
-    env[lower(widen(name))] = widen(name) + L"=" + widen(value);
+    env[lower(to_wide(name))] = to_wide(name) + L"=" + to_wide(value);
   };
   for (const auto& [name, value] : request.env) set(name, value);
   if (request.pty && !request.term.empty()) set("TERM", request.term);
@@ -262,7 +262,7 @@ class WindowsProcess final : public Process {
     PROCESS_INFORMATION pi{};
     if (!::CreateProcessW(nullptr, cmdline.data(), nullptr, nullptr, pty ? FALSE : TRUE, flags,
                           env.data(), cwd.empty() ? nullptr : cwd.c_str(), &si.StartupInfo, &pi)) {
-      *error = "cannot start " + narrow(cmdline) + ": " + error_text(::GetLastError());
+      *error = "cannot start " + to_utf8(cmdline) + ": " + error_text(::GetLastError());
       return false;
     }
     process_.reset(pi.hProcess);
@@ -397,7 +397,7 @@ bool is_end_of_output(const boost::system::error_code& ec) {
 }
 
 std::string default_shell() {
-  return narrow(comspec());
+  return to_utf8(comspec());
 }
 
 void ignore_broken_pipes() {}  // no SIGPIPE: writes to a closed pipe fail with an error

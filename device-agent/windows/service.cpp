@@ -11,7 +11,7 @@
 #include <thread>
 #include <vector>
 
-#include "device-agent/windows/service_text.hpp"
+#include "device-agent/windows/win_text.hpp"
 
 namespace sb::agent::win {
 

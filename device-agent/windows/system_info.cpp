@@ -22,7 +22,7 @@ namespace sb::agent {
 
 namespace {
 
-using windows::narrow;
+using win::to_utf8;
 
 std::string registry_string(const wchar_t* key, const wchar_t* name) {
   wchar_t buf[256] = {};
@@ -30,7 +30,7 @@ std::string registry_string(const wchar_t* key, const wchar_t* name) {
   if (::RegGetValueW(HKEY_LOCAL_MACHINE, key, name, RRF_RT_REG_SZ, nullptr, buf, &size) !=
       ERROR_SUCCESS)
     return "";
-  return narrow(buf).substr(0, 100);
+  return to_utf8(buf).substr(0, 100);
 }
 
 std::string version_string(const wchar_t* name) {
@@ -67,7 +67,7 @@ std::string host_name() {
   wchar_t buf[256] = {};
   DWORD n = 255;
   if (!::GetComputerNameExW(ComputerNameDnsHostname, buf, &n)) return "";
-  return narrow(std::wstring(buf, n));
+  return to_utf8(std::wstring(buf, n));
 }
 
 void add_version(SystemInfo& info) {
@@ -110,7 +110,7 @@ void add_disks(SystemInfo& info) {
     if (!::GetDiskFreeSpaceExW(root, &free_to_caller, &total, nullptr)) continue;
     wchar_t fs[64] = {};
     ::GetVolumeInformationW(root, nullptr, 0, nullptr, nullptr, nullptr, fs, 63);
-    info.disks.push_back({narrow(root), narrow(fs), total.QuadPart, free_to_caller.QuadPart});
+    info.disks.push_back({to_utf8(root), to_utf8(fs), total.QuadPart, free_to_caller.QuadPart});
   }
 }
 
@@ -147,7 +147,7 @@ void add_addresses(SystemInfo& info) {
   if (rc != NO_ERROR) return;
   for (auto* a = first; a; a = a->Next) {
     if (a->OperStatus != IfOperStatusUp || a->IfType == IF_TYPE_SOFTWARE_LOOPBACK) continue;
-    const std::string name = narrow(a->FriendlyName ? a->FriendlyName : L"");
+    const std::string name = to_utf8(a->FriendlyName ? a->FriendlyName : L"");
     for (auto* u = a->FirstUnicastAddress; u; u = u->Next) {
       const SOCKADDR* sa = u->Address.lpSockaddr;
       if (!sa || link_local(sa)) continue;
@@ -161,7 +161,7 @@ std::string session_text(DWORD session, WTS_INFO_CLASS what) {
   DWORD bytes = 0;
   if (!::WTSQuerySessionInformationW(WTS_CURRENT_SERVER_HANDLE, session, what, &text, &bytes))
     return "";
-  std::string out = text ? narrow(text) : "";
+  std::string out = text ? to_utf8(text) : "";
   ::WTSFreeMemory(text);
   return out.substr(0, 100);
 }
@@ -176,7 +176,7 @@ void add_users(SystemInfo& info) {
     win::SessionRecord r;
     r.active_or_disconnected = s.State == WTSActive || s.State == WTSDisconnected;
     if (!r.active_or_disconnected) continue;
-    r.station = s.pWinStationName ? narrow(s.pWinStationName).substr(0, 32) : "";
+    r.station = s.pWinStationName ? to_utf8(s.pWinStationName).substr(0, 32) : "";
     r.user = session_text(s.SessionId, WTSUserName);
     r.client = session_text(s.SessionId, WTSClientName);
     records.push_back(std::move(r));

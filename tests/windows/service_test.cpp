@@ -20,7 +20,7 @@
 
 #include "device-agent/windows/service.hpp"
 #include "device-agent/windows/service_command.hpp"
-#include "device-agent/windows/service_text.hpp"
+#include "device-agent/windows/win_text.hpp"
 
 namespace sb::agent::win {
 namespace {
