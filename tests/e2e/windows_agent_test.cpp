@@ -8,28 +8,14 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
-#include <cstdlib>
-
 #include "operator_support.hpp"
 #include "tcp_service.hpp"
+#include "wine_support.hpp"
 
 namespace sb::e2e {
 namespace {
 
 namespace fs = std::filesystem;
-
-std::string env_or_empty(const char* name) {
-  const char* value = std::getenv(name);
-  return value ? value : "";
-}
-
-// Wine maps the Linux root to drive Z:.
-std::string wine_path(const fs::path& path) {
-  std::string out = "Z:" + path.string();
-  for (char& c : out)
-    if (c == '/') c = '\\';
-  return out;
-}
 
 class WindowsAgent : public OperatorTest {
  protected:
@@ -42,7 +28,7 @@ class WindowsAgent : public OperatorTest {
   // `wine device-agent.exe VERB --relay ... --data-dir ... EXTRA...`.
   std::unique_ptr<Process> start_wine_agent(const std::string& verb,
                                             std::vector<std::string> extra) {
-    std::vector<std::string> argv{"/usr/bin/wine",
+    std::vector<std::string> argv{wine_bin(),
                                   exe_,
                                   verb,
                                   "--relay",
@@ -54,9 +40,7 @@ class WindowsAgent : public OperatorTest {
                                   "--max-backoff",
                                   "1s"};
     argv.insert(argv.end(), extra.begin(), extra.end());
-    return std::make_unique<Process>(
-        argv, std::map<std::string, std::string>{{"WINEDEBUG", "-all"},
-                                                 {"WINEDLLOVERRIDES", "mscoree,mshtml="}});
+    return std::make_unique<Process>(argv, wine_env());
   }
 
   // `wine device-agent.exe run ...`: an enrolled Windows device named `name`.

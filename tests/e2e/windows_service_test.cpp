@@ -6,31 +6,18 @@
 // skipped otherwise.
 #include <gtest/gtest.h>
 
-#include <algorithm>
 #include <chrono>
-#include <cstdlib>
 #include <fstream>
 #include <sstream>
 
 #include "harness.hpp"
+#include "wine_support.hpp"
 
 namespace sb::e2e {
 namespace {
 
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
-
-std::string env_or_empty(const char* name) {
-  const char* value = std::getenv(name);
-  return value ? value : "";
-}
-
-// The harness starts programs by path, not through PATH.
-std::string wine_bin() {
-  auto found = run({"/bin/sh", "-c", "command -v wine"}, {.timeout = 10s});
-  found.out.erase(found.out.find_last_not_of("\r\n ") + 1);
-  return found.exit_code == 0 ? found.out : "wine";
-}
 
 double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
@@ -45,7 +32,7 @@ class WindowsService : public ::testing::Test {
     if (prefix_.empty()) GTEST_SKIP() << "WINEPREFIX not set";
     // A name of its own: the prefix is shared with the other Windows tests.
     service_ = "sb-test-" + std::to_string(free_port());
-    env_ = {{"WINEDEBUG", "-all"}, {"WINEDLLOVERRIDES", "mscoree,mshtml="}};
+    env_ = wine_env();
     // Wine ends service processes when no ordinary Wine process is left: one waits on its
     // console until the test closes its input.
     keepalive_ =
@@ -167,12 +154,6 @@ TEST_F(WindowsService, InstallRefusesABadTokenAndRegistersNothing) {
   EXPECT_EQ(status.exit_code, 4) << status.out << status.err;
 }
 
-// Msiexec wants a Windows path: a leading '/' would be read as an option.
-std::string windows_path(std::string path) {
-  std::replace(path.begin(), path.end(), '/', '\\');
-  return "Z:" + path;
-}
-
 // The MSI as an admin's deployment runs it (GPO, Intune), through its life: `msiexec /i ...
 // RELAY= TOKEN= NAME=` installs the exe under Program Files, enrolls the device, registers the
 // service and starts it; a newer package with RELAY only upgrades it in place (the device keeps
@@ -196,7 +177,7 @@ TEST_F(WindowsService, MsiInstallsUpgradesRefusesADowngradeAndRemoves) {
   };
 
   auto start = Clock::now();
-  auto install = wine({"msiexec", "/i", windows_path(msi), "/qn", "RELAY=" + relay.address(),
+  auto install = wine({"msiexec", "/i", wine_path(msi), "/qn", "RELAY=" + relay.address(),
                        "TOKEN=" + token.out, "NAME=win-msi"});
   ASSERT_EQ(install.exit_code, 0) << install.out << install.err;
   ASSERT_TRUE(wait_status(relay, "win-msi", "online", 30s)) << relay.devices().dump(2);
@@ -210,7 +191,7 @@ TEST_F(WindowsService, MsiInstallsUpgradesRefusesADowngradeAndRemoves) {
   // The upgrade, with the relay's address only: the older product and its service go, the
   // newer ones come, and the device is back online under its name and key.
   start = Clock::now();
-  auto upgrade = wine({"msiexec", "/i", windows_path(next), "/qn", "RELAY=" + relay.address()});
+  auto upgrade = wine({"msiexec", "/i", wine_path(next), "/qn", "RELAY=" + relay.address()});
   ASSERT_EQ(upgrade.exit_code, 0) << upgrade.out << upgrade.err;
   EXPECT_NE(upgrade.out.find("Already enrolled as device win-msi"), std::string::npos)
       << upgrade.out;
@@ -234,11 +215,11 @@ TEST_F(WindowsService, MsiInstallsUpgradesRefusesADowngradeAndRemoves) {
   EXPECT_EQ(listed, 1u) << products.out;  // one entry in Programs and Features, not two
 
   // The older package refuses to replace the newer one, and leaves it running.
-  auto downgrade = wine({"msiexec", "/i", windows_path(msi), "/qn", "RELAY=" + relay.address()});
+  auto downgrade = wine({"msiexec", "/i", wine_path(msi), "/qn", "RELAY=" + relay.address()});
   EXPECT_NE(downgrade.exit_code, 0) << downgrade.out << downgrade.err;
   EXPECT_EQ(wine({installed.string(), "service", "status"}).exit_code, 0);
 
-  auto remove = wine({"msiexec", "/x", windows_path(next), "/qn"});
+  auto remove = wine({"msiexec", "/x", wine_path(next), "/qn"});
   ASSERT_EQ(remove.exit_code, 0) << remove.out << remove.err;
   EXPECT_TRUE(wait_status(relay, "win-msi", "offline", 10s)) << relay.devices().dump(2);
   EXPECT_FALSE(fs::exists(installed));
