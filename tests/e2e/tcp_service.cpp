@@ -112,7 +112,10 @@ EchoService::EchoService(std::string banner, std::string prefix)
       }) {}
 
 std::string talk_to_echo(int port, Millis timeout) {
-  int fd = connect_tcp(port);
+  // A forward is announced (ssh -v, operator-cli) just before it binds: a refusal in that
+  // moment is retried.
+  int fd = -1;
+  wait_until([&] { return (fd = connect_tcp(port)) >= 0; }, std::min<Millis>(timeout, 3s));
   if (fd < 0) return "(cannot connect)";
   std::string got = read_until(fd, "\n", timeout);
   if (!got.empty()) {

@@ -52,8 +52,9 @@ class EchoService : public TcpServer {
   explicit EchoService(std::string banner = "RFB 003.008\n", std::string prefix = "echo:");
 };
 
-// Connects to 127.0.0.1:port, reads the banner, sends "ping\n" and reads the echo. Returns
-// everything read ("RFB 003.008\necho:ping\n"), "(cannot connect)", or what came before EOF.
+// Connects to 127.0.0.1:port (retrying for up to 3 s while it is refused), reads the banner,
+// sends "ping\n" and reads the echo. Returns everything read ("RFB 003.008\necho:ping\n"),
+// "(cannot connect)", or what came before EOF.
 std::string talk_to_echo(int port, Millis timeout = 10s);
 
 }  // namespace sb::e2e
