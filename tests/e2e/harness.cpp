@@ -145,28 +145,56 @@ std::vector<std::string> line_matches(const std::string& text, const std::regex&
 // ---------------------------------------------------------------------------------------------
 // free_port, TempDir, wait_until
 
-int free_port() {
+namespace {
+
+// A port the kernel has free right now (bind to port 0, read it back, close).
+int unbound_port() {
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) throw_errno("socket");
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   addr.sin_port = 0;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+  socklen_t len = sizeof addr;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
     int e = errno;
     ::close(fd);
     errno = e;
     throw_errno("bind 127.0.0.1:0");
   }
-  socklen_t len = sizeof addr;
-  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-    int e = errno;
-    ::close(fd);
-    errno = e;
-    throw_errno("getsockname");
-  }
   ::close(fd);
   return ntohs(addr.sin_port);
+}
+
+// Claims `port` for this test process for kClaimLife: the claim is a file created with O_EXCL
+// in a directory every test process shares, or an older claim's file taken over.
+bool claim_port(int port) {
+  constexpr auto kClaimLife = std::chrono::minutes(10);
+  static const fs::path dir = fs::temp_directory_path() / "sb-e2e-ports";
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  const fs::path claim = dir / std::to_string(port);
+  int fd = ::open(claim.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0644);
+  if (fd >= 0) {
+    ::close(fd);
+    return true;
+  }
+  if (errno != EEXIST) return true;  // no shared directory: the kernel's word is all there is
+  const auto claimed_at = fs::last_write_time(claim, ec);
+  if (ec || fs::file_time_type::clock::now() - claimed_at < kClaimLife) return false;
+  fs::last_write_time(claim, fs::file_time_type::clock::now(), ec);
+  return !ec;
+}
+
+}  // namespace
+
+int free_port() {
+  for (int attempt = 0; attempt < 200; ++attempt) {
+    const int port = unbound_port();
+    if (claim_port(port)) return port;
+  }
+  throw std::runtime_error("no free port on 127.0.0.1 that no other test has claimed");
 }
 
 TempDir::TempDir() {

@@ -45,7 +45,10 @@ std::string loadgen_bin();
 // tests/tools/ssh_probe.cpp: a libssh client that sends what OpenSSH will not.
 std::string ssh_probe_bin();
 
-// A free TCP port on 127.0.0.1 (bind to port 0, read it back, close).
+// A free TCP port on 127.0.0.1 that no other test process was given in the last minutes: the
+// kernel's choice for port 0 alone is not enough, since tests running side by side each close
+// the port they were given before their program binds it, and the kernel may hand it out again
+// in between.
 int free_port();
 
 // A temporary directory (mode 0700) removed with everything in it on destruction.
