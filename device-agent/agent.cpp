@@ -19,6 +19,7 @@
 #include "device-agent/backoff.hpp"
 #include "device-agent/consent_prompt.hpp"
 #include "device-agent/device_info.hpp"
+#include "device-agent/info_reader.hpp"
 #include "device-agent/platform/data_dir.hpp"
 #include "device-agent/status_file.hpp"
 #include "device-agent/system_info_json.hpp"
@@ -47,6 +48,8 @@ void print_banner(const std::string& id) {
             << std::endl;
 }
 
+constexpr std::chrono::seconds kInfoWait{3};
+
 class Agent {
  public:
   explicit Agent(const AgentOptions& options)
@@ -56,14 +59,18 @@ class Agent {
         retry_(io_),
         keepalive_(io_),
         info_timer_(io_),
+        info_wait_(io_),
         connect_deadline_(io_),
         bye_deadline_(io_),
         socket_(io_),
         resolver_(io_),
         status_(options.data_dir / "status.json"),
-        prompt_(io_.get_executor(), [this](std::uint64_t id, bool allow) {
-          if (tunnel_) tunnel_->answer_consent(id, allow);
-        }) {}
+        prompt_(io_.get_executor(),
+                [this](std::uint64_t id, bool allow) {
+                  if (tunnel_) tunnel_->answer_consent(id, allow);
+                }),
+        info_(io_.get_executor(), collect_device_info,
+              [this](const nlohmann::json& info) { on_info_read(info); }) {}
 
   int run() {
     platform::prepare_data_dir(options_.data_dir);
@@ -125,9 +132,9 @@ class Agent {
            ": refusing to connect. If the relay's key really changed, remove that line.";
   }
 
-  // Read afresh for each connection: the relay stores what the hello says.
+  // The relay stores what the hello says: the info read for this connection (connect()).
   nlohmann::json hello() {
-    sent_info_ = collect_device_info();
+    sent_info_ = read_info_;
     nlohmann::json h{{"type", "hello"},
                      {"version", 1},
                      {"kind", options_.adhoc ? "adhoc" : "enrolled"},
@@ -142,9 +149,39 @@ class Agent {
     return h;
   }
 
+  // Each connection starts with a fresh read of the info for its hello. A read that hangs delays
+  // the connection by kInfoWait at most; the hello then carries the last info read.
   void connect() {
     if (stopping_) return;
     status_.update({{"state", "connecting"}, {"session_id", nullptr}});
+    awaiting_info_ = true;
+    info_.read();
+    info_wait_.expires_after(kInfoWait);
+    info_wait_.async_wait([this](const boost::system::error_code& ec) {
+      if (ec || !awaiting_info_) return;
+      spdlog::warn("reading the system info takes over {} s; connecting with what was read before",
+                   std::chrono::duration_cast<std::chrono::seconds>(kInfoWait).count());
+      info_ready();
+    });
+  }
+
+  void on_info_read(const nlohmann::json& info) {
+    read_info_ = info;
+    if (awaiting_info_) return info_ready();
+    if (tunnel_ && tunnel_->state() == Tunnel::State::kReady && info_changed(sent_info_, info) &&
+        tunnel_->send_info(info)) {
+      spdlog::debug("system info changed; sent to the relay");
+      sent_info_ = info;
+    }
+  }
+
+  void info_ready() {
+    awaiting_info_ = false;
+    info_wait_.cancel();
+    if (!stopping_) resolve_relay();
+  }
+
+  void resolve_relay() {
     resolver_.async_resolve(
         options_.relay.host, std::to_string(options_.relay.port),
         [this](const boost::system::error_code& ec, const tcp::resolver::results_type& results) {
@@ -307,13 +344,7 @@ class Agent {
     info_timer_.expires_after(options_.info_interval);
     info_timer_.async_wait([this](const boost::system::error_code& ec) {
       if (ec || stopping_) return;
-      if (tunnel_ && tunnel_->state() == Tunnel::State::kReady) {
-        nlohmann::json now = collect_device_info();
-        if (info_changed(sent_info_, now) && tunnel_->send_info(now)) {
-          spdlog::debug("system info changed; sent to the relay");
-          sent_info_ = std::move(now);
-        }
-      }
+      if (tunnel_ && tunnel_->state() == Tunnel::State::kReady) info_.read();
       schedule_info();
     });
   }
@@ -325,6 +356,7 @@ class Agent {
     retry_.cancel();
     keepalive_.cancel();
     info_timer_.cancel();
+    info_wait_.cancel();
     connect_deadline_.cancel();
     resolver_.cancel();
     boost::system::error_code ignored;
@@ -346,6 +378,7 @@ class Agent {
   asio::steady_timer retry_;
   asio::steady_timer keepalive_;
   asio::steady_timer info_timer_;
+  asio::steady_timer info_wait_;
   asio::steady_timer connect_deadline_;
   asio::steady_timer bye_deadline_;
   tcp::socket socket_;
@@ -355,7 +388,11 @@ class Agent {
   std::string enrollment_;
   ConsentPrompt prompt_;
   std::shared_ptr<Tunnel> tunnel_;
-  nlohmann::json sent_info_;  // the system info the relay has from this connection
+  InfoReader info_;
+  // The last system info read; until a first read ends, what is known without reading.
+  nlohmann::json read_info_ = unread_device_info();
+  nlohmann::json sent_info_;    // the system info the relay has from this connection
+  bool awaiting_info_ = false;  // connect() waits for a read before it resolves the relay
   std::chrono::milliseconds relay_check_{std::chrono::seconds(30)};
   bool stopping_ = false;
   int exit_code_ = 0;

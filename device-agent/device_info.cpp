@@ -9,4 +9,8 @@ nlohmann::json collect_device_info() {
   return system_info_json(collect_system_info(), SB_VERSION);
 }
 
+nlohmann::json unread_device_info() {
+  return system_info_json(SystemInfo{}, SB_VERSION);
+}
+
 }  // namespace sb::agent
