@@ -25,6 +25,7 @@ struct Args {
   std::string name;
   std::string keepalive = "15s";
   std::string max_backoff = "60s";
+  std::string info_interval = "60s";
   std::string log_level = "info";
   bool log_json = false;
   bool json = false;
@@ -47,6 +48,11 @@ void add_connection_options(CLI::App& verb, Args& args) {
       ->check(sb::duration_validator())
       ->capture_default_str();
   verb.add_option("--max-backoff", args.max_backoff, "Longest wait between reconnects")
+      ->check(sb::duration_validator())
+      ->capture_default_str();
+  verb.add_option("--info-interval", args.info_interval,
+                  "How often this device's system info is read again; a change worth reporting "
+                  "(a login, an address, a disk filling up by 5 %) is sent to the relay")
       ->check(sb::duration_validator())
       ->capture_default_str();
   verb.add_option("--log-level", args.log_level, "trace, debug, info, warn, error")
@@ -104,6 +110,9 @@ sb::agent::AgentOptions to_options(const Args& args, bool adhoc) {
   o.name = args.name;
   o.keepalive = sb::checked_duration(args.keepalive);
   o.max_backoff = sb::checked_duration(args.max_backoff);
+  o.info_interval = sb::checked_duration(args.info_interval);
+  if (o.info_interval < std::chrono::seconds(1))
+    throw CLI::ValidationError("--info-interval", "at least 1s (each reading walks the disks)");
   o.initial_backoff = std::min(o.initial_backoff, o.max_backoff);
   if (!args.screen.empty()) {
     auto screen = sb::net::parse_host_port(args.screen, 0, &error);

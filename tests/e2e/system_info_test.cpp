@@ -1,5 +1,6 @@
 // What a device reports about itself (hostname, OS, CPU, memory, disks, uptime, users,
-// addresses) reaches `relay device show` and `relay session show`, in text and in --json.
+// addresses) reaches `relay device show` and `relay session show`, in text and in --json, and
+// a change while the device is connected reaches it too.
 #include <gtest/gtest.h>
 
 #include "harness.hpp"
@@ -58,6 +59,41 @@ TEST(SystemInfo, AdHocSessionShowHasIt) {
   ASSERT_EQ(shown.exit_code, 0) << shown.err;
   for (const char* part : {"System (reported ", "host:", "os:", "cpu:", "memory:", "disks:"})
     EXPECT_TRUE(contains(shown.out, part)) << part << " missing from:\n" << shown.out;
+}
+
+std::string quoted(const std::vector<std::string>& argv) {
+  std::string out;
+  for (const auto& arg : argv) out += "'" + arg + "' ";
+  return out;
+}
+
+// The device is renamed while its tunnel is up: in a UTS namespace of its own (so that the
+// machine's name is untouched), the agent starts as "sb-before"; a line on the shell's stdin
+// renames the namespace "sb-after", and the next reading (--info-interval 1s) reports it.
+TEST(SystemInfo, AChangeWhileConnectedReachesTheRelay) {
+  if (run({"/usr/bin/unshare", "--uts", "true"}).exit_code != 0)
+    GTEST_SKIP() << "cannot make a UTS namespace here (unshare --uts)";
+  TempDir tmp;
+  Relay relay(tmp / "relay");
+  auto token = relay.admin({"enroll", "create", "--name", "renamed-box"});
+  ASSERT_EQ(token.exit_code, 0) << token.err;
+  const auto agent_argv = agent_run_argv(
+      relay.address(), tmp / "agent",
+      {"--enroll-token", trim_end(token.out), "--info-interval", "1s", "--log-level", "debug"});
+  Process device({"/usr/bin/unshare", "--uts", "sh", "-c",
+                  "hostname sb-before && { " + quoted(agent_argv) +
+                      "& } && read line && hostname sb-after && echo renamed && wait"});
+  ASSERT_TRUE(logged_session_id(device)) << device.err();
+  auto hostname = [&] {
+    auto shown = relay.admin_json({"device", "show", "renamed-box"});
+    return shown.is_object() ? shown["info"].value("hostname", "") : std::string();
+  };
+  EXPECT_EQ(hostname(), "sb-before");
+
+  device.write_stdin("rename\n");
+  ASSERT_TRUE(device.wait_for_output("renamed")) << device.err();
+  EXPECT_TRUE(wait_until([&] { return hostname() == "sb-after"; }, 10s)) << device.err();
+  EXPECT_TRUE(contains(device.err(), "system info changed; sent to the relay")) << device.err();
 }
 
 }  // namespace
