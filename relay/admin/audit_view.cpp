@@ -261,15 +261,21 @@ std::string device_label(const store::SessionRow& s) {
 
 }  // namespace
 
+std::string live_state(const store::SessionRow& s, std::string (*format)(Time)) {
+  if (!s.held_since) return "live";
+  return "held (device away since " + format(*s.held_since) + ")";
+}
+
 void print_session_story(const store::SessionStory& story, std::ostream& out) {
   const store::SessionRow& s = story.session;
-  out << "Session " << format_session_id(s.id) << (!s.ended ? " (live)" : " (ended)") << '\n';
+  out << "Session " << format_session_id(s.id) << " (" << (s.ended ? "ended" : live_state(s))
+      << ")\n";
   out << "  device:   " << printable(device_label(s)) << '\n';
   out << "  key:      " << s.fingerprint << '\n';
   out << "  from:     " << printable(or_dash(s.source_addr)) << '\n';
   out << "  started:  " << local_time(s.started) << '\n';
   if (!s.ended) {
-    out << "  ended:    - (live)\n";
+    out << "  ended:    - (" << live_state(s) << ")\n";
   } else {
     out << "  ended:    " << local_time(*s.ended) << " (after "
         << elapsed_between(s.started, s.ended) << "; " << printable(or_dash(s.end_reason)) << ")\n";
@@ -342,8 +348,8 @@ void print_device_story(const store::DeviceStory& story, std::ostream& out) {
     std::string operators;
     for (const auto& name : summary.operators) operators += (operators.empty() ? "" : ",") + name;
     table.add({"  " + format_session_id(s.id), local_time(s.started),
-               !s.ended ? "live" : elapsed_between(s.started, s.ended), or_dash(s.source_addr),
-               or_dash(operators), or_dash(s.end_reason)});
+               !s.ended ? live_state(s) : elapsed_between(s.started, s.ended),
+               or_dash(s.source_addr), or_dash(operators), or_dash(s.end_reason)});
   }
   table.print(out);
 }

@@ -17,6 +17,9 @@ namespace sb::relay {
 std::string local_time(Time t);
 // Human duration from one time to another ("" while there is no end).
 std::string elapsed_between(Time from, const std::optional<Time>& to);
+// A session not ended: "live", or "held (device away since TIME)" while its ID waits for its
+// device to resume (TIME as `format` writes it).
+std::string live_state(const store::SessionRow& s, std::string (*format)(Time) = local_time);
 
 // The DETAIL column: what happened in a few words, e.g.
 // `exec "uname -a" → exit 0 · 1.2 KiB in / 3.4 KiB out · 0.4 s`.

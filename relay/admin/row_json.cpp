@@ -74,6 +74,7 @@ void to_json(json& j, const SessionRow& row) {
        {"ended", time_or_null(row.ended)},
        {"end_reason", row.end_reason},
        {"active", !row.ended},
+       {"held_since", time_or_null(row.held_since)},
        {"info", row.info}};
 }
 
@@ -139,6 +140,7 @@ void to_json(json& j, const SessionSummary& summary) {
        {"ended", time_or_null(s.ended)},
        {"end_reason", or_null(s.end_reason)},
        {"active", !s.ended},
+       {"held_since", time_or_null(s.held_since)},
        {"operators", summary.operators}};
 }
 

@@ -34,7 +34,8 @@ void print_sessions(store::Db& db, bool active_only, bool as_json) {
   Table table({"SESSION", "DEVICE", "KIND", "FROM", "STARTED", "ENDED", "REASON"});
   for (const auto& s : rows)
     table.add({s.id, or_dash(s.device.empty() ? s.info.value("hostname", "") : s.device), s.kind,
-               or_dash(s.source_addr), iso8601_utc(s.started), iso_or(s.ended, "live"),
+               or_dash(s.source_addr), iso8601_utc(s.started),
+               s.ended ? iso8601_utc(*s.ended) : live_state(s, iso8601_utc),
                or_dash(s.end_reason)});
   table.print(std::cout);
 }

@@ -11,8 +11,8 @@
 
 namespace sb::store {
 
-using detail::kSessionColumns;
 using detail::read_session;
+using detail::session_columns;
 using detail::Statement;
 
 namespace {
@@ -235,7 +235,7 @@ AuditPage SqliteDb::query_audit(const AuditFilter& filter) {
 std::vector<SessionStory> SqliteDb::session_stories(const std::string& id, bool all) {
   std::vector<SessionRow> sessions;
   {
-    Statement st(*this, std::string("SELECT ") + kSessionColumns +
+    Statement st(*this, std::string("SELECT ") + session_columns() +
                             " FROM sessions WHERE id = ?1 ORDER BY started DESC");
     st.bind(1, id);
     while (st.step()) sessions.push_back(read_session(st));
@@ -262,7 +262,7 @@ std::optional<DeviceStory> SqliteDb::device_story(const std::string& name, int r
   DeviceStory story;
   story.device = std::move(*device);
   {
-    Statement st(*this, std::string("SELECT ") + kSessionColumns +
+    Statement st(*this, std::string("SELECT ") + session_columns() +
                             " FROM sessions WHERE device = ?1 ORDER BY started DESC LIMIT ?2");
     st.bind(1, name).bind(2, std::max(recent_sessions, 1));
     while (st.step()) story.recent_sessions.push_back({read_session(st), {}});

@@ -6,14 +6,15 @@
 #include <string>
 #include <vector>
 
+#include "relay/store/audit_events.hpp"
 #include "relay/store/sql.hpp"
 #include "relay/store/store.hpp"
 
 namespace sb::store {
 
-using detail::kSessionColumns;
 using detail::read_session;
 using detail::require;
+using detail::session_columns;
 using detail::Statement;
 using nlohmann::json;
 
@@ -264,7 +265,7 @@ int SqliteDb::purge_orphan_tunnel_keys(Time when) {
 }
 
 std::vector<SessionRow> SqliteDb::list_sessions(bool active_only) {
-  const std::string sql = std::string("SELECT ") + kSessionColumns + " FROM sessions" +
+  const std::string sql = std::string("SELECT ") + session_columns() + " FROM sessions" +
                           (active_only ? " WHERE ended IS NULL" : "") +
                           " ORDER BY started DESC, rowid DESC";
   Statement st(*this, sql);
@@ -274,7 +275,7 @@ std::vector<SessionRow> SqliteDb::list_sessions(bool active_only) {
 }
 
 std::optional<SessionRow> SqliteDb::find_session(const std::string& id) {
-  Statement st(*this, std::string("SELECT ") + kSessionColumns +
+  Statement st(*this, std::string("SELECT ") + session_columns() +
                           " FROM sessions WHERE id = ?1 "
                           "ORDER BY (ended IS NULL) DESC, started DESC LIMIT 1");
   st.bind(1, id);
@@ -295,6 +296,18 @@ std::vector<TunnelKeyRow> SqliteDb::list_tunnel_keys() {
 
 namespace detail {
 
+const std::string& session_columns() {
+  static const std::string columns =
+      "id, device, fingerprint, kind, source_addr, started, ended, end_reason, info_json, "
+      "(SELECT CASE e.kind WHEN '" +
+      std::string(events::kDeviceInterrupted.name) +
+      "' THEN e.time END FROM events e WHERE sessions.ended IS NULL AND e.session_id = "
+      "sessions.id AND e.time >= sessions.started AND e.kind IN ('" +
+      std::string(events::kDeviceInterrupted.name) + "', '" +
+      std::string(events::kDeviceResumed.name) + "') ORDER BY e.time DESC, e.id DESC LIMIT 1)";
+  return columns;
+}
+
 SessionRow read_session(const Statement& st) {
   SessionRow row;
   row.id = st.text(0);
@@ -306,6 +319,7 @@ SessionRow read_session(const Statement& st) {
   row.ended = st.opt_time(6);
   row.end_reason = st.text(7);
   row.info = st.json(8);
+  row.held_since = st.opt_time(9);
   return row;
 }
 

@@ -89,9 +89,10 @@ class Statement {
   SqliteDb::CachedStatement* cached_ = nullptr;  // null when this object owns stmt_
 };
 
-// The columns of a SessionRow, in the order read_session() reads them.
-inline constexpr const char* kSessionColumns =
-    "id, device, fingerprint, kind, source_addr, started, ended, end_reason, info_json";
+// The columns of a SessionRow, in the order read_session() reads them, for a query on `sessions`
+// (not aliased). The last is when a live session's device went away while its ID is held for a
+// resume: the session's latest device.interrupted, unless a device.resumed came after it.
+const std::string& session_columns();
 SessionRow read_session(const Statement& st);
 
 // JSON text for storage: invalid UTF-8 in strings is replaced, never thrown on.

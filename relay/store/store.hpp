@@ -49,6 +49,8 @@ struct SessionRow {
   std::optional<Time> ended;  // nullopt while live
   std::string end_reason;
   nlohmann::json info;
+  // Live, but its device went away at this time and the ID is held for it to come back.
+  std::optional<Time> held_since;
 };
 
 struct TunnelKeyRow {

@@ -129,8 +129,16 @@ TEST_F(Resume, FrozenAgentResumesAndAnAttachDuringTheHoldWaitsForIt) {
   bool held = relay().process().wait_for_output(line, 10s, true);
   if (!held) agent().signal(SIGCONT);
   ASSERT_TRUE(held) << relay().process().err();
-  // Held: the session is still open in the store and its key still there.
+  // Held: the session is still open in the store and its key still there, and the admin sees
+  // that its device is away.
   EXPECT_TRUE(only_live_session(relay(), id_)) << relay().sessions().dump(2);
+  EXPECT_TRUE(wait_until([&] {
+    return !find_by(relay().sessions(true), "id", id_)["held_since"].is_null();
+  })) << relay().sessions(true).dump(2);
+  auto listed = relay().admin({"session", "list", "--active"});
+  EXPECT_TRUE(contains(listed.out, "held (device away since ")) << listed.out;
+  auto shown = relay().admin({"session", "show", id_});
+  EXPECT_TRUE(contains(shown.out, "(held (device away since ")) << shown.out;
 
   // An operator who attaches now waits for the device instead of being refused.
   Process exec(ssh("alice", id_, {}, {"echo", "HELD-ATTACH-OK"}));
@@ -152,6 +160,10 @@ TEST_F(Resume, FrozenAgentResumesAndAnAttachDuringTheHoldWaitsForIt) {
   EXPECT_EQ(*code, 0) << exec.err();
   EXPECT_TRUE(contains(exec.out(), "HELD-ATTACH-OK")) << exec.out() << exec.err();
   EXPECT_TRUE(only_live_session(relay(), id_)) << relay().sessions().dump(2);
+  EXPECT_TRUE(wait_until([&] {
+    return find_by(relay().sessions(true), "id", id_)["held_since"].is_null();
+  })) << "still shown as held after the resume: "
+      << relay().sessions(true).dump(2);
 }
 
 TEST_F(Resume, GraceRunsOutTheSessionIsPurgedAndTheAgentIsToldItHasANewId) {

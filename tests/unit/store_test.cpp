@@ -18,6 +18,7 @@
 #include <thread>
 #include <vector>
 
+#include "relay/store/audit_events.hpp"
 #include "relay/store/migrations.hpp"
 #include "relay/store/store.hpp"
 #include "test_support.hpp"
@@ -28,6 +29,7 @@ namespace {
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 
+using nlohmann::json;
 using test::at;
 using test::at_iso;
 
@@ -296,6 +298,30 @@ TEST_F(StoreTest, OneLiveSessionPerId) {
   EXPECT_EQ(latest->end_reason, "done-again");
   // The first session kept its own end.
   EXPECT_EQ(db->list_sessions(false)[1].end_reason, "done");
+}
+
+// A live session whose device went away is "held" from its device.interrupted until a
+// device.resumed; an ended session, or an event of an earlier session with the same ID, is not.
+TEST_F(StoreTest, AHeldSessionSaysSinceWhenUntilItsDeviceResumes) {
+  auto db = open();
+  const json about{{"session", "482913075"}, {"device", ""}, {"fingerprint", "SHA256:a"}};
+  db->insert_session(session("482913075", "", "SHA256:a", 1000));
+  EXPECT_FALSE(db->find_session("482913075")->held_since);
+
+  db->add_event(events::kDeviceInterrupted, "relay", about, at(2000));
+  EXPECT_EQ(db->find_session("482913075")->held_since, at(2000));
+  EXPECT_EQ(db->list_sessions(true).at(0).held_since, at(2000));
+
+  db->add_event(events::kDeviceResumed, "relay", about, at(3000));
+  EXPECT_FALSE(db->find_session("482913075")->held_since);
+  db->add_event(events::kDeviceInterrupted, "relay", about, at(4000));
+  EXPECT_EQ(db->find_session("482913075")->held_since, at(4000));
+
+  db->end_session("482913075", "resume grace ran out", at(5000));
+  EXPECT_FALSE(db->find_session("482913075")->held_since);
+  db->insert_session(session("482913075", "", "SHA256:b", 6000));  // the ID is issued again
+  EXPECT_FALSE(db->find_session("482913075")->held_since);
+  EXPECT_FALSE(db->session_stories("482913075", true).at(1).session.held_since);
 }
 
 TEST_F(StoreTest, PurgeStaleEndsEveryLiveSession) {
