@@ -141,7 +141,7 @@ class Agent {
                      {"info", sent_info_}};
     if (!options_.name.empty()) h["name"] = options_.name;
     if (options_.adhoc || options_.consent_prompt) h["consent"] = "prompt";
-    if (!options_.enroll_token.empty() && enrollment_.empty())
+    if (!options_.enroll_token.empty() && !enrollment_.with(options_.relay.str()))
       h["enroll_token"] = options_.enroll_token;
     // Back after a blip: the same key (kept in memory) and this token get the same ID back.
     if (options_.adhoc && !resume_token_.empty())
@@ -249,9 +249,13 @@ class Agent {
                   std::chrono::milliseconds relay_check) {
     backoff_.reset();
     relay_check_ = relay_check;
-    if (!device.empty() && enrollment_ != device) {
-      write_enrollment(options_.data_dir, device, options_.relay.str());
-      enrollment_ = device;
+    const Enrollment now{device, options_.relay.str()};
+    if (!device.empty() && (enrollment_.device != now.device || enrollment_.relay != now.relay)) {
+      if (!enrollment_.device.empty() && enrollment_.relay != now.relay)
+        spdlog::info("enrolled with relay {} now (as device {}; before: relay {} as {})", now.relay,
+                     now.device, enrollment_.relay, enrollment_.device);
+      write_enrollment(options_.data_dir, now);
+      enrollment_ = now;
     }
     status_.update({{"state", "connected"},
                     {"session_id", id},
@@ -266,7 +270,8 @@ class Agent {
       print_banner(id);
     }
     // Posted: this runs inside the tunnel's own event, which the goodbye must not re-enter.
-    if (options_.stop_when_enrolled && !enrollment_.empty()) asio::post(io_, [this] { stop(); });
+    if (options_.stop_when_enrolled && enrollment_.with(options_.relay.str()))
+      asio::post(io_, [this] { stop(); });
   }
 
   void on_notice(const std::string& text) {
@@ -285,11 +290,17 @@ class Agent {
       return;
     }
     if (permanent) {
-      spdlog::error("{}", reason);
-      std::cerr << "device-agent: " << reason << '\n';
+      std::string why = reason;
+      if (!enrollment_.device.empty() && !enrollment_.with(options_.relay.str()) &&
+          options_.enroll_token.empty())
+        why += " (this device is enrolled as " + enrollment_.device + " with relay " +
+               enrollment_.relay + "; to move it to " + options_.relay.str() +
+               ", give a token of that relay with --enroll-token)";
+      spdlog::error("{}", why);
+      std::cerr << "device-agent: " << why << '\n';
       exit_code_ = 2;
       stopping_ = true;
-      status_.update({{"last_error", reason}});
+      status_.update({{"last_error", why}});
       io_.stop();
       return;
     }
@@ -385,7 +396,7 @@ class Agent {
   tcp::resolver resolver_;
   StatusFile status_;
   ssh::Key key_;
-  std::string enrollment_;
+  Enrollment enrollment_;
   ConsentPrompt prompt_;
   std::shared_ptr<Tunnel> tunnel_;
   InfoReader info_;

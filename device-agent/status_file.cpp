@@ -4,6 +4,7 @@
 
 #include <iostream>
 
+#include "common/json_field.hpp"
 #include "common/util.hpp"
 #include "device-agent/agent.hpp"
 #include "device-agent/platform/process.hpp"
@@ -40,13 +41,14 @@ void StatusFile::update(const nlohmann::json& fields) {
   }
 }
 
-std::string read_enrollment(const std::filesystem::path& data_dir) {
-  return read_json(data_dir / "enrollment.json").value("device", "");
+Enrollment read_enrollment(const std::filesystem::path& data_dir) {
+  const auto record = read_json(data_dir / "enrollment.json");
+  return {string_field(record, "device"), string_field(record, "relay")};
 }
 
-void write_enrollment(const std::filesystem::path& data_dir, const std::string& device,
-                      const std::string& relay) {
-  nlohmann::json record{{"device", device}, {"relay", relay}, {"enrolled", now_iso8601()}};
+void write_enrollment(const std::filesystem::path& data_dir, const Enrollment& enrollment) {
+  nlohmann::json record{
+      {"device", enrollment.device}, {"relay", enrollment.relay}, {"enrolled", now_iso8601()}};
   write_file_atomic(data_dir / "enrollment.json", record.dump(2) + "\n", 0600);
 }
 

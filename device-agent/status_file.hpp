@@ -18,9 +18,19 @@ class StatusFile {
   nlohmann::json current_ = nlohmann::json::object();
 };
 
-// The enrolled device name recorded after the first successful enrollment ("" if none).
-std::string read_enrollment(const std::filesystem::path& data_dir);
-void write_enrollment(const std::filesystem::path& data_dir, const std::string& device,
-                      const std::string& relay);
+// What DATA_DIR/enrollment.json records once a relay enrolled this device.
+struct Enrollment {
+  std::string device;  // "" when not enrolled
+  std::string relay;   // HOST:PORT the enrollment was made with ("" in a hand-made record)
+  // Whether this device counts as enrolled with `relay_address`. A device moved to another relay
+  // is not: a token given for that relay is used there (a relay that knows the key already, as
+  // one sharing its database does, ignores the token).
+  bool with(const std::string& relay_address) const {
+    return !device.empty() && (relay.empty() || relay == relay_address);
+  }
+};
+
+Enrollment read_enrollment(const std::filesystem::path& data_dir);
+void write_enrollment(const std::filesystem::path& data_dir, const Enrollment& enrollment);
 
 }  // namespace sb::agent

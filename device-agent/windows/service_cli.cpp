@@ -99,9 +99,8 @@ std::string enroll(AgentOptions options, std::chrono::milliseconds timeout) {
     std::unique_lock lock(mutex);
     if (!done_cv.wait_for(lock, timeout, [&] { return done; })) stop.request();
   });
-  int rc = 1;
   try {
-    rc = run_agent(options);
+    run_agent(options);  // its exit code says less than the record: enrolled with this relay?
   } catch (...) {
     {
       std::lock_guard lock(mutex);
@@ -117,8 +116,36 @@ std::string enroll(AgentOptions options, std::chrono::milliseconds timeout) {
   }
   done_cv.notify_all();
   timer.join();
-  const std::string device = read_enrollment(options.data_dir);
-  if (rc != 0 && device.empty()) return "";
+  const Enrollment enrollment = read_enrollment(options.data_dir);
+  return enrollment.with(options.relay.str()) ? enrollment.device : "";
+}
+
+// The device name the service runs as: enrolled before with this relay (a reinstall, an MSI
+// upgrade run with the first install's command line: registered without asking the relay, and a
+// token given again is not spent), or enrolled now. A device enrolled with another relay is
+// enrolled with this one when a token is given ("" if that fails), and kept as it is otherwise
+// (the relay may know it: relays sharing a database do).
+std::string enrolled_device(const AgentOptions& options, std::chrono::milliseconds enroll_timeout) {
+  const Enrollment enrollment = read_enrollment(options.data_dir);
+  const std::string where = " (in " + options.data_dir.string() + ")";
+  if (enrollment.with(options.relay.str())) {
+    std::cout << "Already enrolled as device " << enrollment.device << where
+              << (options.enroll_token.empty() ? "" : "; the token was not used") << '\n';
+    return enrollment.device;
+  }
+  if (!enrollment.device.empty()) {
+    std::cout << "Enrolled as device " << enrollment.device << " with relay " << enrollment.relay
+              << where;
+    if (options.enroll_token.empty()) {
+      std::cout << "; no token given, so relay " << options.relay.str()
+                << " must know this device already\n";
+      return enrollment.device;
+    }
+    std::cout << "; enrolling with relay " << options.relay.str() << " now\n";
+  }
+  const std::string device = enroll(options, enroll_timeout);
+  if (!device.empty())
+    std::cout << "Enrolled as device " << device << " with relay " << options.relay.str() << '\n';
   return device;
 }
 
@@ -199,14 +226,7 @@ void add_service_verb(CLI::App& app, int& exit_code, ServiceVerbHooks hooks,
     AgentOptions options = hooks.run_options();
     const auto enroll_timeout = seconds_arg(args->enroll_timeout, "--enroll-timeout");
     ensure_private_data_dir(options.data_dir);
-    // Enrolled before (a reinstall, an MSI upgrade run with the first install's command line):
-    // the key and the name are in the data dir, so the service is registered without asking
-    // the relay, and a token given again is not spent.
-    const std::string enrolled = read_enrollment(options.data_dir);
-    if (!enrolled.empty())
-      std::cout << "Already enrolled as device " << enrolled << " (in " << options.data_dir.string()
-                << ")" << (options.enroll_token.empty() ? "" : "; the token was not used") << '\n';
-    const std::string device = enrolled.empty() ? enroll(options, enroll_timeout) : enrolled;
+    const std::string device = enrolled_device(options, enroll_timeout);
     if (device.empty()) {
       std::cerr << "device-agent: could not enroll with relay " << options.relay.str()
                 << " (see the log above); the service was not installed\n";
@@ -225,7 +245,6 @@ void add_service_verb(CLI::App& app, int& exit_code, ServiceVerbHooks hooks,
     command.insert(command.end(), run_args.begin(), run_args.end());
     spec.command_line = to_wide(windows_command_line(self_path(), command));
     install_service(spec);
-    if (enrolled.empty()) std::cout << "Enrolled as device " << device << '\n';
     std::cout << "Installed service " << args->service_name
               << " (starts with Windows; `device-agent service start` starts it now)\n";
   });

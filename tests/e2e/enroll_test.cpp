@@ -307,5 +307,47 @@ TEST(Enroll, UnknownTokenAndMissingTokenAreRefused) {
   EXPECT_EQ(relay.devices().size(), 0u);
 }
 
+// A device moved to another relay (same data dir, so the same key): without a token the new
+// relay refuses it and the agent says where it is enrolled and what to do; with a token of the
+// new relay it enrolls there and the record names the new relay. A token given again to the
+// relay it is enrolled with is not sent.
+TEST(Enroll, ADeviceMovedToAnotherRelayEnrollsThereWithATokenOfThatRelay) {
+  TempDir tmp;
+  const auto agent_dir = tmp / "agent";
+  Relay first(tmp / "first");
+  const std::string first_token = create_token(first, "till-4");
+  {
+    Process agent(agent_run_argv(first.address(), agent_dir, {"--enroll-token", first_token}));
+    ASSERT_TRUE(agent.wait_for_output("as device till-4\n", 10s, true)) << agent.err();
+  }
+  Relay second(tmp / "second");
+  {
+    Process agent(agent_run_argv(second.address(), agent_dir));
+    auto code = agent.wait(20s);
+    ASSERT_TRUE(code) << agent.err();
+    EXPECT_EQ(*code, 2) << agent.err();
+    EXPECT_TRUE(contains(agent.err(), "this device is enrolled as till-4 with relay " +
+                                          first.address() + "; to move it to " + second.address() +
+                                          ", give a token of that relay with --enroll-token"))
+        << agent.err();
+  }
+  const std::string second_token = create_token(second, "till-4b");
+  {
+    Process agent(agent_run_argv(second.address(), agent_dir, {"--enroll-token", second_token}));
+    ASSERT_TRUE(agent.wait_for_output("as device till-4b\n", 10s, true)) << agent.err();
+    EXPECT_TRUE(contains(agent.err(), "before: relay " + first.address() + " as till-4"))
+        << agent.err();
+  }
+  const auto record = nlohmann::json::parse(read_text(agent_dir / "enrollment.json"));
+  EXPECT_EQ(record["device"], "till-4b");
+  EXPECT_EQ(record["relay"], second.address());
+  EXPECT_FALSE(find_by(second.devices(), "name", "till-4b").is_null()) << second.devices().dump(2);
+
+  // Back to the first relay, with its spent token given again: it knows the key, so the token
+  // is ignored there, and the device is till-4 again.
+  Process back(agent_run_argv(first.address(), agent_dir, {"--enroll-token", first_token}));
+  EXPECT_TRUE(back.wait_for_output("as device till-4\n", 10s, true)) << back.err();
+}
+
 }  // namespace
 }  // namespace sb::e2e

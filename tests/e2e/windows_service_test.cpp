@@ -154,6 +154,45 @@ TEST_F(WindowsService, InstallRefusesABadTokenAndRegistersNothing) {
   EXPECT_EQ(status.exit_code, 4) << status.out << status.err;
 }
 
+// A device moved to another relay: `service install` with a token of the new relay enrolls it
+// there (the data dir's record named the old relay), and a token the new relay refuses leaves
+// nothing registered, even though the data dir holds an enrollment.
+TEST_F(WindowsService, InstallForAnotherRelayEnrollsWithItOrRegistersNothing) {
+  const std::string data_dir = "C:\\ProgramData\\" + service_;
+  auto install_with = [&](Relay& relay, const std::string& token) {
+    return wine({exe_, "service", "install", "--relay", relay.address(), "--enroll-token", token,
+                 "--data-dir", data_dir, "--service-name", service_});
+  };
+  auto token_of = [](Relay& relay, const std::string& name) {
+    auto token = relay.admin({"enroll", "create", "--name", name});
+    EXPECT_EQ(token.exit_code, 0) << token.err;
+    return trim_end(token.out);
+  };
+  Relay first(tmp_ / "first");
+  auto install = install_with(first, token_of(first, "win-old"));
+  ASSERT_EQ(install.exit_code, 0) << install.out << install.err;
+  ASSERT_EQ(wine({exe_, "service", "uninstall", "--service-name", service_}).exit_code, 0);
+
+  Relay refusing(tmp_ / "refusing");
+  install = install_with(refusing, "sbe_" + std::string(32, 'a'));
+  EXPECT_NE(install.exit_code, 0) << install.out << install.err;
+  EXPECT_NE(install.err.find("the service was not installed"), std::string::npos) << install.err;
+  EXPECT_EQ(wine({exe_, "service", "status", "--service-name", service_}).exit_code, 4);
+
+  Relay second(tmp_ / "second");
+  install = install_with(second, token_of(second, "win-new"));
+  ASSERT_EQ(install.exit_code, 0) << install.out << install.err;
+  EXPECT_NE(install.out.find("Enrolled as device win-old with relay " + first.address()),
+            std::string::npos)
+      << install.out;
+  EXPECT_NE(install.out.find("Enrolled as device win-new with relay " + second.address()),
+            std::string::npos)
+      << install.out;
+  EXPECT_FALSE(find_by(second.devices(), "name", "win-new").is_null()) << second.devices().dump(2);
+  auto status = wine({exe_, "service", "status", "--service-name", service_});
+  EXPECT_NE(status.out.find("run --relay " + second.address()), std::string::npos) << status.out;
+}
+
 // The MSI as an admin's deployment runs it (GPO, Intune), through its life: `msiexec /i ...
 // RELAY= TOKEN= NAME=` installs the exe under Program Files, enrolls the device, registers the
 // service and starts it; a newer package with RELAY only upgrades it in place (the device keeps
