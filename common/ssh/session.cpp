@@ -76,9 +76,23 @@ void SessionRef::send_keepalive() {
   ssh_send_keepalive(session_);
 }
 
+std::string readable_error(std::string_view libssh_text) {
+  static constexpr std::string_view kStaleCauses[] = {"Success", "Resource temporarily unavailable",
+                                                      "Bad file descriptor"};
+  for (const auto prefix : {std::string_view("Socket error: "),
+                            std::string_view("Writing packet: error on socket (or connection "
+                                             "closed): ")}) {
+    if (!libssh_text.starts_with(prefix)) continue;
+    const auto cause = libssh_text.substr(prefix.size());
+    for (const auto stale : kStaleCauses)
+      if (cause == stale) return "Socket error: connection closed";
+  }
+  return std::string(libssh_text);
+}
+
 std::string SessionRef::error() const {
   const char* text = ssh_get_error(session_);
-  return text ? text : "";
+  return readable_error(text ? text : "");
 }
 
 bool SessionRef::socket_closed() const {

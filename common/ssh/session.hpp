@@ -10,6 +10,13 @@
 
 namespace sb::ssh {
 
+// libssh's error text as a log should show it. When the socket is found closed while libssh
+// writes, libssh 0.10 reports the errno its last successful read left behind ("Socket error:
+// Success", "... Resource temporarily unavailable", "... Bad file descriptor"): none of these
+// is the cause, and they read as if the relay were broken. They become "Socket error:
+// connection closed"; every other text is kept.
+std::string readable_error(std::string_view libssh_text);
+
 // The outcome of a non-blocking libssh call.
 enum class Rc { kOk, kAgain, kError };
 // SSH_OK, SSH_AGAIN, anything else (SSH_ERROR, SSH_EOF, ...) is an error.
@@ -38,7 +45,7 @@ class SessionRef {
 
   // Both sides.
   void send_keepalive();
-  // libssh's last error text (may be stale: never classify failures by it).
+  // libssh's last error text (may be stale: never classify failures by it), readable_error()'d.
   std::string error() const;
   // The socket is closed (by the peer or after an error).
   bool socket_closed() const;

@@ -26,6 +26,18 @@ TEST(SshRc, MapsLibsshCodes) {
   EXPECT_EQ(to_rc(SSH_EOF), Rc::kError);
 }
 
+TEST(SshError, AStaleErrnoLibsshReportsForAClosedSocketReadsAsAClosedConnection) {
+  for (const char* stale :
+       {"Socket error: Success", "Socket error: Resource temporarily unavailable",
+        "Socket error: Bad file descriptor",
+        "Writing packet: error on socket (or connection closed): Success"})
+    EXPECT_EQ(readable_error(stale), "Socket error: connection closed") << stale;
+  // Real causes, and everything else, are kept as libssh wrote them.
+  for (const char* kept : {"Socket error: Connection reset by peer", "Socket error: disconnected",
+                           "Socket error: Success and more", "Protocol mismatch: Success", ""})
+    EXPECT_EQ(readable_error(kept), kept);
+}
+
 TEST(SshChannel, EmptyChannelIsClosedAndSafeToQuery) {
   Channel channel;
   EXPECT_FALSE(channel);
