@@ -1,7 +1,7 @@
 # `cmake --install` rules (GNUInstallDirs), one component per Debian package (cmake/package_deb.cmake):
-#   relay     relay, relay(1), switchboard-relay.service
-#   agent     device-agent, device-agent(1), switchboard-agent.service
-#   operator  operator-cli, operator-cli(1)
+#   relay     relay, relay(1), switchboard-relay.service, its bash completion
+#   agent     device-agent, device-agent(1), switchboard-agent.service, its bash completion
+#   operator  operator-cli, operator-cli(1), its bash completion
 # Units go to PREFIX/lib/systemd/system (systemd reads /usr/lib/... and /usr/local/lib/... alike);
 # their ExecStart names the installed binary. Man pages are written from --help by help2man at
 # install time (packaging/man-page.sh), skipped with a warning where help2man is missing.
@@ -63,13 +63,24 @@ function(sb_install_binary target component)
   endif()
 endfunction()
 
+# One completion script for the three commands (it reads each command's --help), installed under
+# each command's name: bash-completion loads completions/NAME when NAME is first completed.
+function(sb_install_completion command component)
+  install(FILES "${PROJECT_SOURCE_DIR}/packaging/bash-completion/switchboard"
+          DESTINATION "${CMAKE_INSTALL_DATADIR}/bash-completion/completions" RENAME ${command}
+          COMPONENT ${component})
+endfunction()
+
 sb_install_binary(relay relay)
+sb_install_completion(relay relay)
 sb_install_man(relay "switchboard SSH relay and its admin commands" relay)
 sb_install_unit(switchboard-relay.service relay)
 
 sb_install_binary(device-agent agent)
+sb_install_completion(device-agent agent)
 sb_install_man(device-agent "switchboard device agent: a reverse SSH tunnel to a relay" agent)
 sb_install_unit(switchboard-agent.service agent)
 
 sb_install_binary(operator-cli operator)
+sb_install_completion(operator-cli operator)
 sb_install_man(operator-cli "switchboard operator client: attach to a device through a relay" operator)

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Checks what the three .deb files hold, with dpkg-deb: the exact file list, owners and modes,
 # control fields (dependencies from dpkg-shlibdeps), maintainer scripts, stripped binaries, man
-# pages and the units' ExecStart.
+# pages, bash completions and the units' ExecStart.
 #   tests/packaging/contents.sh DIR_WITH_DEBS
 set -euo pipefail
 
@@ -75,24 +75,29 @@ check_package() {
     [[ -e $unit ]] || continue
     grep -q "^ExecStart=/usr/bin/$binary " "$unit" || fail "$name: $(basename "$unit") ExecStart is not /usr/bin/$binary"
   done
+  # The bash completion under the command's name, the one shipped in packaging/bash-completion/.
+  cmp -s "$tmp/usr/share/bash-completion/completions/$binary" "$src/packaging/bash-completion/switchboard" ||
+    fail "$name: bash completion for $binary differs from packaging/bash-completion/switchboard"
   rm -rf "$tmp"
   echo "packages: $name: $(awk '$1 !~ /^d/' <<<"$listing" | wc -l) files, Depends: $(dpkg-deb -f "$deb" Depends)"
 }
 
 doc() { echo "/usr/share/doc/$1/changelog.gz /usr/share/doc/$1/copyright /usr/share/lintian/overrides/$1"; }
+completion() { echo "/usr/share/bash-completion/completions/$1"; }
 
 check_package switchboard-relay relay \
   "libc6 libssh-4 libsqlite3-0 libsystemd0 libssl3 libstdc++6 passwd" \
   "/usr/bin/relay /usr/lib/systemd/system/switchboard-relay.service /usr/share/man/man1/relay.1.gz
-   $(doc switchboard-relay) /usr/share/doc/switchboard-relay/README.Debian"
+   $(completion relay) $(doc switchboard-relay) /usr/share/doc/switchboard-relay/README.Debian"
 check_package switchboard-agent device-agent \
   "libc6 libssh-4 libssl3 libstdc++6" \
   "/usr/bin/device-agent /usr/lib/systemd/system/switchboard-agent.service
-   /usr/share/man/man1/device-agent.1.gz $(doc switchboard-agent)
+   /usr/share/man/man1/device-agent.1.gz $(completion device-agent) $(doc switchboard-agent)
    /usr/share/doc/switchboard-agent/README.Debian"
 check_package switchboard-operator operator-cli \
   "libc6 libstdc++6 openssh-client" \
-  "/usr/bin/operator-cli /usr/share/man/man1/operator-cli.1.gz $(doc switchboard-operator)"
+  "/usr/bin/operator-cli /usr/share/man/man1/operator-cli.1.gz $(completion operator-cli)
+   $(doc switchboard-operator)"
 
 if ((failures > 0)); then
   echo "packages: $failures content check(s) failed" >&2
