@@ -128,7 +128,11 @@ void Tunnel::step_messages() {
   if (closing()) return;
   if (!control_->error().empty()) return close("control channel: " + control_->error());
   control_->flush();
-  if (control_->peer_closed()) close("the relay closed the control channel");
+  if (!control_->peer_closed()) return;
+  // A cut connection ends the channel too: say which end went away.
+  if (session().socket_closed())
+    return close("the connection to the relay was lost (" + session().error() + ")");
+  close("the relay closed the control channel");
 }
 
 void Tunnel::keepalive(std::chrono::milliseconds silence) {

@@ -100,6 +100,10 @@ TEST_F(Resume, CutConnectionComesBackWithTheSameIdAndOperatorsSeeTheRecentScreen
   EXPECT_EQ(digits_only(*still), id_);
   std::cout << "[ measured ] same session ID back " << back * 1000 << " ms after ss -K\n";
   EXPECT_LE(back, 3.0) << "the agent took " << back << " s to get its ID back";
+  // The agent says its connection was cut; the relay closed nothing.
+  EXPECT_TRUE(contains(agent().err(), "tunnel down (the connection to the relay was lost"))
+      << agent().err();
+  EXPECT_FALSE(contains(agent().err(), "the relay closed the control channel")) << agent().err();
 
   // The operator was let go with a clear word, and comes back to the same ID.
   EXPECT_TRUE(term("alice").wait_for_output("try the same session ID again", kSee, true))
