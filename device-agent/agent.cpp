@@ -291,8 +291,9 @@ class Agent {
     }
     if (permanent) {
       std::string why = reason;
+      // The relay's refusal of an unknown key, for a device enrolled with another relay.
       if (!enrollment_.device.empty() && !enrollment_.with(options_.relay.str()) &&
-          options_.enroll_token.empty())
+          options_.enroll_token.empty() && reason.find("not enrolled") != std::string::npos)
         why += " (this device is enrolled as " + enrollment_.device + " with relay " +
                enrollment_.relay + "; to move it to " + options_.relay.str() +
                ", give a token of that relay with --enroll-token)";
