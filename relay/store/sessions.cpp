@@ -297,14 +297,17 @@ std::vector<TunnelKeyRow> SqliteDb::list_tunnel_keys() {
 namespace detail {
 
 const std::string& session_columns() {
+  // Only live sessions look at their events (an ended one is never held); the newest of the two
+  // kinds comes first along the index on (session_id, time).
+  static const std::string interrupted(events::kDeviceInterrupted.name);
+  static const std::string resumed(events::kDeviceResumed.name);
   static const std::string columns =
       "id, device, fingerprint, kind, source_addr, started, ended, end_reason, info_json, "
-      "(SELECT CASE e.kind WHEN '" +
-      std::string(events::kDeviceInterrupted.name) +
-      "' THEN e.time END FROM events e WHERE sessions.ended IS NULL AND e.session_id = "
-      "sessions.id AND e.time >= sessions.started AND e.kind IN ('" +
-      std::string(events::kDeviceInterrupted.name) + "', '" +
-      std::string(events::kDeviceResumed.name) + "') ORDER BY e.time DESC, e.id DESC LIMIT 1)";
+      "CASE WHEN ended IS NULL THEN (SELECT CASE e.kind WHEN '" +
+      interrupted +
+      "' THEN e.time END FROM events e WHERE e.session_id = sessions.id AND e.time >= "
+      "sessions.started AND e.kind IN ('" +
+      interrupted + "', '" + resumed + "') ORDER BY e.time DESC, e.id DESC LIMIT 1) END";
   return columns;
 }
 
