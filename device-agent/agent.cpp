@@ -159,13 +159,19 @@ class Agent {
     info_wait_.expires_after(kInfoWait);
     info_wait_.async_wait([this](const boost::system::error_code& ec) {
       if (ec || !awaiting_info_) return;
-      spdlog::warn("reading the system info takes over {} s; connecting with what was read before",
-                   std::chrono::duration_cast<std::chrono::seconds>(kInfoWait).count());
+      // Once per hung reading, however often the agent reconnects meanwhile.
+      if (!info_hang_logged_)
+        spdlog::warn(
+            "reading the system info takes over {} s; connecting with what was read before",
+            std::chrono::duration_cast<std::chrono::seconds>(kInfoWait).count());
+      info_hang_logged_ = true;
       info_ready();
     });
   }
 
   void on_info_read(const nlohmann::json& info) {
+    if (info_hang_logged_) spdlog::info("the system info was read again after a hang");
+    info_hang_logged_ = false;
     read_info_ = info;
     if (awaiting_info_) return info_ready();
     if (tunnel_ && tunnel_->state() == Tunnel::State::kReady && info_changed(sent_info_, info) &&
@@ -403,8 +409,9 @@ class Agent {
   InfoReader info_;
   // The last system info read; until a first read ends, what is known without reading.
   nlohmann::json read_info_ = unread_device_info();
-  nlohmann::json sent_info_;    // the system info the relay has from this connection
-  bool awaiting_info_ = false;  // connect() waits for a read before it resolves the relay
+  nlohmann::json sent_info_;       // the system info the relay has from this connection
+  bool awaiting_info_ = false;     // connect() waits for a read before it resolves the relay
+  bool info_hang_logged_ = false;  // the current reading was reported as hanging
   std::chrono::milliseconds relay_check_{std::chrono::seconds(30)};
   bool stopping_ = false;
   int exit_code_ = 0;

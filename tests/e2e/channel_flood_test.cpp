@@ -23,12 +23,6 @@ int probe_field(const std::string& out, const std::string& name) {
   return std::stoi(m[1].str());
 }
 
-std::size_t times_in(const std::string& text, const std::string& part) {
-  std::size_t n = 0;
-  for (auto at = text.find(part); at != std::string::npos; at = text.find(part, at + 1)) ++n;
-  return n;
-}
-
 class ChannelFlood : public OperatorTest {
  protected:
   // sb-ssh-probe's forwards as alice to the screen service; mode "" or "busy".
@@ -75,8 +69,8 @@ class ChannelFlood : public OperatorTest {
     const std::string log = relay().process().err();
     const std::string refusal = "channel cap reached (32 channels open)";
     EXPECT_TRUE(contains(log, "refused forward \"" + id_ + "\" operator=alice")) << log;
-    EXPECT_GE(times_in(log, refusal), 1u) << log;
-    EXPECT_LE(times_in(log, refusal), 2u) << "one line per 10 s, not one per refusal";
+    EXPECT_GE(occurrences_of(log, refusal), 1u) << log;
+    EXPECT_LE(occurrences_of(log, refusal), 2u) << "one line per 10 s, not one per refusal";
     EXPECT_TRUE(relay().process().running()) << relay().process().err();
   }
 };

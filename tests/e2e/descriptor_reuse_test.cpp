@@ -99,12 +99,6 @@ void misbehave(const std::string& source, int port, int kind) {
   }
 }
 
-std::size_t occurrences_of(const std::string& text, const std::string& part) {
-  std::size_t n = 0;
-  for (auto at = text.find(part); at != std::string::npos; at = text.find(part, at + 1)) ++n;
-  return n;
-}
-
 class DescriptorReuse : public OperatorTest {};
 
 TEST_F(DescriptorReuse, EveryLoginGetsItsOwnBytesWhileConnectionsChurn) {

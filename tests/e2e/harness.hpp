@@ -200,6 +200,8 @@ inline constexpr const char* kConnectedRegex = R"(connected to \S+: session (\d{
 std::string digits_only(const std::string& text);
 
 bool contains(const std::string& text, const std::string& part);
+// How many times part occurs in text (overlapping ones counted).
+std::size_t occurrences_of(const std::string& text, const std::string& part);
 // Without trailing newlines, carriage returns and spaces (a CLI's one-line answer).
 std::string trim_end(std::string text);
 // The whole file, or "" if it cannot be read.

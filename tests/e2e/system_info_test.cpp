@@ -2,6 +2,10 @@
 // addresses) reaches `relay device show` and `relay session show`, in text and in --json, and
 // a change while the device is connected reaches it too.
 #include <gtest/gtest.h>
+#include <signal.h>
+
+#include <chrono>
+#include <cstdlib>
 
 #include "harness.hpp"
 
@@ -94,6 +98,39 @@ TEST(SystemInfo, AChangeWhileConnectedReachesTheRelay) {
   ASSERT_TRUE(device.wait_for_output("renamed")) << device.err();
   EXPECT_TRUE(wait_until([&] { return hostname() == "sb-after"; }, 10s)) << device.err();
   EXPECT_TRUE(contains(device.err(), "system info changed; sent to the relay")) << device.err();
+}
+
+// A disk that stops answering (statvfs blocks for good, preloaded): the agent connects after
+// waiting 3 s for the reading, with the info it has without reading (its version), says so once,
+// and still stops at once on SIGTERM, its reading thread stuck.
+TEST(SystemInfo, AHungReadingDelaysTheConnectionBrieflyAndNeverTheStop) {
+  TempDir tmp;
+  Relay relay(tmp / "relay");
+  std::string asan_options = std::getenv("ASAN_OPTIONS") ? std::getenv("ASAN_OPTIONS") : "";
+  // A sanitized agent insists on its runtime coming first; the preloaded library is plain.
+  asan_options += std::string(asan_options.empty() ? "" : ":") + "verify_asan_link_order=0";
+  const auto started = std::chrono::steady_clock::now();
+  Process agent(agent_help_argv(relay.address(), tmp / "agent"),
+                {{"LD_PRELOAD", SB_HANG_STATVFS_LIB}, {"ASAN_OPTIONS", asan_options}});
+  auto id = logged_session_id(agent);
+  const double waited =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  ASSERT_TRUE(id) << agent.err();
+  EXPECT_GE(waited, 2.9) << agent.err();
+  EXPECT_LT(waited, 8.0) << agent.err();
+  EXPECT_EQ(occurrences_of(agent.err(), "reading the system info takes over 3 s"), 1u)
+      << agent.err();
+  auto session = relay.admin_json({"session", "show", *id});
+  ASSERT_TRUE(session.is_object());
+  EXPECT_FALSE(session["info"].value("agent_version", "").empty()) << session.dump(2);
+  EXPECT_EQ(session["info"].value("hostname", "?"), "") << session.dump(2);
+
+  const auto stopping = std::chrono::steady_clock::now();
+  agent.signal(SIGTERM);
+  auto code = agent.wait(5s);
+  ASSERT_TRUE(code) << "the agent did not stop while its reading hung:\n" << agent.err();
+  EXPECT_EQ(*code, 0) << agent.err();
+  EXPECT_LT(std::chrono::steady_clock::now() - stopping, 2s);
 }
 
 }  // namespace
