@@ -8,6 +8,7 @@
 #include <cstdlib>
 
 #include "harness.hpp"
+#include "operator_support.hpp"
 
 namespace sb::e2e {
 namespace {
@@ -131,6 +132,43 @@ TEST(SystemInfo, AHungReadingDelaysTheConnectionBrieflyAndNeverTheStop) {
   ASSERT_TRUE(code) << "the agent did not stop while its reading hung:\n" << agent.err();
   EXPECT_EQ(*code, 0) << agent.err();
   EXPECT_LT(std::chrono::steady_clock::now() - stopping, 2s);
+}
+
+// A hello whose system info fails the relay's check (sent raw: the agent cleans what it sends)
+// keeps its session; the relay stores only the five basic fields and logs the member at fault.
+TEST(SystemInfo, ABadSystemInfoCostsTheDeviceItsInfoNotItsSession) {
+  TempDir tmp;
+  Relay relay(tmp / "relay");
+  const auto key = make_operator_key(tmp.path(), "device");
+  const nlohmann::json hello{{"type", "hello"},
+                             {"version", 1},
+                             {"kind", "adhoc"},
+                             {"info",
+                              {{"hostname", "probe-box"},
+                               {"os", "TestOS"},
+                               {"kernel", "k"},
+                               {"arch", "x86_64"},
+                               {"agent_version", "9.9"},
+                               {"memory", {{"total_bytes", "lots"}}}}}};
+  auto probe = run({ssh_probe_bin(), "127.0.0.1", std::to_string(relay.port()), key.key.string(),
+                    "device", "hello", hello.dump()},
+                   {.timeout = 30s});
+  ASSERT_EQ(probe.exit_code, 0) << probe.err;
+  ASSERT_TRUE(probe.out.starts_with("reply=")) << probe.out;
+  const auto reply = nlohmann::json::parse(trim_end(probe.out.substr(6)), nullptr, false);
+  ASSERT_TRUE(reply.is_object()) << probe.out;
+  EXPECT_EQ(reply.value("type", ""), "session") << probe.out;
+  const std::string id = reply.value("id", "");
+  ASSERT_FALSE(id.empty()) << probe.out;
+
+  EXPECT_TRUE(wait_until([&] {
+    return contains(relay.process().err(), "session " + id + ": device info not stored");
+  })) << relay.process().err();
+  EXPECT_TRUE(contains(relay.process().err(), "memory.total_bytes")) << relay.process().err();
+  auto session = relay.admin_json({"session", "show", id});
+  ASSERT_TRUE(session.is_object());
+  EXPECT_EQ(session["info"].value("hostname", ""), "probe-box") << session.dump(2);
+  EXPECT_FALSE(session["info"].contains("memory")) << session.dump(2);
 }
 
 }  // namespace

@@ -11,6 +11,9 @@
 //                                                 busy: two are open and in use before the
 //                                                 others follow, behind 256 KiB of
 //                                                 SSH_MSG_IGNORE
+//   sb-ssh-probe HOST PORT KEY device hello JSON  as a device: open the control channel (the
+//                                                 switchboard-agent subsystem), send JSON as
+//                                                 the hello, print the relay's first line
 //
 // USER may carry bytes no command line can: "\xHH" is the byte HH, so "482913075\x00x" is a
 // user name with a NUL in it, sent with all its 11 bytes and a valid signature over them.
@@ -20,7 +23,8 @@
 //
 // Output (one line on stdout): `auth=denied|success|partial|closed|again seconds=S` for auth
 // (closed: the relay closed the connection instead of answering; again: no answer within 10 s),
-// or `channels=K` with the number of channels the relay accepted, or for forwards
+// or `channels=K` with the number of channels the relay accepted, or `reply=LINE` for hello
+// (empty when the relay sent no line within the time limit), or for forwards
 // `forwards=K refused=R prohibited=P unanswered=U served=S`: K accepted, R refused, P of those
 // refused as "administratively prohibited" (what the relay answers at its channel cap), U with
 // no answer within the time limit, and S of the accepted ones through which "ping\n" came back
@@ -35,6 +39,7 @@
 #include <poll.h>
 
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -212,6 +217,28 @@ ForwardCounts open_forwards(ssh_session session, int wanted, const std::string& 
   return counts;
 }
 
+// The relay's first line on the control channel after `hello` ("" if none within `limit`).
+std::string send_hello(ssh_session session, const std::string& hello, std::chrono::seconds limit) {
+  ssh_set_blocking(session, 1);
+  ssh_channel channel = ssh_channel_new(session);
+  if (!channel) return "";
+  std::string line;
+  if (ssh_channel_open_session(channel) == SSH_OK &&
+      ssh_channel_request_subsystem(channel, "switchboard-agent") == SSH_OK) {
+    const std::string text = hello + "\n";
+    ssh_channel_write(channel, text.data(), static_cast<std::uint32_t>(text.size()));
+    const auto deadline = std::chrono::steady_clock::now() + limit;
+    char buf[512];
+    while (line.find('\n') == std::string::npos && std::chrono::steady_clock::now() < deadline) {
+      int n = ssh_channel_read_timeout(channel, buf, sizeof buf, 0, 500);
+      if (n > 0) line.append(buf, static_cast<std::size_t>(n));
+      if (n < 0 || (n == 0 && ssh_channel_is_eof(channel))) break;
+    }
+  }
+  ssh_channel_free(channel);
+  return line.substr(0, line.find('\n'));
+}
+
 }  // namespace
 
 extern "C" std::size_t strlen(const char* s) {
@@ -224,8 +251,10 @@ extern "C" std::size_t strlen(const char* s) {
 
 int main(int argc, char** argv) {
   if (argc < 6 || (std::string(argv[5]) == "channels" && argc < 7) ||
-      (std::string(argv[5]) == "forwards" && argc < 9)) {
-    std::cerr << "usage: sb-ssh-probe HOST PORT KEY USER auth|channels N|forwards N DEST PORT\n";
+      (std::string(argv[5]) == "forwards" && argc < 9) ||
+      (std::string(argv[5]) == "hello" && argc < 7)) {
+    std::cerr << "usage: sb-ssh-probe HOST PORT KEY USER auth|channels N|forwards N DEST "
+                 "PORT|hello JSON\n";
     return 2;
   }
   static const std::string user = decode_escapes(argv[4]);
@@ -261,6 +290,9 @@ int main(int argc, char** argv) {
                            std::chrono::seconds(timeout_s), busy);
     std::cout << "forwards=" << c.open << " refused=" << c.refused << " prohibited=" << c.prohibited
               << " unanswered=" << c.unanswered << " served=" << c.served << std::endl;
+  } else if (mode == "hello" && rc == SSH_AUTH_SUCCESS) {
+    std::cout << "reply=" << send_hello(session, argv[6], std::chrono::seconds(timeout_s))
+              << std::endl;
   } else
     std::cout << "auth=" << auth_name(rc, session) << " seconds=" << seconds << std::endl;
   ssh_key_free(key);
