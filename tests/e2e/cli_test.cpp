@@ -69,6 +69,12 @@ TEST(Cli, BadFlagsFailWithAClearMessage) {
       {{agent_bin(), "run", "--relay", "127.0.0.1:1", "--name", "NOT OK", "--data-dir",
         (tmp / "a").string()},
        "--name"},
+      {{agent_bin(), "run", "--relay", "127.0.0.1:1", "--info-interval", "500ms", "--data-dir",
+        (tmp / "a").string()},
+       "--info-interval: at least 1s"},
+      {{agent_bin(), "help", "--relay", "127.0.0.1:1", "--info-interval", "often", "--data-dir",
+        (tmp / "a").string()},
+       "--info-interval"},
   };
   for (const auto& c : cases) {
     std::string cmd;

@@ -179,6 +179,17 @@ TEST_F(WindowsService, InstallForAnotherRelayEnrollsWithItOrRegistersNothing) {
   EXPECT_NE(install.err.find("the service was not installed"), std::string::npos) << install.err;
   EXPECT_EQ(wine({exe_, "service", "status", "--service-name", service_}).exit_code, 4);
 
+  // Without a token the device is registered as it is: the other relay may know its key (relays
+  // sharing a database do), and the install says that it must.
+  install = wine({exe_, "service", "install", "--relay", refusing.address(), "--data-dir", data_dir,
+                  "--service-name", service_});
+  EXPECT_EQ(install.exit_code, 0) << install.out << install.err;
+  EXPECT_NE(install.out.find("no token given, so relay " + refusing.address() +
+                             " must know this device already"),
+            std::string::npos)
+      << install.out;
+  ASSERT_EQ(wine({exe_, "service", "uninstall", "--service-name", service_}).exit_code, 0);
+
   Relay second(tmp_ / "second");
   install = install_with(second, token_of(second, "win-new"));
   ASSERT_EQ(install.exit_code, 0) << install.out << install.err;
